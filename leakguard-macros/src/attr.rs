@@ -1,0 +1,247 @@
+//! Arguments of `#[track_growth(..)]` and of its field attributes.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, Meta, Token, UnOp};
+
+use crate::errors::Errors;
+use crate::size;
+use crate::symbol::*;
+
+/// The limits a budget sets; `None` where it sets none.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Budget {
+    pub(crate) len: Option<usize>,
+    pub(crate) bytes: Option<usize>,
+}
+
+impl Budget {
+    /// This budget, with `defaults` filling the limits it leaves unset.
+    pub(crate) fn or(self, defaults: Budget) -> Budget {
+        Budget {
+            len: self.len.or(defaults.len),
+            bytes: self.bytes.or(defaults.bytes),
+        }
+    }
+}
+
+/// Whether a field opted in or out with `#[track]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Track {
+    /// `#[track]`: track a field whose type is not a std collection.
+    In,
+    /// `#[track(skip)]`: leave a collection field alone.
+    Skip,
+}
+
+/// The leakguard attributes of one field, each with the attribute it came from.
+#[derive(Default)]
+pub(crate) struct FieldAttrs<'a> {
+    pub(crate) budget: Option<(&'a Attribute, Budget)>,
+    pub(crate) track: Option<(&'a Attribute, Track)>,
+}
+
+/// Whether `attr` is one of the field attributes `#[track_growth]` consumes.
+pub(crate) fn is_helper(attr: &Attribute) -> bool {
+    let path = attr.path();
+    path == BUDGET || path == TRACK
+}
+
+/// Parses a comma-separated argument list, reporting a syntax error.
+fn metas(tokens: TokenStream, errors: &mut Errors) -> Vec<Meta> {
+    match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(metas) => metas.into_iter().collect(),
+        Err(error) => {
+            errors.push(error);
+            Vec::new()
+        }
+    }
+}
+
+/// The arguments of an attribute written as a list, `#[name(..)]`.
+fn list_metas(attr: &Attribute, errors: &mut Errors) -> Vec<Meta> {
+    match &attr.meta {
+        Meta::List(list) => metas(list.tokens.clone(), errors),
+        Meta::Path(_) | Meta::NameValue(_) => Vec::new(),
+    }
+}
+
+/// Which argument keys of one attribute have been seen, to report repeats.
+#[derive(Default)]
+struct Seen(Vec<&'static str>);
+
+impl Seen {
+    /// `true` the first time `key` appears; reports a duplicate at `at` after that.
+    fn first(&mut self, key: Symbol, at: &Meta, errors: &mut Errors) -> bool {
+        if self.0.contains(&key.as_str()) {
+            errors.at(at.path(), format!("duplicate `{key}` argument"));
+            return false;
+        }
+        self.0.push(key.as_str());
+        true
+    }
+}
+
+/// `name` of a path as written, for messages.
+fn path_name(meta: &Meta) -> String {
+    meta.path().to_token_stream().to_string().replace(' ', "")
+}
+
+/// The value of `key = value`, or an error if the argument has no value.
+fn value<'m>(meta: &'m Meta, key: Symbol, example: &str, errors: &mut Errors) -> Option<&'m Expr> {
+    match meta {
+        Meta::NameValue(nv) => Some(&nv.value),
+        Meta::Path(_) | Meta::List(_) => {
+            errors.at(meta, format!("`{key}` takes a value, like `{example}`"));
+            None
+        }
+    }
+}
+
+/// Reads `len = N`: a positive integer.
+fn len(meta: &Meta, errors: &mut Errors) -> Option<usize> {
+    let expr = value(meta, LEN, "len = 10_000", errors)?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<usize>() {
+            Ok(0) => errors.at(int, "`len` must be at least 1"),
+            Ok(n) => return Some(n),
+            Err(_) => errors.at(int, "`len` is too large for `usize`"),
+        },
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => {
+            errors.at(expr, "`len` must be a positive integer, not a negative one");
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => {
+            errors.at(
+                float,
+                "`len` must be a whole number of entries, like `len = 100`",
+            );
+        }
+        _ => errors.at(
+            expr,
+            "`len` must be an integer literal, like `len = 10_000`",
+        ),
+    }
+    None
+}
+
+/// Reads `bytes = "64 MiB"`: a size with a unit.
+fn bytes(meta: &Meta, errors: &mut Errors) -> Option<usize> {
+    let expr = value(meta, BYTES, "bytes = \"64 MiB\"", errors)?;
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match size::parse(&text.value()) {
+            Ok(bytes) => return Some(bytes),
+            Err(message) => errors.at(text, message),
+        },
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => errors.at(
+            int,
+            format!("`bytes` needs a unit: write it as a string, like `bytes = \"{} B\"` or `bytes = \"64 KiB\"`", int.base10_digits()),
+        ),
+        _ => errors.at(expr, "`bytes` takes a string with a unit, like `bytes = \"64 MiB\"`"),
+    }
+    None
+}
+
+/// Reads the `len` and `bytes` arguments shared by `#[track_growth]` and `#[budget]`.
+///
+/// Returns the metas it did not recognise, for the caller to report or interpret.
+fn budget_args(metas: Vec<Meta>, budget: &mut Budget, errors: &mut Errors) -> Vec<Meta> {
+    let mut seen = Seen::default();
+    let mut rest = Vec::new();
+    for meta in metas {
+        if meta.path() == LEN {
+            if seen.first(LEN, &meta, errors) {
+                budget.len = len(&meta, errors);
+            }
+        } else if meta.path() == BYTES {
+            if seen.first(BYTES, &meta, errors) {
+                budget.bytes = bytes(&meta, errors);
+            }
+        } else {
+            rest.push(meta);
+        }
+    }
+    rest
+}
+
+/// Parses the arguments of `#[track_growth(..)]`.
+pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> Budget {
+    let mut budget = Budget::default();
+    for meta in budget_args(metas(args, errors), &mut budget, errors) {
+        errors.at(
+            meta.path(),
+            format!(
+                "unknown `track_growth` argument `{}`; expected `len` or `bytes`",
+                path_name(&meta)
+            ),
+        );
+    }
+    budget
+}
+
+/// Parses the leakguard attributes of a field.
+pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> FieldAttrs<'a> {
+    let mut out = FieldAttrs::default();
+    for attr in attrs {
+        let path = attr.path();
+        if path == BUDGET {
+            if out.budget.is_some() {
+                errors.at(path, "duplicate `#[budget]` attribute");
+                continue;
+            }
+            let metas = list_metas(attr, errors);
+            if metas.is_empty() {
+                errors.at(attr, "`#[budget]` needs a limit, like `#[budget(len = 100)]` or `#[budget(bytes = \"64 KiB\")]`");
+            }
+            let mut budget = Budget::default();
+            for meta in budget_args(metas, &mut budget, errors) {
+                errors.at(
+                    meta.path(),
+                    format!(
+                        "unknown `budget` argument `{}`; expected `len` or `bytes`",
+                        path_name(&meta)
+                    ),
+                );
+            }
+            out.budget = Some((attr, budget));
+        } else if path == TRACK {
+            if out.track.is_some() {
+                errors.at(path, "duplicate `#[track]` attribute");
+                continue;
+            }
+            let mut track = Track::In;
+            let mut seen = Seen::default();
+            for meta in list_metas(attr, errors) {
+                if meta.path() == SKIP && matches!(meta, Meta::Path(_)) {
+                    if seen.first(SKIP, &meta, errors) {
+                        track = Track::Skip;
+                    }
+                } else {
+                    errors.at(
+                        &meta,
+                        format!(
+                            "unknown `track` argument `{}`; expected `skip`",
+                            path_name(&meta)
+                        ),
+                    );
+                }
+            }
+            if let Meta::NameValue(nv) = &attr.meta {
+                errors.at(
+                    nv,
+                    "`#[track]` takes no value; write `#[track]` or `#[track(skip)]`",
+                );
+            }
+            out.track = Some((attr, track));
+        }
+    }
+    out
+}

@@ -1,0 +1,24 @@
+//! Procedural macros for [leakguard](https://docs.rs/leakguard). Use them through the
+//! `leakguard` crate, which re-exports them with their documentation.
+
+mod ast;
+mod attr;
+mod errors;
+mod heap_size;
+mod size;
+mod symbol;
+mod track_growth;
+
+use proc_macro::TokenStream;
+
+/// Tracks the collection fields of a struct. Documented in the `leakguard` crate.
+#[proc_macro_attribute]
+pub fn track_growth(args: TokenStream, input: TokenStream) -> TokenStream {
+    track_growth::expand(args.into(), input.into()).into()
+}
+
+/// Derives `leakguard::HeapSize`. Documented in the `leakguard` crate.
+#[proc_macro_derive(HeapSize, attributes(heap_size))]
+pub fn derive_heap_size(input: TokenStream) -> TokenStream {
+    heap_size::derive(input.into()).into()
+}

@@ -1,0 +1,45 @@
+use std::fmt;
+use syn::{Ident, Path};
+
+/// The name of an attribute or of one of its arguments.
+#[derive(Copy, Clone)]
+pub(crate) struct Symbol(&'static str);
+
+pub(crate) const BUDGET: Symbol = Symbol("budget");
+pub(crate) const TRACK: Symbol = Symbol("track");
+pub(crate) const HEAP_SIZE: Symbol = Symbol("heap_size");
+
+pub(crate) const LEN: Symbol = Symbol("len");
+pub(crate) const BYTES: Symbol = Symbol("bytes");
+pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const WITH: Symbol = Symbol("with");
+
+impl Symbol {
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.0)
+    }
+}

@@ -1,0 +1,263 @@
+//! `#[track_growth]`: rewrite tracked fields, describe them, and implement `HeapSize`.
+
+use proc_macro2::{Literal, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, Generics, Path, Token, parse_quote};
+
+use crate::ast::{Field, Input, Kind, item_keyword};
+use crate::attr;
+use crate::errors::Errors;
+
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let defaults = attr::struct_args(args, &mut errors);
+    let derive_input = match syn::parse2::<DeriveInput>(input.clone()) {
+        Ok(derive_input) => derive_input,
+        Err(_) => {
+            errors.push(syn::Error::new(
+                item_keyword(&input),
+                "#[track_growth] applies to structs with named fields",
+            ));
+            return with_errors(input, errors);
+        }
+    };
+    let Some(parsed) = Input::from_syn(&derive_input, defaults, &mut errors) else {
+        return with_errors(input, errors);
+    };
+    validate(&parsed, &mut errors);
+    if errors.has_any() {
+        return with_errors(without_helpers(&derive_input), errors);
+    }
+    generate(&parsed)
+}
+
+/// `tokens`, followed by the errors. The item still compiles, so the errors come alone.
+fn with_errors(tokens: TokenStream, errors: Errors) -> TokenStream {
+    let errors = errors.into_compile_errors();
+    quote!(#tokens #errors)
+}
+
+/// The struct as written, minus the field attributes only `#[track_growth]` understands.
+fn without_helpers(input: &DeriveInput) -> TokenStream {
+    let mut input = input.clone();
+    if let Data::Struct(data) = &mut input.data {
+        if let Fields::Named(named) = &mut data.fields {
+            for field in &mut named.named {
+                field.attrs.retain(|a| !attr::is_helper(a));
+            }
+        }
+    }
+    input.into_token_stream()
+}
+
+fn validate(input: &Input<'_>, errors: &mut Errors) {
+    for field in &input.fields {
+        check_budget_target(field, errors);
+    }
+    check_no_heap_size_derive(input, errors);
+}
+
+/// A budget belongs on a tracked field.
+///
+/// ```ignore
+/// #[budget(len = 10)]   // error: `count` is not tracked
+/// count: u64,
+/// #[budget(len = 10)]   // error: skipped
+/// #[track(skip)]
+/// scratch: Vec<u8>,
+/// ```
+fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
+    let Some((budget, _)) = field.attrs.budget else {
+        return;
+    };
+    let name = field.ident.unraw();
+    match field.kind {
+        Kind::Untracked => errors.at(
+            budget.path(),
+            format!("`#[budget]` on `{name}`, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
+        ),
+        Kind::Skipped => errors.at(
+            budget.path(),
+            format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
+        ),
+        Kind::Collection | Kind::OptedIn => {}
+    }
+}
+
+/// `#[track_growth]` implements `HeapSize` itself, so deriving it too would conflict.
+///
+/// ```ignore
+/// #[track_growth]
+/// #[derive(HeapSize)] // error
+/// struct Inbox { .. }
+/// ```
+fn check_no_heap_size_derive(input: &Input<'_>, errors: &mut Errors) {
+    for attr in &input.original.attrs {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        for path in paths {
+            if path.segments.last().is_some_and(|s| s.ident == "HeapSize") {
+                errors.at(
+                    &path,
+                    "#[track_growth] implements `HeapSize` already; remove it from this derive",
+                );
+            }
+        }
+    }
+}
+
+fn generate(input: &Input<'_>) -> TokenStream {
+    let DeriveInput {
+        attrs,
+        vis,
+        ident,
+        generics,
+        ..
+    } = input.original;
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let type_name = ident.unraw().to_string();
+
+    let mut fields = Vec::new();
+    let mut metas = Vec::new();
+    let mut measures = Vec::new();
+    let mut assertions = Vec::new();
+    let mut measured_types = Vec::new();
+    let mut index = 0usize;
+    for field in &input.fields {
+        let original = field.original;
+        let field_attrs = original.attrs.iter().filter(|a| !attr::is_helper(a));
+        let field_vis = &original.vis;
+        let field_ident = field.ident;
+        let ty = &original.ty;
+        if !field.kind.is_tracked() {
+            fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #ty));
+            continue;
+        }
+        let position = Literal::usize_unsuffixed(index);
+        index += 1;
+        let tracked =
+            quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#ty, Self, #position>);
+        fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
+
+        let field_name = field_ident.unraw().to_string();
+        let name = format!("{type_name}.{field_name}");
+        let budget = field
+            .attrs
+            .budget
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+            .or(input.defaults);
+        let len = budget.len.map(|n| quote!(.len(#n)));
+        let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
+        metas.push(quote! {
+            ::leakguard::__private::FieldMeta::new(#name, #type_name, #field_name, ::core::module_path!())
+                #len #bytes
+        });
+
+        // A field compiled out by `cfg` is measured only where it exists.
+        let cfgs = original.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+        let cfgs: Vec<_> = cfgs.collect();
+        measures.push(quote! {
+            #(#cfgs)*
+            {
+                __leakguard_total += ::leakguard::__private::HeapSize::heap_size_in(&self.#field_ident, __leakguard_m);
+            }
+        });
+        if mentions_generics(ty.to_token_stream(), generics) {
+            measured_types.push(ty);
+        } else {
+            assertions.push(quote_spanned! {ty.span()=>
+                #(#cfgs)*
+                const _: () = ::leakguard::__private::assert_heap_size::<#ty>();
+            });
+        }
+    }
+
+    let heap_generics = with_heap_size_bounds(generics, &measured_types);
+    let (heap_impl_generics, _, heap_where_clause) = heap_generics.split_for_impl();
+    let total = format_ident!("__leakguard_total");
+    quote! {
+        #(#attrs)*
+        #vis struct #ident #generics #where_clause {
+            #(#fields,)*
+        }
+
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics ::leakguard::__private::TrackedStruct for #ident #ty_generics #where_clause {
+                const FIELDS: &'static [::leakguard::__private::FieldMeta] = &[#(#metas),*];
+            }
+
+            #[automatically_derived]
+            impl #heap_impl_generics ::leakguard::HeapSize for #ident #ty_generics #heap_where_clause {
+                fn heap_size(&self) -> usize {
+                    ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
+                }
+
+                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> usize {
+                    let mut #total = 0usize;
+                    #(#measures)*
+                    #total
+                }
+            }
+
+            #(#assertions)*
+        };
+    }
+}
+
+/// `generics` with `P: HeapSize` for each type parameter `P` that a measured type mentions.
+pub(crate) fn with_heap_size_bounds(generics: &Generics, measured: &[&syn::Type]) -> Generics {
+    let mut generics = generics.clone();
+    let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
+    for param in params {
+        let used = measured
+            .iter()
+            .any(|ty| mentions(ty.to_token_stream(), &|i| i == &param));
+        if used {
+            generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote!(#param: ::leakguard::HeapSize));
+        }
+    }
+    generics
+}
+
+/// Whether `tokens` name a generic parameter of `generics` (or `Self`), so they cannot
+/// appear outside the struct's own impls.
+fn mentions_generics(tokens: TokenStream, generics: &Generics) -> bool {
+    let lifetimes: Vec<_> = generics
+        .lifetimes()
+        .map(|l| l.lifetime.ident.to_string())
+        .collect();
+    let names: Vec<_> = generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .chain(generics.const_params().map(|p| p.ident.to_string()))
+        .chain(std::iter::once("Self".to_string()))
+        .collect();
+    mentions(tokens, &|ident| {
+        let ident = ident.to_string();
+        names.contains(&ident) || lifetimes.contains(&ident)
+    })
+}
+
+/// Whether any identifier in `tokens`, at any depth, satisfies `is_param`.
+///
+/// A lifetime `'a` arrives as a `'` and the identifier `a`, so it is matched by `a`.
+fn mentions(tokens: TokenStream, is_param: &dyn Fn(&syn::Ident) -> bool) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => is_param(&ident),
+        TokenTree::Group(group) => mentions(group.stream(), is_param),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
+    })
+}

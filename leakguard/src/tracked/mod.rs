@@ -1,0 +1,552 @@
+//! The wrapper `#[track_growth]` puts around each tracked field.
+
+mod collections;
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
+
+use crate::budget::{self, Budget, Limit, Step};
+use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::meta::{FieldMeta, TrackedStruct};
+
+/// A collection field of a `#[track_growth]` struct, with its figures kept current.
+///
+/// `#[track_growth]` rewrites the type of each tracked field `C` to `Tracked<C, Self, N>`,
+/// where `N` is the field's position. You keep using the field as the collection it wraps:
+/// it dereferences to `C`, its growth and removal methods (`push`, `insert`, `extend`,
+/// `append`, `remove`, `pop`, `truncate`, `clear`, `retain`, `drain`, ...) have the same
+/// signatures as the collection's own and update the figures in O(1) as they run, and it
+/// forwards `Debug`, `Clone`, `PartialEq`, `Hash`, `Default`, iteration and (with the
+/// `serde` feature) serde to the collection.
+///
+/// Build one from its collection with `.into()` or `Default::default()`:
+///
+/// ```
+/// use leakguard::track_growth;
+///
+/// #[track_growth]
+/// struct Inbox {
+///     #[budget(len = 100)]
+///     messages: Vec<String>,
+/// }
+///
+/// let mut inbox = Inbox { messages: vec!["hello".to_string()].into() };
+/// inbox.messages.push("world".to_string());
+/// assert_eq!(inbox.messages.len(), 2);
+/// assert_eq!(&inbox.messages[..], ["hello", "world"]);
+/// ```
+///
+/// Its own functions are associated functions, called as `Tracked::name(&field)`, so that
+/// they never shadow a method of the collection.
+pub struct Tracked<C, O, const I: usize> {
+    inner: C,
+    state: State,
+    owner: PhantomData<fn() -> O>,
+}
+
+/// One [`Active`] when instrumentation is compiled in, none (zero bytes) when it is not.
+type State = [Active; crate::ENABLED as usize];
+
+/// The instrumentation state of one tracked collection.
+///
+/// Fields read through `&self` (from `Deref`) are atomics; the fast-path window is only
+/// touched through `&mut self`.
+pub(crate) struct Active {
+    /// Heap owned by the entries, kept current by the growth and removal methods.
+    elem_heap: AtomicUsize,
+    /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
+    dirty: AtomicBool,
+    /// Warning levels of the len and bytes budgets (see [`budget::warn_above`]).
+    len_level: AtomicU8,
+    bytes_level: AtomicU8,
+    /// Accesses through `DerefMut` since the entries were last walked.
+    dirty_since_walk: AtomicUsize,
+    /// The figures stay inside these bounds until something needs re-evaluating.
+    len_lo: usize,
+    len_hi: usize,
+    heap_lo: usize,
+    heap_hi: usize,
+}
+
+/// `dirty_since_walk` of a collection whose entries have never been measured: the next
+/// access walks them whatever their number.
+const NEVER_WALKED: usize = usize::MAX / 64;
+
+impl Active {
+    /// The state of a collection known to be empty.
+    fn empty() -> Self {
+        let mut active = Self {
+            elem_heap: AtomicUsize::new(0),
+            dirty: AtomicBool::new(false),
+            len_level: AtomicU8::new(0),
+            bytes_level: AtomicU8::new(0),
+            dirty_since_walk: AtomicUsize::new(0),
+            len_lo: 0,
+            len_hi: 0,
+            heap_lo: 0,
+            heap_hi: 0,
+        };
+        active.poison_window();
+        active
+    }
+
+    /// The state of a collection with entries nobody has measured yet: its first access
+    /// walks them.
+    fn unwalked() -> Self {
+        let active = Self::empty();
+        active.dirty.store(true, Relaxed);
+        active.dirty_since_walk.store(NEVER_WALKED, Relaxed);
+        active
+    }
+
+    /// Makes the next growth or removal leave the window, so that it re-evaluates.
+    #[inline]
+    fn poison_window(&mut self) {
+        self.len_lo = usize::MAX;
+        self.len_hi = 0;
+        self.heap_lo = usize::MAX;
+        self.heap_hi = 0;
+    }
+}
+
+/// Heap owned by one value entering or leaving a tracked collection; 0 when compiled out.
+#[inline]
+pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> usize {
+    if crate::ENABLED {
+        value.heap_size_in(&mut Measurement::running())
+    } else {
+        0
+    }
+}
+
+/// Heap owned by a run of values entering or leaving a tracked collection.
+#[inline]
+pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
+    values: impl IntoIterator<Item = &'a T>,
+) -> usize {
+    if crate::ENABLED {
+        values.into_iter().map(running_heap).sum()
+    } else {
+        0
+    }
+}
+
+impl<C, O, const I: usize> Tracked<C, O, I> {
+    /// Wraps a collection of unknown content; its figures are taken on first access.
+    fn unwalked(inner: C) -> Self {
+        Self {
+            inner,
+            state: std::array::from_fn(|_| Active::unwalked()),
+            owner: PhantomData,
+        }
+    }
+
+    /// Wraps an empty collection.
+    fn empty(inner: C) -> Self {
+        Self {
+            inner,
+            state: std::array::from_fn(|_| Active::empty()),
+            owner: PhantomData,
+        }
+    }
+
+    /// The collection, without its tracking.
+    pub fn into_inner(this: Self) -> C {
+        this.inner
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
+    const META: &'static FieldMeta = &O::FIELDS[I];
+
+    /// The collection's name as warnings and reports show it: `Type.field`.
+    pub fn name(_this: &Self) -> &'static str {
+        Self::META.name
+    }
+
+    /// The budget declared for the field.
+    pub fn budget(_this: &Self) -> Budget {
+        Self::META.budget
+    }
+
+    /// Heap bytes the collection owns by its running figures, without walking it.
+    ///
+    /// Exact for changes made through the collection's growth and removal methods; a change
+    /// made inside an entry through `&mut` access is picked up by the next
+    /// [`measure`](Tracked::measure). With instrumentation compiled out there are no running
+    /// figures, and this measures the collection.
+    pub fn bytes(this: &Self) -> usize {
+        let _ = &**this;
+        match this.state.first() {
+            Some(active) => {
+                let storage = this.inner.footprint().map_or(0, |fp| fp.storage_bytes);
+                storage + active.elem_heap.load(Relaxed)
+            }
+            None => this.inner.heap_size(),
+        }
+    }
+
+    /// Walks the collection, corrects its running figures and returns its heap bytes.
+    pub fn measure(this: &mut Self) -> usize {
+        if this.state.is_empty() {
+            return this.inner.heap_size();
+        }
+        this.walk_entries();
+        this.resync();
+        Self::bytes(this)
+    }
+
+    /// Re-measures the heap the entries own, in full.
+    fn walk_entries(&self) {
+        let Some(active) = self.state.first() else {
+            return;
+        };
+        let total = self.inner.heap_size();
+        let storage = self.inner.footprint().map_or(0, |fp| fp.storage_bytes);
+        active
+            .elem_heap
+            .store(total.saturating_sub(storage), Relaxed);
+        active.dirty_since_walk.store(0, Relaxed);
+    }
+
+    /// Brings the figures up to date after `DerefMut` access: a walk of the entries when
+    /// enough accesses have paid for it (at most 64 entries per access, amortized).
+    fn catch_up(&self, active: &Active, footprint: Option<Footprint>) {
+        let accesses = active.dirty_since_walk.fetch_add(1, Relaxed) + 1;
+        let len = footprint.map_or(0, |fp| fp.len);
+        if accesses.saturating_mul(64) >= len {
+            self.walk_entries();
+        }
+    }
+
+    /// Checks the current figures against the budget, warning on a crossing.
+    fn check_budget(&self, active: &Active, footprint: Option<Footprint>) {
+        let budget = Self::META.budget;
+        if budget.is_unlimited() {
+            return;
+        }
+        let len = footprint.map_or(0, |fp| fp.len);
+        let bytes = footprint.map_or(0, |fp| fp.storage_bytes) + active.elem_heap.load(Relaxed);
+        for (limit, level, value, max) in [
+            (Limit::Len, &active.len_level, len, budget.len),
+            (Limit::Bytes, &active.bytes_level, bytes, budget.bytes),
+        ] {
+            let Some(max) = max else { continue };
+            match budget::step(level.load(Relaxed), value, max) {
+                Step::Stay => {}
+                Step::Rearm => level.store(0, Relaxed),
+                Step::Warn(next) => {
+                    level.store(next, Relaxed);
+                    budget::warn_over_budget(Self::META.name, limit, next, len, bytes, budget);
+                }
+            }
+        }
+    }
+
+    /// Re-evaluates the figures through `&self`, after `DerefMut` access.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self) {
+        let Some(active) = self.state.first() else {
+            return;
+        };
+        if !active.dirty.swap(false, Relaxed) {
+            return;
+        }
+        let footprint = self.inner.footprint();
+        self.catch_up(active, footprint);
+        self.check_budget(active, footprint);
+    }
+
+    /// Re-evaluates the figures and recomputes the window of the fast path.
+    #[cold]
+    #[inline(never)]
+    fn resync(&mut self) {
+        let Some(active) = self.state.first() else {
+            return;
+        };
+        let footprint = self.inner.footprint();
+        if active.dirty.swap(false, Relaxed) {
+            self.catch_up(active, footprint);
+        }
+        self.check_budget(active, footprint);
+
+        let budget = Self::META.budget;
+        let (len, capacity, storage) = footprint.map_or((0, usize::MAX, 0), |fp| {
+            (fp.len, fp.capacity, fp.storage_bytes)
+        });
+        let len_level = active.len_level.load(Relaxed);
+        let bytes_level = active.bytes_level.load(Relaxed);
+        let active = &mut self.state[0];
+        // Storage grows only when the entries outgrow the capacity.
+        active.len_hi = capacity.max(len);
+        active.len_lo = 0;
+        active.heap_hi = usize::MAX;
+        active.heap_lo = 0;
+        if let Some(max) = budget.len {
+            active.len_hi = active.len_hi.min(budget::warn_above(max, len_level));
+            if len_level > 0 {
+                active.len_lo = max + 1;
+            }
+        }
+        if let Some(max) = budget.bytes {
+            active.heap_hi = budget::warn_above(max, bytes_level).saturating_sub(storage);
+            if bytes_level > 0 {
+                active.heap_lo = (max + 1).saturating_sub(storage);
+            }
+        }
+    }
+
+    /// Records that `added` bytes of entry heap came in; call after the collection grew.
+    #[inline]
+    pub(crate) fn grew(&mut self, added: usize) {
+        let Some(active) = self.state.first_mut() else {
+            return;
+        };
+        let heap = active.elem_heap.get_mut();
+        *heap = heap.saturating_add(added);
+        let len = self.inner.footprint().map_or(0, |fp| fp.len);
+        if len > active.len_hi || *heap > active.heap_hi {
+            self.resync();
+        }
+    }
+
+    /// Records that `removed` bytes of entry heap went out; call after the collection shrank.
+    #[inline]
+    pub(crate) fn shrank(&mut self, removed: usize) {
+        let Some(active) = self.state.first_mut() else {
+            return;
+        };
+        let heap = active.elem_heap.get_mut();
+        *heap = heap.saturating_sub(removed);
+        let len = self.inner.footprint().map_or(0, |fp| fp.len);
+        if len < active.len_lo || *heap < active.heap_lo {
+            self.resync();
+        }
+    }
+
+    /// Records an in-place change of entry heap, as when a map replaces a value.
+    #[inline]
+    pub(crate) fn replaced(&mut self, added: usize, removed: usize) {
+        if added >= removed {
+            self.grew(added - removed);
+        } else {
+            self.shrank(removed - added);
+        }
+    }
+
+    /// Re-evaluates after the storage itself changed (`reserve`, `shrink_to_fit`).
+    #[inline]
+    pub(crate) fn storage_changed(&mut self) {
+        if !self.state.is_empty() {
+            self.resync();
+        }
+    }
+
+    /// Records that the entries in a draining iterator left with `removed` bytes of heap.
+    ///
+    /// The collection's length settles when the iterator is dropped, so the window
+    /// re-evaluates on the next growth or removal.
+    pub(crate) fn drained(&mut self, removed: usize) {
+        if let Some(active) = self.state.first_mut() {
+            let heap = active.elem_heap.get_mut();
+            *heap = heap.saturating_sub(removed);
+            active.poison_window();
+        }
+    }
+
+    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    pub(crate) fn touched(&mut self) {
+        if let Some(active) = self.state.first_mut() {
+            *active.dirty.get_mut() = true;
+            active.poison_window();
+        }
+    }
+
+    /// The collection, for the growth and removal methods that keep the figures themselves.
+    #[inline]
+    pub(crate) fn raw(&mut self) -> &mut C {
+        &mut self.inner
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> Deref for Tracked<C, O, I> {
+    type Target = C;
+
+    #[inline]
+    fn deref(&self) -> &C {
+        if let Some(active) = self.state.first() {
+            if active.dirty.load(Relaxed) {
+                self.refresh();
+            }
+        }
+        &self.inner
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> DerefMut for Tracked<C, O, I> {
+    /// Hands out the collection; changes made through it are picked up on the next access.
+    #[inline]
+    fn deref_mut(&mut self) -> &mut C {
+        self.touched();
+        &mut self.inner
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> AsRef<C> for Tracked<C, O, I> {
+    fn as_ref(&self) -> &C {
+        self
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> AsMut<C> for Tracked<C, O, I> {
+    fn as_mut(&mut self) -> &mut C {
+        self
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> Borrow<C> for Tracked<C, O, I> {
+    fn borrow(&self) -> &C {
+        self
+    }
+}
+
+impl<C, O, const I: usize> From<C> for Tracked<C, O, I> {
+    fn from(inner: C) -> Self {
+        Self::unwalked(inner)
+    }
+}
+
+impl<C: Default, O, const I: usize> Default for Tracked<C, O, I> {
+    fn default() -> Self {
+        Self::empty(C::default())
+    }
+}
+
+impl<C: Clone, O, const I: usize> Clone for Tracked<C, O, I> {
+    /// Clones the collection; the clone is tracked on its own.
+    fn clone(&self) -> Self {
+        Self::unwalked(self.inner.clone())
+    }
+}
+
+impl<C: fmt::Debug, O, const I: usize> fmt::Debug for Tracked<C, O, I> {
+    /// Formats exactly as the collection does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<C: fmt::Display, O, const I: usize> fmt::Display for Tracked<C, O, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<C, D, O, P, const I: usize, const J: usize> PartialEq<Tracked<D, P, J>> for Tracked<C, O, I>
+where
+    C: PartialEq<D>,
+{
+    fn eq(&self, other: &Tracked<D, P, J>) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl<C: Eq, O, const I: usize> Eq for Tracked<C, O, I> {}
+
+impl<C, D, O, P, const I: usize, const J: usize> PartialOrd<Tracked<D, P, J>> for Tracked<C, O, I>
+where
+    C: PartialOrd<D>,
+{
+    fn partial_cmp(&self, other: &Tracked<D, P, J>) -> Option<Ordering> {
+        self.inner.partial_cmp(&other.inner)
+    }
+}
+
+impl<C: Ord, O, const I: usize> Ord for Tracked<C, O, I> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.inner.cmp(&other.inner)
+    }
+}
+
+impl<C: Hash, O, const I: usize> Hash for Tracked<C, O, I> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.hash(state);
+    }
+}
+
+impl<C: HeapSize, O, const I: usize> HeapSize for Tracked<C, O, I> {
+    fn heap_size(&self) -> usize {
+        self.inner.heap_size()
+    }
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.inner.heap_size_in(m)
+    }
+
+    fn footprint(&self) -> Option<Footprint> {
+        self.inner.footprint()
+    }
+}
+
+impl<C: IntoIterator, O, const I: usize> IntoIterator for Tracked<C, O, I> {
+    type Item = C::Item;
+    type IntoIter = C::IntoIter;
+
+    fn into_iter(self) -> C::IntoIter {
+        self.inner.into_iter()
+    }
+}
+
+impl<'a, C: HeapSize, O: TrackedStruct, const I: usize> IntoIterator for &'a Tracked<C, O, I>
+where
+    &'a C: IntoIterator,
+{
+    type Item = <&'a C as IntoIterator>::Item;
+    type IntoIter = <&'a C as IntoIterator>::IntoIter;
+
+    fn into_iter(self) -> Self::IntoIter {
+        (**self).into_iter()
+    }
+}
+
+impl<'a, C: HeapSize, O: TrackedStruct, const I: usize> IntoIterator for &'a mut Tracked<C, O, I>
+where
+    &'a mut C: IntoIterator,
+{
+    type Item = <&'a mut C as IntoIterator>::Item;
+    type IntoIter = <&'a mut C as IntoIterator>::IntoIter;
+
+    fn into_iter(self) -> Self::IntoIter {
+        (**self).into_iter()
+    }
+}
+
+impl<C: FromIterator<A>, A, O, const I: usize> FromIterator<A> for Tracked<C, O, I> {
+    fn from_iter<T: IntoIterator<Item = A>>(iter: T) -> Self {
+        Self::unwalked(C::from_iter(iter))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C: serde_core::Serialize, O, const I: usize> serde_core::Serialize for Tracked<C, O, I> {
+    /// Serializes exactly as the collection does.
+    fn serialize<S: serde_core::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(serializer)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de, C: serde_core::Deserialize<'de>, O, const I: usize> serde_core::Deserialize<'de>
+    for Tracked<C, O, I>
+{
+    /// Deserializes the collection and tracks it.
+    fn deserialize<D: serde_core::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        C::deserialize(deserializer).map(Self::unwalked)
+    }
+}

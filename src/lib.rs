@@ -1,0 +1,1 @@
+//! Support shared by leakguard's examples and end-to-end tests.
