@@ -82,7 +82,7 @@ impl<'a> Input<'a> {
                 }
                 Fields::Unit => {
                     errors.at(
-                        &input.ident,
+                        data.struct_token,
                         "#[track_growth] on a unit struct: it has no fields to track",
                     );
                     return None;

@@ -107,6 +107,10 @@ fn len(meta: &Meta, errors: &mut Errors) -> Option<usize> {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
         }) => match int.base10_parse::<usize>() {
+            // syn reads `-100` as one negative literal, spanned at the `-`.
+            _ if int.base10_digits().starts_with('-') => {
+                errors.at(int, "`len` must be a positive integer, not a negative one");
+            }
             Ok(0) => errors.at(int, "`len` must be at least 1"),
             Ok(n) => return Some(n),
             Err(_) => errors.at(int, "`len` is too large for `usize`"),
@@ -141,6 +145,9 @@ fn bytes(meta: &Meta, errors: &mut Errors) -> Option<usize> {
             Ok(bytes) => return Some(bytes),
             Err(message) => errors.at(text, message),
         },
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits().starts_with('-') => {
+            errors.at(int, "`bytes` must be a positive size, like `bytes = \"64 MiB\"`");
+        }
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => errors.at(
             int,
             format!("`bytes` needs a unit: write it as a string, like `bytes = \"{} B\"` or `bytes = \"64 KiB\"`", int.base10_digits()),
@@ -224,6 +231,8 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                     if seen.first(SKIP, &meta, errors) {
                         track = Track::Skip;
                     }
+                } else if meta.path() == SKIP {
+                    errors.at(&meta, "`skip` takes no value; write `#[track(skip)]`");
                 } else {
                     errors.at(
                         &meta,

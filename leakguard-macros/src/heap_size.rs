@@ -7,7 +7,7 @@ use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, ExprPath, Fields, Lit, Me
 
 use crate::errors::Errors;
 use crate::symbol::{HEAP_SIZE, SKIP, WITH};
-use crate::track_growth::with_heap_size_bounds;
+use crate::track_growth::{last_span, with_heap_size_bounds};
 
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let input = match syn::parse2::<DeriveInput>(input) {
@@ -28,7 +28,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 #errors
                 #[automatically_derived]
                 impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
-                    fn heap_size(&self) -> usize {
+                    fn heap_size(&self) -> ::core::primitive::usize {
                         ::core::unreachable!()
                     }
                 }
@@ -37,11 +37,11 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         None => quote! {
             #[automatically_derived]
             impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
-                fn heap_size(&self) -> usize {
+                fn heap_size(&self) -> ::core::primitive::usize {
                     ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
                 }
 
-                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> usize {
+                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
                     #body
                 }
             }
@@ -144,9 +144,14 @@ fn fields_sum(fields: &Fields, errors: &mut Errors) -> (TokenStream, TokenStream
         };
         let how = how(&field.attrs, errors);
         let term = match how {
-            How::Measure => quote_spanned! {field.ty.span()=>
-                ::leakguard::__private::HeapSize::heap_size_in(#binding, __leakguard_m)
-            },
+            // `&*binding` spans the field type, so that a type without `HeapSize` is
+            // reported there rather than at the derive.
+            How::Measure => {
+                let deref = quote_spanned!(field.ty.span()=> &*);
+                let mut binding = binding.clone();
+                binding.set_span(last_span(&field.ty));
+                quote!(::leakguard::__private::HeapSize::heap_size_in(#deref #binding, __leakguard_m))
+            }
             How::Skip => continue,
             How::With(path) => quote_spanned! {path.span()=>
                 #path(#binding)
@@ -156,7 +161,7 @@ fn fields_sum(fields: &Fields, errors: &mut Errors) -> (TokenStream, TokenStream
         terms.push(term);
     }
     let pattern = quote!({ #(#bindings,)* .. });
-    (quote!(0usize #(+ #terms)*), pattern)
+    (quote!(0 #(+ #terms)*), pattern)
 }
 
 fn body(input: &DeriveInput, errors: &mut Errors) -> TokenStream {

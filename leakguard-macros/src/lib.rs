@@ -1,6 +1,8 @@
 //! Procedural macros for [leakguard](https://docs.rs/leakguard). Use them through the
 //! `leakguard` crate, which re-exports them with their documentation.
 
+#![warn(unreachable_pub)]
+
 mod ast;
 mod attr;
 mod errors;

@@ -1,11 +1,11 @@
 //! `#[track_growth]`: rewrite tracked fields, describe them, and implement `HeapSize`.
 
-use proc_macro2::{Literal, TokenStream, TokenTree};
+use proc_macro2::{Literal, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, Generics, Path, Token, parse_quote};
+use syn::{Data, DeriveInput, Generics, Path, Token, parse_quote};
 
 use crate::ast::{Field, Input, Kind, item_keyword};
 use crate::attr;
@@ -25,7 +25,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
     let Some(parsed) = Input::from_syn(&derive_input, defaults, &mut errors) else {
-        return with_errors(input, errors);
+        return with_errors(without_helpers(&derive_input), errors);
     };
     validate(&parsed, &mut errors);
     if errors.has_any() {
@@ -40,15 +40,21 @@ fn with_errors(tokens: TokenStream, errors: Errors) -> TokenStream {
     quote!(#tokens #errors)
 }
 
-/// The struct as written, minus the field attributes only `#[track_growth]` understands.
+/// The item as written, minus the field attributes only `#[track_growth]` understands, so
+/// that they do not add "cannot find attribute" errors, whatever the item is.
 fn without_helpers(input: &DeriveInput) -> TokenStream {
     let mut input = input.clone();
-    if let Data::Struct(data) = &mut input.data {
-        if let Fields::Named(named) = &mut data.fields {
-            for field in &mut named.named {
-                field.attrs.retain(|a| !attr::is_helper(a));
-            }
-        }
+    let fields: Vec<&mut syn::Field> = match &mut input.data {
+        Data::Struct(data) => data.fields.iter_mut().collect(),
+        Data::Enum(data) => data
+            .variants
+            .iter_mut()
+            .flat_map(|variant| variant.fields.iter_mut())
+            .collect(),
+        Data::Union(data) => data.fields.named.iter_mut().collect(),
+    };
+    for field in fields {
+        field.attrs.retain(|a| !attr::is_helper(a));
     }
     input.into_token_stream()
 }
@@ -128,7 +134,6 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut fields = Vec::new();
     let mut metas = Vec::new();
     let mut measures = Vec::new();
-    let mut assertions = Vec::new();
     let mut measured_types = Vec::new();
     let mut index = 0usize;
     for field in &input.fields {
@@ -143,8 +148,11 @@ fn generate(input: &Input<'_>) -> TokenStream {
         }
         let position = Literal::usize_unsuffixed(index);
         index += 1;
+        // Spanned from the first to the last token of the field type, so that an error about
+        // it, like a type without `HeapSize` in the measurement below, underlines all of it.
+        let end = quote_spanned!(last_span(ty)=> >);
         let tracked =
-            quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#ty, Self, #position>);
+            quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#ty, Self, #position #end);
         fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
 
         let field_name = field_ident.unraw().to_string();
@@ -168,16 +176,11 @@ fn generate(input: &Input<'_>) -> TokenStream {
         measures.push(quote! {
             #(#cfgs)*
             {
-                __leakguard_total += ::leakguard::__private::HeapSize::heap_size_in(&self.#field_ident, __leakguard_m);
+                __leakguard_total += <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m);
             }
         });
         if mentions_generics(ty.to_token_stream(), generics) {
             measured_types.push(ty);
-        } else {
-            assertions.push(quote_spanned! {ty.span()=>
-                #(#cfgs)*
-                const _: () = ::leakguard::__private::assert_heap_size::<#ty>();
-            });
         }
     }
 
@@ -198,19 +201,27 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
             #[automatically_derived]
             impl #heap_impl_generics ::leakguard::HeapSize for #ident #ty_generics #heap_where_clause {
-                fn heap_size(&self) -> usize {
+                fn heap_size(&self) -> ::core::primitive::usize {
                     ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
                 }
 
-                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> usize {
-                    let mut #total = 0usize;
+                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
+                    let mut #total: ::core::primitive::usize = 0;
                     #(#measures)*
                     #total
                 }
             }
-
-            #(#assertions)*
         };
+    }
+}
+
+/// The span of the last token of `tokens`. Code spanned from the first token to it
+/// underlines all of them, where `Span::join` is unavailable.
+pub(crate) fn last_span(tokens: impl ToTokens) -> Span {
+    match tokens.into_token_stream().into_iter().last() {
+        Some(TokenTree::Group(group)) => group.span_close(),
+        Some(token) => token.span(),
+        None => Span::call_site(),
     }
 }
 

@@ -39,6 +39,7 @@
 //! and its methods are the collection's own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod budget;
 mod heap_size;

@@ -282,7 +282,9 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         });
         let len_level = active.len_level.load(Relaxed);
         let bytes_level = active.bytes_level.load(Relaxed);
-        let active = &mut self.state[0];
+        let Some(active) = self.state.first_mut() else {
+            return;
+        };
         // Storage grows only when the entries outgrow the capacity.
         active.len_hi = capacity.max(len);
         active.len_lo = 0;

@@ -1,0 +1,71 @@
+use std::mem::size_of;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use leakguard::{ENABLED, HeapSize, Tracked};
+use leakguard_compiled_out::{Annotated, EXPECT_ON, Plain};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+#[test]
+fn instrumentation_is_compiled_in_only_where_expected() {
+    assert_eq!(ENABLED, EXPECT_ON);
+}
+
+#[test]
+fn annotated_struct_is_exactly_as_large_as_the_plain_one_when_compiled_out() {
+    if EXPECT_ON {
+        assert!(size_of::<Annotated>() > size_of::<Plain>());
+    } else {
+        assert_eq!(size_of::<Annotated>(), size_of::<Plain>());
+        assert_eq!(
+            size_of::<Tracked<Vec<u8>, Annotated, 0>>(),
+            size_of::<Vec<u8>>()
+        );
+    }
+}
+
+struct CountEvents(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> Layer<S> for CountEvents {
+    fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn going_over_budget_emits_nothing_when_compiled_out() {
+    let events = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(CountEvents(events.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut a = Annotated::default();
+    for i in 0..100u32 {
+        a.messages.push(format!("message {i}"));
+        a.index.insert(i.into(), "x".repeat(100));
+        a.queue.push_back(i);
+        a.tree.insert(i, i);
+        a.seen.insert(i.into());
+        a.name.push('x');
+    }
+    // Behaviour is unchanged.
+    assert_eq!(a.messages.len(), 100);
+    assert_eq!(a.index.get(&7).map(String::len), Some(100));
+    assert_eq!(a.queue.pop_front(), Some(0));
+    assert!(a.tree.contains_key(&99));
+    let emitted = events.load(Ordering::Relaxed);
+    if EXPECT_ON {
+        assert!(emitted >= 5, "one warning per crossing, got {emitted}");
+    } else {
+        assert_eq!(emitted, 0);
+    }
+}
+
+#[test]
+fn measuring_still_works_when_compiled_out() {
+    let mut a = Annotated::default();
+    a.messages.push(String::with_capacity(10));
+    let expected = a.messages.capacity() * size_of::<String>() + 10;
+    assert_eq!(a.messages.heap_size(), expected);
+    assert_eq!(Tracked::bytes(&a.messages), expected);
+    assert_eq!(Tracked::measure(&mut a.messages), expected);
+}
