@@ -1,0 +1,14 @@
+use leakguard::HeapSize;
+
+#[derive(HeapSize)]
+struct Session {
+    user: String,
+    #[heap_size(ignore)]
+    socket: std::net::SocketAddr,
+}
+
+fn measure(session: &Session) -> usize {
+    session.heap_size()
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use leakguard::track_growth;
+
+#[track_growth]
+pub fn fill(messages: &mut Vec<String>) {
+    messages.push("hello".to_string());
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use leakguard::track_growth;
+
+#[track_growth]
+struct Marker;
+
+fn main() {}

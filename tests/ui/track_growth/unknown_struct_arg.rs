@@ -1,0 +1,12 @@
+use leakguard::track_growth;
+
+#[track_growth(max = 100)]
+struct Inbox {
+    messages: Vec<String>,
+}
+
+fn fill(inbox: &mut Inbox) {
+    inbox.messages.push("hello".to_string());
+}
+
+fn main() {}
