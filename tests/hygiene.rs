@@ -42,7 +42,7 @@ fn shadowed_names_do_not_reach_the_generated_code() {
     t.map.insert(1, "one".to_string());
     t.name.push_str("ada");
     assert_eq!(t.items.len(), 1);
-    assert!(t.heap_size() >= 1 + 3);
+    assert!(t.heap_size() > 3);
     assert_eq!(shadowed::Value::Text("abc".to_string()).heap_size(), 3);
     assert_eq!(shadowed::Value::Bytes { data: vec![0; 8] }.heap_size(), 8);
     assert_eq!(shadowed::Value::Empty.heap_size(), 0);

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
-    note = "derive it with `#[derive(leakguard::HeapSize)]`, implement it by hand, or opt the field out with `#[track(skip)]`"
+    note = "derive it with `#[derive(leakguard::HeapSize)]` or implement it by hand; to leave the field unmeasured, mark it `#[track(skip)]` in a `#[track_growth]` struct or `#[heap_size(skip)]` in a derive"
 )]
 pub trait HeapSize {
     /// Heap bytes owned by `self`, counting a shared pointee once.

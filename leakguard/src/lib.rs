@@ -94,7 +94,4 @@ pub mod __private {
     pub use crate::heap_size::{HeapSize, Measurement};
     pub use crate::meta::{FieldMeta, TrackedStruct};
     pub use crate::tracked::Tracked;
-
-    /// Fails to compile, pointing at the field type, unless `T` implements `HeapSize`.
-    pub const fn assert_heap_size<T: ?Sized + HeapSize>() {}
 }
