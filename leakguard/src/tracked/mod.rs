@@ -305,15 +305,21 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     }
 
     /// Records that `added` bytes of entry heap came in; call after the collection grew.
+    ///
+    /// For entries that own no heap `added` is a constant 0, and only the length check stays.
     #[inline]
     pub(crate) fn grew(&mut self, added: usize) {
         let Some(active) = self.state.first_mut() else {
             return;
         };
-        let heap = active.elem_heap.get_mut();
-        *heap = heap.saturating_add(added);
         let len = self.inner.footprint().map_or(0, |fp| fp.len);
-        if len > active.len_hi || *heap > active.heap_hi {
+        let mut leave = len > active.len_hi;
+        if added != 0 {
+            let heap = active.elem_heap.get_mut();
+            *heap = heap.saturating_add(added);
+            leave |= *heap > active.heap_hi;
+        }
+        if leave {
             self.resync();
         }
     }
@@ -324,10 +330,14 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         let Some(active) = self.state.first_mut() else {
             return;
         };
-        let heap = active.elem_heap.get_mut();
-        *heap = heap.saturating_sub(removed);
         let len = self.inner.footprint().map_or(0, |fp| fp.len);
-        if len < active.len_lo || *heap < active.heap_lo {
+        let mut leave = len < active.len_lo;
+        if removed != 0 {
+            let heap = active.elem_heap.get_mut();
+            *heap = heap.saturating_sub(removed);
+            leave |= *heap < active.heap_lo;
+        }
+        if leave {
             self.resync();
         }
     }
