@@ -1,0 +1,182 @@
+//! W3 accuracy: each tool's heap figure over the bytes a counting allocator saw requested
+//! and not freed, for the five cases of shared/BENCHMARKS.md, all tools in one run.
+//!
+//! `cargo bench -p leakguard-bench --bench w3_accuracy`
+
+use std::collections::HashMap;
+use std::mem::size_of_val;
+use std::sync::Arc;
+
+use deepsize::DeepSizeOf;
+use get_size2::{GetSize, StandardTracker};
+use leakguard::HeapSize;
+use leakguard_bench::alloc::{Counting, allocated_by};
+use leakguard_bench::print_table;
+use leakguard_bench::w3::{key, small_maps, string_keyed_map};
+use mem_dbg::{MemSize, SizeFlags};
+use size_of::SizeOf;
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// A value every tool of the table can measure through its std impls.
+trait Measurable: HeapSize + MemSize + SizeOf + GetSize + DeepSizeOf {}
+
+impl<T: HeapSize + MemSize + SizeOf + GetSize + DeepSizeOf> Measurable for T {}
+
+/// One tool's heap bytes for a value, and the figure of its other documented mode where
+/// that mode changes how shared pointees are counted.
+struct Reading {
+    bytes: usize,
+    other_mode: Option<(&'static str, usize)>,
+}
+
+impl Reading {
+    fn of(bytes: usize) -> Self {
+        Self {
+            bytes,
+            other_mode: None,
+        }
+    }
+
+    /// Keeps the other mode's figure only where it differs, so the table shows it where
+    /// choosing the mode matters.
+    fn or_with(bytes: usize, mode: &'static str, other: usize) -> Self {
+        Self {
+            bytes,
+            other_mode: (other != bytes).then_some((mode, other)),
+        }
+    }
+
+    fn cell(&self, truth: isize) -> String {
+        let ratio = |bytes: usize| format!("{:.3}", bytes as f64 / truth as f64);
+        match self.other_mode {
+            None => ratio(self.bytes),
+            Some((mode, other)) => format!("{} ({mode}: {})", ratio(self.bytes), ratio(other)),
+        }
+    }
+}
+
+/// The row of one case: each tool's estimate over `truth`, in the order of `HEADER`.
+///
+/// Every tool is compared on heap bytes. mem_dbg's `mem_size`, size-of's `size_of` and
+/// deepsize's `deep_size_of` include the value's inline `size_of_val`, so it is subtracted
+/// from theirs; leakguard's `heap_size` and get-size2's `get_heap_size` exclude it already.
+fn row<T: Measurable>(case: &str, truth: isize, value: &T) -> Vec<String> {
+    let inline = size_of_val(value);
+    let mem_dbg = |flags| value.mem_size(flags) - inline;
+    let readings = [
+        Reading::of(value.heap_size()),
+        // An `Arc`'s pointee is counted only with `FOLLOW_RCS`, which is not the default.
+        Reading::or_with(
+            mem_dbg(SizeFlags::CAPACITY),
+            "+`FOLLOW_RCS`",
+            mem_dbg(SizeFlags::CAPACITY | SizeFlags::FOLLOW_RCS),
+        ),
+        Reading::of(value.size_of().total_bytes() - inline),
+        // `get_heap_size` counts an `Arc`'s pointee at every clone; deduplication needs a
+        // tracker passed in.
+        Reading::or_with(
+            value.get_heap_size(),
+            "`StandardTracker`",
+            value.get_heap_size_with_tracker(StandardTracker::new()).0,
+        ),
+        Reading::of(value.deep_size_of() - inline),
+    ];
+    let mut row = vec![case.to_string(), truth.to_string()];
+    row.extend(readings.iter().map(|r| r.cell(truth)));
+    row
+}
+
+const HEADER: [&str; 7] = [
+    "case",
+    "true bytes",
+    "leakguard",
+    "mem_dbg 0.4 `CAPACITY`",
+    "size-of 0.1.5, vendored",
+    "get-size2 0.11",
+    "deepsize 0.2",
+];
+
+fn main() {
+    let mut rows = Vec::new();
+
+    let (map, truth) = allocated_by(|| string_keyed_map(100_000));
+    rows.push(row("c1 `HashMap<String, Vec<u8>>`, 100k", truth, &map));
+    drop(map);
+
+    let (lines, truth) = allocated_by(|| {
+        let mut lines = Vec::new();
+        for i in 0..100_000 {
+            lines.push(key(i));
+        }
+        lines.truncate(10_000);
+        lines
+    });
+    rows.push(row(
+        "c2 `Vec<String>`, 100k truncated to 10k",
+        truth,
+        &lines,
+    ));
+    drop(lines);
+
+    let (mut ids, truth) = allocated_by(|| {
+        let mut ids = HashMap::new();
+        for i in 0..1_000_000u64 {
+            ids.insert(i, i);
+        }
+        ids
+    });
+    rows.push(row("c3 `HashMap<u64, u64>`, 1M", truth, &ids));
+    let ((), freed) = allocated_by(|| {
+        for i in 0..900_000u64 {
+            ids.remove(&i);
+        }
+    });
+    rows.push(row("c3 the same after removing 90%", truth + freed, &ids));
+    drop(ids);
+
+    let (maps, truth) = allocated_by(small_maps);
+    let entries: usize = maps.iter().map(HashMap::len).sum();
+    rows.push(row(
+        &format!("c4 `Vec<HashMap<String, String>>`, 1,000 maps, {entries} entries"),
+        truth,
+        &maps,
+    ));
+    drop(maps);
+
+    let (blobs, truth) = allocated_by(|| {
+        let shared = Arc::new(vec![1u8; 1 << 20]);
+        let mut blobs = Vec::with_capacity(1000);
+        for _ in 0..1000 {
+            blobs.push(Arc::clone(&shared));
+        }
+        blobs
+    });
+    rows.push(row(
+        "c5 `Vec<Arc<Vec<u8>>>`, 1,000 clones of 1 MiB",
+        truth,
+        &blobs,
+    ));
+
+    print_table(
+        "W3 accuracy: estimated heap bytes / true requested bytes",
+        &HEADER,
+        &rows,
+    );
+    println!();
+    for note in NOTES {
+        println!("- {note}");
+    }
+}
+
+/// Why the peers read what they read, from their sources.
+const NOTES: [&str; 4] = [
+    "get-size2 and deepsize count a hash map as `capacity() * size_of::<(K, V)>()`: \
+     no spare buckets, no control bytes.",
+    "size-of assumes 8-byte control groups on x86_64, where std's SSE2 groups are 16 bytes: \
+     8 B short per allocated map.",
+    "size-of, deepsize and get-size2 (with a tracker) count an `Arc`'s pointee once but not \
+     its two reference counts; mem_dbg counts them with `FOLLOW_RCS`.",
+    "mem_dbg, size-of and deepsize figures include the value's inline size, subtracted here.",
+];
