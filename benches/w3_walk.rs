@@ -11,15 +11,14 @@ use leakguard::HeapSize;
 use leakguard_bench::w3::{small_maps, string_keyed_map};
 use leakguard_bench::{criterion, fmt_ns, median_ns, print_table};
 use mem_dbg::{MemSize, SizeFlags};
-use size_of::SizeOf;
 
 /// A value every tool of the table can measure through its std impls.
-trait Measurable: HeapSize + MemSize + SizeOf + GetSize + DeepSizeOf {}
+trait Measurable: HeapSize + MemSize + GetSize + DeepSizeOf {}
 
-impl<T: HeapSize + MemSize + SizeOf + GetSize + DeepSizeOf> Measurable for T {}
+impl<T: HeapSize + MemSize + GetSize + DeepSizeOf> Measurable for T {}
 
 /// The tools in table order, as criterion names them; leakguard first, the base of ratios.
-const TOOLS: [&str; 5] = ["leakguard", "mem_dbg", "size-of", "get-size2", "deepsize"];
+const TOOLS: [&str; 4] = ["leakguard", "mem_dbg", "get-size2", "deepsize"];
 
 /// Times each tool's deep walk of `value`, each through the call the accuracy table uses.
 fn walk_each<T: Measurable>(c: &mut Criterion, group: &str, value: &T) {
@@ -28,11 +27,8 @@ fn walk_each<T: Measurable>(c: &mut Criterion, group: &str, value: &T) {
     group.bench_function(TOOLS[1], |b| {
         b.iter(|| black_box(value).mem_size(SizeFlags::CAPACITY))
     });
-    group.bench_function(TOOLS[2], |b| {
-        b.iter(|| black_box(value).size_of().total_bytes())
-    });
-    group.bench_function(TOOLS[3], |b| b.iter(|| black_box(value).get_heap_size()));
-    group.bench_function(TOOLS[4], |b| b.iter(|| black_box(value).deep_size_of()));
+    group.bench_function(TOOLS[2], |b| b.iter(|| black_box(value).get_heap_size()));
+    group.bench_function(TOOLS[3], |b| b.iter(|| black_box(value).deep_size_of()));
     group.finish();
 }
 
