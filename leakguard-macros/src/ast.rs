@@ -1,9 +1,9 @@
 //! The struct `#[track_growth]` is applied to, as leakguard sees it.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::{Data, DeriveInput, Fields, Ident, Type};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
-use crate::attr::{self, Budget, FieldAttrs, Track};
+use crate::attr::{self, Bounds, Budget, FieldAttrs, Track};
 use crate::errors::Errors;
 
 /// A struct with named fields, its attributes parsed.
@@ -21,7 +21,7 @@ pub(crate) struct Field<'a> {
 }
 
 /// What leakguard does with a field.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Kind {
     /// Not a collection and not opted in: left alone.
     Untracked,
@@ -31,11 +31,66 @@ pub(crate) enum Kind {
     OptedIn,
     /// A collection opted out with `#[track(skip)]`.
     Skipped,
+    /// `#[scoped_cache]`: replaced by a bounded collection.
+    Scoped(Box<(Scoped, Bounds)>),
 }
 
 impl Kind {
-    pub(crate) fn is_tracked(self) -> bool {
-        matches!(self, Kind::Collection | Kind::OptedIn)
+    pub(crate) fn is_tracked(&self) -> bool {
+        !matches!(self, Kind::Untracked | Kind::Skipped)
+    }
+}
+
+/// The bounded collection a `#[scoped_cache]` field becomes, with the types it keeps.
+#[derive(Clone)]
+pub(crate) enum Scoped {
+    /// `HashMap<K, V, S>` becomes `ScopedCache<K, V, S>`.
+    Map(Vec<Type>),
+    /// `HashSet<T, S>` becomes `ScopedSet<T, S>`.
+    Set(Vec<Type>),
+    /// `Vec<T>` and `VecDeque<T>` become `ScopedRing<T>`.
+    Ring(Vec<Type>),
+}
+
+/// The bounded collection a field of type `ty` becomes, or why it cannot.
+fn scoped(ty: &Type) -> Result<Scoped, String> {
+    let unsupported = |name: &str| {
+        format!(
+            "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`"
+        )
+    };
+    let segment = match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    };
+    let Some(segment) = segment else {
+        return Err(unsupported(
+            &quote::ToTokens::to_token_stream(ty).to_string(),
+        ));
+    };
+    let args: Vec<Type> = match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let name = segment.ident.to_string();
+    match (name.as_str(), args.len()) {
+        ("HashMap", 2 | 3) => Ok(Scoped::Map(args)),
+        ("HashSet", 1 | 2) => Ok(Scoped::Set(args)),
+        ("Vec" | "VecDeque", 1) => Ok(Scoped::Ring(args)),
+        ("HashMap" | "HashSet" | "Vec" | "VecDeque", _) => Err(format!(
+            "`#[scoped_cache]` needs the element types written out, like `{name}<K, V>`"
+        )),
+        ("BTreeMap" | "BTreeSet", _) => Err(format!(
+            "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`: a bounded cache evicts by use, which would break the order a `{name}` keeps; use a `HashMap`, or bound it with `#[budget]`"
+        )),
+        _ => Err(unsupported(&name)),
     }
 }
 
@@ -108,11 +163,18 @@ impl<'a> Input<'a> {
             .iter()
             .map(|original| {
                 let attrs = attr::field_attrs(&original.attrs, errors);
-                let kind = match attrs.track {
-                    Some((_, Track::Skip)) => Kind::Skipped,
-                    Some((_, Track::In)) => Kind::OptedIn,
-                    None if is_std_collection(&original.ty) => Kind::Collection,
-                    None => Kind::Untracked,
+                let kind = match (attrs.track, attrs.cache) {
+                    (Some((_, Track::Skip)), _) => Kind::Skipped,
+                    (_, Some((_, bounds))) => match scoped(&original.ty) {
+                        Ok(scoped) => Kind::Scoped(Box::new((scoped, bounds))),
+                        Err(message) => {
+                            errors.at(&original.ty, message);
+                            Kind::Untracked
+                        }
+                    },
+                    (Some((_, Track::In)), None) => Kind::OptedIn,
+                    (None, None) if is_std_collection(&original.ty) => Kind::Collection,
+                    (None, None) => Kind::Untracked,
                 };
                 Field {
                     original,

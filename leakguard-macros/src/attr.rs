@@ -36,17 +36,26 @@ pub(crate) enum Track {
     Skip,
 }
 
+/// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Bounds {
+    pub(crate) max: Option<usize>,
+    /// In nanoseconds.
+    pub(crate) ttl: Option<u64>,
+}
+
 /// The leakguard attributes of one field, each with the attribute it came from.
 #[derive(Default)]
 pub(crate) struct FieldAttrs<'a> {
     pub(crate) budget: Option<(&'a Attribute, Budget)>,
     pub(crate) track: Option<(&'a Attribute, Track)>,
+    pub(crate) cache: Option<(&'a Attribute, Bounds)>,
 }
 
 /// Whether `attr` is one of the field attributes `#[track_growth]` consumes.
 pub(crate) fn is_helper(attr: &Attribute) -> bool {
     let path = attr.path();
-    path == BUDGET || path == TRACK
+    path == BUDGET || path == TRACK || path == SCOPED_CACHE
 }
 
 /// Parses a comma-separated argument list, reporting a syntax error.
@@ -102,36 +111,83 @@ fn value<'m>(meta: &'m Meta, key: Symbol, example: &str, errors: &mut Errors) ->
 
 /// Reads `len = N`: a positive integer.
 fn len(meta: &Meta, errors: &mut Errors) -> Option<usize> {
-    let expr = value(meta, LEN, "len = 10_000", errors)?;
+    count(meta, LEN, errors)
+}
+
+/// Reads `key = N` for a number of entries: a positive integer.
+fn count(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<usize> {
+    let expr = value(meta, key, &format!("{key} = 10_000"), errors)?;
+    let negative = || format!("`{key}` must be a positive integer, not a negative one");
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
         }) => match int.base10_parse::<usize>() {
             // syn reads `-100` as one negative literal, spanned at the `-`.
-            _ if int.base10_digits().starts_with('-') => {
-                errors.at(int, "`len` must be a positive integer, not a negative one");
-            }
-            Ok(0) => errors.at(int, "`len` must be at least 1"),
+            _ if int.base10_digits().starts_with('-') => errors.at(int, negative()),
+            Ok(0) => errors.at(int, format!("`{key}` must be at least 1")),
             Ok(n) => return Some(n),
-            Err(_) => errors.at(int, "`len` is too large for `usize`"),
+            Err(_) => errors.at(int, format!("`{key}` is too large for `usize`")),
         },
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_), ..
-        }) => {
-            errors.at(expr, "`len` must be a positive integer, not a negative one");
-        }
+        }) => errors.at(expr, negative()),
         Expr::Lit(ExprLit {
             lit: Lit::Float(float),
             ..
-        }) => {
-            errors.at(
-                float,
-                "`len` must be a whole number of entries, like `len = 100`",
-            );
-        }
+        }) => errors.at(
+            float,
+            format!("`{key}` must be a whole number of entries, like `{key} = 100`"),
+        ),
         _ => errors.at(
             expr,
-            "`len` must be an integer literal, like `len = 10_000`",
+            format!("`{key}` must be an integer literal, like `{key} = 10_000`"),
+        ),
+    }
+    None
+}
+
+/// Reads `ttl = "30s"`: a duration with a unit, longer than zero.
+fn ttl(meta: &Meta, errors: &mut Errors) -> Option<u64> {
+    let expr = value(meta, TTL, "ttl = \"30s\"", errors)?;
+    let text = match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => text,
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            errors.at(
+                int,
+                format!(
+                    "`ttl` needs a unit: write it as a string, like `ttl = \"{}s\"` or `ttl = \"250ms\"`",
+                    int.base10_digits()
+                ),
+            );
+            return None;
+        }
+        _ => {
+            errors.at(
+                expr,
+                "`ttl` takes a string with a unit, like `ttl = \"30s\"`",
+            );
+            return None;
+        }
+    };
+    let value = text.value();
+    match humantime::parse_duration(&value) {
+        Ok(ttl) if ttl.is_zero() => errors.at(
+            text,
+            "`ttl` must be longer than zero: entries would expire as they are written",
+        ),
+        Ok(ttl) => return Some(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => errors.at(
+            text,
+            format!("`ttl` `{value}` has no unit; write it like \"{value}s\", \"250ms\", \"5m\" or \"1h30m\""),
+        ),
+        Err(error) => errors.at(
+            text,
+            format!("`ttl` `{value}` is not a duration ({error}); write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""),
         ),
     }
     None
@@ -250,7 +306,45 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                 );
             }
             out.track = Some((attr, track));
+        } else if path == SCOPED_CACHE {
+            if out.cache.is_some() {
+                errors.at(path, "duplicate `#[scoped_cache]` attribute");
+                continue;
+            }
+            out.cache = Some((attr, bounds(attr, errors)));
         }
     }
     out
+}
+
+/// Parses the arguments of `#[scoped_cache(max = .., ttl = ..)]`.
+fn bounds(attr: &Attribute, errors: &mut Errors) -> Bounds {
+    let mut bounds = Bounds::default();
+    let mut seen = Seen::default();
+    for meta in list_metas(attr, errors) {
+        if meta.path() == MAX {
+            if seen.first(MAX, &meta, errors) {
+                bounds.max = count(&meta, MAX, errors);
+            }
+        } else if meta.path() == TTL {
+            if seen.first(TTL, &meta, errors) {
+                bounds.ttl = ttl(&meta, errors);
+            }
+        } else {
+            errors.at(
+                meta.path(),
+                format!(
+                    "unknown `scoped_cache` argument `{}`; expected `max` or `ttl`",
+                    path_name(&meta)
+                ),
+            );
+        }
+    }
+    if seen.0.is_empty() {
+        errors.at(
+            attr,
+            "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",
+        );
+    }
+    bounds
 }

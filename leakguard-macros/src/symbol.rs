@@ -8,11 +8,14 @@ pub(crate) struct Symbol(&'static str);
 pub(crate) const BUDGET: Symbol = Symbol("budget");
 pub(crate) const TRACK: Symbol = Symbol("track");
 pub(crate) const HEAP_SIZE: Symbol = Symbol("heap_size");
+pub(crate) const SCOPED_CACHE: Symbol = Symbol("scoped_cache");
 
 pub(crate) const LEN: Symbol = Symbol("len");
 pub(crate) const BYTES: Symbol = Symbol("bytes");
 pub(crate) const SKIP: Symbol = Symbol("skip");
 pub(crate) const WITH: Symbol = Symbol("with");
+pub(crate) const MAX: Symbol = Symbol("max");
+pub(crate) const TTL: Symbol = Symbol("ttl");
 
 impl Symbol {
     pub(crate) fn as_str(self) -> &'static str {

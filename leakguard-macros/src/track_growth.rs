@@ -7,7 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Generics, Path, Token, parse_quote};
 
-use crate::ast::{Field, Input, Kind, item_keyword};
+use crate::ast::{Field, Input, Kind, Scoped, item_keyword};
 use crate::attr;
 use crate::errors::Errors;
 
@@ -62,6 +62,7 @@ fn without_helpers(input: &DeriveInput) -> TokenStream {
 fn validate(input: &Input<'_>, errors: &mut Errors) {
     for field in &input.fields {
         check_budget_target(field, errors);
+        check_cache_not_skipped(field, errors);
     }
     check_no_heap_size_derive(input, errors);
 }
@@ -89,7 +90,26 @@ fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
             budget.path(),
             format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
         ),
-        Kind::Collection | Kind::OptedIn => {}
+        Kind::Collection | Kind::OptedIn | Kind::Scoped(..) => {}
+    }
+}
+
+/// A field is either skipped or bounded, not both.
+///
+/// ```ignore
+/// #[scoped_cache(max = 10)] // error: skipped
+/// #[track(skip)]
+/// cache: HashMap<u64, u64>,
+/// ```
+fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
+    if let (Some((cache, _)), Kind::Skipped) = (field.attrs.cache, &field.kind) {
+        errors.at(
+            cache.path(),
+            format!(
+                "`#[scoped_cache]` on `{}`, which is marked `#[track(skip)]`; remove one of the two",
+                field.ident.unraw()
+            ),
+        );
     }
 }
 
@@ -135,6 +155,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut metas = Vec::new();
     let mut measures = Vec::new();
     let mut measured_types = Vec::new();
+    let mut replaced_types = Vec::new();
     let mut index = 0usize;
     for field in &input.fields {
         let original = field.original;
@@ -151,8 +172,26 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the field type, so that an error about
         // it, like a type without `HeapSize` in the measurement below, underlines all of it.
         let end = quote_spanned!(last_span(ty)=> >);
-        let tracked =
-            quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#ty, Self, #position #end);
+        let scoped = match &field.kind {
+            Kind::Scoped(scoped) => Some(&**scoped),
+            _ => None,
+        };
+        let collection = match scoped {
+            Some((Scoped::Map(args), _)) => {
+                replaced_types.push(ty);
+                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedCache<#(#args),*>)
+            }
+            Some((Scoped::Set(args), _)) => {
+                replaced_types.push(ty);
+                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedSet<#(#args),*>)
+            }
+            Some((Scoped::Ring(args), _)) => {
+                replaced_types.push(ty);
+                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedRing<#(#args),*>)
+            }
+            _ => ty.to_token_stream(),
+        };
+        let tracked = quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#collection, Self, #position #end);
         fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
 
         let field_name = field_ident.unraw().to_string();
@@ -165,9 +204,14 @@ fn generate(input: &Input<'_>) -> TokenStream {
             .or(input.defaults);
         let len = budget.len.map(|n| quote!(.len(#n)));
         let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
+        let cache = scoped.map(|(_, bounds)| {
+            let max = bounds.max.unwrap_or(0);
+            let ttl = bounds.ttl.unwrap_or(0);
+            quote!(.cache(#max, #ttl))
+        });
         metas.push(quote! {
             ::leakguard::__private::FieldMeta::new(#name, #type_name, #field_name, ::core::module_path!())
-                #len #bytes
+                #len #bytes #cache
         });
 
         // A field compiled out by `cfg` is measured only where it exists.
@@ -184,6 +228,17 @@ fn generate(input: &Input<'_>) -> TokenStream {
         }
     }
 
+    // The types `#[scoped_cache]` replaced still count as used, so that their imports do
+    // not turn into warnings.
+    let replaced = (!replaced_types.is_empty()).then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #ident #ty_generics #where_clause {
+                #[allow(dead_code)]
+                fn __leakguard_replaced_types(_: ::core::marker::PhantomData<(#(#replaced_types,)*)>) {}
+            }
+        }
+    });
     let heap_generics = with_heap_size_bounds(generics, &measured_types);
     let (heap_impl_generics, _, heap_where_clause) = heap_generics.split_for_impl();
     let total = format_ident!("__leakguard_total");
@@ -198,6 +253,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
             impl #impl_generics ::leakguard::__private::TrackedStruct for #ident #ty_generics #where_clause {
                 const FIELDS: &'static [::leakguard::__private::FieldMeta] = &[#(#metas),*];
             }
+
+            #replaced
 
             #[automatically_derived]
             impl #heap_impl_generics ::leakguard::HeapSize for #ident #ty_generics #heap_where_clause {

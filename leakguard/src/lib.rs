@@ -42,11 +42,18 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod budget;
+mod cache;
+mod clock;
 mod heap_size;
 mod meta;
 mod tracked;
 
 pub use budget::Budget;
+pub use cache::{
+    CacheStats, ConfigError, DefaultHashBuilder, ScopedCache, ScopedCacheBuilder, ScopedRing,
+    ScopedSet, ValueMut,
+};
+pub use clock::{Clock, ClockGuard, ManualClock};
 pub use heap_size::{Footprint, HeapSize, Measurement};
 pub use tracked::Tracked;
 
@@ -91,7 +98,8 @@ pub const ENABLED: bool = cfg!(all(
 /// Not public API: what the macros expand to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cache::{ScopedCache, ScopedRing, ScopedSet};
     pub use crate::heap_size::{HeapSize, Measurement};
-    pub use crate::meta::{FieldMeta, TrackedStruct};
+    pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
     pub use crate::tracked::Tracked;
 }

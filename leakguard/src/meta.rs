@@ -1,6 +1,9 @@
 //! What `#[track_growth]` records about each tracked field.
 
+use std::hash::{BuildHasher, Hash};
+
 use crate::budget::Budget;
+use crate::cache::{Config, ScopedCache, ScopedCacheBuilder, ScopedRing, ScopedSet};
 
 /// The static description of one tracked field, emitted by `#[track_growth]`.
 #[doc(hidden)]
@@ -16,6 +19,9 @@ pub struct FieldMeta {
     pub module: &'static str,
     /// The field's budget, struct-level defaults applied.
     pub budget: Budget,
+    /// `#[scoped_cache(max = .., ttl = ..)]`: the bound (0 for none) and the TTL in
+    /// nanoseconds (0 for none).
+    pub cache: (usize, u64),
 }
 
 impl FieldMeta {
@@ -32,7 +38,35 @@ impl FieldMeta {
             field,
             module,
             budget: Budget::unlimited(),
+            cache: (0, 0),
         }
+    }
+
+    /// This field as a scoped cache bounded to `max` entries (0 for no bound) and
+    /// expiring entries after `ttl_nanos` (0 for never).
+    pub const fn cache(mut self, max: usize, ttl_nanos: u64) -> Self {
+        self.cache = (max, ttl_nanos);
+        self
+    }
+
+    /// The configuration of a `#[scoped_cache]` field, with the clock of this thread.
+    fn cache_config(&self) -> Config {
+        let (max, ttl) = self.cache;
+        let mut builder = ScopedCacheBuilder::default();
+        if max != 0 {
+            builder = builder.max(max);
+        }
+        if ttl != 0 {
+            builder = builder.ttl(std::time::Duration::from_nanos(ttl));
+        }
+        // The macro rejects configurations that do not validate; keep the field usable
+        // (bounded to one entry) should one ever get through.
+        builder.config().unwrap_or_else(|_| {
+            ScopedCacheBuilder::default()
+                .max(1)
+                .config()
+                .expect("max = 1 is valid")
+        })
     }
 
     /// This field with an entry limit.
@@ -53,4 +87,44 @@ impl FieldMeta {
 pub trait TrackedStruct {
     /// One entry per tracked field; `Tracked<_, Self, N>` reads entry `N`.
     const FIELDS: &'static [FieldMeta];
+}
+
+/// How a tracked field's collection is created: `Default` for plain collections, the
+/// field's `#[scoped_cache]` settings for scoped ones.
+#[doc(hidden)]
+pub trait FromMeta {
+    /// A new, empty collection for the field `meta` describes.
+    fn from_meta(meta: &'static FieldMeta) -> Self;
+}
+
+impl<C: Default> FromMeta for C {
+    fn from_meta(_: &'static FieldMeta) -> Self {
+        C::default()
+    }
+}
+
+impl<K, V, S> FromMeta for ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone,
+    S: BuildHasher + Default,
+{
+    fn from_meta(meta: &'static FieldMeta) -> Self {
+        ScopedCache::with_config(meta.cache_config())
+    }
+}
+
+impl<T, S> FromMeta for ScopedSet<T, S>
+where
+    T: Eq + Hash + Clone,
+    S: BuildHasher + Default,
+{
+    fn from_meta(meta: &'static FieldMeta) -> Self {
+        ScopedSet::from_cache(ScopedCache::with_config(meta.cache_config()))
+    }
+}
+
+impl<T> FromMeta for ScopedRing<T> {
+    fn from_meta(meta: &'static FieldMeta) -> Self {
+        ScopedRing::with_config(meta.cache_config())
+    }
 }

@@ -1,5 +1,6 @@
 //! The wrapper `#[track_growth]` puts around each tracked field.
 
+mod caches;
 mod collections;
 
 use std::borrow::Borrow;
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Budget, Limit, Step};
 use crate::heap_size::{Footprint, HeapSize, Measurement};
-use crate::meta::{FieldMeta, TrackedStruct};
+use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
 ///
@@ -372,6 +373,16 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         }
     }
 
+    /// Records the entry heap a self-evicting collection reports as gone in or out, and
+    /// re-evaluates: such a collection's storage changes without its length growing.
+    pub(crate) fn settle(&mut self, delta: isize) {
+        if let Some(active) = self.state.first_mut() {
+            let heap = active.elem_heap.get_mut();
+            *heap = heap.saturating_add_signed(delta);
+            self.resync();
+        }
+    }
+
     /// Records that entries may have changed through `&mut`, as `DerefMut` does.
     pub(crate) fn touched(&mut self) {
         if let Some(active) = self.state.first_mut() {
@@ -434,9 +445,10 @@ impl<C, O, const I: usize> From<C> for Tracked<C, O, I> {
     }
 }
 
-impl<C: Default, O, const I: usize> Default for Tracked<C, O, I> {
+impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I> {
+    /// An empty collection; for a `#[scoped_cache]` field, one with the field's bounds.
     fn default() -> Self {
-        Self::empty(C::default())
+        Self::empty(C::from_meta(&O::FIELDS[I]))
     }
 }
 

@@ -1,0 +1,296 @@
+//! Methods of tracked scoped collections: each operation settles the entry heap the
+//! collection reports as gone in or out, evictions and expirations included.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash};
+
+use super::Tracked;
+use crate::cache::{ScopedCache, ScopedRing, ScopedSet, ValueMut};
+use crate::heap_size::HeapSize;
+use crate::meta::TrackedStruct;
+
+impl<K, V, S, O, const I: usize> Tracked<ScopedCache<K, V, S>, O, I>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    fn settle_cache(&mut self) {
+        let delta = self.inner.take_delta();
+        self.settle(delta);
+    }
+
+    /// Inserts an entry, evicting one if full; see [`ScopedCache::insert`].
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let replaced = self.inner.insert(key, value);
+        self.settle_cache();
+        replaced
+    }
+
+    /// The live value for `key`, counted as a use; see [`ScopedCache::get`].
+    pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.inner.prepare();
+        self.settle_cache();
+        self.inner.get(key)
+    }
+
+    /// The live value for `key`, mutably; see [`ScopedCache::get_mut`].
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<ValueMut<'_, K, V, S>>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.inner.prepare();
+        self.settle_cache();
+        // The value may change through the guard; the next access re-measures.
+        self.touched();
+        self.inner.get_mut(key)
+    }
+
+    /// The live value for `key`, inserting `make()` first; see
+    /// [`ScopedCache::get_or_insert_with`].
+    pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &V {
+        let now = self.inner.ensure(&key, make);
+        self.settle_cache();
+        self.inner.live(&key, now)
+    }
+
+    /// Removes the entry for `key`; see [`ScopedCache::remove`].
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let removed = self.inner.remove(key);
+        self.settle_cache();
+        removed
+    }
+
+    /// Removes every entry; see [`ScopedCache::clear`].
+    pub fn clear(&mut self) {
+        self.inner.clear();
+        self.settle_cache();
+    }
+
+    /// Keeps the live entries for which `keep` returns `true`; see [`ScopedCache::retain`].
+    pub fn retain<F: FnMut(&K, &V) -> bool>(&mut self, keep: F) {
+        self.inner.retain(keep);
+        self.settle_cache();
+    }
+
+    /// Releases every expired entry now; see [`ScopedCache::purge_expired`].
+    pub fn purge_expired(&mut self) -> usize {
+        let purged = self.inner.purge_expired();
+        self.settle_cache();
+        purged
+    }
+}
+
+impl<K, V, S, O, const I: usize> Extend<(K, V)> for Tracked<ScopedCache<K, V, S>, O, I>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K, V, S, O, const I: usize> FromIterator<(K, V)> for Tracked<ScopedCache<K, V, S>, O, I>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    /// The field's cache, filled from `iter` within its bounds.
+    fn from_iter<It: IntoIterator<Item = (K, V)>>(iter: It) -> Self {
+        let mut cache = Self::default();
+        cache.extend(iter);
+        cache
+    }
+}
+
+impl<K, V, S, H, O, const I: usize> From<HashMap<K, V, H>> for Tracked<ScopedCache<K, V, S>, O, I>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    /// The field's cache, filled from `map` within its bounds.
+    fn from(map: HashMap<K, V, H>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+impl<T, S, O, const I: usize> Tracked<ScopedSet<T, S>, O, I>
+where
+    T: Eq + Hash + Clone + HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    fn settle_set(&mut self) {
+        let delta = self.inner.take_delta();
+        self.settle(delta);
+    }
+
+    /// Adds a value; see [`ScopedSet::insert`].
+    pub fn insert(&mut self, value: T) -> bool {
+        let new = self.inner.insert(value);
+        self.settle_set();
+        new
+    }
+
+    /// Removes a value; see [`ScopedSet::remove`].
+    pub fn remove<Q>(&mut self, value: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let removed = self.inner.remove(value);
+        self.settle_set();
+        removed
+    }
+
+    /// Removes every value; see [`ScopedSet::clear`].
+    pub fn clear(&mut self) {
+        self.inner.clear();
+        self.settle_set();
+    }
+
+    /// Keeps the live values for which `keep` returns `true`; see [`ScopedSet::retain`].
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
+        self.inner.retain(keep);
+        self.settle_set();
+    }
+
+    /// Releases every expired value now; see [`ScopedSet::purge_expired`].
+    pub fn purge_expired(&mut self) -> usize {
+        let purged = self.inner.purge_expired();
+        self.settle_set();
+        purged
+    }
+}
+
+impl<T, S, O, const I: usize> Extend<T> for Tracked<ScopedSet<T, S>, O, I>
+where
+    T: Eq + Hash + Clone + HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
+        for value in iter {
+            self.insert(value);
+        }
+    }
+}
+
+impl<T, S, H, O, const I: usize> From<HashSet<T, H>> for Tracked<ScopedSet<T, S>, O, I>
+where
+    T: Eq + Hash + Clone + HeapSize,
+    S: BuildHasher + Default,
+    O: TrackedStruct,
+{
+    /// The field's set, filled from `set` within its bounds.
+    fn from(set: HashSet<T, H>) -> Self {
+        let mut scoped = Self::default();
+        scoped.extend(set);
+        scoped
+    }
+}
+
+impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I> {
+    fn settle_ring(&mut self) {
+        let delta = self.inner.take_delta();
+        self.settle(delta);
+    }
+
+    /// Appends an entry, dropping the oldest past `max`; see [`ScopedRing::push`].
+    pub fn push(&mut self, value: T) -> Option<T> {
+        let dropped = self.inner.push(value);
+        self.settle_ring();
+        dropped
+    }
+
+    /// Same as [`push`](Self::push), under `VecDeque`'s name.
+    pub fn push_back(&mut self, value: T) -> Option<T> {
+        self.push(value)
+    }
+
+    /// Removes the oldest live entry; see [`ScopedRing::pop_front`].
+    pub fn pop_front(&mut self) -> Option<T> {
+        let item = self.inner.pop_front();
+        self.settle_ring();
+        item
+    }
+
+    /// Removes the newest live entry; see [`ScopedRing::pop_back`].
+    pub fn pop_back(&mut self) -> Option<T> {
+        let item = self.inner.pop_back();
+        self.settle_ring();
+        item
+    }
+
+    /// Same as [`pop_back`](Self::pop_back), under `Vec`'s name.
+    pub fn pop(&mut self) -> Option<T> {
+        self.pop_back()
+    }
+
+    /// Removes every entry; see [`ScopedRing::clear`].
+    pub fn clear(&mut self) {
+        self.inner.clear();
+        self.settle_ring();
+    }
+
+    /// Keeps the live entries for which `keep` returns `true`; see [`ScopedRing::retain`].
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
+        self.inner.retain(keep);
+        self.settle_ring();
+    }
+
+    /// Releases every expired entry now; see [`ScopedRing::purge_expired`].
+    pub fn purge_expired(&mut self) -> usize {
+        let purged = self.inner.purge_expired();
+        self.settle_ring();
+        purged
+    }
+}
+
+impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<ScopedRing<T>, O, I> {
+    fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
+        for value in iter {
+            self.push(value);
+        }
+    }
+}
+
+impl<T: HeapSize, O: TrackedStruct, const I: usize> From<Vec<T>> for Tracked<ScopedRing<T>, O, I> {
+    /// The field's ring, filled from `items` in order; past `max` only the newest stay.
+    fn from(items: Vec<T>) -> Self {
+        let mut ring = Self::default();
+        ring.extend(items);
+        ring
+    }
+}
+
+impl<T: HeapSize, O: TrackedStruct, const I: usize> From<VecDeque<T>>
+    for Tracked<ScopedRing<T>, O, I>
+{
+    /// The field's ring, filled from `items` in order; past `max` only the newest stay.
+    fn from(items: VecDeque<T>) -> Self {
+        let mut ring = Self::default();
+        ring.extend(items);
+        ring
+    }
+}

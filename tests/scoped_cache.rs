@@ -1,0 +1,185 @@
+//! `#[scoped_cache]` fields and `ScopedCache` used directly: bounds, expiry, stats, API.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use leakguard_examples::alloc::{Counting, allocated_by};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+use leakguard::{
+    ConfigError, HeapSize, ManualClock, ScopedCache, ScopedRing, ScopedSet, Tracked, track_growth,
+};
+
+#[derive(Clone, Debug, PartialEq, HeapSize)]
+struct Session {
+    user: String,
+}
+
+#[derive(Clone, Debug, PartialEq, HeapSize)]
+struct Event(u32);
+
+#[track_growth]
+#[derive(Default, Debug)]
+struct Sessions {
+    #[scoped_cache(max = 10_000, ttl = "30m")]
+    by_token: HashMap<String, Session>,
+    #[scoped_cache(max = 1_000)]
+    recent: VecDeque<Event>,
+    #[scoped_cache(ttl = "5s")]
+    seen: HashSet<u64>,
+}
+
+fn session(user: &str) -> Session {
+    Session {
+        user: user.to_string(),
+    }
+}
+
+#[test]
+fn fields_become_bounded_collections_with_their_settings() {
+    let clock = ManualClock::new();
+    let _installed = clock.install();
+    let mut s = Sessions::default();
+    assert_eq!(s.by_token.max(), Some(10_000));
+    assert_eq!(s.by_token.ttl(), Some(Duration::from_secs(30 * 60)));
+    assert_eq!(s.recent.max(), Some(1_000));
+    assert_eq!(s.recent.ttl(), None);
+    assert_eq!(s.seen.max(), None);
+    assert_eq!(s.seen.ttl(), Some(Duration::from_secs(5)));
+
+    assert_eq!(s.by_token.insert("t1".into(), session("ada")), None);
+    assert_eq!(s.by_token.get("t1").map(|x| x.user.as_str()), Some("ada"));
+    for i in 0..1_500 {
+        s.recent.push_back(Event(i));
+    }
+    assert_eq!(s.recent.len(), 1_000);
+    assert_eq!(s.recent[0], Event(500));
+    assert!(s.seen.insert(7));
+    assert!(s.seen.contains(&7));
+
+    clock.advance(Duration::from_secs(5));
+    assert!(!s.seen.contains(&7), "expired at exactly its TTL");
+    assert!(s.by_token.get("t1").is_some());
+    clock.advance(Duration::from_secs(30 * 60));
+    assert!(s.by_token.get("t1").is_none());
+    assert_eq!(s.by_token.len(), 0, "released by the lookup's sweep");
+    assert_eq!(Tracked::name(&s.by_token), "Sessions.by_token");
+}
+
+#[test]
+fn max_bounds_the_cache_at_every_moment() {
+    let mut cache: ScopedCache<u64, u64> = ScopedCache::builder().max(100).build().unwrap();
+    for i in 0..10_000 {
+        cache.insert(i, i);
+        assert!(cache.len() <= 100);
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.insertions, 10_000);
+    assert_eq!(stats.evictions, 9_900);
+    assert_eq!(stats.removals, 0);
+}
+
+#[test]
+fn builder_names_the_bad_setting() {
+    let err = ScopedCache::builder()
+        .max(0)
+        .build::<u64, u64, leakguard::DefaultHashBuilder>()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::ZeroMax);
+    assert_eq!(err.setting(), "max");
+    assert_eq!(
+        err.to_string(),
+        "invalid scoped cache setting `max`: it must be at least 1"
+    );
+    let err = ScopedCache::builder()
+        .ttl(Duration::ZERO)
+        .build_ring::<u8>()
+        .unwrap_err();
+    assert_eq!(err.setting(), "ttl");
+    let err = ScopedCache::builder()
+        .build_set::<u8, leakguard::DefaultHashBuilder>()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::Unbounded);
+}
+
+#[test]
+fn insert_returns_the_replaced_value_and_get_counts_uses() {
+    let mut cache: ScopedCache<String, u32> = ScopedCache::builder().max(10).build().unwrap();
+    assert_eq!(cache.insert("a".into(), 1), None);
+    assert_eq!(cache.insert("a".into(), 2), Some(1));
+    assert_eq!(cache.get("a"), Some(&2));
+    assert_eq!(cache.get("b"), None);
+    assert_eq!(cache.peek("a"), Some(&2));
+    *cache.get_mut("a").unwrap() += 40;
+    assert_eq!(cache.peek("a"), Some(&42));
+    assert_eq!(*cache.get_or_insert_with("c".into(), || 3), 3);
+    assert_eq!(*cache.get_or_insert_with("c".into(), || 99), 3);
+    assert!(cache.contains_key("c"));
+    assert_eq!(cache.remove("a"), Some(42));
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses), (3, 2));
+    assert_eq!(stats.insertions, 2);
+    assert_eq!(stats.removals, 1);
+    let mut keys: Vec<_> = cache.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["c"]);
+}
+
+#[test]
+fn sets_and_rings_work_directly() {
+    let mut set: ScopedSet<u32> = ScopedCache::builder().max(3).build_set().unwrap();
+    for i in 0..10 {
+        set.insert(i);
+    }
+    assert_eq!(set.len(), 3);
+    let mut ring: ScopedRing<String> = ScopedCache::builder().max(2).build_ring().unwrap();
+    ring.push("a".into());
+    ring.push("b".into());
+    assert_eq!(ring.push("c".into()).as_deref(), Some("a"));
+    assert_eq!(format!("{ring:?}"), r#"["b", "c"]"#);
+}
+
+fn assert_exact(case: &str, estimate: usize, truth: isize) {
+    assert_eq!(
+        estimate as isize, truth,
+        "{case}: leakguard reads {estimate} B, the allocator {truth} B"
+    );
+}
+
+#[test]
+fn heap_size_is_exact_against_the_allocator() {
+    let (cache, truth) = allocated_by(|| {
+        let mut cache: ScopedCache<u64, [u8; 32]> =
+            ScopedCache::builder().max(10_000).build().unwrap();
+        for i in 0..50_000u64 {
+            cache.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 30_000, [1; 32]);
+        }
+        cache
+    });
+    assert_exact("bounded u64 -> [u8; 32]", cache.heap_size(), truth);
+
+    let clock = ManualClock::new();
+    let (mut cache, truth) = allocated_by(|| {
+        let mut cache: ScopedCache<String, String> = ScopedCache::builder()
+            .max(1_000)
+            .ttl(Duration::from_secs(60))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        for i in 0..3_000 {
+            cache.insert(format!("key-{i}"), "v".repeat(i % 50));
+            clock.advance(Duration::from_millis(10));
+        }
+        cache
+    });
+    assert_exact("ttl String -> String", cache.heap_size(), truth);
+    let before = cache.heap_size() as isize;
+    let ((), freed) = allocated_by(|| {
+        clock.advance(Duration::from_secs(3600));
+        cache.insert("after".into(), "x".into());
+    });
+    assert_exact("after expiry", cache.heap_size(), before + freed);
+    assert_eq!(cache.len(), 1);
+}
