@@ -85,7 +85,7 @@ fn max_bounds_the_cache_at_every_moment() {
 fn builder_names_the_bad_setting() {
     let err = ScopedCache::builder()
         .max(0)
-        .build::<u64, u64, leakguard::DefaultHashBuilder>()
+        .build::<u64, u64>()
         .unwrap_err();
     assert_eq!(err, ConfigError::ZeroMax);
     assert_eq!(err.setting(), "max");
@@ -99,7 +99,7 @@ fn builder_names_the_bad_setting() {
         .unwrap_err();
     assert_eq!(err.setting(), "ttl");
     let err = ScopedCache::builder()
-        .build_set::<u8, leakguard::DefaultHashBuilder>()
+        .build_set::<u8>()
         .unwrap_err();
     assert_eq!(err, ConfigError::Unbounded);
 }

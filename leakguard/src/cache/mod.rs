@@ -415,6 +415,11 @@ const fn slab_slot<K, W>() -> usize {
     size_of::<mirror::SlabEntry<mirror::Entry<K, W>>>()
 }
 
+/// Heap owned by one entry as it comes in or goes out; 0 when compiled out.
+fn entry_heap<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> isize {
+    (running_heap(key) + running_heap(value)) as isize
+}
+
 /// The capacity a `Vec` reaches when pushed to `len` elements of `size` bytes one by one.
 fn pushed_capacity(len: usize, size: usize) -> usize {
     if len == 0 || size == 0 {
@@ -495,26 +500,18 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
             .filter(|stored| !Self::expired(&self.expiry, stored, now))
     }
 
-    /// Heap owned by one entry as it comes in or goes out, key clone included.
-    fn entry_heap(&self, key: &K, value: &W::Value) -> isize
-    where
-        K: HeapSize,
-        W::Value: HeapSize,
-    {
-        let clones = if self.expiry.is_some() { 2 } else { 1 };
-        (clones * running_heap(key) + running_heap(value)) as isize
-    }
-
     /// Releases what an entry that left the quick_cache core still holds: its expiry
-    /// record, and its share of the figures.
+    /// record with the key clone in it, and its share of the figures.
     fn released(&mut self, key: &K, stored: &W, delta: &mut isize)
     where
         K: HeapSize,
         W::Value: HeapSize,
     {
-        *delta -= self.entry_heap(key, stored.value());
+        *delta -= entry_heap(key, stored.value());
         if let (Some(slot), Some(expiry)) = (stored.slot(), self.expiry.as_mut()) {
-            expiry.remove(slot);
+            if let Some(clone) = expiry.remove(slot) {
+                *delta -= running_heap(&clone) as isize;
+            }
         }
     }
 
@@ -537,10 +534,16 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         if !crate::ENABLED {
             return 0;
         }
-        self.qc
+        let entries: isize = self
+            .qc
             .iter()
-            .map(|(key, stored)| self.entry_heap(key, stored.value()))
-            .sum()
+            .map(|(key, stored)| entry_heap(key, stored.value()))
+            .sum();
+        let clones: usize = self
+            .expiry
+            .as_ref()
+            .map_or(0, |e| e.in_order().map(|(key, _)| running_heap(key)).sum());
+        entries + clones as isize
     }
 }
 
@@ -714,9 +717,16 @@ where
         true
     }
 
-    /// Rebuilds the storage once it has four times more slots than entries, so that a
-    /// cache drained by expiry or removals gives its memory back. Write order is kept.
+    /// Rebuilds the storage once it has four times more slots than entries, and releases
+    /// it once empty, so that a cache drained by expiry or removals gives its memory back.
+    /// Write order is kept.
     fn shrink_if_sparse<W: Stored<Value = V>>(core: &mut Core<K, W, S>) {
+        if core.qc.is_empty() {
+            if core.slab_len() > 0 {
+                core.reset();
+            }
+            return;
+        }
         let slots = core.slab_len();
         if slots < 64 || core.qc.len() > slots / 4 {
             return;
@@ -774,10 +784,12 @@ where
                 let expiry = core.expiry.get_or_insert_with(|| {
                     Box::new(Expiry::new(if max == u64::MAX { usize::MAX } else { max as usize }))
                 });
+                let clone = key.clone();
+                delta += running_heap(&clone) as isize;
                 // Never late: the clock may lag real time by up to one tick.
-                expiry.push(key.clone(), now.saturating_add(ttl).saturating_sub(tick))
+                expiry.push(clone, now.saturating_add(ttl).saturating_sub(tick))
             });
-            delta += core.entry_heap(&key, &value);
+            delta += entry_heap(&key, &value);
             let mut outcome = Outcome::default();
             core.qc.insert_with_lifecycle(key, Stored::new(value, slot), &mut outcome);
             let replaced = outcome.replaced.take();

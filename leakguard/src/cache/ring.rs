@@ -190,7 +190,10 @@ impl<T: HeapSize> ScopedRing<T> {
     }
 
     fn shrink_if_sparse(&mut self) {
-        if self.items.capacity() >= 64 && self.items.len() <= self.items.capacity() / 4 {
+        if self.items.is_empty() {
+            self.items = VecDeque::new();
+            self.deadlines = VecDeque::new();
+        } else if self.items.capacity() >= 64 && self.items.len() <= self.items.capacity() / 4 {
             self.items.shrink_to_fit();
             self.deadlines.shrink_to_fit();
         }
