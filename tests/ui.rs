@@ -6,4 +6,5 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/track_growth/*.rs");
     t.compile_fail("tests/ui/heap_size/*.rs");
+    t.compile_fail("tests/ui/scoped_cache/*.rs");
 }

@@ -84,15 +84,36 @@ fn scoped(ty: &Type) -> Result<Scoped, String> {
         ("HashMap", 2 | 3) => Ok(Scoped::Map(args)),
         ("HashSet", 1 | 2) => Ok(Scoped::Set(args)),
         ("Vec" | "VecDeque", 1) => Ok(Scoped::Ring(args)),
-        ("HashMap" | "HashSet" | "Vec" | "VecDeque", _) => Err(format!(
-            "`#[scoped_cache]` needs the element types written out, like `{name}<K, V>`"
-        )),
-        ("BTreeMap" | "BTreeSet", _) => Err(format!(
-            "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`: a bounded cache evicts by use, which would break the order a `{name}` keeps; use a `HashMap`, or bound it with `#[budget]`"
+        ("HashMap" | "HashSet" | "Vec" | "VecDeque", _) => {
+            let params = if name == "HashMap" { "K, V" } else { "T" };
+            Err(format!(
+                "`#[scoped_cache]` needs the element types written out, like `{name}<{params}>`"
+            ))
+        }
+        ("BTreeMap" | "BTreeSet", _) => {
+            let hashed = if name == "BTreeMap" {
+                "HashMap"
+            } else {
+                "HashSet"
+            };
+            Err(format!(
+                "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`: the bounded collection is unordered and would lose the order a `{name}` keeps; use a `{hashed}`, or keep the `{name}` and watch its size with `#[budget]`"
+            ))
+        }
+        // The macro sees names, not types: an alias of a `HashMap` is just a name to it.
+        _ if segment.arguments.is_none() && !PRIMITIVES.contains(&name.as_str()) => Err(format!(
+            "{}; if `{name}` is a type alias, write out the type it stands for, like `HashMap<K, V>`",
+            unsupported(&name)
         )),
         _ => Err(unsupported(&name)),
     }
 }
+
+/// Names that are never an alias of a collection, for the hint about aliases.
+const PRIMITIVES: &[&str] = &[
+    "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
+    "i32", "i64", "i128", "isize", "f32", "f64",
+];
 
 /// The std collections tracked by default, by the last segment of their path.
 const COLLECTIONS: &[&str] = &[

@@ -185,9 +185,21 @@ fn ttl(meta: &Meta, errors: &mut Errors) -> Option<u64> {
             text,
             format!("`ttl` `{value}` has no unit; write it like \"{value}s\", \"250ms\", \"5m\" or \"1h30m\""),
         ),
-        Err(error) => errors.at(
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) => errors.at(
             text,
-            format!("`ttl` `{value}` is not a duration ({error}); write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""),
+            format!("`ttl` `{value}` has an unknown unit `{unit}`; write it with one of ns, us, ms, s, m, h, d or w, like \"30s\", \"5m\" or \"1h30m\""),
+        ),
+        Err(humantime::DurationError::NumberOverflow) => errors.at(
+            text,
+            format!("`ttl` `{value}` is too long, or finer than a nanosecond"),
+        ),
+        Err(humantime::DurationError::Empty) => errors.at(
+            text,
+            "`ttl` is empty; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\"",
+        ),
+        Err(_) => errors.at(
+            text,
+            format!("`ttl` `{value}` is not a duration; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""),
         ),
     }
     None
@@ -340,7 +352,8 @@ fn bounds(attr: &Attribute, errors: &mut Errors) -> Bounds {
             );
         }
     }
-    if seen.0.is_empty() {
+    // Arguments that are written but unknown or malformed have their own error already.
+    if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
         errors.at(
             attr,
             "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",

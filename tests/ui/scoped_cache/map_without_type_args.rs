@@ -1,0 +1,17 @@
+use std::collections::HashMap;
+
+use leakguard::track_growth;
+
+type Tokens = HashMap<u64, String>;
+
+#[track_growth]
+struct Sessions {
+    #[scoped_cache(max = 100)]
+    by_token: Tokens,
+}
+
+fn fill(sessions: &mut Sessions) {
+    sessions.by_token.insert(7, "ada".to_string());
+}
+
+fn main() {}
