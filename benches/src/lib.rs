@@ -127,6 +127,18 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// Human bytes: `168 B`, `279.3 KB`, `1.62 MB` (powers of 1,000, like the tables of
+/// BENCHMARKS.md).
+pub fn fmt_bytes(bytes: f64) -> String {
+    if bytes.abs() >= 1e6 {
+        format!("{:.2} MB", bytes / 1e6)
+    } else if bytes.abs() >= 1e3 {
+        format!("{:.1} KB", bytes / 1e3)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
 /// The instrumentation mode of this build, for table titles.
 pub fn mode() -> &'static str {
     if leakguard::ENABLED {
@@ -143,6 +155,118 @@ pub fn print_table(title: &str, header: &[&str], rows: &[Vec<String>]) {
     println!("|{}", "---|".repeat(header.len()));
     for row in rows {
         println!("| {} |", row.join(" | "));
+    }
+}
+
+/// The version of `package` that Cargo.lock resolved, for naming each peer exactly as measured.
+pub fn locked_version(package: &str) -> Option<String> {
+    let lock = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    let text = std::fs::read_to_string(lock).ok()?;
+    let name = format!("name = \"{package}\"");
+    let mut lines = text.lines();
+    lines.find(|line| *line == name)?;
+    let version = lines.next()?.strip_prefix("version = \"")?;
+    Some(version.trim_end_matches('"').to_string())
+}
+
+/// A Zipf distribution and the deterministic key traces of W1 and W2.
+pub mod zipf {
+    /// SplitMix64: tiny, fast and good enough to drive a sampler; the same seed always
+    /// gives the same trace, on every machine.
+    #[derive(Clone, Debug)]
+    pub struct SplitMix64(u64);
+
+    impl SplitMix64 {
+        pub fn new(seed: u64) -> Self {
+            Self(seed)
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        /// Uniform in `[0, 1)`, from the top 53 bits.
+        pub fn next_f64(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        }
+    }
+
+    /// Zipf(s) over the keys `1..=n`: key `k` is drawn with probability proportional to
+    /// `1 / k^s`. Sampled by binary search in the precomputed cumulative distribution.
+    #[derive(Clone, Debug)]
+    pub struct Zipf {
+        /// `cdf[i]`: probability of drawing a key at most `i + 1`; the last is exactly 1.
+        cdf: Vec<f64>,
+    }
+
+    impl Zipf {
+        pub fn new(n: usize, s: f64) -> Self {
+            let mut cdf = Vec::with_capacity(n);
+            let mut total = 0.0;
+            for k in 1..=n {
+                total += 1.0 / (k as f64).powf(s);
+                cdf.push(total);
+            }
+            for c in &mut cdf {
+                *c /= total;
+            }
+            if let Some(last) = cdf.last_mut() {
+                *last = 1.0;
+            }
+            Self { cdf }
+        }
+
+        /// The key at uniform draw `u` in `[0, 1)`.
+        pub fn key_at(&self, u: f64) -> u64 {
+            self.cdf.partition_point(|&c| c <= u) as u64 + 1
+        }
+
+        /// The share of draws that fall on the `keys` hottest keys.
+        pub fn share_of_hottest(&self, keys: usize) -> f64 {
+            keys.checked_sub(1)
+                .and_then(|i| self.cdf.get(i))
+                .copied()
+                .unwrap_or(0.0)
+        }
+    }
+
+    /// `ops` keys drawn from `zipf`, the same for the same seed.
+    pub fn trace(zipf: &Zipf, ops: usize, seed: u64) -> Vec<u64> {
+        let mut rng = SplitMix64::new(seed);
+        (0..ops).map(|_| zipf.key_at(rng.next_f64())).collect()
+    }
+}
+
+/// The parameters of W1 and W2 in shared/BENCHMARKS.md.
+pub mod w1 {
+    use crate::zipf::{Zipf, trace};
+
+    /// Distinct keys, `1..=KEYS`.
+    pub const KEYS: usize = 1_000_000;
+    /// Operations, each a get followed by an insert when the get missed.
+    pub const OPS: usize = 2_000_000;
+    /// The bound of every bounded cache.
+    pub const CAPACITY: usize = 10_000;
+    /// The Zipf exponent.
+    pub const S: f64 = 1.0;
+    pub const SEED: u64 = 0x5eed_1eaf_9a4d_0001;
+
+    /// The value every cache stores: 32 bytes inline, no heap.
+    pub type Value = [u8; 32];
+
+    pub fn value(key: u64) -> Value {
+        [key as u8; 32]
+    }
+
+    /// The key trace of W1 and W2, and the share of accesses the `CAPACITY` hottest keys
+    /// receive: the best hit ratio a cache of that bound can reach.
+    pub fn keys() -> (Vec<u64>, f64) {
+        let zipf = Zipf::new(KEYS, S);
+        (trace(&zipf, OPS, SEED), zipf.share_of_hottest(CAPACITY))
     }
 }
 

@@ -166,6 +166,9 @@ mod system {
         use super::Nanos;
         use std::sync::atomic::{AtomicU64, Ordering};
 
+        // `#[inline]` throughout: a cache's generic code, compiled in the user's crate, could
+        // only call these otherwise, and a TTL cache reads the clock on every operation.
+        #[inline]
         fn read(
             clock: libc::clockid_t,
             get: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int,
@@ -184,11 +187,17 @@ mod system {
         /// The coarse clock's resolution, 0 until read, `u64::MAX` if unavailable.
         static TICK: AtomicU64 = AtomicU64::new(0);
 
+        #[inline]
         pub(super) fn tick() -> Nanos {
             let tick = TICK.load(Ordering::Relaxed);
             if tick != 0 {
                 return tick;
             }
+            first_tick()
+        }
+
+        #[cold]
+        fn first_tick() -> Nanos {
             let tick = read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_getres)
                 .filter(|&t| t > 0)
                 .unwrap_or(u64::MAX);
@@ -196,6 +205,7 @@ mod system {
             tick
         }
 
+        #[inline]
         pub(super) fn now() -> Option<Nanos> {
             read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_gettime)
         }

@@ -19,11 +19,15 @@ struct Link(NonZeroU32);
 
 const END: Link = Link(NonZeroU32::MAX);
 
+// The helpers below are `#[inline]` because they are not generic: without it, the generic
+// code of a cache, compiled in the user's crate, could only call them.
 impl Link {
+    #[inline]
     fn to(slot: Option<Slot>) -> Self {
         slot.map_or(END, Link)
     }
 
+    #[inline]
     fn slot(self) -> Option<Slot> {
         (self != END).then_some(self.0)
     }
@@ -53,6 +57,7 @@ pub(crate) struct Expiry<K> {
     max: usize,
 }
 
+#[inline]
 fn index(slot: Slot) -> usize {
     slot.get() as usize - 1
 }
@@ -165,12 +170,19 @@ impl<K> Expiry<K> {
     }
 
     /// The oldest record: its slot, key and deadline.
+    #[inline]
     pub(crate) fn oldest(&self) -> Option<(Slot, &K, Nanos)> {
         let slot = self.head?;
         match &self.records[index(slot)] {
             Record::Live { key, deadline, .. } => Some((slot, key, *deadline)),
             Record::Free { .. } => None,
         }
+    }
+
+    /// Whether any record may be due at `now`: the oldest is, or the list is empty.
+    #[inline]
+    pub(crate) fn any_due(&self, now: Nanos) -> bool {
+        self.oldest().is_none_or(|(_, _, deadline)| deadline <= now)
     }
 
     /// The deadline of the newest record.

@@ -1,0 +1,301 @@
+//! The caches of W1 and W2 behind one interface, and the one-pass measurement of what each
+//! holds. Shared by `w1_cache.rs` and `w2_ttl.rs`: the peers are dev-dependencies, so this
+//! cannot live in the library.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::mem::size_of;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use cached::Cached;
+use leakguard::ScopedCache;
+use leakguard_bench::alloc::{allocated_by, live_bytes};
+use leakguard_bench::w1::{CAPACITY, Value, value};
+
+/// A cache as W1 and W2 drive it.
+pub trait Cache: Sized {
+    /// An empty cache bounded to `CAPACITY` entries, expiring them `ttl` after they are
+    /// written when set. Caches without a TTL are never asked for one.
+    fn build(ttl: Option<Duration>) -> Self;
+
+    /// One operation: a get, then an insert if it missed. Whether the get hit.
+    fn access(&mut self, key: u64) -> bool;
+
+    /// Entries held, as the cache itself reports them.
+    fn entries(&self) -> usize;
+}
+
+fn no_ttl(ttl: Option<Duration>) {
+    assert!(ttl.is_none(), "this cache has no TTL");
+}
+
+impl Cache for ScopedCache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        let builder = ScopedCache::builder().max(CAPACITY);
+        match ttl {
+            Some(ttl) => builder.ttl(ttl),
+            None => builder,
+        }
+        .build()
+        .expect("a valid configuration")
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Unbounded: the floor of what a map of these entries costs.
+impl Cache for HashMap<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        no_ttl(ttl);
+        HashMap::new()
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Cache for schnellru::LruMap<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        no_ttl(ttl);
+        schnellru::LruMap::new(schnellru::ByLength::new(CAPACITY as u32))
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Cache for lru::LruCache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        no_ttl(ttl);
+        lru::LruCache::new(NonZeroUsize::new(CAPACITY).expect("CAPACITY > 0"))
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.put(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
+}
+
+/// cached's LRU cache, `SizedCache` before 3.0.
+impl Cache for cached::LruCache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        no_ttl(ttl);
+        cached::LruCache::new(CAPACITY)
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.cache_get(&key)).is_some() {
+            return true;
+        }
+        self.cache_set(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.cache_size()
+    }
+}
+
+/// cached's LRU cache with a TTL, `TimedSizedCache` before 3.0.
+impl Cache for cached::LruTtlCache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        cached::LruTtlCache::new(CAPACITY, ttl.expect("a TTL cache is built with a TTL"))
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.cache_get(&key)).is_some() {
+            return true;
+        }
+        self.cache_set(key, value(key));
+        false
+    }
+
+    /// Expired entries not yet swept included, like `ScopedCache::len`.
+    fn entries(&self) -> usize {
+        self.cache_size()
+    }
+}
+
+impl Cache for quick_cache::unsync::Cache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        no_ttl(ttl);
+        quick_cache::unsync::Cache::new(CAPACITY)
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Measured as a user gets it from plain operations: `run_pending_tasks` is never called,
+/// so the housekeeping moka does on its own is all that happens.
+impl Cache for moka::sync::Cache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        let builder = moka::sync::Cache::builder().max_capacity(CAPACITY as u64);
+        match ttl {
+            Some(ttl) => builder.time_to_live(ttl),
+            None => builder,
+        }
+        .build()
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    /// moka's own count, brought up to date by its housekeeping.
+    fn entries(&self) -> usize {
+        self.entry_count() as usize
+    }
+}
+
+impl Cache for mini_moka::unsync::Cache<u64, Value> {
+    fn build(ttl: Option<Duration>) -> Self {
+        let builder = mini_moka::unsync::Cache::builder().max_capacity(CAPACITY as u64);
+        match ttl {
+            Some(ttl) => builder.time_to_live(ttl),
+            None => builder,
+        }
+        .build()
+    }
+
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if black_box(self.get(&key)).is_some() {
+            return true;
+        }
+        self.insert(key, value(key));
+        false
+    }
+
+    fn entries(&self) -> usize {
+        self.entry_count() as usize
+    }
+}
+
+/// The operations of one run of the workload; the hits among them.
+pub fn run<C: Cache>(cache: &mut C, keys: &[u64]) -> usize {
+    let mut hits = 0;
+    for &key in keys {
+        hits += usize::from(cache.access(key));
+    }
+    hits
+}
+
+/// `size_of` plus the heap a freshly built cache allocated.
+pub fn empty_instance<C: Cache>(ttl: Option<Duration>) -> usize {
+    let (cache, heap) = allocated_by(|| C::build(ttl));
+    drop(cache);
+    size_of::<C>() + heap.max(0) as usize
+}
+
+/// What a cache holds at one moment: its entries, and the heap bytes it has allocated and
+/// not freed since it was built.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    pub entries: usize,
+    pub live_bytes: isize,
+}
+
+impl Held {
+    pub fn bytes_per_entry(&self) -> f64 {
+        self.live_bytes as f64 / self.entries.max(1) as f64
+    }
+}
+
+/// One run of the workload on a fresh cache, outside any timing, with the counting
+/// allocator watching.
+pub struct Pass<C> {
+    pub cache: C,
+    pub hits: usize,
+    /// Live bytes on this thread before the cache was built.
+    pub baseline: isize,
+    pub at_end: Held,
+}
+
+impl<C: Cache> Pass<C> {
+    pub fn run(ttl: Option<Duration>, keys: &[u64]) -> Self {
+        let baseline = live_bytes();
+        let mut cache = C::build(ttl);
+        let hits = run(&mut cache, keys);
+        let mut pass = Self {
+            cache,
+            hits,
+            baseline,
+            at_end: Held {
+                entries: 0,
+                live_bytes: 0,
+            },
+        };
+        pass.at_end = pass.held();
+        pass
+    }
+
+    /// What the cache holds now.
+    pub fn held(&self) -> Held {
+        Held {
+            entries: self.cache.entries(),
+            live_bytes: live_bytes() - self.baseline,
+        }
+    }
+
+    pub fn hit_ratio(&self, keys: &[u64]) -> f64 {
+        self.hits as f64 / keys.len() as f64
+    }
+}
