@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use leakguard::{HeapSize, Tracked, track_growth};
-use leakguard_examples::alloc::{Counting, allocated_by};
+use leakguard_examples::alloc::{Counting, allocated_by, warm_up_registry};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -27,6 +27,7 @@ fn key(i: usize) -> String {
 
 #[test]
 fn c1_string_keyed_map_of_byte_vectors() {
+    warm_up_registry();
     let (map, truth) = allocated_by(|| {
         (0..100_000)
             .map(|i| (key(i), vec![7u8; i % 65]))
@@ -52,6 +53,7 @@ fn c1_string_keyed_map_of_byte_vectors() {
 
 #[test]
 fn c2_truncated_vector_keeps_its_capacity() {
+    warm_up_registry();
     let (v, truth) = allocated_by(|| {
         let mut v: Vec<String> = (0..100_000).map(key).collect();
         v.truncate(10_000);
@@ -77,6 +79,7 @@ fn c2_truncated_vector_keeps_its_capacity() {
 
 #[test]
 fn c3_map_after_removing_ninety_percent() {
+    warm_up_registry();
     #[track_growth]
     #[derive(Default)]
     struct Index {
@@ -110,6 +113,7 @@ fn c3_map_after_removing_ninety_percent() {
 
 #[test]
 fn c4_vector_of_small_maps() {
+    warm_up_registry();
     let build = || {
         (0..1000)
             .map(|m| {
@@ -141,6 +145,7 @@ fn c4_vector_of_small_maps() {
 
 #[test]
 fn c4_changes_through_mut_access_are_picked_up_by_the_next_measurement() {
+    warm_up_registry();
     #[track_growth]
     #[derive(Default)]
     struct Shards {
@@ -167,6 +172,7 @@ fn c4_changes_through_mut_access_are_picked_up_by_the_next_measurement() {
 
 #[test]
 fn c5_shared_pointee_is_counted_once() {
+    warm_up_registry();
     let (v, truth) = allocated_by(|| {
         let shared = Arc::new(vec![1u8; 1 << 20]);
         let mut v = Vec::with_capacity(1000);

@@ -9,16 +9,23 @@ use leakguard::{Tracked, track_growth};
 use leakguard_examples::capture;
 use tracing::Level;
 
-#[track_growth]
-#[derive(Debug, Default)]
-pub struct Inbox {
-    #[budget(len = 100)]
-    messages: Vec<String>,
-    #[budget(bytes = "64 KiB")]
-    index: HashMap<u64, String>,
-    #[track(skip)]
-    scratch: Vec<u8>,
-    count: u64,
+/// Declares the `Inbox` of the README, local to each test: warnings are rate-limited per
+/// field, so tests running in parallel must not share one.
+macro_rules! inbox {
+    () => {
+        #[track_growth]
+        #[derive(Debug, Default)]
+        #[allow(dead_code)]
+        pub struct Inbox {
+            #[budget(len = 100)]
+            messages: Vec<String>,
+            #[budget(bytes = "64 KiB")]
+            index: HashMap<u64, String>,
+            #[track(skip)]
+            scratch: Vec<u8>,
+            count: u64,
+        }
+    };
 }
 
 fn message(i: usize) -> String {
@@ -27,6 +34,7 @@ fn message(i: usize) -> String {
 
 #[test]
 fn crossing_the_len_budget_warns_once_in_the_push_that_crossed() {
+    inbox!();
     let (subscriber, events) = capture::subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut inbox = Inbox::default();
@@ -67,6 +75,7 @@ fn crossing_the_len_budget_warns_once_in_the_push_that_crossed() {
 
 #[test]
 fn warns_again_each_time_it_doubles_past_the_budget() {
+    inbox!();
     let (subscriber, events) = capture::subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut inbox = Inbox::default();
@@ -95,7 +104,13 @@ fn warns_again_each_time_it_doubles_past_the_budget() {
 
 #[test]
 fn rearms_after_falling_back_under_the_budget() {
-    let (subscriber, events) = capture::subscriber();
+    inbox!();
+    // Each crossing of the same level is the same leak to the rate limiter: turn it off.
+    use tracing_subscriber::layer::SubscriberExt;
+    let (capture, events) = capture::layer();
+    let subscriber = tracing_subscriber::registry()
+        .with(capture)
+        .with(leakguard::layer().rate_limit(std::time::Duration::ZERO));
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut inbox = Inbox::default();
     inbox.messages.extend((0..150).map(message));
@@ -119,7 +134,13 @@ fn rearms_after_falling_back_under_the_budget() {
 
 #[test]
 fn crossing_the_bytes_budget_names_sizes_in_binary_units() {
-    let (subscriber, events) = capture::subscriber();
+    inbox!();
+    // It crosses the same level twice, which the rate limiter would count as one leak.
+    use tracing_subscriber::layer::SubscriberExt;
+    let (capture, events) = capture::layer();
+    let subscriber = tracing_subscriber::registry()
+        .with(capture)
+        .with(leakguard::layer().rate_limit(std::time::Duration::ZERO));
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut inbox = Inbox::default();
     let mut i = 0;
@@ -156,6 +177,7 @@ fn crossing_the_bytes_budget_names_sizes_in_binary_units() {
 
 #[test]
 fn changes_through_mut_access_warn_at_the_next_access() {
+    inbox!();
     let (subscriber, events) = capture::subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut inbox = Inbox::default();
@@ -226,9 +248,15 @@ impl Buffer {
     }
 }
 
-fn overflow_inbox() {
-    let mut inbox = Inbox::default();
-    inbox.messages.extend((0..101).map(message));
+/// Overflows an inbox of its own, one per invocation.
+macro_rules! overflow_inbox {
+    () => {
+        || {
+            inbox!();
+            let mut inbox = Inbox::default();
+            inbox.messages.extend((0..101).map(message));
+        }
+    };
 }
 
 #[test]
@@ -240,15 +268,15 @@ fn fmt_subscriber_shows_the_warning_without_set_up() {
         .with_ansi(false)
         .without_time()
         .finish();
-    tracing::subscriber::with_default(subscriber, overflow_inbox);
+    tracing::subscriber::with_default(subscriber, overflow_inbox!());
     let line = buffer.text();
     assert!(
-        line.starts_with(" WARN leakguard: Inbox.messages over len budget: 101 entries > 100 collection=\"Inbox.messages\" len=101 bytes="),
+        line.starts_with(" WARN leakguard: Inbox.messages over len budget: 101 entries > 100 kind=\"over_budget\" collection=\"Inbox.messages\" len=101 bytes="),
         "{line}"
     );
     assert!(
         line.trim_end()
-            .ends_with("budget_len=100 over=\"len\" times=1"),
+            .ends_with("budget_len=100 over=\"len\" times=1 suppressed=0"),
         "{line}"
     );
 }
@@ -261,7 +289,7 @@ fn json_subscriber_carries_the_structured_fields() {
         .json()
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, overflow_inbox);
+    tracing::subscriber::with_default(subscriber, overflow_inbox!());
     let event: serde_json::Value = serde_json::from_str(buffer.text().trim()).unwrap();
     assert_eq!(event["level"], "WARN");
     assert_eq!(event["target"], "leakguard");
@@ -289,7 +317,7 @@ fn env_filter_selects_leakguard_warnings_by_target() {
             .with_env_filter(EnvFilter::new(directive))
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::with_default(subscriber, overflow_inbox);
+        tracing::subscriber::with_default(subscriber, overflow_inbox!());
         assert_eq!(
             buffer.text().contains("over len budget"),
             shown,

@@ -98,9 +98,7 @@ fn builder_names_the_bad_setting() {
         .build_ring::<u8>()
         .unwrap_err();
     assert_eq!(err.setting(), "ttl");
-    let err = ScopedCache::builder()
-        .build_set::<u8>()
-        .unwrap_err();
+    let err = ScopedCache::builder().build_set::<u8>().unwrap_err();
     assert_eq!(err, ConfigError::Unbounded);
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use leakguard::{HeapSize, ManualClock, Tracked, track_growth};
-use leakguard_examples::alloc::{Counting, live_bytes};
+use leakguard_examples::alloc::{Counting, live_bytes, warm_up_registry};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -25,6 +25,7 @@ struct Service {
 fn live_bytes_return_to_the_empty_baseline_on_a_manual_clock() {
     let clock = ManualClock::new();
     let _installed = clock.install();
+    warm_up_registry();
     let baseline = live_bytes();
     let mut service = Service::default();
     let empty = live_bytes() - baseline;
@@ -75,6 +76,7 @@ fn live_bytes_return_to_the_empty_baseline_on_a_manual_clock() {
 
 #[test]
 fn live_bytes_return_to_the_empty_baseline_on_the_system_clock() {
+    warm_up_registry();
     let baseline = live_bytes();
     let mut service = Service::default();
     let start = Instant::now();

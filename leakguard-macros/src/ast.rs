@@ -3,13 +3,13 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
-use crate::attr::{self, Bounds, Budget, FieldAttrs, Track};
+use crate::attr::{self, Bounds, FieldAttrs, StructArgs, Track};
 use crate::errors::Errors;
 
 /// A struct with named fields, its attributes parsed.
 pub(crate) struct Input<'a> {
     pub(crate) original: &'a DeriveInput,
-    pub(crate) defaults: Budget,
+    pub(crate) args: StructArgs,
     pub(crate) fields: Vec<Field<'a>>,
 }
 
@@ -18,6 +18,8 @@ pub(crate) struct Field<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) attrs: FieldAttrs<'a>,
     pub(crate) kind: Kind,
+    /// Belongs to the scope it is created in.
+    pub(crate) scoped: bool,
 }
 
 /// What leakguard does with a field.
@@ -146,7 +148,7 @@ impl<'a> Input<'a> {
     /// Reads a struct with named fields, or reports what the item is instead.
     pub(crate) fn from_syn(
         input: &'a DeriveInput,
-        defaults: Budget,
+        args: StructArgs,
         errors: &mut Errors,
     ) -> Option<Self> {
         let named = match &input.data {
@@ -193,21 +195,25 @@ impl<'a> Input<'a> {
                             Kind::Untracked
                         }
                     },
-                    (Some((_, Track::In)), None) => Kind::OptedIn,
+                    (Some((_, Track::In { .. })), None) => Kind::OptedIn,
                     (None, None) if is_std_collection(&original.ty) => Kind::Collection,
                     (None, None) => Kind::Untracked,
                 };
+                let scoped = kind.is_tracked()
+                    && (args.scoped
+                        || matches!(attrs.track, Some((_, Track::In { scoped: true }))));
                 Field {
                     original,
                     ident: original.ident.as_ref().expect("named field"),
                     attrs,
                     kind,
+                    scoped,
                 }
             })
             .collect();
         Some(Input {
             original: input,
-            defaults,
+            args,
             fields,
         })
     }

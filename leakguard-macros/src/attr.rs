@@ -30,10 +30,20 @@ impl Budget {
 /// Whether a field opted in or out with `#[track]`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Track {
-    /// `#[track]`: track a field whose type is not a std collection.
-    In,
+    /// `#[track]`: track a field whose type is not a std collection; `#[track(scoped)]`:
+    /// track it as belonging to the scope it is created in.
+    In { scoped: bool },
     /// `#[track(skip)]`: leave a collection field alone.
     Skip,
+}
+
+/// The arguments of `#[track_growth(..)]`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StructArgs {
+    /// Defaults for every tracked field's budget.
+    pub(crate) budget: Budget,
+    /// `scoped`: every tracked field belongs to the scope it is created in.
+    pub(crate) scoped: bool,
 }
 
 /// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
@@ -248,18 +258,30 @@ fn budget_args(metas: Vec<Meta>, budget: &mut Budget, errors: &mut Errors) -> Ve
 }
 
 /// Parses the arguments of `#[track_growth(..)]`.
-pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> Budget {
-    let mut budget = Budget::default();
-    for meta in budget_args(metas(args, errors), &mut budget, errors) {
+pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs {
+    let mut out = StructArgs::default();
+    let mut seen = Seen::default();
+    for meta in budget_args(metas(args, errors), &mut out.budget, errors) {
+        if meta.path() == SCOPED {
+            if !matches!(meta, Meta::Path(_)) {
+                errors.at(
+                    &meta,
+                    "`scoped` takes no value; write `#[track_growth(scoped)]`",
+                );
+            } else if seen.first(SCOPED, &meta, errors) {
+                out.scoped = true;
+            }
+            continue;
+        }
         errors.at(
             meta.path(),
             format!(
-                "unknown `track_growth` argument `{}`; expected `len` or `bytes`",
+                "unknown `track_growth` argument `{}`; expected `len`, `bytes` or `scoped`",
                 path_name(&meta)
             ),
         );
     }
-    budget
+    out
 }
 
 /// Parses the leakguard attributes of a field.
@@ -292,25 +314,48 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                 errors.at(path, "duplicate `#[track]` attribute");
                 continue;
             }
-            let mut track = Track::In;
+            let mut skip = None;
+            let mut scoped = None;
             let mut seen = Seen::default();
             for meta in list_metas(attr, errors) {
-                if meta.path() == SKIP && matches!(meta, Meta::Path(_)) {
-                    if seen.first(SKIP, &meta, errors) {
-                        track = Track::Skip;
-                    }
-                } else if meta.path() == SKIP {
-                    errors.at(&meta, "`skip` takes no value; write `#[track(skip)]`");
+                let word = if meta.path() == SKIP {
+                    SKIP
+                } else if meta.path() == SCOPED {
+                    SCOPED
                 } else {
                     errors.at(
                         &meta,
                         format!(
-                            "unknown `track` argument `{}`; expected `skip`",
+                            "unknown `track` argument `{}`; expected `skip` or `scoped`",
                             path_name(&meta)
                         ),
                     );
+                    continue;
+                };
+                if !matches!(meta, Meta::Path(_)) {
+                    errors.at(
+                        &meta,
+                        format!("`{word}` takes no value; write `#[track({word})]`"),
+                    );
+                } else if seen.first(word, &meta, errors) {
+                    let at = meta.path().clone();
+                    if word == SKIP {
+                        skip = Some(at);
+                    } else {
+                        scoped = Some(at);
+                    }
                 }
             }
+            if let (Some(_), Some(scoped)) = (&skip, &scoped) {
+                errors.at(scoped, "a field is either skipped or scoped, not both");
+            }
+            let track = if skip.is_some() {
+                Track::Skip
+            } else {
+                Track::In {
+                    scoped: scoped.is_some(),
+                }
+            };
             if let Meta::NameValue(nv) = &attr.meta {
                 errors.at(
                     nv,

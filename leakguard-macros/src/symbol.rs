@@ -13,9 +13,16 @@ pub(crate) const SCOPED_CACHE: Symbol = Symbol("scoped_cache");
 pub(crate) const LEN: Symbol = Symbol("len");
 pub(crate) const BYTES: Symbol = Symbol("bytes");
 pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const SCOPED: Symbol = Symbol("scoped");
 pub(crate) const WITH: Symbol = Symbol("with");
 pub(crate) const MAX: Symbol = Symbol("max");
 pub(crate) const TTL: Symbol = Symbol("ttl");
+
+impl PartialEq for Symbol {
+    fn eq(&self, other: &Symbol) -> bool {
+        self.0 == other.0
+    }
+}
 
 impl Symbol {
     pub(crate) fn as_str(self) -> &'static str {

@@ -13,7 +13,7 @@ use crate::errors::Errors;
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let defaults = attr::struct_args(args, &mut errors);
+    let args = attr::struct_args(args, &mut errors);
     let derive_input = match syn::parse2::<DeriveInput>(input.clone()) {
         Ok(derive_input) => derive_input,
         Err(_) => {
@@ -24,7 +24,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             return with_errors(input, errors);
         }
     };
-    let Some(parsed) = Input::from_syn(&derive_input, defaults, &mut errors) else {
+    let Some(parsed) = Input::from_syn(&derive_input, args, &mut errors) else {
         return with_errors(without_helpers(&derive_input), errors);
     };
     validate(&parsed, &mut errors);
@@ -201,7 +201,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
             .budget
             .map(|(_, b)| b)
             .unwrap_or_default()
-            .or(input.defaults);
+            .or(input.args.budget);
         let len = budget.len.map(|n| quote!(.len(#n)));
         let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
         let cache = scoped.map(|(_, bounds)| {
@@ -209,9 +209,16 @@ fn generate(input: &Input<'_>) -> TokenStream {
             let ttl = bounds.ttl.unwrap_or(0);
             quote!(.cache(#max, #ttl))
         });
+        let scoped = field.scoped.then(|| quote!(.scoped()));
         metas.push(quote! {
-            ::leakguard::__private::FieldMeta::new(#name, #type_name, #field_name, ::core::module_path!())
-                #len #bytes #cache
+            ::leakguard::__private::FieldMeta::new(
+                #name,
+                #type_name,
+                #field_name,
+                ::core::module_path!(),
+                (::core::file!(), ::core::line!(), ::core::column!()),
+            )
+                #len #bytes #cache #scoped
         });
 
         // A field compiled out by `cfg` is measured only where it exists.

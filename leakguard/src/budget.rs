@@ -2,12 +2,17 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::panic::Location;
+
+use crate::events::{self, Detail, Fingerprint, Kind};
+use crate::meta::FieldMeta;
 
 /// The limits of one tracked collection: entries, heap bytes, or both.
 ///
 /// Set on a field with `#[budget(len = 100, bytes = "64 KiB")]`, or for every field of a
 /// struct with `#[track_growth(len = .., bytes = ..)]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Budget {
     /// Most entries the collection should hold.
@@ -146,22 +151,39 @@ pub(crate) fn emit_once(emit: impl FnOnce()) {
     }
 }
 
-/// Emits the warning for a collection that went over `limit` of its budget.
+/// Emits the warning for a collection that went over `limit` of its budget, rate-limited
+/// per collection, limit and level.
 pub(crate) fn warn_over_budget(
-    collection: &'static str,
+    meta: &'static FieldMeta,
     limit: Limit,
     level: u8,
     len: usize,
     bytes: usize,
-    budget: Budget,
 ) {
+    let fingerprint = Fingerprint {
+        kind: Kind::OverBudget,
+        field: meta.key(),
+        collection: meta.name,
+        site: None,
+        detail: Detail::Budget {
+            bytes: limit == Limit::Bytes,
+            level,
+        },
+    };
+    let Some(verdict) = events::occurred(&fingerprint, 1) else {
+        return;
+    };
+    let collection = meta.name;
+    let budget = meta.budget;
     let times = 1usize << (level - 1).min(63);
     let multiple = Multiple(times);
+    let suppressed = Suppressed(verdict.suppressed);
     emit_once(|| match limit {
         Limit::Len => {
             let max = budget.len.unwrap_or_default();
             tracing::warn!(
                 target: "leakguard",
+                kind = "over_budget",
                 collection,
                 len,
                 bytes,
@@ -169,7 +191,8 @@ pub(crate) fn warn_over_budget(
                 budget_bytes = budget.bytes,
                 over = "len",
                 times,
-                "{collection} over len budget: {len} entries > {multiple}{max}",
+                suppressed = verdict.suppressed,
+                "{collection} over len budget: {len} entries > {multiple}{max}{suppressed}",
             );
         }
         Limit::Bytes => {
@@ -177,6 +200,7 @@ pub(crate) fn warn_over_budget(
             let now = ByteSize(bytes);
             tracing::warn!(
                 target: "leakguard",
+                kind = "over_budget",
                 collection,
                 len,
                 bytes,
@@ -184,10 +208,62 @@ pub(crate) fn warn_over_budget(
                 budget_bytes = budget.bytes,
                 over = "bytes",
                 times,
-                "{collection} over bytes budget: {now} > {multiple}{max}",
+                suppressed = verdict.suppressed,
+                "{collection} over bytes budget: {now} > {multiple}{max}{suppressed}",
             );
         }
     });
+}
+
+/// Emits the event for a collection that holds far more capacity than it uses.
+pub(crate) fn report_hoarding(
+    meta: &'static FieldMeta,
+    site: Option<&'static Location<'static>>,
+    len: usize,
+    capacity: usize,
+    unused: usize,
+    bytes: usize,
+) {
+    let fingerprint = Fingerprint {
+        kind: Kind::HoardedCapacity,
+        field: meta.key(),
+        collection: meta.name,
+        site: site.map(|l| (l.file(), l.line())),
+        detail: Detail::None,
+    };
+    let Some(verdict) = events::occurred(&fingerprint, 1) else {
+        return;
+    };
+    let collection = meta.name;
+    let suppressed = Suppressed(verdict.suppressed);
+    emit_once(|| {
+        tracing::info!(
+            target: "leakguard",
+            kind = "hoarded_capacity",
+            collection,
+            len,
+            capacity,
+            unused_bytes = unused,
+            bytes,
+            suppressed = verdict.suppressed,
+            "{collection} holds {} of unused capacity (len {len}, capacity {capacity}): call shrink_to_fit to release it{suppressed}",
+            ByteSize(unused),
+        );
+    });
+}
+
+/// ` (3 more since the last report)` after a message some of whose occurrences were
+/// suppressed, nothing otherwise.
+struct Suppressed(u64);
+
+impl fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 0 {
+            write!(f, " ({} more since the last report)", self.0)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// `2x ` before a limit that has been doubled, nothing for the limit itself.

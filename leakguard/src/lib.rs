@@ -44,17 +44,28 @@
 mod budget;
 mod cache;
 mod clock;
+mod error;
+mod events;
 mod heap_size;
+mod layer;
 mod meta;
+mod registry;
+mod report;
+mod scope;
+mod settings;
 mod tracked;
 
 pub use budget::Budget;
 pub use cache::{
-    CacheStats, ConfigError, DefaultHashBuilder, ScopedCache, ScopedCacheBuilder, ScopedRing,
-    ScopedSet, ValueMut,
+    CacheStats, DefaultHashBuilder, ScopedCache, ScopedCacheBuilder, ScopedRing, ScopedSet,
+    ValueMut,
 };
 pub use clock::{Clock, ClockGuard, ManualClock};
+pub use error::ConfigError;
 pub use heap_size::{Footprint, HeapSize, Measurement};
+pub use layer::{LeakLayer, check_now, layer};
+pub use report::{GroupReport, Report, report};
+pub use scope::{ScopeGuard, scope};
 pub use tracked::Tracked;
 
 /// Tracks the collection fields of a struct.

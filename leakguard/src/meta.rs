@@ -17,29 +17,44 @@ pub struct FieldMeta {
     pub field: &'static str,
     /// `module_path!()` of the struct.
     pub module: &'static str,
+    /// Where the struct is defined: `file!()`, `line!()`, `column!()`.
+    pub defined_at: (&'static str, u32, u32),
     /// The field's budget, struct-level defaults applied.
     pub budget: Budget,
     /// `#[scoped_cache(max = .., ttl = ..)]`: the bound (0 for none) and the TTL in
     /// nanoseconds (0 for none).
     pub cache: (usize, u64),
+    /// `#[track_growth(scoped)]` or `#[track(scoped)]`: the collection belongs to the scope
+    /// it is created in.
+    pub scoped: bool,
 }
 
 impl FieldMeta {
-    /// A field named `type_name.field` in `module`, with no budget.
+    /// A field named `type_name.field` of a struct defined in `module` at `defined_at`,
+    /// with no budget.
     pub const fn new(
         name: &'static str,
         type_name: &'static str,
         field: &'static str,
         module: &'static str,
+        defined_at: (&'static str, u32, u32),
     ) -> Self {
         Self {
             name,
             type_name,
             field,
             module,
+            defined_at,
             budget: Budget::unlimited(),
             cache: (0, 0),
+            scoped: false,
         }
+    }
+
+    /// This field as belonging to the scope it is created in.
+    pub const fn scoped(mut self) -> Self {
+        self.scoped = true;
+        self
     }
 
     /// This field as a scoped cache bounded to `max` entries (0 for no bound) and
@@ -79,6 +94,27 @@ impl FieldMeta {
     pub const fn bytes(mut self, bytes: usize) -> Self {
         self.budget = self.budget.with_bytes(bytes);
         self
+    }
+}
+
+/// What identifies a tracked field: its name and where its struct is defined.
+///
+/// Not the address of its [`FieldMeta`]: the compiler may merge identical descriptions of
+/// two types, or duplicate one type's across codegen units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FieldKey {
+    name: &'static str,
+    module: &'static str,
+    defined_at: (&'static str, u32, u32),
+}
+
+impl FieldMeta {
+    pub(crate) fn key(&self) -> FieldKey {
+        FieldKey {
+            name: self.name,
+            module: self.module,
+            defined_at: self.defined_at,
+        }
     }
 }
 

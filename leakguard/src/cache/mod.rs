@@ -21,6 +21,7 @@ pub use set::ScopedSet;
 
 use self::expiry::{Expiry, Slot};
 use crate::clock::{Clock, Nanos};
+use crate::error::ConfigError;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
 use crate::tracked::running_heap;
 
@@ -92,45 +93,6 @@ pub struct CacheStats {
     /// Entries removed by the caller (`remove`, `retain`, `clear`).
     pub removals: u64,
 }
-
-/// A setting a scoped cache or ring cannot be built with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// `max` was 0: the cache could hold nothing.
-    ZeroMax,
-    /// `ttl` was zero: every entry would expire as it is written.
-    ZeroTtl,
-    /// Neither `max` nor `ttl` was set: the cache would be unbounded.
-    Unbounded,
-}
-
-impl ConfigError {
-    /// The name of the setting at fault: `"max"`, `"ttl"`, or `"max, ttl"`.
-    pub fn setting(&self) -> &'static str {
-        match self {
-            ConfigError::ZeroMax => "max",
-            ConfigError::ZeroTtl => "ttl",
-            ConfigError::Unbounded => "max, ttl",
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConfigError::ZeroMax => "invalid scoped cache setting `max`: it must be at least 1",
-            ConfigError::ZeroTtl => {
-                "invalid scoped cache setting `ttl`: it must be longer than zero"
-            }
-            ConfigError::Unbounded => {
-                "invalid scoped cache settings: set `max`, `ttl` or both, or the cache is unbounded"
-            }
-        })
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Builds a [`ScopedCache`], [`ScopedSet`] or [`ScopedRing`]; see [`ScopedCache::builder`].
 #[derive(Clone, Debug, Default)]
@@ -873,8 +835,17 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let now = self.now();
-        self.sweep(now);
+        let now = self.prepare();
+        self.lookup(key, now)
+    }
+
+    /// The live value for `key` at `now`, counted as a use; releases nothing.
+    #[inline]
+    pub(crate) fn lookup<Q>(&mut self, key: &Q, now: Nanos) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
         let found = with_core!(&self.store, core => core.get(key, now).map(Stored::value));
         if found.is_some() {
             self.stats.hits += 1;
@@ -892,8 +863,16 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let now = self.now();
-        self.sweep(now);
+        let now = self.prepare();
+        self.lookup_mut(key, now)
+    }
+
+    /// The live value for `key` at `now`, mutably, counted as a use; releases nothing.
+    pub(crate) fn lookup_mut<Q>(&mut self, key: &Q, now: Nanos) -> Option<ValueMut<'_, K, V, S>>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
         let live = with_core!(&self.store, core => core.get(key, now).is_some());
         if !live {
             self.stats.misses += 1;
@@ -978,6 +957,18 @@ where
             self.stats.hits += 1;
         } else {
             self.stats.misses += 1;
+            // A ghost of the key (an entry evicted lately) would be re-admitted by the
+            // insert and may be evicted again before the insert returns; an expired entry
+            // is due anyway. Removing either first makes the new entry stay.
+            let mut delta = 0;
+            let stats = &mut self.stats;
+            with_core!(&mut self.store, core => {
+                if let Some((key, stored)) = core.qc.remove(key) {
+                    core.released(&key, &stored, &mut delta);
+                    stats.expirations += 1;
+                }
+            });
+            self.add_delta(delta);
             self.insert_at(key.clone(), make(), now, tick);
         }
         now
@@ -990,9 +981,11 @@ where
     }
 
     /// Releases what is due before a lookup, so that the lookup itself releases nothing.
-    pub(crate) fn prepare(&mut self) {
+    #[inline]
+    pub(crate) fn prepare(&mut self) -> Nanos {
         let now = self.now();
         self.sweep(now);
+        now
     }
 
     /// Removes every entry and releases the storage.

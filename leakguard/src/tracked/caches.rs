@@ -23,6 +23,7 @@ where
     }
 
     /// Inserts an entry, evicting one if full; see [`ScopedCache::insert`].
+    #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let replaced = self.inner.insert(key, value);
         self.settle_cache();
@@ -35,9 +36,9 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        self.inner.prepare();
+        let now = self.inner.prepare();
         self.settle_cache();
-        self.inner.get(key)
+        self.inner.lookup(key, now)
     }
 
     /// The live value for `key`, mutably; see [`ScopedCache::get_mut`].
@@ -46,15 +47,16 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        self.inner.prepare();
+        let now = self.inner.prepare();
         self.settle_cache();
         // The value may change through the guard; the next access re-measures.
         self.touched();
-        self.inner.get_mut(key)
+        self.inner.lookup_mut(key, now)
     }
 
     /// The live value for `key`, inserting `make()` first; see
     /// [`ScopedCache::get_or_insert_with`].
+    #[track_caller]
     pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &V {
         let now = self.inner.ensure(&key, make);
         self.settle_cache();
@@ -99,6 +101,7 @@ where
     S: BuildHasher + Default,
     O: TrackedStruct,
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
         for (key, value) in iter {
             self.insert(key, value);
@@ -146,6 +149,7 @@ where
     }
 
     /// Adds a value; see [`ScopedSet::insert`].
+    #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let new = self.inner.insert(value);
         self.settle_set();
@@ -189,6 +193,7 @@ where
     S: BuildHasher + Default,
     O: TrackedStruct,
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
             self.insert(value);
@@ -217,6 +222,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I>
     }
 
     /// Appends an entry, dropping the oldest past `max`; see [`ScopedRing::push`].
+    #[track_caller]
     pub fn push(&mut self, value: T) -> Option<T> {
         let dropped = self.inner.push(value);
         self.settle_ring();
@@ -224,6 +230,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I>
     }
 
     /// Same as [`push`](Self::push), under `VecDeque`'s name.
+    #[track_caller]
     pub fn push_back(&mut self, value: T) -> Option<T> {
         self.push(value)
     }
@@ -268,6 +275,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I>
 }
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<ScopedRing<T>, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
             self.push(value);

@@ -62,6 +62,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
 
     /// Appends an element; see [`Vec::push`].
     #[inline]
+    #[track_caller]
     pub fn push(&mut self, value: T) {
         let added = running_heap(&value);
         self.raw().push(value);
@@ -77,6 +78,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     }
 
     /// Moves all elements of `other` to the end; see [`Vec::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut Vec<T>) {
         let added = running_heap_of(other.iter());
         self.raw().append(other);
@@ -84,6 +86,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     }
 
     /// Clones and appends all elements of `other`; see [`Vec::extend_from_slice`].
+    #[track_caller]
     pub fn extend_from_slice(&mut self, other: &[T])
     where
         T: Clone,
@@ -95,6 +98,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     }
 
     /// Resizes in place to `new_len`, cloning `value` into new slots; see [`Vec::resize`].
+    #[track_caller]
     pub fn resize(&mut self, new_len: usize, value: T)
     where
         T: Clone,
@@ -196,6 +200,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
 }
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<Vec<T>, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
         self.raw()
@@ -207,6 +212,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<Vec<T>
 impl<'a, T: HeapSize + Copy + 'a, O: TrackedStruct, const I: usize> Extend<&'a T>
     for Tracked<Vec<T>, O, I>
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = &'a T>>(&mut self, iter: It) {
         self.extend(iter.into_iter().copied());
     }
@@ -217,6 +223,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
 
     /// Appends an element to the back; see [`VecDeque::push_back`].
     #[inline]
+    #[track_caller]
     pub fn push_back(&mut self, value: T) {
         let added = running_heap(&value);
         self.raw().push_back(value);
@@ -225,6 +232,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
 
     /// Prepends an element to the front; see [`VecDeque::push_front`].
     #[inline]
+    #[track_caller]
     pub fn push_front(&mut self, value: T) {
         let added = running_heap(&value);
         self.raw().push_front(value);
@@ -240,6 +248,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
     }
 
     /// Moves all elements of `other` to the back; see [`VecDeque::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut VecDeque<T>) {
         let added = running_heap_of(other.iter());
         self.raw().append(other);
@@ -247,6 +256,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
     }
 
     /// Resizes in place to `new_len`, cloning `value` into new slots; see [`VecDeque::resize`].
+    #[track_caller]
     pub fn resize(&mut self, new_len: usize, value: T)
     where
         T: Clone,
@@ -351,6 +361,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
 }
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<VecDeque<T>, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
         self.raw()
@@ -372,6 +383,7 @@ where
     ///
     /// When the key was present the map keeps its old key and drops `k`.
     #[inline]
+    #[track_caller]
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let key_heap = running_heap(&k);
         let value_heap = running_heap(&v);
@@ -453,6 +465,7 @@ where
     S: BuildHasher,
     O: TrackedStruct,
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
         for (k, v) in iter {
             self.insert(k, v);
@@ -467,6 +480,7 @@ where
     S: BuildHasher,
     O: TrackedStruct,
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: It) {
         self.extend(iter.into_iter().map(|(k, v)| (*k, *v)));
     }
@@ -482,6 +496,7 @@ where
 
     /// Adds a value, returning whether it was new; see [`HashSet::insert`].
     #[inline]
+    #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let added = running_heap(&value);
         let new = self.raw().insert(value);
@@ -492,6 +507,7 @@ where
     }
 
     /// Adds a value, replacing and returning an equal one; see [`HashSet::replace`].
+    #[track_caller]
     pub fn replace(&mut self, value: T) -> Option<T> {
         let added = running_heap(&value);
         match self.raw().replace(value) {
@@ -561,6 +577,7 @@ where
     S: BuildHasher,
     O: TrackedStruct,
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
             self.insert(value);
@@ -572,6 +589,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
     Tracked<BTreeMap<K, V>, O, I>
 {
     /// Inserts a key-value pair, returning the value it replaced; see [`BTreeMap::insert`].
+    #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let key_heap = running_heap(&key);
         let value_heap = running_heap(&value);
@@ -622,6 +640,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
     }
 
     /// Moves all entries of `other` in; see [`BTreeMap::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut BTreeMap<K, V>) {
         let added = other
             .iter()
@@ -677,6 +696,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
 impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize> Extend<(K, V)>
     for Tracked<BTreeMap<K, V>, O, I>
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
         for (k, v) in iter {
             self.insert(k, v);
@@ -686,6 +706,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize> Extend<(K
 
 impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O, I> {
     /// Adds a value, returning whether it was new; see [`BTreeSet::insert`].
+    #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let added = running_heap(&value);
         let new = self.raw().insert(value);
@@ -730,6 +751,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
     }
 
     /// Moves all values of `other` in; see [`BTreeSet::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut BTreeSet<T>) {
         let added = running_heap_of(other.iter());
         self.raw().append(other);
@@ -760,6 +782,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
 }
 
 impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<BTreeSet<T>, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
             self.insert(value);
@@ -771,6 +794,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     storage_methods!();
 
     /// Pushes a value onto the heap; see [`BinaryHeap::push`].
+    #[track_caller]
     pub fn push(&mut self, item: T) {
         let added = running_heap(&item);
         self.raw().push(item);
@@ -785,6 +809,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     }
 
     /// Moves all values of `other` in; see [`BinaryHeap::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut BinaryHeap<T>) {
         let added = running_heap_of(other.iter());
         self.raw().append(other);
@@ -822,6 +847,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
 impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Extend<T>
     for Tracked<BinaryHeap<T>, O, I>
 {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
         self.raw()
@@ -832,6 +858,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Extend<T>
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<LinkedList<T>, O, I> {
     /// Appends an element to the back; see [`LinkedList::push_back`].
+    #[track_caller]
     pub fn push_back(&mut self, elt: T) {
         let added = running_heap(&elt);
         self.raw().push_back(elt);
@@ -839,6 +866,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<LinkedList<T>, O, I>
     }
 
     /// Prepends an element to the front; see [`LinkedList::push_front`].
+    #[track_caller]
     pub fn push_front(&mut self, elt: T) {
         let added = running_heap(&elt);
         self.raw().push_front(elt);
@@ -860,6 +888,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<LinkedList<T>, O, I>
     }
 
     /// Moves all elements of `other` to the back; see [`LinkedList::append`].
+    #[track_caller]
     pub fn append(&mut self, other: &mut LinkedList<T>) {
         let added = running_heap_of(other.iter());
         self.raw().append(other);
@@ -883,6 +912,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<LinkedList<T>, O, I>
 }
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Extend<T> for Tracked<LinkedList<T>, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
             self.push_back(value);
@@ -901,6 +931,7 @@ impl<O: TrackedStruct, const I: usize> Tracked<String, O, I> {
 
     /// Appends a character; see [`String::push`].
     #[inline]
+    #[track_caller]
     pub fn push(&mut self, ch: char) {
         self.raw().push(ch);
         self.grew(0);
@@ -908,6 +939,7 @@ impl<O: TrackedStruct, const I: usize> Tracked<String, O, I> {
 
     /// Appends a string slice; see [`String::push_str`].
     #[inline]
+    #[track_caller]
     pub fn push_str(&mut self, string: &str) {
         self.raw().push_str(string);
         self.grew(0);
@@ -978,6 +1010,7 @@ impl<O: TrackedStruct, const I: usize> Tracked<String, O, I> {
 }
 
 impl<'a, O: TrackedStruct, const I: usize> Extend<&'a str> for Tracked<String, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = &'a str>>(&mut self, iter: It) {
         self.raw().extend(iter);
         self.grew(0);
@@ -985,6 +1018,7 @@ impl<'a, O: TrackedStruct, const I: usize> Extend<&'a str> for Tracked<String, O
 }
 
 impl<O: TrackedStruct, const I: usize> Extend<String> for Tracked<String, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = String>>(&mut self, iter: It) {
         self.raw().extend(iter);
         self.grew(0);
@@ -992,6 +1026,7 @@ impl<O: TrackedStruct, const I: usize> Extend<String> for Tracked<String, O, I> 
 }
 
 impl<O: TrackedStruct, const I: usize> Extend<char> for Tracked<String, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = char>>(&mut self, iter: It) {
         self.raw().extend(iter);
         self.grew(0);
@@ -999,6 +1034,7 @@ impl<O: TrackedStruct, const I: usize> Extend<char> for Tracked<String, O, I> {
 }
 
 impl<'a, O: TrackedStruct, const I: usize> Extend<&'a char> for Tracked<String, O, I> {
+    #[track_caller]
     fn extend<It: IntoIterator<Item = &'a char>>(&mut self, iter: It) {
         self.raw().extend(iter);
         self.grew(0);
@@ -1006,17 +1042,20 @@ impl<'a, O: TrackedStruct, const I: usize> Extend<&'a char> for Tracked<String, 
 }
 
 impl<O: TrackedStruct, const I: usize> AddAssign<&str> for Tracked<String, O, I> {
+    #[track_caller]
     fn add_assign(&mut self, rhs: &str) {
         self.push_str(rhs);
     }
 }
 
 impl<O: TrackedStruct, const I: usize> fmt::Write for Tracked<String, O, I> {
+    #[track_caller]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.push_str(s);
         Ok(())
     }
 
+    #[track_caller]
     fn write_char(&mut self, c: char) -> fmt::Result {
         self.push(c);
         Ok(())

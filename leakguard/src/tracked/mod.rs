@@ -12,8 +12,13 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Budget, Limit, Step};
+use crate::clock::monotonic_now;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
 use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
+use crate::registry::{self, FLAG_OVER_BUDGET, Registration, SlotId};
+use crate::scope;
+use crate::settings::SETTINGS;
+use std::panic::Location;
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
 ///
@@ -65,8 +70,12 @@ pub(crate) struct Active {
     /// Warning levels of the len and bytes budgets (see [`budget::warn_above`]).
     len_level: AtomicU8,
     bytes_level: AtomicU8,
+    /// Whether the collection was last seen hoarding unused capacity.
+    hoarding: AtomicBool,
     /// Accesses through `DerefMut` since the entries were last walked.
     dirty_since_walk: AtomicUsize,
+    /// Its slot in the registry, once it holds memory or belongs to a scope.
+    slot: Option<SlotId>,
     /// The figures stay inside these bounds until something needs re-evaluating.
     len_lo: usize,
     len_hi: usize,
@@ -79,27 +88,40 @@ pub(crate) struct Active {
 const NEVER_WALKED: usize = usize::MAX / 64;
 
 impl Active {
-    /// The state of a collection known to be empty.
-    fn empty() -> Self {
+    /// The state of a collection known to be empty; a scoped one registers with the scope
+    /// it is created in.
+    fn empty(meta: &'static FieldMeta) -> Self {
         let mut active = Self {
             elem_heap: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
             len_level: AtomicU8::new(0),
             bytes_level: AtomicU8::new(0),
+            hoarding: AtomicBool::new(false),
             dirty_since_walk: AtomicUsize::new(0),
+            slot: None,
             len_lo: 0,
             len_hi: 0,
             heap_lo: 0,
             heap_hi: 0,
         };
         active.poison_window();
+        if meta.scoped {
+            let scope = scope::current();
+            if scope != 0 {
+                active.slot = registry::register(Registration {
+                    meta,
+                    scope,
+                    now: monotonic_now(),
+                });
+            }
+        }
         active
     }
 
     /// The state of a collection with entries nobody has measured yet: its first access
     /// walks them.
-    fn unwalked() -> Self {
-        let active = Self::empty();
+    fn unwalked(meta: &'static FieldMeta) -> Self {
+        let active = Self::empty(meta);
         active.dirty.store(true, Relaxed);
         active.dirty_since_walk.store(NEVER_WALKED, Relaxed);
         active
@@ -112,6 +134,14 @@ impl Active {
         self.len_hi = 0;
         self.heap_lo = usize::MAX;
         self.heap_hi = 0;
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            registry::release(slot);
+        }
     }
 }
 
@@ -137,12 +167,28 @@ pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
     }
 }
 
+/// The published figures move in steps of at most 1/64 of themselves: fine enough for the
+/// sampler to see growth, coarse enough that republishing costs nothing amortized.
+#[inline]
+fn publish_step(value: usize, floor: usize) -> usize {
+    (value / 64).max(floor)
+}
+
 impl<C, O, const I: usize> Tracked<C, O, I> {
+    /// The collection, without its tracking.
+    pub fn into_inner(this: Self) -> C {
+        this.inner
+    }
+}
+
+impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
+    const META: &'static FieldMeta = &O::FIELDS[I];
+
     /// Wraps a collection of unknown content; its figures are taken on first access.
     fn unwalked(inner: C) -> Self {
         Self {
             inner,
-            state: std::array::from_fn(|_| Active::unwalked()),
+            state: std::array::from_fn(|_| Active::unwalked(Self::META)),
             owner: PhantomData,
         }
     }
@@ -151,19 +197,10 @@ impl<C, O, const I: usize> Tracked<C, O, I> {
     fn empty(inner: C) -> Self {
         Self {
             inner,
-            state: std::array::from_fn(|_| Active::empty()),
+            state: std::array::from_fn(|_| Active::empty(Self::META)),
             owner: PhantomData,
         }
     }
-
-    /// The collection, without its tracking.
-    pub fn into_inner(this: Self) -> C {
-        this.inner
-    }
-}
-
-impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
-    const META: &'static FieldMeta = &O::FIELDS[I];
 
     /// The collection's name as warnings and reports show it: `Type.field`.
     pub fn name(_this: &Self) -> &'static str {
@@ -174,7 +211,9 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     pub fn budget(_this: &Self) -> Budget {
         Self::META.budget
     }
+}
 
+impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     /// Heap bytes the collection owns by its running figures, without walking it.
     ///
     /// Exact for changes made through the collection's growth and removal methods; a change
@@ -198,7 +237,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             return this.inner.heap_size();
         }
         this.walk_entries();
-        this.resync();
+        this.resync(None);
         Self::bytes(this)
     }
 
@@ -225,14 +264,13 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         }
     }
 
-    /// Checks the current figures against the budget, warning on a crossing.
-    fn check_budget(&self, active: &Active, footprint: Option<Footprint>) {
-        let budget = Self::META.budget;
-        if budget.is_unlimited() {
-            return;
-        }
+    /// Checks the current figures against the budget and for hoarded capacity, warning on
+    /// a crossing, and publishes them to the registry.
+    fn evaluate(&self, active: &Active, footprint: Option<Footprint>) {
+        let meta = Self::META;
         let len = footprint.map_or(0, |fp| fp.len);
         let bytes = footprint.map_or(0, |fp| fp.storage_bytes) + active.elem_heap.load(Relaxed);
+        let budget = meta.budget;
         for (limit, level, value, max) in [
             (Limit::Len, &active.len_level, len, budget.len),
             (Limit::Bytes, &active.bytes_level, bytes, budget.bytes),
@@ -243,9 +281,26 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
                 Step::Rearm => level.store(0, Relaxed),
                 Step::Warn(next) => {
                     level.store(next, Relaxed);
-                    budget::warn_over_budget(Self::META.name, limit, next, len, bytes, budget);
+                    budget::warn_over_budget(meta, limit, next, len, bytes);
                 }
             }
+        }
+        let unused = footprint.map_or(0, |fp| fp.unused_bytes());
+        if let Some(fp) = footprint {
+            let hoarding = unused >= SETTINGS.hoard_bytes()
+                && fp.capacity >= fp.len.saturating_mul(SETTINGS.hoard_ratio() as usize);
+            if hoarding != active.hoarding.swap(hoarding, Relaxed) && hoarding {
+                let site = active.slot.and_then(|s| s.slot().grown_at());
+                budget::report_hoarding(meta, site, len, fp.capacity, unused, bytes);
+            }
+        }
+        if let Some(id) = active.slot {
+            let slot = id.slot();
+            slot.len.store(len, Relaxed);
+            slot.bytes.store(bytes, Relaxed);
+            slot.unused.store(unused, Relaxed);
+            let over = active.len_level.load(Relaxed) > 0 || active.bytes_level.load(Relaxed) > 0;
+            slot.set_flag(FLAG_OVER_BUDGET, over);
         }
     }
 
@@ -261,46 +316,66 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         }
         let footprint = self.inner.footprint();
         self.catch_up(active, footprint);
-        self.check_budget(active, footprint);
+        self.evaluate(active, footprint);
     }
 
-    /// Re-evaluates the figures and recomputes the window of the fast path.
+    /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
+    /// the collection grew, if it did.
     #[cold]
     #[inline(never)]
-    fn resync(&mut self) {
-        let Some(active) = self.state.first() else {
-            return;
-        };
+    fn resync(&mut self, site: Option<&'static Location<'static>>) {
         let footprint = self.inner.footprint();
-        if active.dirty.swap(false, Relaxed) {
-            self.catch_up(active, footprint);
-        }
-        self.check_budget(active, footprint);
-
-        let budget = Self::META.budget;
         let (len, capacity, storage) = footprint.map_or((0, usize::MAX, 0), |fp| {
             (fp.len, fp.capacity, fp.storage_bytes)
         });
+        let Some(active) = self.state.first_mut() else {
+            return;
+        };
+        if active.slot.is_none() && (len > 0 || storage > 0) {
+            active.slot = registry::register(Registration {
+                meta: Self::META,
+                scope: 0,
+                now: monotonic_now(),
+            });
+        }
+        if let (Some(id), Some(site), true) = (active.slot, site, len > 0) {
+            id.slot().grew_at(site);
+        }
+        let Some(active) = self.state.first() else {
+            return;
+        };
+        if active.dirty.swap(false, Relaxed) {
+            self.catch_up(active, footprint);
+        }
+        self.evaluate(active, footprint);
+
+        let budget = Self::META.budget;
+        let heap = active.elem_heap.load(Relaxed);
         let len_level = active.len_level.load(Relaxed);
         let bytes_level = active.bytes_level.load(Relaxed);
         let Some(active) = self.state.first_mut() else {
             return;
         };
-        // Storage grows only when the entries outgrow the capacity.
-        active.len_hi = capacity.max(len);
-        active.len_lo = 0;
-        active.heap_hi = usize::MAX;
-        active.heap_lo = 0;
+        // Storage grows only when the entries outgrow the capacity; figures republish after
+        // a step, and a budget warns past its next threshold.
+        let len_step = publish_step(len, 1);
+        active.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
+        active.len_lo = len.saturating_sub(len_step - 1);
+        let heap_step = publish_step(heap, 64);
+        active.heap_hi = heap.saturating_add(heap_step - 1);
+        active.heap_lo = heap.saturating_sub(heap_step - 1);
         if let Some(max) = budget.len {
             active.len_hi = active.len_hi.min(budget::warn_above(max, len_level));
             if len_level > 0 {
-                active.len_lo = max + 1;
+                active.len_lo = active.len_lo.max(max + 1);
             }
         }
         if let Some(max) = budget.bytes {
-            active.heap_hi = budget::warn_above(max, bytes_level).saturating_sub(storage);
+            active.heap_hi = active
+                .heap_hi
+                .min(budget::warn_above(max, bytes_level).saturating_sub(storage));
             if bytes_level > 0 {
-                active.heap_lo = (max + 1).saturating_sub(storage);
+                active.heap_lo = active.heap_lo.max((max + 1).saturating_sub(storage));
             }
         }
     }
@@ -309,6 +384,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     ///
     /// For entries that own no heap `added` is a constant 0, and only the length check stays.
     #[inline]
+    #[track_caller]
     pub(crate) fn grew(&mut self, added: usize) {
         let Some(active) = self.state.first_mut() else {
             return;
@@ -321,7 +397,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             leave |= *heap > active.heap_hi;
         }
         if leave {
-            self.resync();
+            self.resync(Some(Location::caller()));
         }
     }
 
@@ -339,12 +415,13 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             leave |= *heap < active.heap_lo;
         }
         if leave {
-            self.resync();
+            self.resync(None);
         }
     }
 
     /// Records an in-place change of entry heap, as when a map replaces a value.
     #[inline]
+    #[track_caller]
     pub(crate) fn replaced(&mut self, added: usize, removed: usize) {
         if added >= removed {
             self.grew(added - removed);
@@ -357,7 +434,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     #[inline]
     pub(crate) fn storage_changed(&mut self) {
         if !self.state.is_empty() {
-            self.resync();
+            self.resync(None);
         }
     }
 
@@ -375,11 +452,13 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
 
     /// Records the entry heap a self-evicting collection reports as gone in or out, and
     /// re-evaluates: such a collection's storage changes without its length growing.
+    #[track_caller]
     pub(crate) fn settle(&mut self, delta: isize) {
         if let Some(active) = self.state.first_mut() {
             let heap = active.elem_heap.get_mut();
             *heap = heap.saturating_add_signed(delta);
-            self.resync();
+            let site = (delta > 0).then(Location::caller);
+            self.resync(site);
         }
     }
 
@@ -439,7 +518,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Borrow<C> for Tracked<C, O, 
     }
 }
 
-impl<C, O, const I: usize> From<C> for Tracked<C, O, I> {
+impl<C, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I> {
     fn from(inner: C) -> Self {
         Self::unwalked(inner)
     }
@@ -452,7 +531,7 @@ impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I>
     }
 }
 
-impl<C: Clone, O, const I: usize> Clone for Tracked<C, O, I> {
+impl<C: Clone, O: TrackedStruct, const I: usize> Clone for Tracked<C, O, I> {
     /// Clones the collection; the clone is tracked on its own.
     fn clone(&self) -> Self {
         Self::unwalked(self.inner.clone())
@@ -551,26 +630,26 @@ where
     }
 }
 
-impl<C: FromIterator<A>, A, O, const I: usize> FromIterator<A> for Tracked<C, O, I> {
+impl<C: FromIterator<A>, A, O: TrackedStruct, const I: usize> FromIterator<A> for Tracked<C, O, I> {
     fn from_iter<T: IntoIterator<Item = A>>(iter: T) -> Self {
         Self::unwalked(C::from_iter(iter))
     }
 }
 
 #[cfg(feature = "serde")]
-impl<C: serde_core::Serialize, O, const I: usize> serde_core::Serialize for Tracked<C, O, I> {
+impl<C: serde::Serialize, O, const I: usize> serde::Serialize for Tracked<C, O, I> {
     /// Serializes exactly as the collection does.
-    fn serialize<S: serde_core::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.inner.serialize(serializer)
     }
 }
 
 #[cfg(feature = "serde")]
-impl<'de, C: serde_core::Deserialize<'de>, O, const I: usize> serde_core::Deserialize<'de>
+impl<'de, C: serde::Deserialize<'de>, O: TrackedStruct, const I: usize> serde::Deserialize<'de>
     for Tracked<C, O, I>
 {
     /// Deserializes the collection and tracks it.
-    fn deserialize<D: serde_core::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         C::deserialize(deserializer).map(Self::unwalked)
     }
 }

@@ -1,0 +1,324 @@
+//! The registry of live tracked collections: one slot per collection, holding the figures
+//! it publishes, for the sampler and for reports to read without touching the collection.
+//!
+//! Slots live in fixed chunks that are never freed, so a slot's address is stable and
+//! readers need no lock; a dropped collection's slot goes back to a free list and is reused,
+//! so the registry's memory is bounded by the most collections ever live at once. Each
+//! thread keeps a few free slots at hand, so that registering and releasing one takes no
+//! lock in the common case.
+
+use std::cell::RefCell;
+use std::num::NonZeroU32;
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::meta::FieldMeta;
+
+/// Slots per chunk.
+const CHUNK: usize = 1024;
+/// Most chunks: 4 million slots.
+const CHUNKS: usize = 4096;
+
+/// The figures and identity of one live tracked collection.
+///
+/// Written by the collection's owner (figures) and read by anyone; the sampler keeps its
+/// own bookkeeping in the `sampled_*` fields.
+#[derive(Default)]
+pub(crate) struct Slot {
+    /// The field's description; null while the slot is free.
+    meta: AtomicPtr<FieldMeta>,
+    /// Bumped each time the slot is taken, so that a reader can tell a reused slot.
+    pub(crate) generation: AtomicU32,
+    pub(crate) len: AtomicUsize,
+    pub(crate) bytes: AtomicUsize,
+    pub(crate) unused: AtomicUsize,
+    /// [`FLAG_OVER_BUDGET`], [`FLAG_OUTLIVED`].
+    pub(crate) flags: AtomicU8,
+    /// Where the collection first grew: the closest place in the user's code to where it
+    /// was made, as constructors are often derived.
+    grown_at: AtomicPtr<Location<'static>>,
+    /// The scope it belongs to, 0 for none.
+    pub(crate) scope: AtomicU64,
+    /// When it was registered, on the registry's clock.
+    pub(crate) born: AtomicU64,
+    /// The sampler's view: the generation it last saw, the figures then, and how many
+    /// samples in a row they grew.
+    pub(crate) sampled_generation: AtomicU32,
+    pub(crate) sampled_len: AtomicUsize,
+    pub(crate) sampled_bytes: AtomicUsize,
+    pub(crate) sampled_at: AtomicU64,
+    pub(crate) streak: AtomicU32,
+    pub(crate) first_growth_at: AtomicU64,
+    pub(crate) first_growth_bytes: AtomicUsize,
+    pub(crate) first_growth_len: AtomicUsize,
+}
+
+pub(crate) const FLAG_OVER_BUDGET: u8 = 1;
+pub(crate) const FLAG_OUTLIVED: u8 = 2;
+pub(crate) const FLAG_SUSPECTED: u8 = 4;
+
+impl Slot {
+    /// The description of the collection in this slot, if it is taken.
+    pub(crate) fn meta(&self) -> Option<&'static FieldMeta> {
+        let meta = self.meta.load(Acquire);
+        // SAFETY: only `&'static FieldMeta` are ever stored.
+        unsafe { meta.as_ref() }
+    }
+
+    pub(crate) fn grown_at(&self) -> Option<&'static Location<'static>> {
+        // SAFETY: only `&'static Location` are ever stored.
+        unsafe { self.grown_at.load(Relaxed).as_ref() }
+    }
+
+    /// Records where the collection first grew, once.
+    pub(crate) fn grew_at(&self, site: &'static Location<'static>) {
+        let _ = self.grown_at.compare_exchange(
+            ptr::null_mut(),
+            ptr::from_ref(site).cast_mut(),
+            Relaxed,
+            Relaxed,
+        );
+    }
+
+    pub(crate) fn set_flag(&self, flag: u8, on: bool) {
+        if on {
+            self.flags.fetch_or(flag, Relaxed);
+        } else if self.flags.load(Relaxed) & flag != 0 {
+            self.flags.fetch_and(!flag, Relaxed);
+        }
+    }
+
+    pub(crate) fn has_flag(&self, flag: u8) -> bool {
+        self.flags.load(Relaxed) & flag != 0
+    }
+}
+
+/// A taken slot, by its 1-based index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotId(NonZeroU32);
+
+struct Registry {
+    chunks: [AtomicPtr<[Slot; CHUNK]>; CHUNKS],
+    /// Slots handed out at least once; every slot below is readable.
+    high_water: AtomicUsize,
+    free: Mutex<Vec<SlotId>>,
+}
+
+static REGISTRY: Registry = Registry {
+    chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
+    high_water: AtomicUsize::new(0),
+    free: Mutex::new(Vec::new()),
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The slot at `index` (0-based), if its chunk exists.
+fn slot_at(index: usize) -> Option<&'static Slot> {
+    let chunk = REGISTRY.chunks.get(index / CHUNK)?.load(Acquire);
+    // SAFETY: chunks are allocated once, never freed, and only ever published whole.
+    let chunk = unsafe { chunk.as_ref()? };
+    Some(&chunk[index % CHUNK])
+}
+
+impl SlotId {
+    pub(crate) fn slot(self) -> &'static Slot {
+        slot_at(self.0.get() as usize - 1).expect("a handed-out slot's chunk exists")
+    }
+}
+
+/// Hands out never-used slots, allocating their chunk the first time.
+fn fresh(count: usize) -> Vec<SlotId> {
+    let start = REGISTRY.high_water.fetch_add(count, Relaxed);
+    let end = (start + count).min(CHUNK * CHUNKS);
+    let mut ids = Vec::with_capacity(end.saturating_sub(start));
+    for index in start..end {
+        let cell = &REGISTRY.chunks[index / CHUNK];
+        if cell.load(Acquire).is_null() {
+            let chunk: Box<[Slot; CHUNK]> = Box::new(std::array::from_fn(|_| Slot::default()));
+            let chunk = Box::into_raw(chunk);
+            if cell
+                .compare_exchange(ptr::null_mut(), chunk, AcqRel, Acquire)
+                .is_err()
+            {
+                // SAFETY: ours, never published.
+                drop(unsafe { Box::from_raw(chunk) });
+            }
+        }
+        if let Some(id) = u32::try_from(index + 1).ok().and_then(NonZeroU32::new) {
+            ids.push(SlotId(id));
+        }
+    }
+    ids
+}
+
+/// Free slots this thread keeps at hand.
+struct LocalSlots(Vec<SlotId>);
+
+impl Drop for LocalSlots {
+    fn drop(&mut self) {
+        lock(&REGISTRY.free).append(&mut self.0);
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalSlots> = const { RefCell::new(LocalSlots(Vec::new())) };
+}
+
+/// How many free slots move between a thread and the shared list at once.
+const BATCH: usize = 32;
+
+fn take_free() -> Option<SlotId> {
+    let taken = LOCAL.try_with(|local| {
+        let mut local = local.borrow_mut();
+        if let Some(id) = local.0.pop() {
+            return Some(id);
+        }
+        {
+            let mut shared = lock(&REGISTRY.free);
+            let at = shared.len().saturating_sub(BATCH);
+            local.0.extend(shared.drain(at..));
+        }
+        if local.0.is_empty() {
+            local.0 = fresh(BATCH);
+            local.0.reverse();
+        }
+        local.0.pop()
+    });
+    match taken {
+        Ok(id) => id,
+        // This thread is being torn down: use the shared list directly.
+        Err(_) => lock(&REGISTRY.free).pop().or_else(|| fresh(1).pop()),
+    }
+}
+
+fn give_back(id: SlotId) {
+    let kept = LOCAL.try_with(|local| {
+        let Ok(mut local) = local.try_borrow_mut() else {
+            return false;
+        };
+        local.0.push(id);
+        if local.0.len() > 2 * BATCH {
+            let at = local.0.len() - BATCH;
+            let mut shared = lock(&REGISTRY.free);
+            shared.extend(local.0.drain(at..));
+        }
+        true
+    });
+    if kept != Ok(true) {
+        lock(&REGISTRY.free).push(id);
+    }
+}
+
+/// What a collection registers with.
+pub(crate) struct Registration {
+    pub(crate) meta: &'static FieldMeta,
+    pub(crate) scope: u64,
+    pub(crate) now: u64,
+}
+
+/// Takes a slot for a collection; `None` only once the registry is full.
+pub(crate) fn register(registration: Registration) -> Option<SlotId> {
+    let id = take_free()?;
+    let slot = id.slot();
+    slot.generation.fetch_add(1, Relaxed);
+    slot.len.store(0, Relaxed);
+    slot.bytes.store(0, Relaxed);
+    slot.unused.store(0, Relaxed);
+    slot.flags.store(0, Relaxed);
+    slot.grown_at.store(ptr::null_mut(), Relaxed);
+    slot.scope.store(registration.scope, Relaxed);
+    slot.born.store(registration.now, Relaxed);
+    slot.meta
+        .store(ptr::from_ref(registration.meta).cast_mut(), Release);
+    Some(id)
+}
+
+/// Releases a collection's slot.
+pub(crate) fn release(id: SlotId) {
+    id.slot().meta.store(ptr::null_mut(), Release);
+    give_back(id);
+}
+
+/// Calls `f` with every taken slot.
+pub(crate) fn for_each_live(mut f: impl FnMut(&'static Slot, &'static FieldMeta)) {
+    let high_water = REGISTRY.high_water.load(Relaxed).min(CHUNK * CHUNKS);
+    for index in 0..high_water {
+        let Some(slot) = slot_at(index) else {
+            // Handed out but its chunk is still being published.
+            continue;
+        };
+        if let Some(meta) = slot.meta() {
+            f(slot, meta);
+        }
+    }
+}
+
+/// Bytes the registry holds: its chunks and free lists.
+pub(crate) fn memory() -> usize {
+    let chunks = REGISTRY
+        .chunks
+        .iter()
+        .filter(|c| !c.load(Relaxed).is_null())
+        .count();
+    chunks * std::mem::size_of::<[Slot; CHUNK]>()
+        + lock(&REGISTRY.free).capacity() * std::mem::size_of::<SlotId>()
+}
+
+/// Slots ever handed out: the most collections live at once, plus what threads hold.
+#[cfg(test)]
+fn high_water() -> usize {
+    REGISTRY.high_water.load(Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static META: FieldMeta = FieldMeta::new("T.f", "T", "f", "m", ("f.rs", 1, 1));
+
+    fn registration() -> Registration {
+        Registration {
+            meta: &META,
+            scope: 0,
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn slots_are_reused_after_release() {
+        let ids: Vec<_> = (0..100)
+            .map(|_| register(registration()).unwrap())
+            .collect();
+        let before = high_water();
+        for id in &ids {
+            release(*id);
+        }
+        for _ in 0..10_000 {
+            let id = register(registration()).unwrap();
+            release(id);
+        }
+        // Other tests run in parallel: allow for their slots, not for ten thousand.
+        assert!(high_water() < before + 1_000, "{} slots", high_water());
+    }
+
+    #[test]
+    fn live_slots_are_visited_with_their_description() {
+        let id = register(registration()).unwrap();
+        id.slot().len.store(42, Relaxed);
+        let mut found = false;
+        for_each_live(|slot, meta| {
+            if ptr::eq(slot, id.slot()) {
+                found = meta.name == "T.f" && slot.len.load(Relaxed) == 42;
+            }
+        });
+        assert!(found);
+        release(id);
+        let mut seen = false;
+        for_each_live(|slot, _| seen |= ptr::eq(slot, id.slot()));
+        assert!(!seen, "a released slot is not live");
+    }
+}

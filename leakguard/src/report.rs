@@ -1,0 +1,268 @@
+//! Reports: a snapshot of every live tracked collection, grouped by `Type.field`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::budget::{Budget, ByteSize};
+use crate::clock::{Nanos, monotonic_now};
+use crate::meta::FieldKey;
+use crate::registry::{self, FLAG_OUTLIVED, FLAG_OVER_BUDGET};
+
+/// What is holding memory: every live tracked collection, grouped by `Type.field`.
+///
+/// Prints as a table sorted by bytes, and serialises to JSON with the `serde` feature.
+///
+/// ```
+/// use leakguard::track_growth;
+///
+/// #[track_growth]
+/// #[derive(Default)]
+/// struct Cache {
+///     #[budget(len = 1_000)]
+///     entries: Vec<String>,
+/// }
+///
+/// let mut cache = Cache::default();
+/// cache.entries.push("hello".to_string());
+/// let report = leakguard::report();
+/// let group = report.group("Cache.entries").unwrap();
+/// assert_eq!(group.instances, 1);
+/// assert_eq!(group.len, 1);
+/// println!("{report}");
+/// ```
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Report {
+    /// One entry per `Type.field`, the most bytes first.
+    pub groups: Vec<GroupReport>,
+    /// Heap bytes held by leakguard's own registry.
+    pub registry_bytes: usize,
+}
+
+/// The live collections of one `Type.field`.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct GroupReport {
+    /// `Type.field`.
+    pub collection: &'static str,
+    /// The module that declares the type.
+    pub module: &'static str,
+    /// Live collections holding memory, or belonging to a scope.
+    pub instances: usize,
+    /// Entries across them.
+    pub len: usize,
+    /// Heap bytes across them.
+    pub bytes: usize,
+    /// The most entries seen across them at once, by the sampler or a report.
+    pub peak_len: usize,
+    /// The most heap bytes seen across them at once, by the sampler or a report.
+    pub peak_bytes: usize,
+    /// Storage bytes held for entries they do not hold.
+    pub unused_bytes: usize,
+    /// The field's budget.
+    pub budget: Budget,
+    /// Instances over their budget.
+    pub over_budget: usize,
+    /// Instances that outlived their scope.
+    pub outlived: usize,
+    /// Growth of `bytes` per second since the previous sample or report; negative when
+    /// shrinking.
+    pub bytes_per_sec: f64,
+    /// Growth of `len` per second, likewise.
+    pub len_per_sec: f64,
+}
+
+impl Report {
+    /// The group of `Type.field`, if any collection of it is live.
+    pub fn group(&self, collection: &str) -> Option<&GroupReport> {
+        self.groups.iter().find(|g| g.collection == collection)
+    }
+
+    /// Heap bytes across every live tracked collection.
+    pub fn total_bytes(&self) -> usize {
+        self.groups.iter().map(|g| g.bytes).sum()
+    }
+}
+
+/// What previous observations of a group left: its peaks, and its totals for rates.
+struct History {
+    peak_len: usize,
+    peak_bytes: usize,
+    len: usize,
+    bytes: usize,
+    at: Nanos,
+    len_per_sec: f64,
+    bytes_per_sec: f64,
+}
+
+/// One per `Type.field`.
+static HISTORY: Mutex<Option<HashMap<FieldKey, History>>> = Mutex::new(None);
+
+fn history() -> MutexGuard<'static, Option<HashMap<FieldKey, History>>> {
+    HISTORY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Observations closer together than this keep the previous rate.
+const MIN_RATE_SPAN: Nanos = 100_000_000;
+
+/// Takes a snapshot of every live tracked collection.
+pub fn report() -> Report {
+    let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
+    registry::for_each_live(|slot, meta| {
+        let group = groups.entry(meta.key()).or_insert_with(|| GroupReport {
+            collection: meta.name,
+            module: meta.module,
+            instances: 0,
+            len: 0,
+            bytes: 0,
+            peak_len: 0,
+            peak_bytes: 0,
+            unused_bytes: 0,
+            budget: meta.budget,
+            over_budget: 0,
+            outlived: 0,
+            bytes_per_sec: 0.0,
+            len_per_sec: 0.0,
+        });
+        group.instances += 1;
+        group.len += slot.len.load(Relaxed);
+        group.bytes += slot.bytes.load(Relaxed);
+        group.unused_bytes += slot.unused.load(Relaxed);
+        group.over_budget += usize::from(slot.has_flag(FLAG_OVER_BUDGET));
+        group.outlived += usize::from(slot.has_flag(FLAG_OUTLIVED));
+    });
+
+    let now = monotonic_now();
+    let mut history = history();
+    let history = history.get_or_insert_with(HashMap::new);
+    for (key, group) in &mut groups {
+        let seen = history.entry(*key).or_insert(History {
+            peak_len: 0,
+            peak_bytes: 0,
+            len: group.len,
+            bytes: group.bytes,
+            at: now,
+            len_per_sec: 0.0,
+            bytes_per_sec: 0.0,
+        });
+        seen.peak_len = seen.peak_len.max(group.len);
+        seen.peak_bytes = seen.peak_bytes.max(group.bytes);
+        let span = now.saturating_sub(seen.at);
+        if span >= MIN_RATE_SPAN {
+            let secs = span as f64 / 1e9;
+            seen.len_per_sec = (group.len as f64 - seen.len as f64) / secs;
+            seen.bytes_per_sec = (group.bytes as f64 - seen.bytes as f64) / secs;
+            seen.len = group.len;
+            seen.bytes = group.bytes;
+            seen.at = now;
+        }
+        group.peak_len = seen.peak_len;
+        group.peak_bytes = seen.peak_bytes;
+        group.len_per_sec = seen.len_per_sec;
+        group.bytes_per_sec = seen.bytes_per_sec;
+    }
+    // Groups with no live collection left are forgotten, so the history stays bounded.
+    history.retain(|key, _| groups.contains_key(key));
+
+    let mut groups: Vec<GroupReport> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.collection.cmp(b.collection)));
+    Report {
+        groups,
+        registry_bytes: registry::memory(),
+    }
+}
+
+/// A rate per second, signed: `+1.5 KiB/s`, `-12/s`.
+struct Rate {
+    per_sec: f64,
+    bytes: bool,
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.per_sec < 0.0 { "-" } else { "+" };
+        let magnitude = self.per_sec.abs().round() as usize;
+        if magnitude == 0 {
+            return f.write_str("0");
+        }
+        if self.bytes {
+            write!(f, "{sign}{}/s", ByteSize(magnitude))
+        } else {
+            write!(f, "{sign}{magnitude}/s")
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    /// An aligned table, the most bytes first.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEADER: [&str; 10] = [
+            "collection",
+            "instances",
+            "len",
+            "bytes",
+            "peak bytes",
+            "unused",
+            "budget",
+            "over",
+            "outlived",
+            "growth",
+        ];
+        let rows: Vec<[String; 10]> = self
+            .groups
+            .iter()
+            .map(|g| {
+                [
+                    g.collection.to_string(),
+                    g.instances.to_string(),
+                    g.len.to_string(),
+                    ByteSize(g.bytes).to_string(),
+                    ByteSize(g.peak_bytes).to_string(),
+                    ByteSize(g.unused_bytes).to_string(),
+                    g.budget.to_string(),
+                    g.over_budget.to_string(),
+                    g.outlived.to_string(),
+                    Rate {
+                        per_sec: g.bytes_per_sec,
+                        bytes: true,
+                    }
+                    .to_string(),
+                ]
+            })
+            .collect();
+        let mut widths = HEADER.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 10]| -> fmt::Result {
+            for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+                let sep = if i == 0 { "" } else { "  " };
+                // The name reads left to right, the figures line up on the right.
+                if i == 0 || i == 6 {
+                    write!(f, "{sep}{cell:<width$}")?;
+                } else {
+                    write!(f, "{sep}{cell:>width$}")?;
+                }
+            }
+            writeln!(f)
+        };
+        line(f, HEADER)?;
+        for row in &rows {
+            line(f, row.each_ref().map(String::as_str))?;
+        }
+        write!(
+            f,
+            "{} collections in {} groups, {} in all; registry {}",
+            self.groups.iter().map(|g| g.instances).sum::<usize>(),
+            self.groups.len(),
+            ByteSize(self.total_bytes()),
+            ByteSize(self.registry_bytes),
+        )
+    }
+}

@@ -1,0 +1,283 @@
+//! Scopes: what a scoped collection belongs to, and the check that it does not outlive it.
+//!
+//! A scope is the current `tracing` span (with [`layer`](crate::layer) installed) or an
+//! explicit [`scope`] guard, whichever is innermost on the thread. When it ends, it is due
+//! for a check after the grace period: any collection it owns that is still alive then has
+//! outlived it.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::clock::{Nanos, monotonic_now};
+use crate::events::Site;
+use crate::meta::FieldKey;
+use crate::registry::{self, FLAG_OUTLIVED};
+use crate::settings::SETTINGS;
+
+/// A scope's identity and name.
+pub(crate) struct ScopeInfo {
+    pub(crate) id: u64,
+    pub(crate) name: Cow<'static, str>,
+    /// When it ended, 0 while open.
+    ended: AtomicU64,
+}
+
+impl ScopeInfo {
+    fn new(name: Cow<'static, str>) -> Arc<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Arc::new(Self {
+            id: NEXT.fetch_add(1, Relaxed),
+            name,
+            ended: AtomicU64::new(0),
+        })
+    }
+}
+
+/// A scope entered on this thread.
+enum Entered {
+    /// A span entered while the layer is installed; its scope is made on first use.
+    Span {
+        span: u64,
+        scope: Option<Arc<ScopeInfo>>,
+    },
+    /// A [`scope`] guard.
+    Explicit(Arc<ScopeInfo>),
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The scope of a span, kept in the span's extensions so that its end is seen on close.
+pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
+
+/// Starts an explicit scope named `name` on this thread, for code without spans.
+///
+/// Collections of `#[track_growth(scoped)]` structs created while the guard lives belong to
+/// the scope; when the guard drops, the scope ends, and any of them still alive after the
+/// grace period is reported as having outlived it.
+///
+/// ```
+/// # use leakguard::track_growth;
+/// #[track_growth(scoped)]
+/// #[derive(Default)]
+/// struct Batch {
+///     rows: Vec<String>,
+/// }
+///
+/// {
+///     let _scope = leakguard::scope("batch");
+///     let mut batch = Batch::default();
+///     batch.rows.push("row".to_string());
+/// } // `batch` dropped before the scope ended: nothing to report.
+/// ```
+#[must_use = "the scope ends when the guard is dropped"]
+pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
+    let info = ScopeInfo::new(name.into());
+    let _ = STACK.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.push(Entered::Explicit(info.clone()));
+        }
+    });
+    ScopeGuard {
+        info,
+        not_send: PhantomData,
+    }
+}
+
+/// An explicit scope; it ends when dropped. See [`scope`].
+pub struct ScopeGuard {
+    info: Arc<ScopeInfo>,
+    /// The scope lives on this thread's stack of scopes.
+    not_send: PhantomData<*const ()>,
+}
+
+impl ScopeGuard {
+    /// The scope's name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+}
+
+impl fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeGuard")
+            .field("name", &self.info.name)
+            .finish()
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let id = self.info.id;
+        let _ = STACK.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut() {
+                let at = stack
+                    .iter()
+                    .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id));
+                if let Some(at) = at {
+                    stack.remove(at);
+                }
+            }
+        });
+        end(&self.info);
+    }
+}
+
+/// A span was entered: it is the innermost scope until exited.
+pub(crate) fn enter_span(span: u64) {
+    let _ = STACK.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.push(Entered::Span { span, scope: None });
+        }
+    });
+}
+
+/// A span was exited.
+pub(crate) fn exit_span(span: u64) {
+    let _ = STACK.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            let at = stack
+                .iter()
+                .rposition(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
+            if let Some(at) = at {
+                stack.remove(at);
+            }
+        }
+    });
+}
+
+/// The innermost scope on this thread, 0 for none; makes a span's scope on first use.
+pub(crate) fn current() -> u64 {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            match stack.last_mut()? {
+                Entered::Explicit(scope) => Some(scope.id),
+                Entered::Span {
+                    scope: Some(scope), ..
+                } => Some(scope.id),
+                Entered::Span { span, scope } => {
+                    let made = span_scope(*span)?;
+                    let id = made.id;
+                    *scope = Some(made);
+                    Some(id)
+                }
+            }
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// The scope of the span `span`, made and stored in its extensions on first use.
+fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
+    let span = tracing::span::Id::from_non_zero_u64(std::num::NonZeroU64::new(span)?);
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(&span)?;
+        let mut extensions = span.extensions_mut();
+        if let Some(SpanScope(scope)) = extensions.get_mut::<SpanScope>() {
+            return Some(scope.clone());
+        }
+        let scope = ScopeInfo::new(Cow::Borrowed(span.name()));
+        extensions.insert(SpanScope(scope.clone()));
+        Some(scope)
+    })
+}
+
+/// A scope that ended, due for its check.
+struct Due {
+    scope: Arc<ScopeInfo>,
+    at: Nanos,
+}
+
+static PENDING: Mutex<Vec<Due>> = Mutex::new(Vec::new());
+
+fn pending() -> MutexGuard<'static, Vec<Due>> {
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A scope ended: it is due for its check once the grace period is over.
+pub(crate) fn end(scope: &Arc<ScopeInfo>) {
+    let now = monotonic_now();
+    scope.ended.store(now.max(1), Relaxed);
+    pending().push(Due {
+        scope: scope.clone(),
+        at: now.saturating_add(SETTINGS.grace()),
+    });
+}
+
+/// Collections found alive after their scope ended, grouped as one leak.
+pub(crate) struct Outlived {
+    pub(crate) field: FieldKey,
+    pub(crate) collection: &'static str,
+    pub(crate) scope: Cow<'static, str>,
+    pub(crate) site: Site,
+    pub(crate) instances: u64,
+    /// Figures of the oldest of them.
+    pub(crate) len: usize,
+    pub(crate) bytes: usize,
+    pub(crate) age: Nanos,
+    /// How long ago the scope ended.
+    pub(crate) since_end: Nanos,
+}
+
+/// Checks the scopes whose grace period is over at `now`; returns the collections that
+/// outlived them, one entry per leak (type, field, site and scope name).
+pub(crate) fn check_due(now: Nanos) -> Vec<Outlived> {
+    let due: Vec<Due> = {
+        let mut pending = pending();
+        let (due, waiting) = pending.drain(..).partition(|d| d.at <= now);
+        *pending = waiting;
+        due
+    };
+    if due.is_empty() {
+        return Vec::new();
+    }
+    let scopes: HashMap<u64, &Arc<ScopeInfo>> =
+        due.iter().map(|d| (d.scope.id, &d.scope)).collect();
+    // Same type, field, site and scope name, in however many scopes: one leak.
+    let mut leaks: HashMap<(FieldKey, Site, &str), Outlived> = HashMap::new();
+    registry::for_each_live(|slot, meta| {
+        let id = slot.scope.load(Relaxed);
+        let Some(scope) = (id != 0).then(|| scopes.get(&id)).flatten() else {
+            return;
+        };
+        slot.set_flag(FLAG_OUTLIVED, true);
+        let site = slot.grown_at().map(|l| (l.file(), l.line()));
+        let age = now.saturating_sub(slot.born.load(Relaxed));
+        let since_end = now.saturating_sub(scope.ended.load(Relaxed));
+        let field = meta.key();
+        let leak = leaks
+            .entry((field, site, &scope.name))
+            .or_insert_with(|| Outlived {
+                field,
+                collection: meta.name,
+                scope: scope.name.clone(),
+                site,
+                instances: 0,
+                len: 0,
+                bytes: 0,
+                age: 0,
+                since_end,
+            });
+        leak.instances += 1;
+        if age >= leak.age {
+            leak.age = age;
+            leak.since_end = since_end;
+            leak.len = slot.len.load(Relaxed);
+            leak.bytes = slot.bytes.load(Relaxed);
+        }
+    });
+    let mut out: Vec<Outlived> = leaks.into_values().collect();
+    out.sort_by(|a, b| a.collection.cmp(b.collection).then(a.scope.cmp(&b.scope)));
+    out
+}

@@ -1,0 +1,11 @@
+use leakguard::track_growth;
+
+#[track_growth(scoped = true)]
+struct Request {
+    buffer: Vec<u8>,
+}
+
+fn main() {
+    let mut request = Request { buffer: Vec::new() };
+    request.buffer.push(1);
+}
