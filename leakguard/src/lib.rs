@@ -112,5 +112,10 @@ pub mod __private {
     pub use crate::cache::{ScopedCache, ScopedRing, ScopedSet};
     pub use crate::heap_size::{HeapSize, Measurement};
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
+
+    /// One tick of the layer's sampler, without emitting: for leakguard's benchmarks.
+    pub fn sample_tick() -> usize {
+        crate::layer::sample_tick()
+    }
     pub use crate::tracked::Tracked;
 }

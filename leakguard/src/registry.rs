@@ -8,7 +8,6 @@
 //! lock in the common case.
 
 use std::cell::RefCell;
-use std::num::NonZeroU32;
 use std::panic::Location;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
@@ -95,15 +94,11 @@ impl Slot {
     }
 }
 
-/// A taken slot, by its 1-based index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SlotId(NonZeroU32);
-
 struct Registry {
     chunks: [AtomicPtr<[Slot; CHUNK]>; CHUNKS],
     /// Slots handed out at least once; every slot below is readable.
     high_water: AtomicUsize,
-    free: Mutex<Vec<SlotId>>,
+    free: Mutex<Vec<&'static Slot>>,
 }
 
 static REGISTRY: Registry = Registry {
@@ -116,7 +111,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The slot at `index` (0-based), if its chunk exists.
+/// The slot at `index`, if its chunk exists.
 fn slot_at(index: usize) -> Option<&'static Slot> {
     let chunk = REGISTRY.chunks.get(index / CHUNK)?.load(Acquire);
     // SAFETY: chunks are allocated once, never freed, and only ever published whole.
@@ -124,17 +119,11 @@ fn slot_at(index: usize) -> Option<&'static Slot> {
     Some(&chunk[index % CHUNK])
 }
 
-impl SlotId {
-    pub(crate) fn slot(self) -> &'static Slot {
-        slot_at(self.0.get() as usize - 1).expect("a handed-out slot's chunk exists")
-    }
-}
-
 /// Hands out never-used slots, allocating their chunk the first time.
-fn fresh(count: usize) -> Vec<SlotId> {
+fn fresh(count: usize) -> Vec<&'static Slot> {
     let start = REGISTRY.high_water.fetch_add(count, Relaxed);
     let end = (start + count).min(CHUNK * CHUNKS);
-    let mut ids = Vec::with_capacity(end.saturating_sub(start));
+    let mut slots = Vec::with_capacity(end.saturating_sub(start));
     for index in start..end {
         let cell = &REGISTRY.chunks[index / CHUNK];
         if cell.load(Acquire).is_null() {
@@ -148,15 +137,13 @@ fn fresh(count: usize) -> Vec<SlotId> {
                 drop(unsafe { Box::from_raw(chunk) });
             }
         }
-        if let Some(id) = u32::try_from(index + 1).ok().and_then(NonZeroU32::new) {
-            ids.push(SlotId(id));
-        }
+        slots.extend(slot_at(index));
     }
-    ids
+    slots
 }
 
 /// Free slots this thread keeps at hand.
-struct LocalSlots(Vec<SlotId>);
+struct LocalSlots(Vec<&'static Slot>);
 
 impl Drop for LocalSlots {
     fn drop(&mut self) {
@@ -171,46 +158,57 @@ thread_local! {
 /// How many free slots move between a thread and the shared list at once.
 const BATCH: usize = 32;
 
-fn take_free() -> Option<SlotId> {
+#[inline]
+fn take_free() -> Option<&'static Slot> {
     let taken = LOCAL.try_with(|local| {
-        let mut local = local.borrow_mut();
-        if let Some(id) = local.0.pop() {
-            return Some(id);
+        let mut local = local.try_borrow_mut().ok()?;
+        if let Some(slot) = local.0.pop() {
+            return Some(slot);
         }
-        {
-            let mut shared = lock(&REGISTRY.free);
-            let at = shared.len().saturating_sub(BATCH);
-            local.0.extend(shared.drain(at..));
-        }
-        if local.0.is_empty() {
-            local.0 = fresh(BATCH);
-            local.0.reverse();
-        }
+        refill(&mut local.0);
         local.0.pop()
     });
     match taken {
-        Ok(id) => id,
+        Ok(Some(slot)) => Some(slot),
         // This thread is being torn down: use the shared list directly.
-        Err(_) => lock(&REGISTRY.free).pop().or_else(|| fresh(1).pop()),
+        _ => lock(&REGISTRY.free).pop().or_else(|| fresh(1).pop()),
     }
 }
 
-fn give_back(id: SlotId) {
+#[cold]
+fn refill(local: &mut Vec<&'static Slot>) {
+    {
+        let mut shared = lock(&REGISTRY.free);
+        let at = shared.len().saturating_sub(BATCH);
+        local.extend(shared.drain(at..));
+    }
+    if local.is_empty() {
+        *local = fresh(BATCH);
+        local.reverse();
+    }
+}
+
+#[inline]
+fn give_back(slot: &'static Slot) {
     let kept = LOCAL.try_with(|local| {
         let Ok(mut local) = local.try_borrow_mut() else {
             return false;
         };
-        local.0.push(id);
+        local.0.push(slot);
         if local.0.len() > 2 * BATCH {
-            let at = local.0.len() - BATCH;
-            let mut shared = lock(&REGISTRY.free);
-            shared.extend(local.0.drain(at..));
+            spill(&mut local.0);
         }
         true
     });
     if kept != Ok(true) {
-        lock(&REGISTRY.free).push(id);
+        lock(&REGISTRY.free).push(slot);
     }
+}
+
+#[cold]
+fn spill(local: &mut Vec<&'static Slot>) {
+    let at = local.len() - BATCH;
+    lock(&REGISTRY.free).extend(local.drain(at..));
 }
 
 /// What a collection registers with.
@@ -221,10 +219,12 @@ pub(crate) struct Registration {
 }
 
 /// Takes a slot for a collection; `None` only once the registry is full.
-pub(crate) fn register(registration: Registration) -> Option<SlotId> {
-    let id = take_free()?;
-    let slot = id.slot();
-    slot.generation.fetch_add(1, Relaxed);
+#[inline]
+pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
+    let slot = take_free()?;
+    // The slot is this thread's alone until published below: no read-modify-write needed.
+    slot.generation
+        .store(slot.generation.load(Relaxed).wrapping_add(1), Relaxed);
     slot.len.store(0, Relaxed);
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
@@ -234,13 +234,14 @@ pub(crate) fn register(registration: Registration) -> Option<SlotId> {
     slot.born.store(registration.now, Relaxed);
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);
-    Some(id)
+    Some(slot)
 }
 
 /// Releases a collection's slot.
-pub(crate) fn release(id: SlotId) {
-    id.slot().meta.store(ptr::null_mut(), Release);
-    give_back(id);
+#[inline]
+pub(crate) fn release(slot: &'static Slot) {
+    slot.meta.store(ptr::null_mut(), Release);
+    give_back(slot);
 }
 
 /// Calls `f` with every taken slot.
@@ -265,7 +266,7 @@ pub(crate) fn memory() -> usize {
         .filter(|c| !c.load(Relaxed).is_null())
         .count();
     chunks * std::mem::size_of::<[Slot; CHUNK]>()
-        + lock(&REGISTRY.free).capacity() * std::mem::size_of::<SlotId>()
+        + lock(&REGISTRY.free).capacity() * std::mem::size_of::<&Slot>()
 }
 
 /// Slots ever handed out: the most collections live at once, plus what threads hold.
@@ -290,12 +291,12 @@ mod tests {
 
     #[test]
     fn slots_are_reused_after_release() {
-        let ids: Vec<_> = (0..100)
+        let slots: Vec<_> = (0..100)
             .map(|_| register(registration()).unwrap())
             .collect();
         let before = high_water();
-        for id in &ids {
-            release(*id);
+        for slot in slots {
+            release(slot);
         }
         for _ in 0..10_000 {
             let id = register(registration()).unwrap();
@@ -307,18 +308,18 @@ mod tests {
 
     #[test]
     fn live_slots_are_visited_with_their_description() {
-        let id = register(registration()).unwrap();
-        id.slot().len.store(42, Relaxed);
+        let taken = register(registration()).unwrap();
+        taken.len.store(42, Relaxed);
         let mut found = false;
         for_each_live(|slot, meta| {
-            if ptr::eq(slot, id.slot()) {
+            if ptr::eq(slot, taken) {
                 found = meta.name == "T.f" && slot.len.load(Relaxed) == 42;
             }
         });
         assert!(found);
-        release(id);
+        release(taken);
         let mut seen = false;
-        for_each_live(|slot, _| seen |= ptr::eq(slot, id.slot()));
+        for_each_live(|slot, _| seen |= ptr::eq(slot, taken));
         assert!(!seen, "a released slot is not live");
     }
 }

@@ -155,26 +155,57 @@ pub(crate) fn exit_span(span: u64) {
 }
 
 /// The innermost scope on this thread, 0 for none; makes a span's scope on first use.
+#[inline]
 pub(crate) fn current() -> u64 {
     STACK
         .try_with(|stack| {
             let mut stack = stack.try_borrow_mut().ok()?;
-            match stack.last_mut()? {
-                Entered::Explicit(scope) => Some(scope.id),
+            let scope = match stack.last_mut()? {
+                Entered::Explicit(scope) => scope,
                 Entered::Span {
                     scope: Some(scope), ..
-                } => Some(scope.id),
-                Entered::Span { span, scope } => {
-                    let made = span_scope(*span)?;
-                    let id = made.id;
-                    *scope = Some(made);
-                    Some(id)
-                }
-            }
+                } => scope,
+                Entered::Span { span, scope } => scope.insert(span_scope(*span)?),
+            };
+            Some(scope.id)
         })
         .ok()
         .flatten()
         .unwrap_or(0)
+}
+
+/// Whether scope `id` is open on this thread's stack.
+fn open_here(id: u64) -> bool {
+    STACK
+        .try_with(|stack| {
+            stack.try_borrow().is_ok_and(|stack| {
+                stack.iter().any(|entered| match entered {
+                    Entered::Explicit(scope)
+                    | Entered::Span {
+                        scope: Some(scope), ..
+                    } => scope.id == id,
+                    Entered::Span { scope: None, .. } => false,
+                })
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// A collection of scope `id` registered, at its first growth. If the scope has ended
+/// already, the collection has outlived it: it is due for a check of its own.
+pub(crate) fn registered(id: u64) {
+    if open_here(id) {
+        return;
+    }
+    let Some(scope) = ended().get(&id).cloned() else {
+        return;
+    };
+    let at = scope
+        .ended
+        .load(Relaxed)
+        .saturating_add(SETTINGS.grace())
+        .max(monotonic_now());
+    pending().push(Due { scope, at });
 }
 
 /// The scope of the span `span`, made and stored in its extensions on first use.
@@ -191,6 +222,30 @@ fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
         extensions.insert(SpanScope(scope.clone()));
         Some(scope)
     })
+}
+
+/// Scopes that ended lately, for collections that first grow after their scope ended.
+/// Bounded: the oldest are forgotten first.
+struct Ended {
+    by_id: HashMap<u64, Arc<ScopeInfo>>,
+    order: std::collections::VecDeque<u64>,
+}
+
+/// Most ended scopes remembered.
+const MAX_ENDED: usize = 16_384;
+
+static ENDED: Mutex<Option<Ended>> = Mutex::new(None);
+
+struct EndedGuard(MutexGuard<'static, Option<Ended>>);
+
+impl EndedGuard {
+    fn get(&self, id: &u64) -> Option<&Arc<ScopeInfo>> {
+        self.0.as_ref()?.by_id.get(id)
+    }
+}
+
+fn ended() -> EndedGuard {
+    EndedGuard(ENDED.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// A scope that ended, due for its check.
@@ -213,6 +268,18 @@ pub(crate) fn end(scope: &Arc<ScopeInfo>) {
         scope: scope.clone(),
         at: now.saturating_add(SETTINGS.grace()),
     });
+    let mut guard = ended();
+    let ended = guard.0.get_or_insert_with(|| Ended {
+        by_id: HashMap::new(),
+        order: std::collections::VecDeque::new(),
+    });
+    ended.by_id.insert(scope.id, scope.clone());
+    ended.order.push_back(scope.id);
+    while ended.order.len() > MAX_ENDED {
+        if let Some(oldest) = ended.order.pop_front() {
+            ended.by_id.remove(&oldest);
+        }
+    }
 }
 
 /// Collections found alive after their scope ended, grouped as one leak.
@@ -251,6 +318,10 @@ pub(crate) fn check_due(now: Nanos) -> Vec<Outlived> {
         let Some(scope) = (id != 0).then(|| scopes.get(&id)).flatten() else {
             return;
         };
+        // Each collection is reported once, though its scope may be checked again.
+        if slot.has_flag(FLAG_OUTLIVED) {
+            return;
+        }
         slot.set_flag(FLAG_OUTLIVED, true);
         let site = slot.grown_at().map(|l| (l.file(), l.line()));
         let age = now.saturating_sub(slot.born.load(Relaxed));

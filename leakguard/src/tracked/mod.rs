@@ -15,7 +15,7 @@ use crate::budget::{self, Budget, Limit, Step};
 use crate::clock::monotonic_now;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
 use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
-use crate::registry::{self, FLAG_OVER_BUDGET, Registration, SlotId};
+use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot};
 use crate::scope;
 use crate::settings::SETTINGS;
 use std::panic::Location;
@@ -74,8 +74,10 @@ pub(crate) struct Active {
     hoarding: AtomicBool,
     /// Accesses through `DerefMut` since the entries were last walked.
     dirty_since_walk: AtomicUsize,
-    /// Its slot in the registry, once it holds memory or belongs to a scope.
-    slot: Option<SlotId>,
+    /// Its slot in the registry, once it holds memory.
+    slot: Option<&'static Slot>,
+    /// The scope it belongs to, for a scoped collection created in one; 0 otherwise.
+    scope: u64,
     /// The figures stay inside these bounds until something needs re-evaluating.
     len_lo: usize,
     len_hi: usize,
@@ -88,8 +90,12 @@ pub(crate) struct Active {
 const NEVER_WALKED: usize = usize::MAX / 64;
 
 impl Active {
-    /// The state of a collection known to be empty; a scoped one registers with the scope
-    /// it is created in.
+    /// The state of a collection known to be empty; a scoped one notes the scope it is
+    /// created in.
+    ///
+    /// Always inlined: `meta` is a constant, and for a collection that is not scoped the
+    /// whole scope branch then folds away.
+    #[inline(always)]
     fn empty(meta: &'static FieldMeta) -> Self {
         let mut active = Self {
             elem_heap: AtomicUsize::new(0),
@@ -99,6 +105,7 @@ impl Active {
             hoarding: AtomicBool::new(false),
             dirty_since_walk: AtomicUsize::new(0),
             slot: None,
+            scope: 0,
             len_lo: 0,
             len_hi: 0,
             heap_lo: 0,
@@ -106,20 +113,20 @@ impl Active {
         };
         active.poison_window();
         if meta.scoped {
-            let scope = scope::current();
-            if scope != 0 {
-                active.slot = registry::register(Registration {
-                    meta,
-                    scope,
-                    now: monotonic_now(),
-                });
-            }
+            // It registers when it first holds memory: one that never does retains nothing.
+            active.scope = Self::scope_of_new();
         }
         active
     }
 
+    #[inline(never)]
+    fn scope_of_new() -> u64 {
+        scope::current()
+    }
+
     /// The state of a collection with entries nobody has measured yet: its first access
     /// walks them.
+    #[inline]
     fn unwalked(meta: &'static FieldMeta) -> Self {
         let active = Self::empty(meta);
         active.dirty.store(true, Relaxed);
@@ -138,10 +145,18 @@ impl Active {
 }
 
 impl Drop for Active {
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            registry::release(slot);
+            Self::release(slot);
         }
+    }
+}
+
+impl Active {
+    #[inline(never)]
+    fn release(slot: &'static Slot) {
+        registry::release(slot);
     }
 }
 
@@ -185,6 +200,7 @@ impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     const META: &'static FieldMeta = &O::FIELDS[I];
 
     /// Wraps a collection of unknown content; its figures are taken on first access.
+    #[inline]
     fn unwalked(inner: C) -> Self {
         Self {
             inner,
@@ -194,6 +210,7 @@ impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     }
 
     /// Wraps an empty collection.
+    #[inline]
     fn empty(inner: C) -> Self {
         Self {
             inner,
@@ -290,12 +307,11 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             let hoarding = unused >= SETTINGS.hoard_bytes()
                 && fp.capacity >= fp.len.saturating_mul(SETTINGS.hoard_ratio() as usize);
             if hoarding != active.hoarding.swap(hoarding, Relaxed) && hoarding {
-                let site = active.slot.and_then(|s| s.slot().grown_at());
+                let site = active.slot.and_then(Slot::grown_at);
                 budget::report_hoarding(meta, site, len, fp.capacity, unused, bytes);
             }
         }
-        if let Some(id) = active.slot {
-            let slot = id.slot();
+        if let Some(slot) = active.slot {
             slot.len.store(len, Relaxed);
             slot.bytes.store(bytes, Relaxed);
             slot.unused.store(unused, Relaxed);
@@ -334,12 +350,15 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         if active.slot.is_none() && (len > 0 || storage > 0) {
             active.slot = registry::register(Registration {
                 meta: Self::META,
-                scope: 0,
+                scope: active.scope,
                 now: monotonic_now(),
             });
+            if active.scope != 0 {
+                scope::registered(active.scope);
+            }
         }
-        if let (Some(id), Some(site), true) = (active.slot, site, len > 0) {
-            id.slot().grew_at(site);
+        if let (Some(slot), Some(site), true) = (active.slot, site, len > 0) {
+            slot.grew_at(site);
         }
         let Some(active) = self.state.first() else {
             return;
