@@ -220,7 +220,7 @@ struct Suspect {
 /// Checks the scopes due at `due`, and, when `sample`, samples growth.
 fn checks(due: Nanos, now: Nanos, sample: bool) -> Vec<Finding> {
     let mut found = Vec::new();
-    for leak in scope::check_due(due) {
+    for leak in scope::check_due(due, now) {
         let fingerprint = Fingerprint {
             kind: Kind::Outlived,
             field: leak.field,
@@ -286,8 +286,8 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
             slot.set_flag(FLAG_SUSPECTED, false);
             return;
         }
-        // Figures are published in steps of at most 1/64, so any rise of len is one; bytes
-        // must rise by 1% to count on their own.
+        // Figures are published in steps of at most 1/1024, so any rise of len is one;
+        // bytes must rise by 1% to count on their own.
         let grew = len > last_len || bytes > last_bytes.saturating_add(last_bytes / 100);
         if !grew {
             slot.streak.store(0, Relaxed);

@@ -73,6 +73,9 @@ impl Slot {
 
     /// Records where the collection first grew, once.
     pub(crate) fn grew_at(&self, site: &'static Location<'static>) {
+        if !self.grown_at.load(Relaxed).is_null() {
+            return;
+        }
         let _ = self.grown_at.compare_exchange(
             ptr::null_mut(),
             ptr::from_ref(site).cast_mut(),

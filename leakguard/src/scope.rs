@@ -297,12 +297,13 @@ pub(crate) struct Outlived {
     pub(crate) since_end: Nanos,
 }
 
-/// Checks the scopes whose grace period is over at `now`; returns the collections that
-/// outlived them, one entry per leak (type, field, site and scope name).
-pub(crate) fn check_due(now: Nanos) -> Vec<Outlived> {
+/// Checks the scopes due by `due_by` (`now` for those whose grace period is over, later to
+/// check some early); returns the collections that outlived them, one entry per leak (type,
+/// field, site and scope name), aged at `now`.
+pub(crate) fn check_due(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
     let due: Vec<Due> = {
         let mut pending = pending();
-        let (due, waiting) = pending.drain(..).partition(|d| d.at <= now);
+        let (due, waiting) = pending.drain(..).partition(|d| d.at <= due_by);
         *pending = waiting;
         due
     };
