@@ -176,43 +176,49 @@ pub(crate) fn warn_over_budget(
     let collection = meta.name;
     let budget = meta.budget;
     let times = 1usize << (level - 1).min(63);
-    let multiple = Multiple(times);
+    let crossing = crossing(limit, level, len, bytes, budget);
     let suppressed = Suppressed(verdict.suppressed);
-    emit_once(|| match limit {
-        Limit::Len => {
-            let max = budget.len.unwrap_or_default();
-            tracing::warn!(
-                target: "leakguard",
-                kind = "over_budget",
-                collection,
-                len,
-                bytes,
-                budget_len = budget.len,
-                budget_bytes = budget.bytes,
-                over = "len",
-                times,
-                suppressed = verdict.suppressed,
-                "{collection} over len budget: {len} entries > {multiple}{max}{suppressed}",
-            );
-        }
-        Limit::Bytes => {
-            let max = ByteSize(budget.bytes.unwrap_or_default());
-            let now = ByteSize(bytes);
-            tracing::warn!(
-                target: "leakguard",
-                kind = "over_budget",
-                collection,
-                len,
-                bytes,
-                budget_len = budget.len,
-                budget_bytes = budget.bytes,
-                over = "bytes",
-                times,
-                suppressed = verdict.suppressed,
-                "{collection} over bytes budget: {now} > {multiple}{max}{suppressed}",
-            );
-        }
+    let over = match limit {
+        Limit::Len => "len",
+        Limit::Bytes => "bytes",
+    };
+    emit_once(|| {
+        tracing::warn!(
+            target: "leakguard",
+            kind = "over_budget",
+            collection,
+            len,
+            bytes,
+            budget_len = budget.len,
+            budget_bytes = budget.bytes,
+            over,
+            times,
+            suppressed = verdict.suppressed,
+            "{collection} over {over} budget: {crossing}{suppressed}",
+        );
     });
+}
+
+/// What went over `limit` at warning `level`: `101 entries > 100`, `130 KiB > 2x 64 KiB`.
+pub(crate) fn crossing(
+    limit: Limit,
+    level: u8,
+    len: usize,
+    bytes: usize,
+    budget: Budget,
+) -> String {
+    let multiple = Multiple(1usize << (level.max(1) - 1).min(63));
+    match limit {
+        Limit::Len => format!(
+            "{len} entries > {multiple}{}",
+            budget.len.unwrap_or_default()
+        ),
+        Limit::Bytes => format!(
+            "{} > {multiple}{}",
+            ByteSize(bytes),
+            ByteSize(budget.bytes.unwrap_or_default())
+        ),
+    }
 }
 
 /// Emits the event for a collection that holds far more capacity than it uses.

@@ -112,6 +112,10 @@ pub(crate) fn occurred(fingerprint: &Fingerprint, count: u64) -> Option<Verdict>
     })
 }
 
+pub(crate) fn poison() {
+    crate::__private::poison(&TABLE);
+}
+
 /// Takes the fingerprints whose window is over with occurrences still unreported.
 pub(crate) fn due_summaries() -> Vec<(Fingerprint, Verdict)> {
     let now = monotonic_now();

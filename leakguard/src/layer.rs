@@ -144,6 +144,86 @@ impl LeakLayer {
         Ok(self)
     }
 
+    /// The layer configured from the environment: [`ENV_VARS`](Self::ENV_VARS) that are
+    /// set override the defaults. A value it cannot use is an error naming the variable.
+    ///
+    /// ```
+    /// let layer = leakguard::LeakLayer::from_env().expect("valid LEAKGUARD_* variables");
+    /// # let _ = layer;
+    /// ```
+    pub fn from_env() -> Result<Self, ConfigError> {
+        for variable in Self::ENV_VARS {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(variable) {
+                return Err(ConfigError::Env {
+                    variable,
+                    value: value.to_string_lossy().into_owned(),
+                    reason: "not valid Unicode".into(),
+                });
+            }
+        }
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The variables [`from_env`](Self::from_env) reads: durations like `"5s"` or
+    /// `"250ms"`, and a count for `LEAKGUARD_GROWTH_SAMPLES`.
+    pub const ENV_VARS: [&'static str; 5] = [
+        "LEAKGUARD_GRACE_PERIOD",
+        "LEAKGUARD_SAMPLE_INTERVAL",
+        "LEAKGUARD_GROWTH_SAMPLES",
+        "LEAKGUARD_RATE_LIMIT",
+        "LEAKGUARD_REPORT_EVERY",
+    ];
+
+    /// The layer configured from `lookup`, which answers for the variables of
+    /// [`ENV_VARS`](Self::ENV_VARS) as [`from_env`](Self::from_env) reads them from the
+    /// environment.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        fn env(variable: &'static str, value: &str, reason: impl fmt::Display) -> ConfigError {
+            ConfigError::Env {
+                variable,
+                value: value.to_string(),
+                reason: reason.to_string(),
+            }
+        }
+        fn duration(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+            humantime::parse_duration(value.trim()).map_err(|e| {
+                env(
+                    variable,
+                    value,
+                    format!("not a duration like \"5s\" or \"250ms\" ({e})"),
+                )
+            })
+        }
+        let [grace, interval, samples, rate, report] = Self::ENV_VARS;
+        let mut layer = Self::default();
+        if let Some(value) = lookup(grace) {
+            layer = layer.grace_period(duration(grace, &value)?);
+        }
+        if let Some(value) = lookup(interval) {
+            layer = layer
+                .sample_interval(duration(interval, &value)?)
+                .map_err(|_| env(interval, &value, "must be longer than zero"))?;
+        }
+        if let Some(value) = lookup(samples) {
+            let count: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| env(samples, &value, "not a whole number"))?;
+            layer = layer
+                .growth_samples(count)
+                .map_err(|_| env(samples, &value, "must be at least 2"))?;
+        }
+        if let Some(value) = lookup(rate) {
+            layer = layer.rate_limit(duration(rate, &value)?);
+        }
+        if let Some(value) = lookup(report) {
+            layer = layer
+                .report_every(duration(report, &value)?)
+                .map_err(|_| env(report, &value, "must be longer than zero"))?;
+        }
+        Ok(layer)
+    }
+
     fn apply(&self) {
         SETTINGS.set_grace(self.grace);
         SETTINGS.set_sample_interval(self.sample_interval);
@@ -475,6 +555,10 @@ impl fmt::Display for SignedBytes {
     }
 }
 
+pub(crate) fn poison() {
+    sampler::poison();
+}
+
 mod sampler {
     use super::*;
 
@@ -484,6 +568,10 @@ mod sampler {
 
     fn subscribers() -> MutexGuard<'static, Vec<WeakDispatch>> {
         SUBSCRIBERS.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn poison() {
+        crate::__private::poison(&SUBSCRIBERS);
     }
 
     /// Reports to `subscriber` from now on, starting the sampler thread the first time.

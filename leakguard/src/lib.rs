@@ -66,6 +66,8 @@ pub use heap_size::{Footprint, HeapSize, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupReport, Report, report};
 pub use scope::{ScopeGuard, scope};
+
+pub mod testing;
 pub use tracked::Tracked;
 
 /// Tracks the collection fields of a struct.
@@ -116,6 +118,25 @@ pub mod __private {
     /// One tick of the layer's sampler, without emitting: for leakguard's benchmarks.
     pub fn sample_tick() -> usize {
         crate::layer::sample_tick()
+    }
+
+    /// Fault injection for leakguard's reliability tests: poisons every lock leakguard
+    /// holds internally, as a panic while holding it would.
+    pub fn poison_internal_locks() {
+        crate::registry::poison();
+        crate::events::poison();
+        crate::scope::poison();
+        crate::report::poison();
+        crate::layer::poison();
+        crate::testing::poison();
+    }
+
+    /// Poisons `mutex` without running the panic hook.
+    pub(crate) fn poison<T>(mutex: &std::sync::Mutex<T>) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = mutex.lock();
+            std::panic::resume_unwind(Box::new("leakguard fault injection"));
+        }));
     }
     pub use crate::tracked::Tracked;
 }

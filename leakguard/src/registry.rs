@@ -40,6 +40,8 @@ pub(crate) struct Slot {
     grown_at: AtomicPtr<Location<'static>>,
     /// The scope it belongs to, 0 for none.
     pub(crate) scope: AtomicU64,
+    /// The test check it was created under, 0 for none.
+    pub(crate) test: AtomicU32,
     /// When it was registered, on the registry's clock.
     pub(crate) born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
@@ -218,6 +220,7 @@ fn spill(local: &mut Vec<&'static Slot>) {
 pub(crate) struct Registration {
     pub(crate) meta: &'static FieldMeta,
     pub(crate) scope: u64,
+    pub(crate) test: u32,
     pub(crate) now: u64,
 }
 
@@ -234,6 +237,7 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.flags.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
+    slot.test.store(registration.test, Relaxed);
     slot.born.store(registration.now, Relaxed);
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);
@@ -245,6 +249,10 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
 pub(crate) fn release(slot: &'static Slot) {
     slot.meta.store(ptr::null_mut(), Release);
     give_back(slot);
+}
+
+pub(crate) fn poison() {
+    crate::__private::poison(&REGISTRY.free);
 }
 
 /// Calls `f` with every taken slot.
@@ -288,6 +296,7 @@ mod tests {
         Registration {
             meta: &META,
             scope: 0,
+            test: 0,
             now: 0,
         }
     }

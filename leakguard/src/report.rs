@@ -106,6 +106,10 @@ fn history() -> MutexGuard<'static, Option<HashMap<FieldKey, History>>> {
     HISTORY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+pub(crate) fn poison() {
+    crate::__private::poison(&HISTORY);
+}
+
 /// Observations closer together than this keep the previous rate.
 const MIN_RATE_SPAN: Nanos = 100_000_000;
 

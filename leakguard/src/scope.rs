@@ -260,6 +260,11 @@ fn pending() -> MutexGuard<'static, Vec<Due>> {
     PENDING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+pub(crate) fn poison() {
+    crate::__private::poison(&PENDING);
+    crate::__private::poison(&ENDED);
+}
+
 /// A scope ended: it is due for its check once the grace period is over.
 pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     let now = monotonic_now();

@@ -92,7 +92,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
         T: Clone,
     {
         let start = self.len();
-        self.raw().extend_from_slice(other);
+        self.guarded(|c| c.extend_from_slice(other));
         let added = running_heap_of(&self.raw()[start..]);
         self.grew(added);
     }
@@ -108,7 +108,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
             self.truncate(new_len);
             return;
         }
-        self.raw().resize(new_len, value);
+        self.guarded(|c| c.resize(new_len, value));
         let added = running_heap_of(&self.raw()[len..]);
         self.grew(added);
     }
@@ -140,26 +140,28 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     /// Keeps the first `len` elements, dropping the rest; see [`Vec::truncate`].
     pub fn truncate(&mut self, len: usize) {
         let removed = running_heap_of(self.raw().get(len..).unwrap_or_default());
-        self.raw().truncate(len);
+        self.guarded(|c| c.truncate(len));
         self.shrank(removed);
     }
 
     /// Removes all elements, keeping the storage; see [`Vec::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|e| {
-            let keep = f(e);
-            if !keep {
-                removed += running_heap(e);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|e| {
+                let keep = f(e);
+                if !keep {
+                    removed += running_heap(e);
+                }
+                keep
+            })
         });
         self.shrank(removed);
     }
@@ -167,12 +169,14 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain_mut`].
     pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain_mut(|e| {
-            let keep = f(e);
-            if !keep {
-                removed += running_heap(e);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain_mut(|e| {
+                let keep = f(e);
+                if !keep {
+                    removed += running_heap(e);
+                }
+                keep
+            })
         });
         self.shrank(removed);
         // Kept elements may have changed through `&mut`.
@@ -266,7 +270,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
             self.truncate(new_len);
             return;
         }
-        self.raw().resize(new_len, value);
+        self.guarded(|c| c.resize(new_len, value));
         let added = running_heap_of(self.raw().range(len..));
         self.grew(added);
     }
@@ -314,26 +318,28 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
     pub fn truncate(&mut self, len: usize) {
         let start = len.min(self.len());
         let removed = running_heap_of(self.raw().range(start..));
-        self.raw().truncate(len);
+        self.guarded(|c| c.truncate(len));
         self.shrank(removed);
     }
 
     /// Removes all elements, keeping the storage; see [`VecDeque::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`VecDeque::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|e| {
-            let keep = f(e);
-            if !keep {
-                removed += running_heap(e);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|e| {
+                let keep = f(e);
+                if !keep {
+                    removed += running_heap(e);
+                }
+                keep
+            })
         });
         self.shrank(removed);
     }
@@ -423,12 +429,14 @@ where
     /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|k, v| {
-            let keep = f(k, v);
-            if !keep {
-                removed += running_heap(k) + running_heap(v);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|k, v| {
+                let keep = f(k, v);
+                if !keep {
+                    removed += running_heap(k) + running_heap(v);
+                }
+                keep
+            })
         });
         self.shrank(removed);
         // Kept values may have changed through `&mut`.
@@ -442,7 +450,7 @@ where
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
@@ -546,12 +554,14 @@ where
     /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|v| {
-            let keep = f(v);
-            if !keep {
-                removed += running_heap(v);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|v| {
+                let keep = f(v);
+                if !keep {
+                    removed += running_heap(v);
+                }
+                keep
+            })
         });
         self.shrank(removed);
     }
@@ -559,7 +569,7 @@ where
     /// Removes all values, keeping the storage; see [`HashSet::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
@@ -646,7 +656,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.raw().append(other);
+        self.guarded(|c| c.append(other));
         self.grew(added);
         // Entries that replaced existing keys dropped values the figures still count.
         self.touched();
@@ -655,12 +665,14 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
     /// Keeps the entries for which `f` returns `true`; see [`BTreeMap::retain`].
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|k, v| {
-            let keep = f(k, v);
-            if !keep {
-                removed += running_heap(k) + running_heap(v);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|k, v| {
+                let keep = f(k, v);
+                if !keep {
+                    removed += running_heap(k) + running_heap(v);
+                }
+                keep
+            })
         });
         self.shrank(removed);
         self.touched();
@@ -673,7 +685,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
@@ -754,7 +766,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
     #[track_caller]
     pub fn append(&mut self, other: &mut BTreeSet<T>) {
         let added = running_heap_of(other.iter());
-        self.raw().append(other);
+        self.guarded(|c| c.append(other));
         self.grew(added);
         // Values equal to existing ones were dropped, but the figures count them.
         self.touched();
@@ -763,12 +775,14 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
     /// Keeps the values for which `f` returns `true`; see [`BTreeSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|v| {
-            let keep = f(v);
-            if !keep {
-                removed += running_heap(v);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|v| {
+                let keep = f(v);
+                if !keep {
+                    removed += running_heap(v);
+                }
+                keep
+            })
         });
         self.shrank(removed);
     }
@@ -776,7 +790,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
     /// Removes all values; see [`BTreeSet::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 }
@@ -797,13 +811,13 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     #[track_caller]
     pub fn push(&mut self, item: T) {
         let added = running_heap(&item);
-        self.raw().push(item);
+        self.guarded(|c| c.push(item));
         self.grew(added);
     }
 
     /// Removes and returns the greatest value; see [`BinaryHeap::pop`].
     pub fn pop(&mut self) -> Option<T> {
-        let value = self.raw().pop()?;
+        let value = self.guarded(|c| c.pop())?;
         self.shrank(running_heap(&value));
         Some(value)
     }
@@ -812,19 +826,21 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     #[track_caller]
     pub fn append(&mut self, other: &mut BinaryHeap<T>) {
         let added = running_heap_of(other.iter());
-        self.raw().append(other);
+        self.guarded(|c| c.append(other));
         self.grew(added);
     }
 
     /// Keeps the values for which `f` returns `true`; see [`BinaryHeap::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.raw().retain(|v| {
-            let keep = f(v);
-            if !keep {
-                removed += running_heap(v);
-            }
-            keep
+        self.guarded(|c| {
+            c.retain(|v| {
+                let keep = f(v);
+                if !keep {
+                    removed += running_heap(v);
+                }
+                keep
+            })
         });
         self.shrank(removed);
     }
@@ -832,7 +848,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     /// Removes all values, keeping the storage; see [`BinaryHeap::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
@@ -898,7 +914,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<LinkedList<T>, O, I>
     /// Removes all elements; see [`LinkedList::clear`].
     pub fn clear(&mut self) {
         let removed = running_heap_of(self.raw().iter());
-        self.raw().clear();
+        self.guarded(|c| c.clear());
         self.shrank(removed);
     }
 
@@ -989,7 +1005,7 @@ impl<O: TrackedStruct, const I: usize> Tracked<String, O, I> {
 
     /// Keeps the characters for which `f` returns `true`; see [`String::retain`].
     pub fn retain<F: FnMut(char) -> bool>(&mut self, f: F) {
-        self.raw().retain(f);
+        self.guarded(|c| c.retain(f));
         self.shrank(0);
     }
 

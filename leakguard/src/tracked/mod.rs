@@ -18,6 +18,7 @@ use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
 use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot};
 use crate::scope;
 use crate::settings::SETTINGS;
+use crate::testing;
 use std::panic::Location;
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
@@ -78,6 +79,8 @@ pub(crate) struct Active {
     slot: Option<&'static Slot>,
     /// The scope it belongs to, for a scoped collection created in one; 0 otherwise.
     scope: u64,
+    /// The test check it was created under, 0 for none.
+    test: u32,
     /// The figures stay inside these bounds until something needs re-evaluating.
     len_lo: usize,
     len_hi: usize,
@@ -106,6 +109,7 @@ impl Active {
             dirty_since_walk: AtomicUsize::new(0),
             slot: None,
             scope: 0,
+            test: testing::current(),
             len_lo: 0,
             len_hi: 0,
             heap_lo: 0,
@@ -300,6 +304,21 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
                 Step::Warn(next) => {
                     level.store(next, Relaxed);
                     budget::warn_over_budget(meta, limit, next, len, bytes);
+                    if active.test != 0 {
+                        let site = active
+                            .slot
+                            .and_then(Slot::grown_at)
+                            .map(|l| (l.file(), l.line()));
+                        let what = budget::crossing(limit, next, len, bytes, budget);
+                        testing::record_crossing(
+                            active.test,
+                            meta,
+                            site,
+                            limit == Limit::Bytes,
+                            next,
+                            what,
+                        );
+                    }
                 }
             }
         }
@@ -352,6 +371,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             active.slot = registry::register(Registration {
                 meta: Self::META,
                 scope: active.scope,
+                test: active.test,
                 now: monotonic_now(),
             });
             if active.scope != 0 {
@@ -378,10 +398,12 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
         };
         // Storage grows only when the entries outgrow the capacity; figures republish after
         // a step, and a budget warns past its next threshold.
-        let len_step = publish_step(len, 1);
+        // Under a test check, figures are exact.
+        let exact = testing::active();
+        let len_step = if exact { 1 } else { publish_step(len, 1) };
         active.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
         active.len_lo = len.saturating_sub(len_step - 1);
-        let heap_step = publish_step(heap, 64);
+        let heap_step = if exact { 1 } else { publish_step(heap, 64) };
         active.heap_hi = heap.saturating_add(heap_step - 1);
         active.heap_lo = heap.saturating_sub(heap_step - 1);
         if let Some(max) = budget.len {
@@ -488,6 +510,26 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             *active.dirty.get_mut() = true;
             active.poison_window();
         }
+    }
+
+    /// Runs `op`, which may call user code (a closure, `Clone`, `Drop`, `Ord`), on the
+    /// collection. Should that code panic, the figures are not left wrong: the next access
+    /// walks the collection again.
+    #[inline]
+    pub(crate) fn guarded<R>(&mut self, op: impl FnOnce(&mut C) -> R) -> R {
+        let saved = self.state.first_mut().map(|active| {
+            let saved = (*active.dirty.get_mut(), *active.dirty_since_walk.get_mut());
+            *active.dirty.get_mut() = true;
+            *active.dirty_since_walk.get_mut() = NEVER_WALKED;
+            active.poison_window();
+            saved
+        });
+        let result = op(&mut self.inner);
+        if let (Some(active), Some((dirty, since_walk))) = (self.state.first_mut(), saved) {
+            *active.dirty.get_mut() = dirty;
+            *active.dirty_since_walk.get_mut() = since_walk;
+        }
+        result
     }
 
     /// The collection, for the growth and removal methods that keep the figures themselves.

@@ -1,0 +1,347 @@
+//! Leak assertions for tests: a leak caught by a failing test never reaches production.
+//!
+//! [`assert_no_leaks`] fails if a tracked collection created inside its closure outlives
+//! the closure or goes over its budget. [`assert_no_growth`] runs a scenario repeatedly
+//! and fails if a tracked collection grows on every iteration. Both:
+//!
+//! - look only at collections created on the calling thread while they run, so that tests
+//!   running in parallel do not see each other's collections, and collections alive before
+//!   the check started are ignored;
+//! - need no subscriber: they read leakguard's registry directly;
+//! - fail with a panic whose message names each collection as `Type.field`, where it first
+//!   grew, its length and its bytes.
+//!
+//! They check what instrumentation records, so with instrumentation compiled out they run
+//! the closure and check nothing.
+//!
+//! A collection counts once it has held memory: one that never grew retains nothing. A
+//! collection created on a thread the closure spawns is not the closure's; one created by
+//! the closure and handed to such a thread is.
+//!
+//! ```should_panic
+//! use leakguard::{testing, track_growth};
+//!
+//! #[track_growth]
+//! #[derive(Default)]
+//! struct Inbox {
+//!     messages: Vec<String>,
+//! }
+//!
+//! let mut kept = Vec::new();
+//! testing::assert_no_leaks(|| {
+//!     let mut inbox = Inbox::default();
+//!     inbox.messages.push("hello".to_string());
+//!     kept.push(inbox); // escapes the closure: the assertion fails
+//! });
+//! ```
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::budget::ByteSize;
+use crate::events::Site;
+use crate::meta::{FieldKey, FieldMeta};
+use crate::registry;
+
+/// Checks running in the process; while any is, figures are published exactly.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
+
+thread_local! {
+    /// The check running on this thread, 0 for none.
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a check is running anywhere in the process.
+#[inline]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Relaxed) != 0
+}
+
+/// The check running on this thread, for a collection created now; 0 for none.
+#[inline]
+pub(crate) fn current() -> u32 {
+    if !active() {
+        return 0;
+    }
+    CURRENT.try_with(Cell::get).unwrap_or(0)
+}
+
+/// A budget crossing of a collection created under a check.
+#[derive(Clone)]
+struct Crossing {
+    collection: &'static str,
+    site: Site,
+    /// `101 entries > 100`, `66 KiB > 64 KiB`.
+    what: String,
+    bytes_limit: bool,
+    level: u8,
+}
+
+static CROSSINGS: Mutex<Option<HashMap<u32, Vec<Crossing>>>> = Mutex::new(None);
+
+fn crossings() -> MutexGuard<'static, Option<HashMap<u32, Vec<Crossing>>>> {
+    CROSSINGS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn poison() {
+    crate::__private::poison(&CROSSINGS);
+}
+
+/// Records that a collection created under check `tag` went over its budget; only the
+/// highest crossing of each field and limit is kept.
+pub(crate) fn record_crossing(
+    tag: u32,
+    meta: &'static FieldMeta,
+    site: Site,
+    bytes_limit: bool,
+    level: u8,
+    what: String,
+) {
+    let mut guard = crossings();
+    let log = guard
+        .get_or_insert_with(HashMap::new)
+        .entry(tag)
+        .or_default();
+    match log
+        .iter_mut()
+        .find(|c| c.collection == meta.name && c.bytes_limit == bytes_limit)
+    {
+        Some(known) if known.level >= level => {}
+        Some(known) => {
+            known.level = level;
+            known.what = what;
+            known.site = known.site.or(site);
+        }
+        None => log.push(Crossing {
+            collection: meta.name,
+            site,
+            what,
+            bytes_limit,
+            level,
+        }),
+    }
+}
+
+/// A running check: its tag is current on this thread until it is dropped.
+struct Check {
+    tag: u32,
+    outer: u32,
+}
+
+impl Check {
+    fn start() -> Self {
+        let tag = NEXT_TAG.fetch_add(1, Relaxed).max(1);
+        ACTIVE.fetch_add(1, Relaxed);
+        let outer = CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0);
+        Check { tag, outer }
+    }
+
+    /// Live collections created under this check, with their figures.
+    fn live(&self) -> Vec<Live> {
+        let mut live = Vec::new();
+        registry::for_each_live(|slot, meta| {
+            if slot.test.load(Relaxed) == self.tag {
+                live.push(Live {
+                    key: meta.key(),
+                    collection: meta.name,
+                    site: slot.grown_at().map(|l| (l.file(), l.line())),
+                    len: slot.len.load(Relaxed),
+                    bytes: slot.bytes.load(Relaxed),
+                });
+            }
+        });
+        live.sort_by(|a, b| a.collection.cmp(b.collection).then(a.site.cmp(&b.site)));
+        live
+    }
+
+    fn crossings(&self) -> Vec<Crossing> {
+        crossings()
+            .as_mut()
+            .and_then(|map| map.remove(&self.tag))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.outer));
+        ACTIVE.fetch_sub(1, Relaxed);
+        if let Some(map) = crossings().as_mut() {
+            map.remove(&self.tag);
+        }
+    }
+}
+
+/// One live collection under a check.
+struct Live {
+    key: FieldKey,
+    collection: &'static str,
+    site: Site,
+    len: usize,
+    bytes: usize,
+}
+
+/// `, first grown at tests/x.rs:12`, or nothing if unknown.
+struct GrownAt(Site);
+
+impl fmt::Display for GrownAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((file, line)) => write!(f, ", first grown at {file}:{line}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The message of a failed assertion: a title line, then one line per problem.
+fn failure(assertion: &str, problems: &[String]) -> String {
+    let count = match problems.len() {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    };
+    let mut message = format!("{assertion} failed: {count}");
+    for problem in problems {
+        message.push_str("\n  ");
+        message.push_str(problem);
+    }
+    message
+}
+
+/// Runs `f` and fails if a tracked collection it created outlived it or went over its
+/// budget.
+///
+/// The panic message names each collection:
+///
+/// ```text
+/// assert_no_leaks failed: 2 problems
+///   Inbox.index went over its bytes budget: 65.1 KiB > 64 KiB, first grown at tests/inbox.rs:25
+///   Inbox.messages outlived the closure: len 3, 96 B, first grown at tests/inbox.rs:20
+/// ```
+///
+/// See the [module documentation](self) for what counts.
+#[track_caller]
+pub fn assert_no_leaks(f: impl FnOnce()) {
+    let check = Check::start();
+    f();
+    let mut problems: Vec<String> = check
+        .crossings()
+        .into_iter()
+        .map(|c| {
+            let limit = if c.bytes_limit { "bytes" } else { "len" };
+            format!(
+                "{} went over its {limit} budget: {}{}",
+                c.collection,
+                c.what,
+                GrownAt(c.site)
+            )
+        })
+        .collect();
+    problems.extend(check.live().into_iter().map(|live| {
+        format!(
+            "{} outlived the closure: len {}, {}{}",
+            live.collection,
+            live.len,
+            ByteSize(live.bytes),
+            GrownAt(live.site)
+        )
+    }));
+    drop(check);
+    if !problems.is_empty() {
+        panic!("{}", failure("assert_no_leaks", &problems));
+    }
+}
+
+/// A `Type.field`'s live collections under a check, after one iteration.
+#[derive(Clone, Copy, Default)]
+struct Totals {
+    instances: usize,
+    len: usize,
+    bytes: usize,
+}
+
+/// Runs `scenario` `iterations` times and fails if some tracked collection grew on every
+/// iteration after the first, which warms up: LeakCanary's repeated-scenario detection.
+///
+/// It looks at each `Type.field` created while it runs: the sum of the lengths and bytes of
+/// its live collections must not rise at every iteration. The panic message names it, with
+/// its growth per iteration:
+///
+/// ```text
+/// assert_no_growth failed: 1 problem
+///   History.entries grew on every one of 4 iterations after the first: +10 entries, +240 B per iteration (1 instance, len 50, 1.2 KiB now), first grown at tests/history.rs:30
+/// ```
+///
+/// `iterations` must be at least 3: one to warm up, and two to see growth twice in a row.
+#[track_caller]
+pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
+    assert!(
+        iterations >= 3,
+        "assert_no_growth needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
+    );
+    let check = Check::start();
+    let mut history: Vec<HashMap<FieldKey, (Totals, &'static str, Site)>> = Vec::new();
+    for _ in 0..iterations {
+        scenario();
+        let mut totals: HashMap<FieldKey, (Totals, &'static str, Site)> = HashMap::new();
+        for live in check.live() {
+            let entry =
+                totals
+                    .entry(live.key)
+                    .or_insert((Totals::default(), live.collection, live.site));
+            entry.0.instances += 1;
+            entry.0.len += live.len;
+            entry.0.bytes += live.bytes;
+            entry.2 = entry.2.or(live.site);
+        }
+        history.push(totals);
+    }
+    drop(check);
+
+    let Some(last) = history.last() else {
+        return;
+    };
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    for (key, (now, collection, site)) in last {
+        let series: Vec<Totals> = history
+            .iter()
+            .map(|snapshot| snapshot.get(key).map(|(t, _, _)| *t).unwrap_or_default())
+            .collect();
+        let grew_every_time = series
+            .windows(2)
+            .all(|w| w[1].bytes > w[0].bytes || w[1].len > w[0].len);
+        if !grew_every_time {
+            continue;
+        }
+        let steps = (series.len() - 1) as f64;
+        let first = series[0];
+        let per_len = (now.len as f64 - first.len as f64) / steps;
+        let per_bytes = (now.bytes as f64 - first.bytes as f64) / steps;
+        let instances = match now.instances {
+            1 => "1 instance".to_string(),
+            n => format!("{n} instances"),
+        };
+        problems.push((
+            collection,
+            format!(
+                "{collection} grew on every one of {} iterations after the first: {:+} entries, {}{} per iteration ({instances}, len {}, {} now){}",
+                series.len() - 1,
+                per_len.round() as i64,
+                if per_bytes < 0.0 { "-" } else { "+" },
+                ByteSize(per_bytes.abs().round() as usize),
+                now.len,
+                ByteSize(now.bytes),
+                GrownAt(*site),
+            ),
+        ));
+    }
+    problems.sort();
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
+        panic!("{}", failure("assert_no_growth", &lines));
+    }
+}
