@@ -1,4 +1,6 @@
-//! leakguard finds and fixes the slow memory leaks of long-running services.
+//! leakguard finds and fixes the slow memory leaks of long-running services: caches with no
+//! bound, buffers that only grow, maps that keep their capacity after deletes, and
+//! collections that outlive the request or task that owned them.
 //!
 //! Annotate a struct with [`#[track_growth]`](macro@track_growth) and every collection field
 //! in it is accounted for exactly, and warns through [`tracing`] when it outgrows its budget.
@@ -30,13 +32,102 @@
 //! assert_eq!(inbox.index.get(&7).map(String::as_str), Some("seven"));
 //! ```
 //!
+//! A tracked field dereferences to its collection, so code that uses it does not change. Its
+//! figures are kept in O(1) per operation and read with the associated functions of
+//! [`Tracked`]:
+//!
+//! ```
+//! # use leakguard::{Tracked, track_growth};
+//! #[track_growth]
+//! #[derive(Default)]
+//! struct Log {
+//!     lines: Vec<String>,
+//! }
+//!
+//! let mut log = Log::default();
+//! log.lines.reserve_exact(4);
+//! log.lines.push("started".to_string());
+//! // Capacity, not length: 4 slots of 24 bytes, and the 7 bytes of "started".
+//! assert_eq!(Tracked::bytes(&log.lines), 4 * 24 + 7);
+//! assert_eq!(Tracked::name(&log.lines), "Log.lines");
+//! ```
+//!
+//! # Caches that evict
+//!
+//! `#[scoped_cache(max = .., ttl = ..)]` turns a map, set or `Vec`/`VecDeque` field into a
+//! [`ScopedCache`], [`ScopedSet`] or [`ScopedRing`] that never holds more than `max` entries
+//! and drops entries `ttl` after they were written. Eviction is behaviour, not
+//! instrumentation: it works in every build.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use leakguard::track_growth;
+//!
+//! #[track_growth]
+//! #[derive(Default)]
+//! struct Profiles {
+//!     #[scoped_cache(max = 2, ttl = "10m")]
+//!     by_user: HashMap<u64, String>,
+//! }
+//!
+//! let mut profiles = Profiles::default();
+//! for user in 0..10 {
+//!     profiles.by_user.insert(user, format!("user {user}"));
+//! }
+//! assert_eq!(profiles.by_user.len(), 2);
+//! assert_eq!(profiles.by_user.stats().evictions, 8);
+//! ```
+//!
+//! # The layer and scopes
+//!
+//! [`layer()`] is a `tracing_subscriber` layer that adds the detectors that need a clock:
+//! collections declared `scoped` that outlive the span (or [`scope`] guard) they were made
+//! in, collections that grow at every sample (a suspected leak), and a periodic
+//! [`report()`]. Budget and hoarded-capacity events need no layer.
+//!
+//! ```
+//! use std::time::Duration;
+//! use leakguard::track_growth;
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[track_growth(scoped)]
+//! #[derive(Default)]
+//! struct RequestBuffer {
+//!     chunks: Vec<Vec<u8>>,
+//! }
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(leakguard::layer().grace_period(Duration::ZERO));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let mut kept = Vec::new();
+//!     {
+//!         let _request = tracing::info_span!("handle_request").entered();
+//!         let mut buffer = RequestBuffer::default();
+//!         buffer.chunks.push(vec![0; 1024]);
+//!         kept.push(buffer); // outlives the request
+//!     }
+//!     // Emits: "RequestBuffer.chunks outlived its scope `handle_request` by .."
+//!     leakguard::check_now();
+//!     if leakguard::ENABLED {
+//!         let group = leakguard::report().group("RequestBuffer.chunks").cloned();
+//!         assert_eq!(group.map(|g| g.outlived), Some(1));
+//!     }
+//! });
+//! ```
+//!
+//! # Tests
+//!
+//! [`testing::assert_no_leaks`] and [`testing::assert_no_growth`] fail a test when a
+//! collection made in it outlives it, goes over its budget or grows at every iteration.
+//!
 //! # Instrumentation on and off
 //!
 //! With the default feature `enabled`, instrumentation is on in builds with
 //! `debug_assertions` and compiled out of release builds; the feature `release` keeps it on
 //! in release builds, and `default-features = false` compiles it out everywhere. [`ENABLED`]
 //! says which. Compiled out, a tracked field is exactly as large as the collection it wraps
-//! and its methods are the collection's own.
+//! and its methods are the collection's own. The feature `serde` adds `Serialize` and
+//! `Deserialize` for tracked fields and `Serialize` for [`Report`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -72,8 +163,29 @@ pub use tracked::Tracked;
 
 /// Tracks the collection fields of a struct.
 ///
-/// See the [crate documentation](crate) for what it does and the
-/// [README](https://github.com/leakguard/leakguard#readme) for the attribute reference.
+/// Fields whose type is a std collection (`Vec`, `VecDeque`, `HashMap`, `HashSet`,
+/// `BTreeMap`, `BTreeSet`, `BinaryHeap`, `String`, `LinkedList`, with any hasher) become
+/// [`Tracked`] collections, which dereference to the collection. Other fields are left as
+/// they are. The struct implements [`HeapSize`](trait@HeapSize) as the sum of its tracked
+/// fields, so tracked structs nest.
+///
+/// | attribute | on | meaning |
+/// |---|---|---|
+/// | `#[track_growth(len = N, bytes = "S")]` | struct | default budgets for every tracked field |
+/// | `#[track_growth(scoped)]` | struct | every tracked field belongs to the scope it was made in |
+/// | `#[budget(len = N, bytes = "S")]` | field | the field's budget: entries, and heap bytes |
+/// | `#[track]` | field | track a field of another type that implements `HeapSize` |
+/// | `#[track(skip)]` | field | leave a collection untracked |
+/// | `#[track(scoped)]` | field | the field belongs to the scope it was made in |
+/// | `#[scoped_cache(max = N, ttl = "D")]` | field | make a map, set or `Vec`/`VecDeque` a bounded cache |
+///
+/// Sizes take a unit: `B`, `KiB`, `MiB`, `GiB` (powers of 1024) or `KB`, `MB`, `GB`
+/// (powers of 1000). Durations are humantime's: `"250ms"`, `"30s"`, `"1h30m"`. Mistakes
+/// are compile errors at the offending token, all reported at once.
+///
+/// A struct literal needs `.into()` on tracked fields (`messages: vec![].into()`), or
+/// `..Default::default()`. Derives above the attribute see the struct as written, those
+/// below it see the tracked fields; serde's `Deserialize` must come below it.
 pub use leakguard_macros::track_growth;
 
 /// Derives [`HeapSize`](trait@HeapSize) for a struct or enum.
