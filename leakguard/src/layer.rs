@@ -585,13 +585,22 @@ mod sampler {
         });
     }
 
+    /// Longest the sampler sleeps at once, so that a layer installed later with a shorter
+    /// interval takes effect within this.
+    const NAP: Nanos = 250_000_000;
+
     fn run() {
         let mut last_report = monotonic_now();
+        let mut last_sample = last_report;
         loop {
-            std::thread::sleep(Duration::from_nanos(
-                SETTINGS.sample_interval().max(1_000_000),
-            ));
+            let interval = SETTINGS.sample_interval().max(1_000_000);
+            let due = last_sample.saturating_add(interval);
             let now = monotonic_now();
+            if now < due {
+                std::thread::sleep(Duration::from_nanos((due - now).min(NAP)));
+                continue;
+            }
+            last_sample = now;
             let mut found = checks(now, now, true);
             found.extend(summaries());
             let interval = SETTINGS.report_interval();
