@@ -184,35 +184,41 @@ fn ttl(meta: &Meta, errors: &mut Errors) -> Option<u64> {
             return None;
         }
     };
-    let value = text.value();
-    match humantime::parse_duration(&value) {
-        Ok(ttl) if ttl.is_zero() => errors.at(
-            text,
-            "`ttl` must be longer than zero: entries would expire as they are written",
-        ),
-        Ok(ttl) => return Some(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => errors.at(
-            text,
-            format!("`ttl` `{value}` has no unit; write it like \"{value}s\", \"250ms\", \"5m\" or \"1h30m\""),
-        ),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) => errors.at(
-            text,
-            format!("`ttl` `{value}` has an unknown unit `{unit}`; write it with one of ns, us, ms, s, m, h, d or w, like \"30s\", \"5m\" or \"1h30m\""),
-        ),
-        Err(humantime::DurationError::NumberOverflow) => errors.at(
-            text,
-            format!("`ttl` `{value}` is too long, or finer than a nanosecond"),
-        ),
-        Err(humantime::DurationError::Empty) => errors.at(
-            text,
-            "`ttl` is empty; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\"",
-        ),
-        Err(_) => errors.at(
-            text,
-            format!("`ttl` `{value}` is not a duration; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""),
-        ),
+    match parse_ttl(&text.value()) {
+        Ok(ttl) => return Some(ttl),
+        Err(message) => errors.at(text, message),
     }
     None
+}
+
+/// Parses the text of a `ttl` into nanoseconds, or says what is wrong with it.
+pub(crate) fn parse_ttl(value: &str) -> Result<u64, String> {
+    // humantime 2.4 panics instead of overflowing when the seconds reach `u64::MAX` and
+    // the nanoseconds add up to one second, as in "18446744073709551615s 1000000000ns"
+    // (chronotope/humantime#66). Within rustc the caught panic prints nothing.
+    let parsed = std::panic::catch_unwind(|| humantime::parse_duration(value))
+        .unwrap_or(Err(humantime::DurationError::NumberOverflow));
+    match parsed {
+        Ok(ttl) if ttl.is_zero() => Err(
+            "`ttl` must be longer than zero: entries would expire as they are written".to_string(),
+        ),
+        Ok(ttl) => Ok(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => Err(format!(
+            "`ttl` `{value}` has no unit; write it like \"{value}s\", \"250ms\", \"5m\" or \"1h30m\""
+        )),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) => Err(format!(
+            "`ttl` `{value}` has an unknown unit `{unit}`; write it with one of ns, us, ms, s, m, h, d or w, like \"30s\", \"5m\" or \"1h30m\""
+        )),
+        Err(humantime::DurationError::NumberOverflow) => Err(format!(
+            "`ttl` `{value}` is too long, or finer than a nanosecond"
+        )),
+        Err(humantime::DurationError::Empty) => {
+            Err("`ttl` is empty; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\"".to_string())
+        }
+        Err(_) => Err(format!(
+            "`ttl` `{value}` is not a duration; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""
+        )),
+    }
 }
 
 /// Reads `bytes = "64 MiB"`: a size with a unit.
@@ -294,12 +300,12 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                 errors.at(path, "duplicate `#[budget]` attribute");
                 continue;
             }
-            let metas = list_metas(attr, errors);
-            if metas.is_empty() {
+            // Arguments that are written but malformed have their own error already.
+            if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
                 errors.at(attr, "`#[budget]` needs a limit, like `#[budget(len = 100)]` or `#[budget(bytes = \"64 KiB\")]`");
             }
             let mut budget = Budget::default();
-            for meta in budget_args(metas, &mut budget, errors) {
+            for meta in budget_args(list_metas(attr, errors), &mut budget, errors) {
                 errors.at(
                     meta.path(),
                     format!(

@@ -6,6 +6,8 @@
 mod ast;
 mod attr;
 mod errors;
+#[cfg(test)]
+mod fuzz;
 mod heap_size;
 mod size;
 mod symbol;

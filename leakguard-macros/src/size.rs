@@ -52,17 +52,25 @@ pub(crate) fn parse(text: &str) -> Result<usize, String> {
     let too_large = || format!("size `{trimmed}` is too large");
     let whole: u128 = whole.parse().map_err(|_| too_large())?;
     let mut bytes = whole.checked_mul(scale).ok_or_else(too_large)?;
+    // Trailing zeros add digits, not bytes: `1.50 KiB` is `1.5 KiB`.
+    let fraction = fraction.trim_end_matches('0');
     if !fraction.is_empty() {
+        // A fraction too long for a `u128` has more significant digits (39) than any unit
+        // can turn into whole bytes (30, for `GiB`).
+        let not_whole = || format!("size `{trimmed}` is not a whole number of bytes");
         let denominator = 10u128
             .checked_pow(fraction.len() as u32)
-            .ok_or_else(too_large)?;
-        let numerator: u128 = fraction.parse().map_err(|_| too_large())?;
-        let scaled = numerator.checked_mul(scale).ok_or_else(too_large)?;
-        if scaled % denominator != 0 {
-            return Err(format!("size `{trimmed}` is not a whole number of bytes"));
+            .ok_or_else(not_whole)?;
+        let numerator: u128 = fraction.parse().map_err(|_| not_whole())?;
+        // Reduced by their common factor, `numerator * scale` cannot overflow; unreduced, the
+        // 30 digits of `0.999999999068677425384521484375 GiB` (2^30 - 1 bytes) times 2^30 did.
+        let common = gcd(scale, denominator);
+        let denominator = denominator / common;
+        if numerator % denominator != 0 {
+            return Err(not_whole());
         }
         bytes = bytes
-            .checked_add(scaled / denominator)
+            .checked_add(numerator / denominator * (scale / common))
             .ok_or_else(too_large)?;
     }
     if bytes == 0 {
@@ -71,6 +79,13 @@ pub(crate) fn parse(text: &str) -> Result<usize, String> {
         ));
     }
     usize::try_from(bytes).map_err(|_| too_large())
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]
