@@ -15,13 +15,13 @@ mod track_growth;
 
 use proc_macro::TokenStream;
 
-/// Tracks the collection fields of a struct. Documented in the `leakguard` crate.
+// Documented where `leakguard` re-exports it: rustdoc appends these docs to those.
 #[proc_macro_attribute]
 pub fn track_growth(args: TokenStream, input: TokenStream) -> TokenStream {
     track_growth::expand(args.into(), input.into()).into()
 }
 
-/// Derives `leakguard::HeapSize`. Documented in the `leakguard` crate.
+// Documented where `leakguard` re-exports it.
 #[proc_macro_derive(HeapSize, attributes(heap_size))]
 pub fn derive_heap_size(input: TokenStream) -> TokenStream {
     heap_size::derive(input.into()).into()
