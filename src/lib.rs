@@ -16,7 +16,7 @@ pub mod alloc {
 
     /// Counts requested bytes (`Layout::size`) on top of the system allocator.
     ///
-    /// ```ignore
+    /// ```text
     /// #[global_allocator]
     /// static ALLOC: leakguard_examples::alloc::Counting = leakguard_examples::alloc::Counting;
     /// ```

@@ -69,7 +69,7 @@ fn validate(input: &Input<'_>, errors: &mut Errors) {
 
 /// A budget belongs on a tracked field.
 ///
-/// ```ignore
+/// ```text
 /// #[budget(len = 10)]   // error: `count` is not tracked
 /// count: u64,
 /// #[budget(len = 10)]   // error: skipped
@@ -96,7 +96,7 @@ fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
 
 /// A field is either skipped or bounded, not both.
 ///
-/// ```ignore
+/// ```text
 /// #[scoped_cache(max = 10)] // error: skipped
 /// #[track(skip)]
 /// cache: HashMap<u64, u64>,
@@ -115,7 +115,7 @@ fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
 
 /// `#[track_growth]` implements `HeapSize` itself, so deriving it too would conflict.
 ///
-/// ```ignore
+/// ```text
 /// #[track_growth]
 /// #[derive(HeapSize)] // error
 /// struct Inbox { .. }
