@@ -23,7 +23,7 @@ pub mod alloc {
 
     /// Counts requested bytes (`Layout::size`) on top of the system allocator.
     ///
-    /// ```ignore
+    /// ```text
     /// #[global_allocator]
     /// static ALLOC: leakguard_bench::alloc::Counting = leakguard_bench::alloc::Counting;
     /// ```
