@@ -19,8 +19,21 @@ pub trait Cache: Sized {
     /// written when set. Caches without a TTL are never asked for one.
     fn build(ttl: Option<Duration>) -> Self;
 
+    /// A get, counted as a use: whether it found `key`.
+    fn hit(&mut self, key: u64) -> bool;
+
+    /// An insert.
+    fn put(&mut self, key: u64, value: Value);
+
     /// One operation: a get, then an insert if it missed. Whether the get hit.
-    fn access(&mut self, key: u64) -> bool;
+    #[inline]
+    fn access(&mut self, key: u64) -> bool {
+        if self.hit(key) {
+            return true;
+        }
+        self.put(key, value(key));
+        false
+    }
 
     /// Entries held, as the cache itself reports them.
     fn entries(&self) -> usize;
@@ -42,12 +55,13 @@ impl Cache for ScopedCache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -63,12 +77,13 @@ impl Cache for HashMap<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -83,12 +98,13 @@ impl Cache for schnellru::LruMap<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -103,12 +119,13 @@ impl Cache for lru::LruCache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.put(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.put(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -124,12 +141,13 @@ impl Cache for cached::LruCache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.cache_get(&key)).is_some() {
-            return true;
-        }
-        self.cache_set(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.cache_get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.cache_set(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -144,12 +162,13 @@ impl Cache for cached::LruTtlCache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.cache_get(&key)).is_some() {
-            return true;
-        }
-        self.cache_set(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.cache_get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.cache_set(key, value);
     }
 
     /// Expired entries not yet swept included, like `ScopedCache::len`.
@@ -165,12 +184,13 @@ impl Cache for quick_cache::unsync::Cache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     fn entries(&self) -> usize {
@@ -191,12 +211,13 @@ impl Cache for moka::sync::Cache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     /// moka's own count, brought up to date by its housekeeping.
@@ -216,12 +237,13 @@ impl Cache for mini_moka::unsync::Cache<u64, Value> {
     }
 
     #[inline]
-    fn access(&mut self, key: u64) -> bool {
-        if black_box(self.get(&key)).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
+    fn hit(&mut self, key: u64) -> bool {
+        black_box(self.get(&key)).is_some()
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64, value: Value) {
+        self.insert(key, value);
     }
 
     fn entries(&self) -> usize {

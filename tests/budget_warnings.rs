@@ -28,6 +28,16 @@ macro_rules! inbox {
     };
 }
 
+/// Records this thread's events, with the leakguard layer and no rate limit.
+fn without_rate_limit() -> (tracing::subscriber::DefaultGuard, capture::Events) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (capture, events) = capture::layer();
+    let subscriber = tracing_subscriber::registry()
+        .with(capture)
+        .with(leakguard::layer().rate_limit(std::time::Duration::ZERO));
+    (tracing::subscriber::set_default(subscriber), events)
+}
+
 fn message(i: usize) -> String {
     format!("message {i:04}")
 }
@@ -106,12 +116,7 @@ fn warns_again_each_time_it_doubles_past_the_budget() {
 fn rearms_after_falling_back_under_the_budget() {
     inbox!();
     // Each crossing of the same level is the same leak to the rate limiter: turn it off.
-    use tracing_subscriber::layer::SubscriberExt;
-    let (capture, events) = capture::layer();
-    let subscriber = tracing_subscriber::registry()
-        .with(capture)
-        .with(leakguard::layer().rate_limit(std::time::Duration::ZERO));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, events) = without_rate_limit();
     let mut inbox = Inbox::default();
     inbox.messages.extend((0..150).map(message));
     inbox.messages.truncate(120);
@@ -136,12 +141,7 @@ fn rearms_after_falling_back_under_the_budget() {
 fn crossing_the_bytes_budget_names_sizes_in_binary_units() {
     inbox!();
     // It crosses the same level twice, which the rate limiter would count as one leak.
-    use tracing_subscriber::layer::SubscriberExt;
-    let (capture, events) = capture::layer();
-    let subscriber = tracing_subscriber::registry()
-        .with(capture)
-        .with(leakguard::layer().rate_limit(std::time::Duration::ZERO));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, events) = without_rate_limit();
     let mut inbox = Inbox::default();
     let mut i = 0;
     while events.all().is_empty() {

@@ -26,16 +26,6 @@ fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
     (subscriber, events)
 }
 
-/// The leakguard events of `kind`.
-fn of_kind(events: &Events, kind: &str) -> Vec<capture::Captured> {
-    let quoted = format!("{kind:?}");
-    events
-        .all()
-        .into_iter()
-        .filter(|e| e.target == "leakguard" && e.field("kind") == Some(quoted.as_str()))
-        .collect()
-}
-
 #[track_growth(scoped)]
 #[derive(Default)]
 struct Batch {
@@ -57,7 +47,7 @@ fn a_scoped_collection_alive_after_its_scope_is_reported_once() {
         (batch, first_push)
     };
     leakguard::check_now();
-    let outlived = of_kind(&events, "outlived");
+    let outlived = events.of_kind("outlived");
     // `Batch.index` never held memory, so it retains nothing and is not reported.
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     let rows = &outlived[0];
@@ -82,7 +72,7 @@ fn a_scoped_collection_alive_after_its_scope_is_reported_once() {
     // Checked once: a second check finds nothing new.
     events.clear();
     leakguard::check_now();
-    assert!(of_kind(&events, "outlived").is_empty());
+    assert!(events.of_kind("outlived").is_empty());
     drop(kept);
 }
 
@@ -96,7 +86,7 @@ fn a_collection_dropped_inside_its_scope_is_not_reported() {
         batch.rows.push("row".into());
     }
     leakguard::check_now();
-    assert!(of_kind(&events, "outlived").is_empty());
+    assert!(events.of_kind("outlived").is_empty());
 }
 
 #[test]
@@ -116,7 +106,7 @@ fn a_scoped_collection_that_first_grows_after_its_scope_is_reported() {
     .join()
     .unwrap();
     leakguard::check_now();
-    let outlived = of_kind(&events, "outlived");
+    let outlived = events.of_kind("outlived");
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     assert_eq!(outlived[0].field("collection"), Some("\"Batch.index\""));
     assert_eq!(outlived[0].field("scope"), Some("hand-off"));
@@ -140,7 +130,7 @@ fn collections_not_marked_scoped_never_outlive_anything() {
         cache
     };
     leakguard::check_now();
-    assert!(of_kind(&events, "outlived").is_empty());
+    assert!(events.of_kind("outlived").is_empty());
     assert_eq!(cache.entries.len(), 1);
 }
 
@@ -169,7 +159,7 @@ fn a_span_is_a_scope_and_its_name_is_reported() {
     drop(span);
     let kept = receive.recv().unwrap();
     leakguard::check_now();
-    let outlived = of_kind(&events, "outlived");
+    let outlived = events.of_kind("outlived");
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     assert_eq!(outlived[0].field("collection"), Some("\"Request.buffer\""));
     assert_eq!(outlived[0].field("scope"), Some("handle_request"));
@@ -189,7 +179,8 @@ fn identical_leaks_are_reported_once_with_a_count() {
         kept.push(batch);
     }
     leakguard::check_now();
-    let rows: Vec<_> = of_kind(&events, "outlived")
+    let rows: Vec<_> = events
+        .of_kind("outlived")
         .into_iter()
         .filter(|e| e.field("collection") == Some("\"Batch.rows\""))
         .collect();
@@ -216,7 +207,8 @@ fn a_collection_that_grows_at_every_sample_is_a_suspected_leak() {
     let mut journal = Journal::default();
     // The sampler watches every collection of the process; other tests' grow too.
     let journal_events = || -> Vec<capture::Captured> {
-        of_kind(&events, "suspected_leak")
+        events
+            .of_kind("suspected_leak")
             .into_iter()
             .filter(|e| e.field("collection") == Some("\"Journal.lines\""))
             .collect()
@@ -261,7 +253,7 @@ fn a_map_emptied_by_deletes_reports_its_hoarded_capacity_once() {
     for i in 0..199_000 {
         index.by_id.remove(&i);
     }
-    let hoarded = of_kind(&events, "hoarded_capacity");
+    let hoarded = events.of_kind("hoarded_capacity");
     assert_eq!(hoarded.len(), 1, "{hoarded:#?}");
     assert_eq!(hoarded[0].level, Level::INFO);
     // Reported as it starts hoarding, partway through the deletes.
@@ -289,7 +281,7 @@ fn a_map_emptied_by_deletes_reports_its_hoarded_capacity_once() {
         index.by_id.remove(&(199_000 + i));
     }
     assert_eq!(
-        of_kind(&events, "hoarded_capacity").len(),
+        events.of_kind("hoarded_capacity").len(),
         1,
         "not again once shrunk"
     );

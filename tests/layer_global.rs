@@ -71,11 +71,7 @@ fn the_sampler_and_the_checks_report_to_a_global_subscriber() {
         upload
     });
     std::thread::spawn(leakguard::check_now).join().unwrap();
-    let outlived: Vec<_> = events
-        .all()
-        .into_iter()
-        .filter(|e| e.field("kind") == Some("\"outlived\""))
-        .collect();
+    let outlived = events.of_kind("outlived");
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     assert_eq!(outlived[0].field("collection"), Some("\"Upload.chunks\""));
     assert_eq!(outlived[0].field("scope"), Some("upload"));
@@ -87,9 +83,8 @@ fn the_sampler_and_the_checks_report_to_a_global_subscriber() {
         ledger.entries.extend(0..100);
         std::thread::sleep(Duration::from_millis(5));
         let found: Vec<_> = events
-            .all()
+            .of_kind("suspected_leak")
             .into_iter()
-            .filter(|e| e.field("kind") == Some("\"suspected_leak\""))
             .filter(|e| e.field("collection") == Some("\"Ledger.entries\""))
             .collect();
         if !found.is_empty() {

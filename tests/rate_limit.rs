@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use leakguard::track_growth;
-use leakguard_examples::capture::{self, Captured, Events};
+use leakguard_examples::capture::{self, Events};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WINDOW: Duration = Duration::from_secs(1);
@@ -28,15 +28,6 @@ fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
         tracing_subscriber::registry().with(capture).with(layer),
         events,
     )
-}
-
-fn of_kind(events: &Events, kind: &str) -> Vec<Captured> {
-    let quoted = format!("{kind:?}");
-    events
-        .all()
-        .into_iter()
-        .filter(|e| e.target == "leakguard" && e.field("kind") == Some(quoted.as_str()))
-        .collect()
 }
 
 #[track_growth(scoped)]
@@ -64,15 +55,15 @@ fn a_repeated_leak_is_reported_once_per_window_then_summarised() {
         leaky_request(&mut kept);
         leakguard::check_now();
     }
-    let outlived = of_kind(&events, "outlived");
+    let outlived = events.of_kind("outlived");
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     assert_eq!(outlived[0].field("total"), Some("1"));
-    assert!(of_kind(&events, "suppressed").is_empty());
+    assert!(events.of_kind("suppressed").is_empty());
 
     thread::sleep(WINDOW + Duration::from_millis(100));
     leakguard::check_now();
     leakguard::check_now();
-    let summaries = of_kind(&events, "suppressed");
+    let summaries = events.of_kind("suppressed");
     assert_eq!(summaries.len(), 1, "{summaries:#?}");
     assert_eq!(
         summaries[0].message,
@@ -86,7 +77,7 @@ fn a_repeated_leak_is_reported_once_per_window_then_summarised() {
     thread::sleep(WINDOW + Duration::from_millis(100));
     leaky_request(&mut kept);
     leakguard::check_now();
-    let outlived = of_kind(&events, "outlived");
+    let outlived = events.of_kind("outlived");
     assert_eq!(outlived.len(), 2, "{outlived:#?}");
     assert_eq!(outlived[1].field("total"), Some("6"));
     assert_eq!(outlived[1].field("suppressed"), Some("0"));
@@ -114,13 +105,13 @@ fn budget_crossings_of_many_instances_are_one_event_and_a_summary() {
         let mut queue = Queue::default();
         queue.jobs.extend([1, 2, 3]);
     }
-    let over = of_kind(&events, "over_budget");
+    let over = events.of_kind("over_budget");
     assert_eq!(over.len(), 1, "{over:#?}");
     assert_eq!(over[0].field("suppressed"), Some("0"));
 
     thread::sleep(WINDOW + Duration::from_millis(100));
     leakguard::check_now();
-    let summaries = of_kind(&events, "suppressed");
+    let summaries = events.of_kind("suppressed");
     assert_eq!(summaries.len(), 1, "{summaries:#?}");
     assert_eq!(
         summaries[0].message,

@@ -29,13 +29,7 @@ fn the_report_is_logged_at_each_interval() {
     let mut ledger = Ledger::default();
     ledger.entries.push("opened".to_string());
 
-    let reports = || {
-        events
-            .all()
-            .into_iter()
-            .filter(|e| e.target == "leakguard" && e.field("kind") == Some("\"report\""))
-            .collect::<Vec<_>>()
-    };
+    let reports = || events.of_kind("report");
     let deadline = Instant::now() + Duration::from_secs(10);
     while reports().len() < 2 && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));

@@ -9,7 +9,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::ops::{AddAssign, Bound, RangeBounds};
 
-use super::{Tracked, running_heap, running_heap_of};
+use super::{Tracked, kept, running_heap, running_heap_of};
 use crate::heap_size::HeapSize;
 use crate::meta::TrackedStruct;
 
@@ -154,30 +154,14 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<Vec<T>, O, I> {
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain(|e| {
-                let keep = f(e);
-                if !keep {
-                    removed += running_heap(e);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain_mut`].
     pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain_mut(|e| {
-                let keep = f(e);
-                if !keep {
-                    removed += running_heap(e);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain_mut(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
         // Kept elements may have changed through `&mut`.
         self.touched();
@@ -332,15 +316,7 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<VecDeque<T>, O, I> {
     /// Keeps the elements for which `f` returns `true`; see [`VecDeque::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain(|e| {
-                let keep = f(e);
-                if !keep {
-                    removed += running_heap(e);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
     }
 
@@ -430,13 +406,7 @@ where
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
         self.guarded(|c| {
-            c.retain(|k, v| {
-                let keep = f(k, v);
-                if !keep {
-                    removed += running_heap(k) + running_heap(v);
-                }
-                keep
-            })
+            c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
         });
         self.shrank(removed);
         // Kept values may have changed through `&mut`.
@@ -554,15 +524,7 @@ where
     /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain(|v| {
-                let keep = f(v);
-                if !keep {
-                    removed += running_heap(v);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
         self.shrank(removed);
     }
 
@@ -666,13 +628,7 @@ impl<K: Ord + HeapSize, V: HeapSize, O: TrackedStruct, const I: usize>
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
         self.guarded(|c| {
-            c.retain(|k, v| {
-                let keep = f(k, v);
-                if !keep {
-                    removed += running_heap(k) + running_heap(v);
-                }
-                keep
-            })
+            c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
         });
         self.shrank(removed);
         self.touched();
@@ -775,15 +731,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BTreeSet<T>, O
     /// Keeps the values for which `f` returns `true`; see [`BTreeSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain(|v| {
-                let keep = f(v);
-                if !keep {
-                    removed += running_heap(v);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
         self.shrank(removed);
     }
 
@@ -833,15 +781,7 @@ impl<T: Ord + HeapSize, O: TrackedStruct, const I: usize> Tracked<BinaryHeap<T>,
     /// Keeps the values for which `f` returns `true`; see [`BinaryHeap::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.guarded(|c| {
-            c.retain(|v| {
-                let keep = f(v);
-                if !keep {
-                    removed += running_heap(v);
-                }
-                keep
-            })
-        });
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
         self.shrank(removed);
     }
 

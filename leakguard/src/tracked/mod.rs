@@ -186,6 +186,16 @@ pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
     }
 }
 
+/// `keep`, adding the element's `heap` to `removed` when it goes: a `retain` predicate that
+/// tallies what it drops.
+#[inline]
+pub(crate) fn kept(keep: bool, heap: impl FnOnce() -> usize, removed: &mut usize) -> bool {
+    if !keep {
+        *removed += heap();
+    }
+    keep
+}
+
 /// The published figures move in steps of at most 1/1024 of themselves: fine enough that
 /// reports are within 0.1% and the sampler sees growth, coarse enough that republishing
 /// costs next to nothing amortized.
