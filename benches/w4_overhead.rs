@@ -1,7 +1,9 @@
 //! W4: the cost of instrumentation. A tracked field against the same plain field, in one run.
 //!
 //! `cargo bench -p leakguard-bench --bench w4_overhead` measures the compiled-out build;
-//! add `--features instrumented` to keep instrumentation on in the optimized build.
+//! add `--features instrumented` to keep instrumentation on in the optimized build. Each
+//! pair runs in alternating rounds; the table gives the medians over rounds and the ratio
+//! of each round.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -64,6 +66,18 @@ macro_rules! pushes {
     }};
 }
 
+/// Pushes into storage reserved and touched beforehand: the instrumentation alone, without
+/// the page faults that dominate `pushes!` and make it drift.
+macro_rules! pushes_into {
+    ($log:expr) => {{
+        $log.values.clear();
+        for i in 0..PUSHES {
+            $log.values.push(black_box(i));
+        }
+        $log.values.len()
+    }};
+}
+
 macro_rules! inserts {
     ($ty:ty) => {{
         let mut index = <$ty>::default();
@@ -82,21 +96,56 @@ macro_rules! create_drop {
     }};
 }
 
+/// Rounds of each plain/tracked pair, alternating. The push and insert workloads spend most
+/// of their time in page faults, whose cost drifts by several percent over a run on this
+/// machine; alternating the two sides and taking medians keeps the drift out of the ratio.
+const ROUNDS: usize = 3;
+
 fn main() {
     let mut c = criterion();
     let mut group = c.benchmark_group("w4_push");
-    group.bench_function("plain", |b| b.iter(|| pushes!(PlainLog)));
-    group.bench_function("tracked", |b| b.iter(|| pushes!(TrackedLog)));
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| b.iter(|| pushes!(PlainLog)));
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| pushes!(TrackedLog))
+        });
+    }
     group.finish();
 
+    let mut plain = PlainLog::default();
+    let mut tracked = TrackedLog::default();
+    plain.values.extend(0..PUSHES);
+    tracked.values.extend(0..PUSHES);
+    let mut group = c.benchmark_group("w4_push_reserved");
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| b.iter(|| pushes_into!(plain)));
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| pushes_into!(tracked))
+        });
+    }
+    group.finish();
+    drop((plain, tracked));
+
     let mut group = c.benchmark_group("w4_insert");
-    group.bench_function("plain", |b| b.iter(|| inserts!(PlainIndex)));
-    group.bench_function("tracked", |b| b.iter(|| inserts!(TrackedIndex)));
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| {
+            b.iter(|| inserts!(PlainIndex))
+        });
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| inserts!(TrackedIndex))
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("w4_create_drop");
-    group.bench_function("plain", |b| b.iter(|| create_drop!(PlainRequest)));
-    group.bench_function("tracked", |b| b.iter(|| create_drop!(TrackedRequest)));
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| {
+            b.iter(|| create_drop!(PlainRequest))
+        });
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| create_drop!(TrackedRequest))
+        });
+    }
     group.bench_function("box_alloc_free", |b| {
         b.iter(|| {
             for _ in 0..STRUCTS {
@@ -110,36 +159,67 @@ fn main() {
     let mut rows = Vec::new();
     for (label, group) in [
         ("`Vec::push` x 10M u64", "w4_push"),
+        (
+            "`Vec::push` x 10M u64 into reserved, touched storage",
+            "w4_push_reserved",
+        ),
         ("`HashMap::insert` x 1M u64", "w4_insert"),
         ("create + drop x 1M, three tracked fields", "w4_create_drop"),
     ] {
-        let (Some(plain), Some(tracked)) = (median_ns(group, "plain"), median_ns(group, "tracked"))
+        let (Some(plain), Some(tracked)) = (rounds(group, "plain"), rounds(group, "tracked"))
         else {
             continue;
         };
+        let ratios: Vec<f64> = plain.iter().zip(&tracked).map(|(p, t)| t / p).collect();
         rows.push(vec![
             label.to_string(),
-            fmt_ns(plain),
-            fmt_ns(tracked),
-            format!("{:.3}", tracked / plain),
+            fmt_ns(median(&plain)),
+            fmt_ns(median(&tracked)),
+            format!("{:.3}", median(&tracked) / median(&plain)),
+            format!(
+                "{:.3} to {:.3}",
+                ratios.iter().copied().fold(f64::MAX, f64::min),
+                ratios.iter().copied().fold(f64::MIN, f64::max)
+            ),
         ]);
     }
     if let (Some(plain), Some(tracked), Some(boxed)) = (
-        median_ns("w4_create_drop", "plain"),
-        median_ns("w4_create_drop", "tracked"),
+        rounds("w4_create_drop", "plain"),
+        rounds("w4_create_drop", "tracked"),
         median_ns("w4_create_drop", "box_alloc_free"),
     ) {
+        let (plain, tracked) = (median(&plain), median(&tracked));
         let per = |ns: f64| ns / STRUCTS as f64;
         rows.push(vec![
             "extra per struct vs one `Box::new([u64; 4])` + free".to_string(),
             format!("{:.2} ns", per(tracked) - per(plain)),
             format!("{:.2} ns", per(boxed)),
             format!("{:.3}", (per(tracked) - per(plain)) / per(boxed)),
+            String::new(),
         ]);
     }
     print_table(
         &format!("W4 overhead, {} (medians)", mode()),
-        &["workload", "plain field", "tracked field", "ratio"],
+        &[
+            "workload",
+            "plain field",
+            "tracked field",
+            "ratio of medians",
+            "ratio per round",
+        ],
         &rows,
     );
+}
+
+/// The medians of every round of `side` in `group`, if all ran.
+fn rounds(group: &str, side: &str) -> Option<Vec<f64>> {
+    (1..=ROUNDS)
+        .map(|round| median_ns(group, &format!("{side}_{round}")))
+        .collect()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
