@@ -175,7 +175,7 @@ pub(crate) fn warn_over_budget(
     };
     let collection = meta.name;
     let budget = meta.budget;
-    let times = 1usize << (level - 1).min(63);
+    let times = times(level);
     let crossing = crossing(limit, level, len, bytes, budget);
     let suppressed = Suppressed(verdict.suppressed);
     let over = match limit {
@@ -199,6 +199,11 @@ pub(crate) fn warn_over_budget(
     });
 }
 
+/// The multiple of the limit that warning `level` is for: 1, 2, 4, ...
+fn times(level: u8) -> usize {
+    1usize << (level.max(1) - 1).min(63)
+}
+
 /// What went over `limit` at warning `level`: `101 entries > 100`, `130 KiB > 2x 64 KiB`.
 pub(crate) fn crossing(
     limit: Limit,
@@ -207,7 +212,7 @@ pub(crate) fn crossing(
     bytes: usize,
     budget: Budget,
 ) -> String {
-    let multiple = Multiple(1usize << (level.max(1) - 1).min(63));
+    let multiple = Multiple(times(level));
     match limit {
         Limit::Len => format!(
             "{len} entries > {multiple}{}",

@@ -9,6 +9,11 @@ use std::time::Duration;
 /// Nanoseconds on a clock's own scale.
 pub(crate) type Nanos = u64;
 
+/// `duration` in nanoseconds, saturating at `Nanos::MAX` (some 584 years).
+pub(crate) fn nanos(duration: Duration) -> Nanos {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The source of time of a scoped cache: the system clock, or a [`ManualClock`].
 ///
 /// The system clock is read through the operating system's coarse monotonic clock where it
@@ -98,7 +103,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let by = nanos(by);
         let _ = self
             .0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
@@ -155,7 +160,7 @@ mod system {
     fn precise() -> Nanos {
         static START: OnceLock<Instant> = OnceLock::new();
         let start = *START.get_or_init(Instant::now);
-        u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        super::nanos(start.elapsed())
     }
 
     /// How many coarse ticks a TTL must span for the coarse clock to serve it.

@@ -6,7 +6,7 @@
 //! past [`MAX_FINGERPRINTS`] entries, settled ones are forgotten first.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::{Nanos, monotonic_now};
 use crate::meta::FieldKey;
@@ -58,7 +58,7 @@ const MAX_FINGERPRINTS: usize = 4096;
 static TABLE: Mutex<Option<HashMap<Fingerprint, State>>> = Mutex::new(None);
 
 fn table() -> MutexGuard<'static, Option<HashMap<Fingerprint, State>>> {
-    TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::lock(&TABLE)
 }
 
 /// What an event due now reports.

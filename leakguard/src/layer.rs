@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tracing::dispatcher::{self, Dispatch, WeakDispatch};
@@ -567,7 +567,7 @@ mod sampler {
     static STARTED: OnceLock<()> = OnceLock::new();
 
     fn subscribers() -> MutexGuard<'static, Vec<WeakDispatch>> {
-        SUBSCRIBERS.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::lock(&SUBSCRIBERS)
     }
 
     pub(super) fn poison() {

@@ -220,6 +220,14 @@ pub const ENABLED: bool = cfg!(all(
     any(debug_assertions, feature = "release")
 ));
 
+/// Locks `mutex`, whatever a panic elsewhere left in it: every lock leakguard holds guards
+/// state that stays consistent between statements, and instrumentation must not panic.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Not public API: what the macros expand to.
 #[doc(hidden)]
 pub mod __private {

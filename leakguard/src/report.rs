@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::budget::{Budget, ByteSize};
 use crate::clock::{Nanos, monotonic_now};
@@ -103,7 +103,7 @@ struct History {
 static HISTORY: Mutex<Option<HashMap<FieldKey, History>>> = Mutex::new(None);
 
 fn history() -> MutexGuard<'static, Option<HashMap<FieldKey, History>>> {
-    HISTORY.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::lock(&HISTORY)
 }
 
 pub(crate) fn poison() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
 
@@ -81,11 +81,7 @@ pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
 #[must_use = "the scope ends when the guard is dropped"]
 pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::new(name.into());
-    let _ = STACK.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.push(Entered::Explicit(info.clone()));
-        }
-    });
+    with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
     ScopeGuard {
         info,
         not_send: PhantomData,
@@ -117,39 +113,36 @@ impl fmt::Debug for ScopeGuard {
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         let id = self.info.id;
-        let _ = STACK.try_with(|stack| {
-            if let Ok(mut stack) = stack.try_borrow_mut() {
-                let at = stack
-                    .iter()
-                    .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id));
-                if let Some(at) = at {
-                    stack.remove(at);
-                }
-            }
-        });
+        remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
         end(&self.info);
     }
 }
 
 /// A span was entered: it is the innermost scope until exited.
 pub(crate) fn enter_span(span: u64) {
-    let _ = STACK.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.push(Entered::Span { span, scope: None });
-        }
-    });
+    with_stack(|stack| stack.push(Entered::Span { span, scope: None }));
 }
 
 /// A span was exited.
 pub(crate) fn exit_span(span: u64) {
+    remove_innermost(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
+}
+
+/// Runs `f` on this thread's stack of scopes; does nothing while the stack is unavailable
+/// (the thread is being torn down, or the stack is borrowed further up).
+fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
     let _ = STACK.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            let at = stack
-                .iter()
-                .rposition(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
-            if let Some(at) = at {
-                stack.remove(at);
-            }
+            f(&mut stack);
+        }
+    });
+}
+
+/// Removes the innermost entry of this thread's stack that `is` picks out.
+fn remove_innermost(is: impl Fn(&Entered) -> bool) {
+    with_stack(|stack| {
+        if let Some(at) = stack.iter().rposition(is) {
+            stack.remove(at);
         }
     });
 }
@@ -245,7 +238,7 @@ impl EndedGuard {
 }
 
 fn ended() -> EndedGuard {
-    EndedGuard(ENDED.lock().unwrap_or_else(PoisonError::into_inner))
+    EndedGuard(crate::lock(&ENDED))
 }
 
 /// A scope that ended, due for its check.
@@ -257,7 +250,7 @@ struct Due {
 static PENDING: Mutex<Vec<Due>> = Mutex::new(Vec::new());
 
 fn pending() -> MutexGuard<'static, Vec<Due>> {
-    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::lock(&PENDING)
 }
 
 pub(crate) fn poison() {

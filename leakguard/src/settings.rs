@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::clock::Nanos;
+use crate::clock::{Nanos, nanos};
 
 pub(crate) struct Settings {
     grace: AtomicU64,
@@ -14,10 +14,6 @@ pub(crate) struct Settings {
     hoard_bytes: AtomicUsize,
     rate_window: AtomicU64,
     report_interval: AtomicU64,
-}
-
-fn nanos(duration: Duration) -> Nanos {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The defaults, documented on [`LeakLayer`](crate::LeakLayer).

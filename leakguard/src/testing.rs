@@ -39,7 +39,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::budget::ByteSize;
 use crate::events::Site;
@@ -85,7 +85,7 @@ struct Crossing {
 static CROSSINGS: Mutex<Option<HashMap<u32, Vec<Crossing>>>> = Mutex::new(None);
 
 fn crossings() -> MutexGuard<'static, Option<HashMap<u32, Vec<Crossing>>>> {
-    CROSSINGS.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::lock(&CROSSINGS)
 }
 
 pub(crate) fn poison() {

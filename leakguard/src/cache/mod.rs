@@ -59,11 +59,66 @@ use crate::tracked::running_heap;
 /// ```
 pub struct ScopedCache<K, V, S = DefaultHashBuilder> {
     store: Store<K, V, S>,
+    lifetime: Lifetime,
+    stats: Tally,
+    delta: Delta,
+}
+
+/// How long entries live and the clock that times them; shared by the map, set and ring.
+#[derive(Clone, Debug)]
+pub(crate) struct Lifetime {
+    /// 0 when entries do not expire.
     ttl: Nanos,
     clock: Clock,
-    stats: Tally,
-    /// Heap that entries brought in (positive) or took out since the figures last looked.
-    delta: [isize; crate::ENABLED as usize],
+}
+
+impl Lifetime {
+    /// Whether entries expire.
+    #[inline]
+    pub(crate) fn expires(&self) -> bool {
+        self.ttl != 0
+    }
+
+    /// How long entries live, if they expire.
+    pub(crate) fn ttl(&self) -> Option<Duration> {
+        self.expires().then(|| Duration::from_nanos(self.ttl))
+    }
+
+    /// The time now and the clock's resolution, from one read of the clock; zeros when
+    /// entries do not expire.
+    #[inline]
+    pub(crate) fn now(&self) -> (Nanos, Nanos) {
+        if !self.expires() {
+            return (0, 0);
+        }
+        self.clock.now(self.ttl)
+    }
+
+    /// When an entry written at `now`, on a clock of resolution `tick`, expires. Never
+    /// late: the clock may lag real time by up to one tick.
+    #[inline]
+    pub(crate) fn deadline(&self, now: Nanos, tick: Nanos) -> Nanos {
+        now.saturating_add(self.ttl).saturating_sub(tick)
+    }
+}
+
+/// Heap that entries brought in (positive) or took out since the figures last looked;
+/// nothing is kept when instrumentation is compiled out.
+#[derive(Default)]
+pub(crate) struct Delta([isize; crate::ENABLED as usize]);
+
+impl Delta {
+    #[inline]
+    pub(crate) fn add(&mut self, delta: isize) {
+        if let Some(d) = self.0.first_mut() {
+            *d += delta;
+        }
+    }
+
+    /// What was added since the last call.
+    pub(crate) fn take(&mut self) -> isize {
+        self.0.first_mut().map_or(0, std::mem::take)
+    }
 }
 
 /// The counters behind [`CacheStats`]; removals follow from the others and the length.
@@ -108,9 +163,7 @@ pub struct ScopedCacheBuilder {
 pub(crate) struct Config {
     /// `usize::MAX` when unbounded in entries.
     pub(crate) max: usize,
-    /// 0 when entries do not expire.
-    pub(crate) ttl: Nanos,
-    pub(crate) clock: Clock,
+    pub(crate) lifetime: Lifetime,
 }
 
 impl ScopedCacheBuilder {
@@ -144,10 +197,10 @@ impl ScopedCacheBuilder {
         }
         Ok(Config {
             max: self.max.unwrap_or(usize::MAX),
-            ttl: self
-                .ttl
-                .map_or(0, |ttl| u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
-            clock: self.clock.unwrap_or_else(Clock::current),
+            lifetime: Lifetime {
+                ttl: self.ttl.map_or(0, crate::clock::nanos),
+                clock: self.clock.unwrap_or_else(Clock::current),
+            },
         })
     }
 
@@ -512,14 +565,14 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         }
     }
 
+    /// The bound on entries, `usize::MAX` for none, as [`Core::new`] takes it.
+    fn max(&self) -> usize {
+        usize::try_from(self.qc.capacity()).unwrap_or(usize::MAX)
+    }
+
     /// A fresh, empty core with the same bound, dropping every entry.
     fn reset(&mut self) {
-        let max = self.qc.capacity();
-        *self = Core::new(if max == u64::MAX {
-            usize::MAX
-        } else {
-            max as usize
-        });
+        *self = Core::new(self.max());
     }
 
     /// Heap owned by every entry, key clones included; 0 when compiled out.
@@ -564,29 +617,28 @@ where
     S: BuildHasher + Default,
 {
     pub(crate) fn with_config(config: Config) -> Self {
-        let store = if config.ttl == 0 {
-            Store::Bare(Core::new(config.max))
-        } else {
+        let store = if config.lifetime.expires() {
             Store::Timed(Core::new(config.max))
+        } else {
+            Store::Bare(Core::new(config.max))
         };
         Self {
             store,
-            ttl: config.ttl,
-            clock: config.clock,
+            lifetime: config.lifetime,
             stats: Tally::default(),
-            delta: [0; crate::ENABLED as usize],
+            delta: Delta::default(),
         }
     }
 
     /// The bound on entries, if any.
     pub fn max(&self) -> Option<usize> {
-        let max = with_core!(&self.store, core => core.qc.capacity());
-        (max != u64::MAX).then_some(max as usize)
+        let max = with_core!(&self.store, core => core.max());
+        (max != usize::MAX).then_some(max)
     }
 
     /// How long entries live, if they expire.
     pub fn ttl(&self) -> Option<Duration> {
-        (self.ttl != 0).then(|| Duration::from_nanos(self.ttl))
+        self.lifetime.ttl()
     }
 
     /// Entries held, including expired ones not yet released.
@@ -619,24 +671,15 @@ where
         }
     }
 
+    /// The time now, 0 when entries do not expire.
     #[inline]
     fn now(&self) -> Nanos {
-        self.now_and_tick().0
-    }
-
-    /// The time now and the clock's resolution, from one read of the clock; zeros when
-    /// entries do not expire.
-    #[inline]
-    fn now_and_tick(&self) -> (Nanos, Nanos) {
-        if self.ttl == 0 {
-            return (0, 0);
-        }
-        self.clock.now(self.ttl)
+        self.lifetime.now().0
     }
 
     /// Heap that entries brought in or took out since the last call.
     pub(crate) fn take_delta(&mut self) -> isize {
-        self.delta.first_mut().map_or(0, std::mem::take)
+        self.delta.take()
     }
 }
 
@@ -646,13 +689,6 @@ where
     V: HeapSize,
     S: BuildHasher + Default,
 {
-    #[inline]
-    fn add_delta(&mut self, delta: isize) {
-        if let Some(d) = self.delta.first_mut() {
-            *d += delta;
-        }
-    }
-
     /// Releases up to [`SWEEP`] expired entries, or every entry at once when all have
     /// expired; shrinks the storage after a mass release.
     #[inline]
@@ -690,7 +726,7 @@ where
                 Self::shrink_if_sparse(core);
             }
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
     }
 
     /// Releases the oldest entry if it has expired at `now`; whether it did.
@@ -735,12 +771,7 @@ where
         if slots < 64 || core.qc.len() > slots / 4 {
             return;
         }
-        let max = core.qc.capacity();
-        let mut fresh: Core<K, W, S> = Core::new(if max == u64::MAX {
-            usize::MAX
-        } else {
-            max as usize
-        });
+        let mut fresh: Core<K, W, S> = Core::new(core.max());
         let mut outcome = Outcome::default();
         match core.expiry.take() {
             Some(mut old) => {
@@ -773,7 +804,7 @@ where
     /// expires `ttl` from now, whether it is new or replaces another.
     #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let (now, tick) = self.now_and_tick();
+        let (now, tick) = self.lifetime.now();
         self.sweep(now);
         self.insert_at(key, value, now, tick)
     }
@@ -782,19 +813,18 @@ where
     /// read: reading the clock again for the resolution cost about 6% of W2's throughput.
     #[inline]
     fn insert_at(&mut self, key: K, value: V, now: Nanos, tick: Nanos) -> Option<V> {
-        let ttl = self.ttl;
+        let lifetime = &self.lifetime;
         let mut delta = 0;
         let stats = &mut self.stats;
         let replaced = with_core!(&mut self.store, core => {
-            let slot = (ttl != 0).then(|| {
-                let max = core.qc.capacity();
-                let expiry = core.expiry.get_or_insert_with(|| {
-                    Box::new(Expiry::new(if max == u64::MAX { usize::MAX } else { max as usize }))
-                });
+            let slot = lifetime.expires().then(|| {
+                let max = core.max();
+                let expiry = core
+                    .expiry
+                    .get_or_insert_with(|| Box::new(Expiry::new(max)));
                 let clone = key.clone();
                 delta += running_heap(&clone) as isize;
-                // Never late: the clock may lag real time by up to one tick.
-                expiry.push(clone, now.saturating_add(ttl).saturating_sub(tick))
+                expiry.push(clone, lifetime.deadline(now, tick))
             });
             delta += entry_heap(&key, &value);
             let mut outcome = Outcome::default();
@@ -824,7 +854,7 @@ where
                 }
             }
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
         replaced
     }
 
@@ -938,7 +968,7 @@ where
             Self::shrink_if_sparse(core);
             removed
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
         removed
     }
 
@@ -950,7 +980,7 @@ where
 
     /// Makes sure a live entry for `key` exists, counting a hit or a miss; the time used.
     pub(crate) fn ensure<F: FnOnce() -> V>(&mut self, key: &K, make: F) -> Nanos {
-        let (now, tick) = self.now_and_tick();
+        let (now, tick) = self.lifetime.now();
         self.sweep(now);
         let live = with_core!(&self.store, core => core.get(key, now).is_some());
         if live {
@@ -968,7 +998,7 @@ where
                     stats.expirations += 1;
                 }
             });
-            self.add_delta(delta);
+            self.delta.add(delta);
             self.insert_at(key.clone(), make(), now, tick);
         }
         now
@@ -995,7 +1025,7 @@ where
             core.reset();
             -heap
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
     }
 
     /// Keeps the live entries for which `keep` returns `true`; releases expired ones.
@@ -1022,7 +1052,7 @@ where
             }
             Self::shrink_if_sparse(core);
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
     }
 
     /// Releases every expired entry now, returning how many there were.
@@ -1037,7 +1067,7 @@ where
             }
             Self::shrink_if_sparse(core);
         });
-        self.add_delta(delta);
+        self.delta.add(delta);
         purged
     }
 

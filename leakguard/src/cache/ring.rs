@@ -7,8 +7,8 @@ use std::mem::size_of;
 use std::ops::Index;
 use std::time::Duration;
 
-use super::{CacheStats, Config, SWEEP, ScopedCacheBuilder};
-use crate::clock::{Clock, Nanos};
+use super::{CacheStats, Config, Delta, Lifetime, SWEEP, ScopedCacheBuilder};
+use crate::clock::Nanos;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
 use crate::tracked::running_heap;
 
@@ -35,12 +35,11 @@ pub struct ScopedRing<T> {
     /// Write deadlines, parallel to `items`; empty without a TTL.
     deadlines: VecDeque<Nanos>,
     max: usize,
-    ttl: Nanos,
-    clock: Clock,
+    lifetime: Lifetime,
     pushes: u64,
     evictions: u64,
     expirations: u64,
-    delta: [isize; crate::ENABLED as usize],
+    delta: Delta,
 }
 
 impl ScopedRing<()> {
@@ -56,12 +55,11 @@ impl<T> ScopedRing<T> {
             items: VecDeque::new(),
             deadlines: VecDeque::new(),
             max: config.max,
-            ttl: config.ttl,
-            clock: config.clock,
+            lifetime: config.lifetime,
             pushes: 0,
             evictions: 0,
             expirations: 0,
-            delta: [0; crate::ENABLED as usize],
+            delta: Delta::default(),
         }
     }
 
@@ -72,23 +70,15 @@ impl<T> ScopedRing<T> {
 
     /// How long entries live, if they expire.
     pub fn ttl(&self) -> Option<Duration> {
-        (self.ttl != 0).then(|| Duration::from_nanos(self.ttl))
-    }
-
-    fn now(&self) -> (Nanos, Nanos) {
-        if self.ttl == 0 {
-            (0, 0)
-        } else {
-            self.clock.now(self.ttl)
-        }
+        self.lifetime.ttl()
     }
 
     /// Index in `items` of the oldest live entry.
     fn first_live(&self) -> usize {
-        if self.ttl == 0 {
+        if !self.lifetime.expires() {
             return 0;
         }
-        let now = self.now().0;
+        let now = self.lifetime.now().0;
         self.deadlines.partition_point(|&deadline| deadline <= now)
     }
 
@@ -141,22 +131,16 @@ impl<T> ScopedRing<T> {
     }
 
     pub(crate) fn take_delta(&mut self) -> isize {
-        self.delta.first_mut().map_or(0, std::mem::take)
+        self.delta.take()
     }
 }
 
 impl<T: HeapSize> ScopedRing<T> {
-    fn add_delta(&mut self, delta: isize) {
-        if let Some(d) = self.delta.first_mut() {
-            *d += delta;
-        }
-    }
-
     /// Removes the oldest entry, whatever its age, keeping the figures.
     fn drop_oldest(&mut self) -> Option<T> {
         let item = self.items.pop_front()?;
         self.deadlines.pop_front();
-        self.add_delta(-(running_heap(&item) as isize));
+        self.delta.add(-(running_heap(&item) as isize));
         Some(item)
     }
 
@@ -183,7 +167,7 @@ impl<T: HeapSize> ScopedRing<T> {
     fn release_all(&mut self) {
         if crate::ENABLED {
             let heap: usize = self.items.iter().map(running_heap).sum();
-            self.add_delta(-(heap as isize));
+            self.delta.add(-(heap as isize));
         }
         self.items = VecDeque::new();
         self.deadlines = VecDeque::new();
@@ -201,7 +185,7 @@ impl<T: HeapSize> ScopedRing<T> {
 
     /// Appends an entry; past `max` the oldest entry is dropped and returned.
     pub fn push(&mut self, value: T) -> Option<T> {
-        let (now, tick) = self.now();
+        let (now, tick) = self.lifetime.now();
         self.sweep(now);
         let dropped = if self.items.len() >= self.max {
             self.evictions += 1;
@@ -209,12 +193,10 @@ impl<T: HeapSize> ScopedRing<T> {
         } else {
             None
         };
-        self.add_delta(running_heap(&value) as isize);
+        self.delta.add(running_heap(&value) as isize);
         self.items.push_back(value);
-        if self.ttl != 0 {
-            // Never late: the clock may lag real time by up to one tick.
-            self.deadlines
-                .push_back(now.saturating_add(self.ttl).saturating_sub(tick));
+        if self.lifetime.expires() {
+            self.deadlines.push_back(self.lifetime.deadline(now, tick));
         }
         self.pushes += 1;
         dropped
@@ -227,7 +209,7 @@ impl<T: HeapSize> ScopedRing<T> {
 
     /// Removes and returns the oldest live entry.
     pub fn pop_front(&mut self) -> Option<T> {
-        let now = self.now().0;
+        let now = self.lifetime.now().0;
         self.sweep(now);
         let first = self.first_live();
         for _ in 0..first {
@@ -239,14 +221,14 @@ impl<T: HeapSize> ScopedRing<T> {
 
     /// Removes and returns the newest live entry.
     pub fn pop_back(&mut self) -> Option<T> {
-        let now = self.now().0;
+        let now = self.lifetime.now().0;
         self.sweep(now);
         if self.is_empty() {
             return None;
         }
         let item = self.items.pop_back()?;
         self.deadlines.pop_back();
-        self.add_delta(-(running_heap(&item) as isize));
+        self.delta.add(-(running_heap(&item) as isize));
         Some(item)
     }
 
@@ -287,7 +269,7 @@ impl<T: HeapSize> ScopedRing<T> {
             deadlines.truncate(kept);
         }
         self.expirations += expired;
-        self.add_delta(-(removed as isize));
+        self.delta.add(-(removed as isize));
         self.shrink_if_sparse();
     }
 
