@@ -10,9 +10,10 @@
 use std::cell::RefCell;
 use std::panic::Location;
 use std::ptr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::lock;
 use crate::meta::FieldMeta;
 
 /// Slots per chunk.
@@ -112,10 +113,6 @@ static REGISTRY: Registry = Registry {
     free: Mutex::new(Vec::new()),
 };
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The slot at `index`, if its chunk exists.
 fn slot_at(index: usize) -> Option<&'static Slot> {
     let chunk = REGISTRY.chunks.get(index / CHUNK)?.load(Acquire);
@@ -134,17 +131,24 @@ fn fresh(count: usize) -> Vec<&'static Slot> {
         if cell.load(Acquire).is_null() {
             let chunk: Box<[Slot; CHUNK]> = Box::new(std::array::from_fn(|_| Slot::default()));
             let chunk = Box::into_raw(chunk);
-            if cell
-                .compare_exchange(ptr::null_mut(), chunk, AcqRel, Acquire)
-                .is_err()
-            {
+            match cell.compare_exchange(ptr::null_mut(), chunk, AcqRel, Acquire) {
+                Ok(_) => reserve_free(index / CHUNK + 1),
                 // SAFETY: ours, never published.
-                drop(unsafe { Box::from_raw(chunk) });
+                Err(_) => drop(unsafe { Box::from_raw(chunk) }),
             }
         }
         slots.extend(slot_at(index));
     }
     slots
+}
+
+/// Makes room in the shared free list for every slot of `chunks` chunks, so that it never
+/// grows as slots come and go: the registry's memory then follows from its chunks alone.
+#[cold]
+fn reserve_free(chunks: usize) {
+    let mut free = lock(&REGISTRY.free);
+    let missing = (chunks * CHUNK).saturating_sub(free.len());
+    free.reserve_exact(missing);
 }
 
 /// Free slots this thread keeps at hand.
@@ -173,11 +177,13 @@ fn take_free() -> Option<&'static Slot> {
         refill(&mut local.0);
         local.0.pop()
     });
-    match taken {
-        Ok(Some(slot)) => Some(slot),
-        // This thread is being torn down: use the shared list directly.
-        _ => lock(&REGISTRY.free).pop().or_else(|| fresh(1).pop()),
+    if let Ok(Some(slot)) = taken {
+        return Some(slot);
     }
+    // This thread is being torn down: use the shared list directly, releasing its lock
+    // before `fresh` may take it.
+    let shared = lock(&REGISTRY.free).pop();
+    shared.or_else(|| fresh(1).pop())
 }
 
 #[cold]
