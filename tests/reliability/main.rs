@@ -113,17 +113,20 @@ pub const ROUNDS: usize = 4_000;
 pub const OPS_PER_ROUND: usize = 10;
 
 /// `THREADS` threads creating, growing, moving between threads and dropping tracked structs
-/// and caches, `rounds` each; every thread returns the structs it kept.
+/// and caches, `rounds` each; every thread returns the structs it kept. What is alive at
+/// once stays well inside the registry's first chunk of slots, thread stocks included, so
+/// that its memory does not depend on how the threads happen to interleave.
 fn churn(rounds: usize) -> Vec<Work> {
     let ops = Arc::new(AtomicUsize::new(0));
     let (senders, receivers): (Vec<_>, Vec<_>) =
-        (0..THREADS).map(|_| mpsc::sync_channel::<Work>(16)).unzip();
+        (0..THREADS).map(|_| mpsc::sync_channel::<Work>(4)).unzip();
     let (done, finished) = mpsc::channel();
+    let mut workers = Vec::new();
     for (t, receiver) in receivers.into_iter().enumerate() {
         let next = senders[(t + 1) % THREADS].clone();
         let done = done.clone();
         let ops = ops.clone();
-        std::thread::spawn(move || {
+        workers.push(std::thread::spawn(move || {
             let mut kept: Vec<Work> = Vec::new();
             let mut memo = Memo::default();
             for r in 0..rounds {
@@ -147,13 +150,13 @@ fn churn(rounds: usize) -> Vec<Work> {
                     arrived.log.push_str("moved;");
                     kept.push(arrived);
                 }
-                if kept.len() > 16 {
-                    kept.drain(..8);
+                if kept.len() > 8 {
+                    kept.drain(..4);
                 }
                 ops.fetch_add(OPS_PER_ROUND, Ordering::Relaxed);
             }
             let _ = done.send((t, kept));
-        });
+        }));
     }
     drop(done);
     drop(senders);
@@ -164,6 +167,11 @@ fn churn(rounds: usize) -> Vec<Work> {
             .recv_timeout(Duration::from_secs(120))
             .expect("every worker finishes: no deadlock");
         all.extend(kept);
+    }
+    // Each worker drops what is left in its channel, and hands its free registry slots
+    // back, as it exits: wait for that, so that the figures that follow are settled.
+    for worker in workers {
+        worker.join().expect("a worker panicked");
     }
     assert_eq!(
         ops.load(Ordering::Relaxed),
