@@ -155,3 +155,34 @@ fn a_steady_scenario_passes_assert_no_growth() {
 fn assert_no_growth_needs_a_few_iterations() {
     testing::assert_no_growth(2, || {});
 }
+
+#[track_growth]
+#[derive(Default)]
+struct Memo {
+    #[scoped_cache(max = 4)]
+    hot: HashMap<u64, String>,
+    #[scoped_cache(max = 4)]
+    recent: Vec<u64>,
+}
+
+#[test]
+fn scoped_caches_are_named_where_they_first_grew() {
+    let mut kept = Vec::new();
+    let line = line!() + 4;
+    let message = failure_of(|| {
+        testing::assert_no_leaks(|| {
+            let mut memo = Memo::default();
+            memo.hot.insert(1, "one".to_string());
+            memo.recent.push(1);
+            kept.push(memo);
+        })
+    });
+    for (field, line) in [("Memo.hot", line), ("Memo.recent", line + 1)] {
+        let expected = format!("first grown at {}:{line}", file!());
+        let entry = message
+            .lines()
+            .find(|l| l.trim_start().starts_with(field))
+            .unwrap_or_else(|| panic!("no {field} in\n{message}"));
+        assert!(entry.ends_with(&expected), "{entry}");
+    }
+}

@@ -5,10 +5,54 @@ use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
 
+use std::panic::Location;
+
 use super::Tracked;
 use crate::cache::{ScopedCache, ScopedRing, ScopedSet, ValueMut};
 use crate::heap_size::HeapSize;
 use crate::meta::TrackedStruct;
+
+/// The bounded collections: each keeps the entry heap that went in or out, evictions and
+/// expirations included, until its tracked field settles it.
+pub(crate) trait Bounded {
+    fn take_delta(&mut self) -> isize;
+}
+
+impl<K: Eq + Hash + Clone, V, S: BuildHasher + Default> Bounded for ScopedCache<K, V, S> {
+    fn take_delta(&mut self) -> isize {
+        ScopedCache::take_delta(self)
+    }
+}
+
+impl<T: Eq + Hash + Clone, S: BuildHasher + Default> Bounded for ScopedSet<T, S> {
+    fn take_delta(&mut self) -> isize {
+        ScopedSet::take_delta(self)
+    }
+}
+
+impl<T> Bounded for ScopedRing<T> {
+    fn take_delta(&mut self) -> isize {
+        ScopedRing::take_delta(self)
+    }
+}
+
+// Both methods are private: the crate-private bound is never visible outside.
+#[allow(private_bounds)]
+impl<C: Bounded + HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
+    /// Settles after an operation that may have added entries, which grew the collection
+    /// where it was called.
+    #[track_caller]
+    fn settle_grown(&mut self) {
+        let delta = self.inner.take_delta();
+        self.settle(delta, Some(Location::caller()));
+    }
+
+    /// Settles after an operation that adds nothing.
+    fn settle_rest(&mut self) {
+        let delta = self.inner.take_delta();
+        self.settle(delta, None);
+    }
+}
 
 impl<K, V, S, O, const I: usize> Tracked<ScopedCache<K, V, S>, O, I>
 where
@@ -17,16 +61,11 @@ where
     S: BuildHasher + Default,
     O: TrackedStruct,
 {
-    fn settle_cache(&mut self) {
-        let delta = self.inner.take_delta();
-        self.settle(delta);
-    }
-
     /// Inserts an entry, evicting one if full; see [`ScopedCache::insert`].
     #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let replaced = self.inner.insert(key, value);
-        self.settle_cache();
+        self.settle_grown();
         replaced
     }
 
@@ -37,7 +76,7 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let now = self.inner.prepare();
-        self.settle_cache();
+        self.settle_rest();
         self.inner.lookup(key, now)
     }
 
@@ -48,7 +87,7 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let now = self.inner.prepare();
-        self.settle_cache();
+        self.settle_rest();
         // The value may change through the guard; the next access re-measures.
         self.touched();
         self.inner.lookup_mut(key, now)
@@ -59,7 +98,7 @@ where
     #[track_caller]
     pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &V {
         let now = self.inner.ensure(&key, make);
-        self.settle_cache();
+        self.settle_grown();
         self.inner.live(&key, now)
     }
 
@@ -70,26 +109,26 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let removed = self.inner.remove(key);
-        self.settle_cache();
+        self.settle_rest();
         removed
     }
 
     /// Removes every entry; see [`ScopedCache::clear`].
     pub fn clear(&mut self) {
         self.inner.clear();
-        self.settle_cache();
+        self.settle_rest();
     }
 
     /// Keeps the live entries for which `keep` returns `true`; see [`ScopedCache::retain`].
     pub fn retain<F: FnMut(&K, &V) -> bool>(&mut self, keep: F) {
         self.inner.retain(keep);
-        self.settle_cache();
+        self.settle_rest();
     }
 
     /// Releases every expired entry now; see [`ScopedCache::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
         let purged = self.inner.purge_expired();
-        self.settle_cache();
+        self.settle_rest();
         purged
     }
 }
@@ -143,16 +182,11 @@ where
     S: BuildHasher + Default,
     O: TrackedStruct,
 {
-    fn settle_set(&mut self) {
-        let delta = self.inner.take_delta();
-        self.settle(delta);
-    }
-
     /// Adds a value; see [`ScopedSet::insert`].
     #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let new = self.inner.insert(value);
-        self.settle_set();
+        self.settle_grown();
         new
     }
 
@@ -163,26 +197,26 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let removed = self.inner.remove(value);
-        self.settle_set();
+        self.settle_rest();
         removed
     }
 
     /// Removes every value; see [`ScopedSet::clear`].
     pub fn clear(&mut self) {
         self.inner.clear();
-        self.settle_set();
+        self.settle_rest();
     }
 
     /// Keeps the live values for which `keep` returns `true`; see [`ScopedSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
         self.inner.retain(keep);
-        self.settle_set();
+        self.settle_rest();
     }
 
     /// Releases every expired value now; see [`ScopedSet::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
         let purged = self.inner.purge_expired();
-        self.settle_set();
+        self.settle_rest();
         purged
     }
 }
@@ -216,16 +250,11 @@ where
 }
 
 impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I> {
-    fn settle_ring(&mut self) {
-        let delta = self.inner.take_delta();
-        self.settle(delta);
-    }
-
     /// Appends an entry, dropping the oldest past `max`; see [`ScopedRing::push`].
     #[track_caller]
     pub fn push(&mut self, value: T) -> Option<T> {
         let dropped = self.inner.push(value);
-        self.settle_ring();
+        self.settle_grown();
         dropped
     }
 
@@ -238,14 +267,14 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I>
     /// Removes the oldest live entry; see [`ScopedRing::pop_front`].
     pub fn pop_front(&mut self) -> Option<T> {
         let item = self.inner.pop_front();
-        self.settle_ring();
+        self.settle_rest();
         item
     }
 
     /// Removes the newest live entry; see [`ScopedRing::pop_back`].
     pub fn pop_back(&mut self) -> Option<T> {
         let item = self.inner.pop_back();
-        self.settle_ring();
+        self.settle_rest();
         item
     }
 
@@ -257,19 +286,19 @@ impl<T: HeapSize, O: TrackedStruct, const I: usize> Tracked<ScopedRing<T>, O, I>
     /// Removes every entry; see [`ScopedRing::clear`].
     pub fn clear(&mut self) {
         self.inner.clear();
-        self.settle_ring();
+        self.settle_rest();
     }
 
     /// Keeps the live entries for which `keep` returns `true`; see [`ScopedRing::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
         self.inner.retain(keep);
-        self.settle_ring();
+        self.settle_rest();
     }
 
     /// Releases every expired entry now; see [`ScopedRing::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
         let purged = self.inner.purge_expired();
-        self.settle_ring();
+        self.settle_rest();
         purged
     }
 }

@@ -504,12 +504,11 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
 
     /// Records the entry heap a self-evicting collection reports as gone in or out, and
     /// re-evaluates: such a collection's storage changes without its length growing.
-    #[track_caller]
-    pub(crate) fn settle(&mut self, delta: isize) {
+    /// `site` is where it grew, if it did.
+    pub(crate) fn settle(&mut self, delta: isize, site: Option<&'static Location<'static>>) {
         if let Some(active) = self.state.first_mut() {
             let heap = active.elem_heap.get_mut();
             *heap = heap.saturating_add_signed(delta);
-            let site = (delta > 0).then(Location::caller);
             self.resync(site);
         }
     }
