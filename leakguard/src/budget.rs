@@ -2,9 +2,8 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::panic::Location;
 
-use crate::events::{self, Detail, Fingerprint, Kind};
+use crate::events::{self, Detail, Fingerprint, Kind, Site};
 use crate::meta::FieldMeta;
 
 /// The limits of one tracked collection: entries, heap bytes, or both.
@@ -56,6 +55,16 @@ impl fmt::Display for Budget {
             (None, Some(bytes)) => write!(f, "{}", ByteSize(bytes)),
             (Some(len), Some(bytes)) => write!(f, "len {len}, {}", ByteSize(bytes)),
         }
+    }
+}
+
+/// A change in bytes, signed, with binary units: `+1.5 KiB`, `-200 B`.
+pub(crate) struct SignedBytes(pub(crate) f64);
+
+impl fmt::Display for SignedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0.0 { "-" } else { "+" };
+        write!(f, "{sign}{}", ByteSize(self.0.abs().round() as usize))
     }
 }
 
@@ -229,7 +238,7 @@ pub(crate) fn crossing(
 /// Emits the event for a collection that holds far more capacity than it uses.
 pub(crate) fn report_hoarding(
     meta: &'static FieldMeta,
-    site: Option<&'static Location<'static>>,
+    site: Site,
     len: usize,
     capacity: usize,
     unused: usize,
@@ -239,7 +248,7 @@ pub(crate) fn report_hoarding(
         kind: Kind::HoardedCapacity,
         field: meta.key(),
         collection: meta.name,
-        site: site.map(|l| (l.file(), l.line())),
+        site,
         detail: Detail::None,
     };
     let Some(verdict) = events::occurred(&fingerprint, 1) else {

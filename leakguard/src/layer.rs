@@ -11,7 +11,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::budget::{ByteSize, emit_once};
+use crate::budget::{ByteSize, SignedBytes, emit_once};
 use crate::clock::{Nanos, monotonic_now};
 use crate::error::ConfigError;
 use crate::events::{self, Detail, Fingerprint, Kind, Site, Verdict};
@@ -387,7 +387,7 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
             suspects.push(Suspect {
                 field: meta.key(),
                 collection: meta.name,
-                site: slot.grown_at().map(|l| (l.file(), l.line())),
+                site: slot.site(),
                 len,
                 bytes,
                 samples: streak,
@@ -542,16 +542,6 @@ fn emit(finding: &Finding) {
                 "leakguard report\n{report}",
             );
         }
-    }
-}
-
-/// `+1.5 KiB`, `-200 B`.
-struct SignedBytes(f64);
-
-impl fmt::Display for SignedBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0.0 { "-" } else { "+" };
-        write!(f, "{sign}{}", ByteSize(self.0.abs().round() as usize))
     }
 }
 

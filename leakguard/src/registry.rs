@@ -13,6 +13,7 @@ use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
+use crate::events::Site;
 use crate::lock;
 use crate::meta::FieldMeta;
 
@@ -69,9 +70,11 @@ impl Slot {
         unsafe { meta.as_ref() }
     }
 
-    pub(crate) fn grown_at(&self) -> Option<&'static Location<'static>> {
+    /// Where the collection first grew, as file and line, if it has.
+    pub(crate) fn site(&self) -> Site {
         // SAFETY: only `&'static Location` are ever stored.
-        unsafe { self.grown_at.load(Relaxed).as_ref() }
+        let location = unsafe { self.grown_at.load(Relaxed).as_ref() }?;
+        Some((location.file(), location.line()))
     }
 
     /// Records where the collection first grew, once.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::budget::{Budget, ByteSize};
+use crate::budget::{Budget, ByteSize, SignedBytes};
 use crate::clock::{Nanos, monotonic_now};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_OVER_BUDGET};
@@ -194,7 +194,7 @@ impl fmt::Display for Rate {
             return f.write_str("0");
         }
         if self.bytes {
-            write!(f, "{sign}{}/s", ByteSize(magnitude))
+            write!(f, "{}/s", SignedBytes(self.per_sec))
         } else {
             write!(f, "{sign}{magnitude}/s")
         }

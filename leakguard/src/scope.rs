@@ -322,7 +322,7 @@ pub(crate) fn check_due(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
             return;
         }
         slot.set_flag(FLAG_OUTLIVED, true);
-        let site = slot.grown_at().map(|l| (l.file(), l.line()));
+        let site = slot.site();
         let age = now.saturating_sub(slot.born.load(Relaxed));
         let since_end = now.saturating_sub(scope.ended.load(Relaxed));
         let field = meta.key();

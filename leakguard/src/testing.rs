@@ -149,7 +149,7 @@ impl Check {
                 live.push(Live {
                     key: meta.key(),
                     collection: meta.name,
-                    site: slot.grown_at().map(|l| (l.file(), l.line())),
+                    site: slot.site(),
                     len: slot.len.load(Relaxed),
                     bytes: slot.bytes.load(Relaxed),
                 });

@@ -315,10 +315,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
                     level.store(next, Relaxed);
                     budget::warn_over_budget(meta, limit, next, len, bytes);
                     if active.test != 0 {
-                        let site = active
-                            .slot
-                            .and_then(Slot::grown_at)
-                            .map(|l| (l.file(), l.line()));
+                        let site = active.slot.and_then(Slot::site);
                         let what = budget::crossing(limit, next, len, bytes, budget);
                         testing::record_crossing(
                             active.test,
@@ -337,7 +334,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
             let hoarding = unused >= SETTINGS.hoard_bytes()
                 && fp.capacity >= fp.len.saturating_mul(SETTINGS.hoard_ratio() as usize);
             if hoarding != active.hoarding.swap(hoarding, Relaxed) && hoarding {
-                let site = active.slot.and_then(Slot::grown_at);
+                let site = active.slot.and_then(Slot::site);
                 budget::report_hoarding(meta, site, len, fp.capacity, unused, bytes);
             }
         }
