@@ -269,12 +269,9 @@ pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs 
     let mut seen = Seen::default();
     for meta in budget_args(metas(args, errors), &mut out.budget, errors) {
         if meta.path() == SCOPED {
-            if !matches!(meta, Meta::Path(_)) {
-                errors.at(
-                    &meta,
-                    "`scoped` takes no value; write `#[track_growth(scoped)]`",
-                );
-            } else if seen.first(SCOPED, &meta, errors) {
+            if flag(&meta, SCOPED, "#[track_growth(scoped)]", errors)
+                && seen.first(SCOPED, &meta, errors)
+            {
                 out.scoped = true;
             }
             continue;
@@ -320,55 +317,7 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                 errors.at(path, "duplicate `#[track]` attribute");
                 continue;
             }
-            let mut skip = None;
-            let mut scoped = None;
-            let mut seen = Seen::default();
-            for meta in list_metas(attr, errors) {
-                let word = if meta.path() == SKIP {
-                    SKIP
-                } else if meta.path() == SCOPED {
-                    SCOPED
-                } else {
-                    errors.at(
-                        &meta,
-                        format!(
-                            "unknown `track` argument `{}`; expected `skip` or `scoped`",
-                            path_name(&meta)
-                        ),
-                    );
-                    continue;
-                };
-                if !matches!(meta, Meta::Path(_)) {
-                    errors.at(
-                        &meta,
-                        format!("`{word}` takes no value; write `#[track({word})]`"),
-                    );
-                } else if seen.first(word, &meta, errors) {
-                    let at = meta.path().clone();
-                    if word == SKIP {
-                        skip = Some(at);
-                    } else {
-                        scoped = Some(at);
-                    }
-                }
-            }
-            if let (Some(_), Some(scoped)) = (&skip, &scoped) {
-                errors.at(scoped, "a field is either skipped or scoped, not both");
-            }
-            let track = if skip.is_some() {
-                Track::Skip
-            } else {
-                Track::In {
-                    scoped: scoped.is_some(),
-                }
-            };
-            if let Meta::NameValue(nv) = &attr.meta {
-                errors.at(
-                    nv,
-                    "`#[track]` takes no value; write `#[track]` or `#[track(skip)]`",
-                );
-            }
-            out.track = Some((attr, track));
+            out.track = Some((attr, track(attr, errors)));
         } else if path == SCOPED_CACHE {
             if out.cache.is_some() {
                 errors.at(path, "duplicate `#[scoped_cache]` attribute");
@@ -378,6 +327,65 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
         }
     }
     out
+}
+
+/// Parses the arguments of `#[track]`, `#[track(skip)]` or `#[track(scoped)]`.
+fn track(attr: &Attribute, errors: &mut Errors) -> Track {
+    let mut skip = None;
+    let mut scoped = None;
+    let mut seen = Seen::default();
+    for meta in list_metas(attr, errors) {
+        let word = if meta.path() == SKIP {
+            SKIP
+        } else if meta.path() == SCOPED {
+            SCOPED
+        } else {
+            errors.at(
+                &meta,
+                format!(
+                    "unknown `track` argument `{}`; expected `skip` or `scoped`",
+                    path_name(&meta)
+                ),
+            );
+            continue;
+        };
+        if flag(&meta, word, &format!("#[track({word})]"), errors)
+            && seen.first(word, &meta, errors)
+        {
+            let at = meta.path().clone();
+            if word == SKIP {
+                skip = Some(at);
+            } else {
+                scoped = Some(at);
+            }
+        }
+    }
+    if let (Some(_), Some(scoped)) = (&skip, &scoped) {
+        errors.at(scoped, "a field is either skipped or scoped, not both");
+    }
+    if let Meta::NameValue(nv) = &attr.meta {
+        errors.at(
+            nv,
+            "`#[track]` takes no value; write `#[track]` or `#[track(skip)]`",
+        );
+    }
+    if skip.is_some() {
+        Track::Skip
+    } else {
+        Track::In {
+            scoped: scoped.is_some(),
+        }
+    }
+}
+
+/// Whether `meta` is the bare word `word`, as written in `written`; an error if it has a
+/// value.
+fn flag(meta: &Meta, word: Symbol, written: &str, errors: &mut Errors) -> bool {
+    if matches!(meta, Meta::Path(_)) {
+        return true;
+    }
+    errors.at(meta, format!("`{word}` takes no value; write `{written}`"));
+    false
 }
 
 /// Parses the arguments of `#[scoped_cache(max = .., ttl = ..)]`.
