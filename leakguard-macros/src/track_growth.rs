@@ -177,19 +177,16 @@ fn generate(input: &Input<'_>) -> TokenStream {
             _ => None,
         };
         let collection = match scoped {
-            Some((Scoped::Map(args), _)) => {
+            Some((kind, _)) => {
                 replaced_types.push(ty);
-                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedCache<#(#args),*>)
+                let (bounded, args) = match kind {
+                    Scoped::Map(args) => (format_ident!("ScopedCache"), args),
+                    Scoped::Set(args) => (format_ident!("ScopedSet"), args),
+                    Scoped::Ring(args) => (format_ident!("ScopedRing"), args),
+                };
+                quote_spanned!(ty.span()=> ::leakguard::__private::#bounded<#(#args),*>)
             }
-            Some((Scoped::Set(args), _)) => {
-                replaced_types.push(ty);
-                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedSet<#(#args),*>)
-            }
-            Some((Scoped::Ring(args), _)) => {
-                replaced_types.push(ty);
-                quote_spanned!(ty.span()=> ::leakguard::__private::ScopedRing<#(#args),*>)
-            }
-            _ => ty.to_token_stream(),
+            None => ty.to_token_stream(),
         };
         let tracked = quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#collection, Self, #position #end);
         fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
