@@ -169,24 +169,16 @@ mod system {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     mod coarse {
         use super::Nanos;
+        use rustix::time::{ClockId, Timespec, clock_getres, clock_gettime};
         use std::sync::atomic::{AtomicU64, Ordering};
 
         // `#[inline]` throughout: a cache's generic code, compiled in the user's crate, could
-        // only call these otherwise, and a TTL cache reads the clock on every operation.
+        // only call these otherwise, and a TTL cache reads the clock on nearly every operation.
         #[inline]
-        fn read(
-            clock: libc::clockid_t,
-            get: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int,
-        ) -> Option<Nanos> {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-            let ok = unsafe { get(clock, &mut ts) } == 0;
+        fn nanos(ts: Timespec) -> Option<Nanos> {
             let secs = u64::try_from(ts.tv_sec).ok()?;
             let nanos = u64::try_from(ts.tv_nsec).ok()?;
-            ok.then(|| secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+            Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
         }
 
         /// The coarse clock's resolution, 0 until read, `u64::MAX` if unavailable.
@@ -203,16 +195,17 @@ mod system {
 
         #[cold]
         fn first_tick() -> Nanos {
-            let tick = read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_getres)
+            let tick = nanos(clock_getres(ClockId::MonotonicCoarse))
                 .filter(|&t| t > 0)
                 .unwrap_or(u64::MAX);
             TICK.store(tick, Ordering::Relaxed);
             tick
         }
 
+        /// rustix calls the vDSO directly, without libc's wrapper around it.
         #[inline]
         pub(super) fn now() -> Option<Nanos> {
-            read(libc::CLOCK_MONOTONIC_COARSE, libc::clock_gettime)
+            nanos(clock_gettime(ClockId::MonotonicCoarse))
         }
     }
 
