@@ -64,7 +64,13 @@ fn fields_become_bounded_collections_with_their_settings() {
     assert!(s.by_token.get("t1").is_some());
     clock.advance(Duration::from_secs(30 * 60));
     assert!(s.by_token.get("t1").is_none());
-    assert_eq!(s.by_token.len(), 0, "released by the lookup's sweep");
+    assert_eq!(
+        s.by_token.expired_len(),
+        1,
+        "a lookup releases before it looks"
+    );
+    assert!(s.by_token.get("t2").is_none());
+    assert_eq!(s.by_token.len(), 0, "released by the next lookup's sweep");
     assert_eq!(Tracked::name(&s.by_token), "Sessions.by_token");
 }
 
@@ -123,6 +129,41 @@ fn insert_returns_the_replaced_value_and_get_counts_uses() {
     let mut keys: Vec<_> = cache.keys().cloned().collect();
     keys.sort();
     assert_eq!(keys, ["c"]);
+}
+
+#[test]
+fn lookups_alone_release_expired_entries() {
+    let clock = ManualClock::new();
+    let mut cache: ScopedCache<u64, u64> = ScopedCache::builder()
+        .ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    for key in 0..100 {
+        cache.insert(key, key);
+    }
+    clock.advance(Duration::from_secs(5));
+    for key in 100..200 {
+        cache.insert(key, key);
+    }
+    clock.advance(Duration::from_secs(6));
+    assert_eq!(cache.expired_len(), 100);
+
+    // Hits that see entries due leave the release to the lookups after them, eight a time.
+    for _ in 0..20 {
+        assert_eq!(cache.get(&150), Some(&150));
+    }
+    assert_eq!(cache.len(), 100);
+    assert_eq!(cache.expired_len(), 0);
+    assert_eq!(cache.stats().expirations, 100);
+
+    // Misses read no clock: the lookup after one releases, here everything at once.
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(cache.get(&999), None);
+    assert_eq!(cache.len(), 100, "a miss releases nothing itself");
+    assert_eq!(cache.get(&999), None);
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.stats().expirations, 200);
 }
 
 #[test]

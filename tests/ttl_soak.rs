@@ -61,8 +61,12 @@ fn live_bytes_return_to_the_empty_baseline_on_a_manual_clock() {
     clock.advance(Duration::from_millis(60));
     // `contains` reads through `&self`, like `HashSet::contains`: it releases nothing.
     assert!(!service.seen.contains(&1));
-    // One operation through `&mut` on each field after the idle period releases everything.
+    // Past the idle period, one write on each field releases everything. A lookup releases
+    // before it looks, and leaves what it finds due to the operation after it.
     assert!(service.sessions.get("session-1").is_none());
+    assert_eq!(service.sessions.len(), service.sessions.expired_len());
+    assert!(service.sessions.get("session-2").is_none());
+    assert_eq!(service.sessions.len(), 0);
     assert!(!service.seen.remove(&1));
     service.events.pop_front();
     assert_eq!(live_bytes() - baseline, 0, "back to the empty baseline");
@@ -93,7 +97,8 @@ fn live_bytes_return_to_the_empty_baseline_on_the_system_clock() {
     service.sessions.insert("after".into(), vec![0; 64]);
     service.seen.insert(u64::MAX);
     std::thread::sleep(Duration::from_millis(400));
-    service.sessions.get("after");
+    assert!(service.sessions.get("after").is_none());
+    assert!(service.sessions.get("after").is_none());
     assert!(!service.seen.contains(&u64::MAX));
     service.seen.purge_expired();
     assert_eq!(service.sessions.len(), 0);

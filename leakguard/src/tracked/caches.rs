@@ -75,9 +75,9 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let now = self.inner.prepare();
+        self.inner.prepare();
         self.settle_rest();
-        self.inner.lookup(key, now)
+        self.inner.lookup(key)
     }
 
     /// The live value for `key`, mutably; see [`ScopedCache::get_mut`].
@@ -86,11 +86,11 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let now = self.inner.prepare();
+        self.inner.prepare();
         self.settle_rest();
         // The value may change through the guard; the next access re-measures.
         self.touched();
-        self.inner.lookup_mut(key, now)
+        self.inner.lookup_mut(key)
     }
 
     /// The live value for `key`, inserting `make()` first; see
