@@ -966,17 +966,7 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let lifetime = &self.lifetime;
-        let (live, due) = with_core!(&self.store, core => {
-            let (found, due) = core.get(key, lifetime);
-            (found.is_some(), due)
-        });
-        self.due |= due;
-        if !live {
-            self.stats.misses += 1;
-            return None;
-        }
-        self.stats.hits += 1;
+        self.lookup(key)?;
         match &mut self.store {
             Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Bare(r))),
             Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Timed(r))),
