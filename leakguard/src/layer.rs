@@ -83,6 +83,14 @@ fn invalid(setting: &'static str, requirement: &'static str) -> ConfigError {
     }
 }
 
+/// `interval`, if it is longer than zero, as the interval settings must be.
+fn nonzero(setting: &'static str, interval: Duration) -> Result<Duration, ConfigError> {
+    if interval.is_zero() {
+        return Err(invalid(setting, "longer than zero"));
+    }
+    Ok(interval)
+}
+
 impl LeakLayer {
     /// How long a scoped collection may outlive its scope before it is reported; 0 reports
     /// it at the next check.
@@ -93,10 +101,7 @@ impl LeakLayer {
 
     /// How often the sampler reads the figures of every live collection. Longer than zero.
     pub fn sample_interval(mut self, interval: Duration) -> Result<Self, ConfigError> {
-        if interval.is_zero() {
-            return Err(invalid("sample_interval", "longer than zero"));
-        }
-        self.sample_interval = interval;
+        self.sample_interval = nonzero("sample_interval", interval)?;
         Ok(self)
     }
 
@@ -137,10 +142,7 @@ impl LeakLayer {
 
     /// Logs [`report`](crate::report()) at `interval`, as an `INFO` event. Longer than zero.
     pub fn report_every(mut self, interval: Duration) -> Result<Self, ConfigError> {
-        if interval.is_zero() {
-            return Err(invalid("report_every", "longer than zero"));
-        }
-        self.report_interval = Some(interval);
+        self.report_interval = Some(nonzero("report_every", interval)?);
         Ok(self)
     }
 
@@ -185,6 +187,15 @@ impl LeakLayer {
                 reason: reason.to_string(),
             }
         }
+        /// The builder's own requirement, restated for the variable.
+        fn out_of_range(variable: &'static str, value: &str, e: ConfigError) -> ConfigError {
+            match e {
+                ConfigError::Invalid { requirement, .. } => {
+                    env(variable, value, format_args!("must be {requirement}"))
+                }
+                other => other,
+            }
+        }
         fn duration(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
             humantime::parse_duration(value.trim()).map_err(|e| {
                 env(
@@ -202,7 +213,7 @@ impl LeakLayer {
         if let Some(value) = lookup(interval) {
             layer = layer
                 .sample_interval(duration(interval, &value)?)
-                .map_err(|_| env(interval, &value, "must be longer than zero"))?;
+                .map_err(|e| out_of_range(interval, &value, e))?;
         }
         if let Some(value) = lookup(samples) {
             let count: u32 = value
@@ -211,7 +222,7 @@ impl LeakLayer {
                 .map_err(|_| env(samples, &value, "not a whole number"))?;
             layer = layer
                 .growth_samples(count)
-                .map_err(|_| env(samples, &value, "must be at least 2"))?;
+                .map_err(|e| out_of_range(samples, &value, e))?;
         }
         if let Some(value) = lookup(rate) {
             layer = layer.rate_limit(duration(rate, &value)?);
@@ -219,7 +230,7 @@ impl LeakLayer {
         if let Some(value) = lookup(report) {
             layer = layer
                 .report_every(duration(report, &value)?)
-                .map_err(|_| env(report, &value, "must be longer than zero"))?;
+                .map_err(|e| out_of_range(report, &value, e))?;
         }
         Ok(layer)
     }
