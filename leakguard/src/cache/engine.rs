@@ -1,0 +1,465 @@
+//! The engine of the map and the set: quick_cache's unsync cache for the entries and their
+//! eviction, and the write-ordered expiry list of a TTL cache beside it. It knows nothing of
+//! the faces built on it, nor of the figures tracked fields keep: it reports the heap that
+//! entries take in and out as a signed delta.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::mem::size_of;
+
+use quick_cache::unsync;
+use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
+
+use super::expiry::{Expiry, Position};
+use super::options::Lifetime;
+use super::stats::Counters;
+use crate::clock::Nanos;
+use crate::heap_size::layout::{pushed_capacity, slab_slot};
+use crate::heap_size::{HeapSize, running_heap};
+
+/// The hooks through which quick_cache reports entries leaving it during an insert.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Hooks;
+
+/// Entries that left the cache during one operation.
+pub(super) struct Outcome<K, W> {
+    /// Set by `before_evict`, which precedes an eviction but not a replacement.
+    evicting: bool,
+    /// Entries evicted, whether or not they were kept for release.
+    pub(super) evictions: u64,
+    /// The entry an insert replaced.
+    pub(super) replaced: Option<(K, W)>,
+    /// Evicted entries that still have something to release; see [`Hooks::on_evict`].
+    evicted: Option<(K, W)>,
+    more_evicted: Vec<(K, W)>,
+}
+
+impl<K, W> Default for Outcome<K, W> {
+    fn default() -> Self {
+        Self {
+            evicting: false,
+            evictions: 0,
+            replaced: None,
+            evicted: None,
+            more_evicted: Vec::new(),
+        }
+    }
+}
+
+impl<K, W> Outcome<K, W> {
+    pub(super) fn evicted(self) -> impl Iterator<Item = (K, W)> {
+        self.evicted.into_iter().chain(self.more_evicted)
+    }
+}
+
+impl<K, W: Stored> Lifecycle<K, W> for Hooks {
+    type RequestState = Outcome<K, W>;
+
+    #[inline]
+    fn before_evict(&self, state: &mut Outcome<K, W>, _key: &K, _value: &mut W) {
+        state.evicting = true;
+    }
+
+    /// Keeps an evicted entry only if it has an expiry record to remove or heap figures to
+    /// take back; otherwise drops it here, as quick_cache's own lifecycle does: a full cache
+    /// evicts on nearly every insert, and W1's profile showed each evicted entry carried out
+    /// through the outcome and walked for nothing.
+    #[inline]
+    fn on_evict(&self, state: &mut Outcome<K, W>, key: K, value: W) {
+        if std::mem::take(&mut state.evicting) {
+            state.evictions += 1;
+            if !keeps_evicted::<W>() {
+                return;
+            }
+            if state.evicted.is_none() {
+                state.evicted = Some((key, value));
+            } else {
+                state.more_evicted.push((key, value));
+            }
+        } else {
+            state.replaced = Some((key, value));
+        }
+    }
+}
+
+/// Whether an evicted entry has anything left to release: an expiry record, or its share of
+/// the heap figures.
+const fn keeps_evicted<W: Stored>() -> bool {
+    W::HAS_SLOT || crate::ENABLED
+}
+
+/// What the cache stores for an entry: its value, and in a TTL cache its expiry record.
+pub(super) trait Stored: Sized {
+    type Value;
+    /// Whether entries may hold a slot in the expiry list.
+    const HAS_SLOT: bool;
+    fn new(value: Self::Value, slot: Option<Position>) -> Self;
+    fn value(&self) -> &Self::Value;
+    fn value_mut(&mut self) -> &mut Self::Value;
+    fn into_value(self) -> Self::Value;
+    fn slot(&self) -> Option<Position>;
+}
+
+/// An entry of a cache without TTL: just the value.
+pub(super) struct Bare<V>(V);
+
+/// An entry of a TTL cache.
+pub(super) struct Timed<V> {
+    value: V,
+    slot: Option<Position>,
+}
+
+impl<V> Stored for Bare<V> {
+    type Value = V;
+    const HAS_SLOT: bool = false;
+    #[inline]
+    fn new(value: V, _: Option<Position>) -> Self {
+        Bare(value)
+    }
+    #[inline]
+    fn value(&self) -> &V {
+        &self.0
+    }
+    #[inline]
+    fn value_mut(&mut self) -> &mut V {
+        &mut self.0
+    }
+    #[inline]
+    fn into_value(self) -> V {
+        self.0
+    }
+    #[inline]
+    fn slot(&self) -> Option<Position> {
+        None
+    }
+}
+
+impl<V> Stored for Timed<V> {
+    type Value = V;
+    const HAS_SLOT: bool = true;
+    #[inline]
+    fn new(value: V, slot: Option<Position>) -> Self {
+        Timed { value, slot }
+    }
+    #[inline]
+    fn value(&self) -> &V {
+        &self.value
+    }
+    #[inline]
+    fn value_mut(&mut self) -> &mut V {
+        &mut self.value
+    }
+    #[inline]
+    fn into_value(self) -> V {
+        self.value
+    }
+    #[inline]
+    fn slot(&self) -> Option<Position> {
+        self.slot
+    }
+}
+
+pub(super) type Qc<K, W, S> = unsync::Cache<K, W, UnitWeighter, S, Hooks>;
+
+/// The entries of one cache: the quick_cache core, and its expiry list if it has a TTL.
+pub(super) struct Core<K, W, S> {
+    pub(super) qc: Qc<K, W, S>,
+    /// Allocated with the first entry of a TTL cache.
+    pub(super) expiry: Option<Box<Expiry<K>>>,
+}
+
+pub(super) enum Store<K, V, S> {
+    Bare(Core<K, Bare<V>, S>),
+    Timed(Core<K, Timed<V>, S>),
+}
+
+/// Runs the same code on whichever kind of core the cache has.
+macro_rules! with_core {
+    ($store:expr, $core:ident => $body:expr) => {
+        match $store {
+            Store::Bare($core) => $body,
+            Store::Timed($core) => $body,
+        }
+    };
+}
+pub(super) use with_core;
+
+/// How many expired entries one operation releases, at most.
+pub(super) const SWEEP: usize = 8;
+
+/// What [`Core::liveness`] found of an entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Liveness {
+    Live,
+    /// Live, but another entry is due for release.
+    LiveWithDue,
+    Expired,
+}
+
+/// Heap owned by one entry as it comes in or goes out; 0 when compiled out.
+pub(super) fn entry_heap<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> isize {
+    (running_heap(key) + running_heap(value)) as isize
+}
+
+impl<K, W: Stored, S> Core<K, W, S> {
+    #[inline]
+    pub(super) fn keeps_evicted(&self) -> bool {
+        keeps_evicted::<W>()
+    }
+}
+
+impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
+    pub(super) fn new(max: usize) -> Self {
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(if max == usize::MAX { 0 } else { max })
+            .weight_capacity(if max == usize::MAX {
+                u64::MAX
+            } else {
+                max as u64
+            })
+            .build()
+            .expect("both capacities are set");
+        Self {
+            qc: Qc::with_options(options, UnitWeighter, S::default(), Hooks),
+            expiry: None,
+        }
+    }
+
+    /// Slots in the slab, live or not.
+    pub(super) fn slab_len(&self) -> usize {
+        self.qc.memory_used().entries / slab_slot::<K, W>().max(1)
+    }
+
+    pub(super) fn storage_bytes(&self) -> usize {
+        let memory = self.qc.memory_used();
+        let slab = pushed_capacity(self.slab_len(), slab_slot::<K, W>()) * slab_slot::<K, W>();
+        let expiry = self
+            .expiry
+            .as_ref()
+            .map_or(0, |e| size_of::<Expiry<K>>() + e.storage_bytes());
+        slab + memory.map + expiry
+    }
+
+    /// Whether the entry holding `stored` has expired at `now`.
+    #[inline]
+    pub(super) fn expired(expiry: &Option<Box<Expiry<K>>>, stored: &W, now: Nanos) -> bool {
+        Self::status(expiry, stored, now) == Liveness::Expired
+    }
+
+    /// What the entry holding `stored` is at `now`.
+    #[inline]
+    pub(super) fn status(expiry: &Option<Box<Expiry<K>>>, stored: &W, now: Nanos) -> Liveness {
+        let (Some(slot), Some(expiry)) = (stored.slot(), expiry) else {
+            return Liveness::Live;
+        };
+        // Deadlines rise in write order, so while the oldest is not due none is, and the
+        // entry's own record, a likely cache miss on every hit, need not be read.
+        if !expiry.any_due(now) {
+            Liveness::Live
+        } else if expiry.deadline(slot).is_some_and(|d| d > now) {
+            Liveness::LiveWithDue
+        } else {
+            Liveness::Expired
+        }
+    }
+
+    /// What `stored`, just found, is now.
+    ///
+    /// The clock is read here, once an entry is found, and not before the lookup: a miss
+    /// needs no time, and reading the clock on every lookup cost W2 a tenth of its speed.
+    #[inline]
+    pub(super) fn liveness(&self, stored: &W, lifetime: &Lifetime) -> Liveness {
+        if stored.slot().is_none() {
+            return Liveness::Live;
+        }
+        Self::status(&self.expiry, stored, lifetime.now().0)
+    }
+
+    /// The live entry for `key`, marking it as used; and whether the next operation should
+    /// release expired entries first: some are due, or, after a miss, some may be.
+    #[inline]
+    pub(super) fn get<Q>(&self, key: &Q, lifetime: &Lifetime) -> (Option<&W>, bool)
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        match self.qc.get(key) {
+            None => (None, W::HAS_SLOT),
+            Some(stored) => match self.liveness(stored, lifetime) {
+                Liveness::Live => (Some(stored), false),
+                Liveness::LiveWithDue => (Some(stored), true),
+                Liveness::Expired => (None, true),
+            },
+        }
+    }
+
+    /// The live entry for `key`, without marking it as used.
+    #[inline]
+    pub(super) fn peek<Q>(&self, key: &Q, lifetime: &Lifetime) -> Option<&W>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.qc
+            .peek(key)
+            .filter(|stored| self.liveness(stored, lifetime) != Liveness::Expired)
+    }
+
+    /// The live entry for `key` at `now`, without marking it as used.
+    #[inline]
+    pub(super) fn peek_at<Q>(&self, key: &Q, now: Nanos) -> Option<&W>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.qc
+            .peek(key)
+            .filter(|stored| !Self::expired(&self.expiry, stored, now))
+    }
+
+    /// Releases what an entry that left the quick_cache core still holds: its expiry
+    /// record with the key clone in it, and its share of the figures.
+    pub(super) fn released(&mut self, key: &K, stored: &W, delta: &mut isize)
+    where
+        K: HeapSize,
+        W::Value: HeapSize,
+    {
+        *delta -= entry_heap(key, stored.value());
+        if let (Some(slot), Some(expiry)) = (stored.slot(), self.expiry.as_mut()) {
+            if let Some(clone) = expiry.remove(slot) {
+                *delta -= running_heap(&clone) as isize;
+            }
+        }
+    }
+
+    /// The bound on entries, `usize::MAX` for none, as [`Core::new`] takes it.
+    pub(super) fn max(&self) -> usize {
+        usize::try_from(self.qc.capacity()).unwrap_or(usize::MAX)
+    }
+
+    /// A fresh, empty core with the same bound, dropping every entry.
+    pub(super) fn reset(&mut self) {
+        *self = Core::new(self.max());
+    }
+
+    /// Heap owned by every entry, key clones included; 0 when compiled out.
+    pub(super) fn entries_heap(&self) -> isize
+    where
+        K: HeapSize,
+        W::Value: HeapSize,
+    {
+        if !crate::ENABLED {
+            return 0;
+        }
+        let entries: isize = self
+            .qc
+            .iter()
+            .map(|(key, stored)| entry_heap(key, stored.value()))
+            .sum();
+        let clones: usize = self
+            .expiry
+            .as_ref()
+            .map_or(0, |e| e.in_order().map(|(key, _)| running_heap(key)).sum());
+        entries + clones as isize
+    }
+}
+
+impl<K, W, S> Core<K, W, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    W: Stored<Value: HeapSize>,
+    S: BuildHasher + Default,
+{
+    /// Releases up to [`SWEEP`] expired entries, or every entry at once when all have
+    /// expired; shrinks the storage after a mass release.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn sweep(&mut self, now: Nanos, counters: &mut Counters, delta: &mut isize) {
+        let all_expired = self
+            .expiry
+            .as_ref()
+            .and_then(|e| e.newest_deadline())
+            .is_some_and(|d| d <= now);
+        if all_expired {
+            counters.expirations += self.qc.len() as u64;
+            *delta -= self.entries_heap();
+            self.reset();
+        } else {
+            for _ in 0..SWEEP {
+                if !self.expire_oldest(now, counters, delta) {
+                    break;
+                }
+            }
+            self.shrink_if_sparse();
+        }
+    }
+
+    /// Releases the oldest entry if it has expired at `now`; whether it did.
+    pub(super) fn expire_oldest(
+        &mut self,
+        now: Nanos,
+        counters: &mut Counters,
+        delta: &mut isize,
+    ) -> bool {
+        let Some(expiry) = self.expiry.as_mut() else {
+            return false;
+        };
+        let Some((slot, key, deadline)) = expiry.oldest() else {
+            return false;
+        };
+        if deadline > now {
+            return false;
+        }
+        match self.qc.remove_if(key, |stored| stored.slot() == Some(slot)) {
+            Some((key, stored)) => {
+                counters.expirations += 1;
+                self.released(&key, &stored, delta);
+            }
+            None => {
+                expiry.remove(slot);
+            }
+        }
+        true
+    }
+
+    /// Rebuilds the storage once it has four times more slots than entries, and releases
+    /// it once empty, so that a cache drained by expiry or removals gives its memory back.
+    /// Write order is kept.
+    pub(super) fn shrink_if_sparse(&mut self) {
+        if self.qc.is_empty() {
+            if self.slab_len() > 0 {
+                self.reset();
+            }
+            return;
+        }
+        let slots = self.slab_len();
+        if slots < 64 || self.qc.len() > slots / 4 {
+            return;
+        }
+        let mut fresh: Core<K, W, S> = Core::new(self.max());
+        let mut outcome = Outcome::default();
+        match self.expiry.take() {
+            Some(mut old) => {
+                let mut expiry = Box::new(Expiry::new(old.len().max(1)));
+                while let Some((slot, _, deadline)) = old.oldest() {
+                    let Some(key) = old.remove(slot) else { break };
+                    if let Some((k, stored)) = self.qc.remove(&key) {
+                        let slot = expiry.push(key, deadline);
+                        fresh.qc.insert_with_lifecycle(
+                            k,
+                            W::new(stored.into_value(), Some(slot)),
+                            &mut outcome,
+                        );
+                    }
+                }
+                fresh.expiry = Some(expiry);
+            }
+            None => {
+                for (k, stored) in self.qc.drain() {
+                    fresh.qc.insert_with_lifecycle(k, stored, &mut outcome);
+                }
+            }
+        }
+        *self = fresh;
+    }
+}

@@ -1,0 +1,594 @@
+//! The map face of a scoped cache: what `#[scoped_cache]` turns a `HashMap` into.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::Duration;
+
+use quick_cache::UnitWeighter;
+use quick_cache::unsync;
+
+use super::DefaultHashBuilder;
+use super::engine::{Bare, Core, Hooks, Outcome, Store, Stored, Timed, entry_heap, with_core};
+use super::expiry::Expiry;
+use super::options::{Config, Lifetime, ScopedCacheBuilder};
+use super::stats::{CacheStats, Counters, Delta};
+use crate::clock::Nanos;
+use crate::heap_size::layout::{pushed_capacity, slab_slot};
+use crate::heap_size::{Footprint, HeapSize, Measurement, running_heap};
+
+/// A map bounded in entries, in age, or both, that evicts on its own.
+///
+/// `#[scoped_cache(max = .., ttl = ..)]` turns a `HashMap<K, V, S>` field into one; build one
+/// directly with [`ScopedCache::builder`]. Eviction is behaviour, not instrumentation: it
+/// works the same whether instrumentation is compiled in or not.
+///
+/// - `max` bounds the number of entries at every moment. Past it, inserting evicts the entry
+///   least worth keeping, chosen by [quick_cache](https://docs.rs/quick_cache)'s
+///   CLOCK-Pro-style policy, which keeps frequently used entries over merely recent ones.
+/// - `ttl` expires an entry that long after it was written. An expired entry is never
+///   returned, and its memory is released as operations go on: each write releases up to
+///   eight expired entries, and so does a lookup after one that found nothing or saw entries
+///   due. (A lookup releases before it looks, as it returns a borrow, and reads the clock
+///   only once it finds an entry.) Once every entry has expired, the storage is released
+///   whole within two operations. [`purge_expired`](Self::purge_expired) releases them all
+///   at once.
+///
+/// There is no background thread and no preallocation: an empty cache is a few hundred
+/// bytes, so a struct with a cache field can be created per request.
+///
+/// ```
+/// use std::time::Duration;
+/// use leakguard::ScopedCache;
+///
+/// let mut sessions: ScopedCache<String, u64> = ScopedCache::builder()
+///     .max(2)
+///     .ttl(Duration::from_secs(30 * 60))
+///     .build()
+///     .unwrap();
+/// sessions.insert("ada".to_string(), 1);
+/// sessions.insert("bob".to_string(), 2);
+/// sessions.insert("eve".to_string(), 3);
+/// assert_eq!(sessions.len(), 2);
+/// assert_eq!(sessions.stats().evictions, 1);
+/// ```
+pub struct ScopedCache<K, V, S = DefaultHashBuilder> {
+    store: Store<K, V, S>,
+    lifetime: Lifetime,
+    counters: Counters,
+    delta: Delta,
+    /// Whether the next lookup should release expired entries first: a lookup that returns
+    /// a borrow of an entry cannot release any after it, so it leaves the release to the
+    /// next operation when it saw an entry due, or read no clock because it found nothing.
+    due: bool,
+}
+
+impl ScopedCache<(), ()> {
+    /// A builder for a cache, set or ring; the element types come from what it builds.
+    ///
+    /// ```
+    /// use leakguard::{ScopedCache, ScopedRing};
+    ///
+    /// let cache: ScopedCache<String, u32> = ScopedCache::builder().max(100).build().unwrap();
+    /// let ring: ScopedRing<u8> = ScopedCache::builder().max(16).build_ring().unwrap();
+    /// ```
+    pub fn builder() -> ScopedCacheBuilder {
+        ScopedCacheBuilder::default()
+    }
+}
+
+impl<K, V, S> ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone,
+    S: BuildHasher + Default,
+{
+    pub(crate) fn with_config(config: Config) -> Self {
+        let store = if config.lifetime.expires() {
+            Store::Timed(Core::new(config.max))
+        } else {
+            Store::Bare(Core::new(config.max))
+        };
+        Self {
+            store,
+            lifetime: config.lifetime,
+            counters: Counters::default(),
+            delta: Delta::default(),
+            due: false,
+        }
+    }
+
+    /// The bound on entries, if any.
+    pub fn max(&self) -> Option<usize> {
+        let max = with_core!(&self.store, core => core.max());
+        (max != usize::MAX).then_some(max)
+    }
+
+    /// How long entries live, if they expire.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.lifetime.ttl()
+    }
+
+    /// Entries held, including expired ones not yet released.
+    pub fn len(&self) -> usize {
+        with_core!(&self.store, core => core.qc.len())
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries held whose TTL is up but whose memory is not yet released.
+    pub fn expired_len(&self) -> usize {
+        let now = self.now();
+        with_core!(&self.store, core => core.expiry.as_ref().map_or(0, |e| e.expired(now)))
+    }
+
+    /// What the cache has done since it was created.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats(self.len())
+    }
+
+    /// The time now, 0 when entries do not expire.
+    #[inline]
+    fn now(&self) -> Nanos {
+        self.lifetime.now().0
+    }
+
+    /// Heap that entries brought in or took out since the last call.
+    pub(crate) fn take_delta(&mut self) -> isize {
+        self.delta.take()
+    }
+}
+
+impl<K, V, S> ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+{
+    /// Releases up to eight expired entries, or every entry at once when all have expired.
+    #[inline]
+    fn sweep(&mut self, now: Nanos) {
+        self.due = false;
+        let Store::Timed(core) = &mut self.store else {
+            return;
+        };
+        if core
+            .expiry
+            .as_ref()
+            .and_then(|e| e.oldest())
+            .is_some_and(|(_, _, d)| d <= now)
+        {
+            let mut delta = 0;
+            core.sweep(now, &mut self.counters, &mut delta);
+            self.delta.add(delta);
+        }
+    }
+
+    /// Inserts an entry, returning the value it replaced.
+    ///
+    /// If the cache is full, an entry is evicted to make room. In a TTL cache the entry
+    /// expires `ttl` from now, whether it is new or replaces another.
+    #[inline]
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let (now, tick) = self.lifetime.now();
+        self.sweep(now);
+        self.insert_at(key, value, now, tick)
+    }
+
+    /// Inserts at `now`, read from a clock of resolution `tick`. Both come from the same
+    /// read: reading the clock again for the resolution cost about 6% of W2's throughput.
+    #[inline]
+    fn insert_at(&mut self, key: K, value: V, now: Nanos, tick: Nanos) -> Option<V> {
+        let lifetime = &self.lifetime;
+        let mut delta = 0;
+        let stats = &mut self.counters;
+        let replaced = with_core!(&mut self.store, core => {
+            let slot = lifetime.expires().then(|| {
+                let max = core.max();
+                let expiry = core
+                    .expiry
+                    .get_or_insert_with(|| Box::new(Expiry::new(max)));
+                let clone = key.clone();
+                delta += running_heap(&clone) as isize;
+                expiry.push(clone, lifetime.deadline(now, tick))
+            });
+            delta += entry_heap(&key, &value);
+            let mut outcome = Outcome::default();
+            core.qc.insert_with_lifecycle(key, Stored::new(value, slot), &mut outcome);
+            let replaced = outcome.replaced.take();
+            stats.evictions += outcome.evictions;
+            if core.keeps_evicted() {
+                for (key, stored) in outcome.evicted() {
+                    core.released(&key, &stored, &mut delta);
+                }
+            }
+            match replaced {
+                // An expired entry is never returned, not even as the one replaced.
+                Some((key, old)) if Core::<K, _, S>::expired(&core.expiry, &old, now) => {
+                    core.released(&key, &old, &mut delta);
+                    stats.expirations += 1;
+                    stats.insertions += 1;
+                    None
+                }
+                Some((key, old)) => {
+                    core.released(&key, &old, &mut delta);
+                    Some(old.into_value())
+                }
+                None => {
+                    stats.insertions += 1;
+                    None
+                }
+            }
+        });
+        self.delta.add(delta);
+        replaced
+    }
+
+    /// The live value for `key`, counted as a use: hits keep entries in the cache.
+    #[inline]
+    pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.prepare();
+        self.lookup(key)
+    }
+
+    /// The live value for `key`, counted as a use; releases nothing.
+    #[inline]
+    pub(crate) fn lookup<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let lifetime = &self.lifetime;
+        let (found, due) = with_core!(&self.store, core => {
+            let (found, due) = core.get(key, lifetime);
+            (found.map(Stored::value), due)
+        });
+        self.due |= due;
+        if found.is_some() {
+            self.counters.hits += 1;
+        } else {
+            self.counters.misses += 1;
+        }
+        found
+    }
+
+    /// The live value for `key`, mutably, counted as a use.
+    ///
+    /// The guard dereferences to the value: `*cache.get_mut(&key)? += 1`.
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<ValueMut<'_, K, V, S>>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.prepare();
+        self.lookup_mut(key)
+    }
+
+    /// The live value for `key`, mutably, counted as a use; releases nothing.
+    pub(crate) fn lookup_mut<Q>(&mut self, key: &Q) -> Option<ValueMut<'_, K, V, S>>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.lookup(key)?;
+        match &mut self.store {
+            Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Bare(r))),
+            Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Timed(r))),
+        }
+    }
+
+    /// The live value for `key`, marked as used for eviction but not counted in the stats.
+    pub(crate) fn get_shared<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        with_core!(&self.store, core => core.get(key, &self.lifetime).0.map(Stored::value))
+    }
+
+    /// The live value for `key`, without counting a use.
+    pub fn peek<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        with_core!(&self.store, core => core.peek(key, &self.lifetime).map(Stored::value))
+    }
+
+    /// Whether a live entry exists for `key`; not counted as a use.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.peek(key).is_some()
+    }
+
+    /// Removes the entry for `key`, returning its value if it was live.
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let now = self.now();
+        self.sweep(now);
+        let mut delta = 0;
+        let stats = &mut self.counters;
+        let removed = with_core!(&mut self.store, core => {
+            let removed = core.qc.remove(key).and_then(|(key, stored)| {
+                let expired = Core::<K, _, S>::expired(&core.expiry, &stored, now);
+                core.released(&key, &stored, &mut delta);
+                if expired {
+                    stats.expirations += 1;
+                    None
+                } else {
+                    Some(stored.into_value())
+                }
+            });
+            core.shrink_if_sparse();
+            removed
+        });
+        self.delta.add(delta);
+        removed
+    }
+
+    /// The live value for `key`, inserting `make()` first if there is none.
+    pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &V {
+        let now = self.ensure(&key, make);
+        self.live(&key, now)
+    }
+
+    /// Makes sure a live entry for `key` exists, counting a hit or a miss; the time used.
+    pub(crate) fn ensure<F: FnOnce() -> V>(&mut self, key: &K, make: F) -> Nanos {
+        let (now, tick) = self.lifetime.now();
+        self.sweep(now);
+        let live = with_core!(&self.store, core => core.qc.get(key).is_some_and(|stored| {
+            !Core::<K, _, S>::expired(&core.expiry, stored, now)
+        }));
+        if live {
+            self.counters.hits += 1;
+        } else {
+            self.counters.misses += 1;
+            // A ghost of the key (an entry evicted lately) would be re-admitted by the
+            // insert and may be evicted again before the insert returns; an expired entry
+            // is due anyway. Removing either first makes the new entry stay.
+            let mut delta = 0;
+            let stats = &mut self.counters;
+            with_core!(&mut self.store, core => {
+                if let Some((key, stored)) = core.qc.remove(key) {
+                    core.released(&key, &stored, &mut delta);
+                    stats.expirations += 1;
+                }
+            });
+            self.delta.add(delta);
+            self.insert_at(key.clone(), make(), now, tick);
+        }
+        now
+    }
+
+    /// The entry [`ensure`](Self::ensure) made sure of at `now`.
+    pub(crate) fn live(&self, key: &K, now: Nanos) -> &V {
+        with_core!(&self.store, core => core.peek_at(key, now).map(Stored::value))
+            .expect("the entry was live, or inserted, at this same time")
+    }
+
+    /// Releases what an earlier lookup left due, before a lookup, which itself releases
+    /// nothing.
+    #[inline]
+    pub(crate) fn prepare(&mut self) {
+        if self.due {
+            let now = self.now();
+            self.sweep(now);
+        }
+    }
+
+    /// Removes every entry and releases the storage.
+    pub fn clear(&mut self) {
+        let delta = with_core!(&mut self.store, core => {
+            let heap = core.entries_heap();
+            core.reset();
+            -heap
+        });
+        self.delta.add(delta);
+    }
+
+    /// Keeps the live entries for which `keep` returns `true`; releases expired ones.
+    pub fn retain<F: FnMut(&K, &V) -> bool>(&mut self, mut keep: F) {
+        let now = self.now();
+        let mut delta = 0;
+        let stats = &mut self.counters;
+        with_core!(&mut self.store, core => {
+            let doomed: Vec<(K, bool)> = core
+                .qc
+                .iter()
+                .filter_map(|(key, stored)| {
+                    let expired = Core::<K, _, S>::expired(&core.expiry, stored, now);
+                    (expired || !keep(key, stored.value())).then(|| (key.clone(), expired))
+                })
+                .collect();
+            for (key, expired) in doomed {
+                if let Some((key, stored)) = core.qc.remove(&key) {
+                    core.released(&key, &stored, &mut delta);
+                    if expired {
+                        stats.expirations += 1;
+                    }
+                }
+            }
+            core.shrink_if_sparse();
+        });
+        self.delta.add(delta);
+    }
+
+    /// Releases every expired entry now, returning how many there were.
+    pub fn purge_expired(&mut self) -> usize {
+        let now = self.now();
+        let mut delta = 0;
+        let mut purged = 0;
+        let stats = &mut self.counters;
+        with_core!(&mut self.store, core => {
+            while core.expire_oldest(now, stats, &mut delta) {
+                purged += 1;
+            }
+            core.shrink_if_sparse();
+        });
+        self.delta.add(delta);
+        purged
+    }
+
+    /// The live entries, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        let now = self.now();
+        match &self.store {
+            Store::Bare(core) => {
+                Either::Left(core.qc.iter().map(|(k, stored)| (k, stored.value())))
+            }
+            Store::Timed(core) => Either::Right(
+                core.qc
+                    .iter()
+                    .filter(move |(_, stored)| {
+                        !Core::<K, _, S>::expired(&core.expiry, *stored, now)
+                    })
+                    .map(|(k, stored)| (k, stored.value())),
+            ),
+        }
+    }
+
+    /// The live keys, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The live values, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// A live value of a [`ScopedCache`], borrowed mutably; see [`ScopedCache::get_mut`].
+pub struct ValueMut<'a, K, V, S>(EntryMut<'a, K, V, S>);
+
+/// quick_cache's guard over one stored entry, of either kind of core.
+enum EntryMut<'a, K, V, S> {
+    Bare(unsync::RefMut<'a, K, Bare<V>, UnitWeighter, S, Hooks>),
+    Timed(unsync::RefMut<'a, K, Timed<V>, UnitWeighter, S, Hooks>),
+}
+
+impl<K, V, S> std::ops::Deref for ValueMut<'_, K, V, S> {
+    type Target = V;
+
+    fn deref(&self) -> &V {
+        match &self.0 {
+            EntryMut::Bare(r) => r.value(),
+            EntryMut::Timed(r) => r.value(),
+        }
+    }
+}
+
+impl<K, V, S> std::ops::DerefMut for ValueMut<'_, K, V, S> {
+    fn deref_mut(&mut self) -> &mut V {
+        match &mut self.0 {
+            EntryMut::Bare(r) => r.value_mut(),
+            EntryMut::Timed(r) => r.value_mut(),
+        }
+    }
+}
+
+impl<K, V: fmt::Debug, S> fmt::Debug for ValueMut<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// One of two iterators.
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+impl<A: Iterator, B: Iterator<Item = A::Item>> Iterator for Either<A, B> {
+    type Item = A::Item;
+
+    #[inline]
+    fn next(&mut self) -> Option<A::Item> {
+        match self {
+            Either::Left(a) => a.next(),
+            Either::Right(b) => b.next(),
+        }
+    }
+}
+
+impl<K, V, S> HeapSize for ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize,
+    S: BuildHasher + Default,
+{
+    fn heap_size(&self) -> usize {
+        self.heap_size_in(&mut Measurement::new())
+    }
+
+    /// The storage, every entry's heap, and in a TTL cache the key clones of its expiry
+    /// list; expired entries still held are included.
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        with_core!(&self.store, core => {
+            let entries: usize = core
+                .qc
+                .iter()
+                .map(|(k, stored)| k.heap_size_in(m) + stored.value().heap_size_in(m))
+                .sum();
+            let keys = core.expiry.as_ref().map_or(0, |e| e.keys_heap(m));
+            core.storage_bytes() + entries + keys
+        })
+    }
+
+    fn footprint(&self) -> Option<Footprint> {
+        with_core!(&self.store, core => Some(Footprint {
+            len: core.qc.len(),
+            capacity: pushed_capacity(core.slab_len(), slab_slot::<K, Timed<V>>()).max(core.qc.len()),
+            storage_bytes: core.storage_bytes(),
+        }))
+    }
+}
+
+impl<K, V, S> fmt::Debug for ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize + fmt::Debug,
+    V: HeapSize + fmt::Debug,
+    S: BuildHasher + Default,
+{
+    /// Formats the live entries as a map, like `HashMap` does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, V, S> PartialEq for ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize + PartialEq,
+    S: BuildHasher + Default,
+{
+    /// Equal when both hold the same live entries, whatever their recency or expiry.
+    fn eq(&self, other: &Self) -> bool {
+        let mut len = 0;
+        let all_found = self.iter().all(|(k, v)| {
+            len += 1;
+            other.peek(k) == Some(v)
+        });
+        all_found && other.iter().count() == len
+    }
+}
+
+impl<K, V, S> Eq for ScopedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: HeapSize + Eq,
+    S: BuildHasher + Default,
+{
+}

@@ -1,0 +1,136 @@
+//! What the detectors find, each kind with the figures its event reports, and the
+//! fingerprint that tells one leak from another.
+
+use std::borrow::Cow;
+
+use crate::budget::{Crossing, Limit};
+use crate::clock::Nanos;
+use crate::meta::{FieldKey, FieldMeta};
+use crate::registry::Site;
+use crate::report::Report;
+
+/// One thing worth an event.
+pub(crate) enum Finding {
+    /// A collection went over a limit of its budget.
+    OverBudget {
+        meta: &'static FieldMeta,
+        crossing: Crossing,
+        site: Site,
+        /// The test check the collection was made under, 0 for none.
+        test: u32,
+    },
+    /// A collection holds far more storage than it uses.
+    HoardedCapacity {
+        meta: &'static FieldMeta,
+        site: Site,
+        len: usize,
+        capacity: usize,
+        unused: usize,
+        bytes: usize,
+    },
+    /// Scoped collections alive after their scope ended.
+    Outlived(Outlived),
+    /// A collection that grew at every sample of a run.
+    SuspectedLeak(Suspect),
+    /// The periodic report.
+    Report(Report),
+}
+
+/// Collections found alive after their scope ended, grouped as one leak.
+pub(crate) struct Outlived {
+    pub(crate) meta: &'static FieldMeta,
+    pub(crate) scope: Cow<'static, str>,
+    pub(crate) site: Site,
+    pub(crate) instances: u64,
+    /// Figures of the oldest of them.
+    pub(crate) len: usize,
+    pub(crate) bytes: usize,
+    pub(crate) age: Nanos,
+    /// How long ago the scope ended.
+    pub(crate) since_end: Nanos,
+}
+
+/// A collection that grew at every sample of a run.
+pub(crate) struct Suspect {
+    pub(crate) meta: &'static FieldMeta,
+    pub(crate) site: Site,
+    pub(crate) len: usize,
+    pub(crate) bytes: usize,
+    pub(crate) samples: u32,
+    pub(crate) len_per_sec: f64,
+    pub(crate) bytes_per_sec: f64,
+}
+
+/// What an event is about: its kind and what distinguishes one leak from another.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Fingerprint {
+    pub(crate) kind: Kind,
+    /// Which field: one per `Type.field`, even where two types share a name.
+    pub(crate) field: FieldKey,
+    /// The collection's `Type.field`.
+    pub(crate) collection: &'static str,
+    /// Where it first grew, if known.
+    pub(crate) site: Site,
+    /// The scope's name, the budget limit and level, or nothing.
+    pub(crate) detail: Detail,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    OverBudget,
+    Outlived,
+    SuspectedLeak,
+    HoardedCapacity,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Detail {
+    None,
+    Scope(String),
+    Budget { limit: Limit, level: u8 },
+}
+
+impl Finding {
+    /// The fingerprint it is rate-limited by, and how many occurrences it stands for; `None`
+    /// for what is never rate-limited.
+    pub(crate) fn fingerprint(&self) -> Option<(Fingerprint, u64)> {
+        let (kind, meta, site, detail, count) = match self {
+            Finding::OverBudget { meta, crossing, .. } => (
+                Kind::OverBudget,
+                *meta,
+                Site::default(),
+                Detail::Budget {
+                    limit: crossing.limit,
+                    level: crossing.level,
+                },
+                1,
+            ),
+            Finding::HoardedCapacity { meta, site, .. } => {
+                (Kind::HoardedCapacity, *meta, *site, Detail::None, 1)
+            }
+            Finding::Outlived(leak) => (
+                Kind::Outlived,
+                leak.meta,
+                leak.site,
+                Detail::Scope(leak.scope.to_string()),
+                leak.instances,
+            ),
+            Finding::SuspectedLeak(suspect) => (
+                Kind::SuspectedLeak,
+                suspect.meta,
+                suspect.site,
+                Detail::None,
+                1,
+            ),
+            Finding::Report(_) => return None,
+        };
+        let fingerprint = Fingerprint {
+            kind,
+            field: meta.key(),
+            collection: meta.name,
+            site,
+            detail,
+        };
+        Some((fingerprint, count))
+    }
+}

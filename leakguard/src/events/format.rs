@@ -1,0 +1,184 @@
+//! The one formatter: how each event reads, as a message and as structured fields.
+
+use std::fmt;
+
+use super::Event;
+use super::finding::{Detail, Finding, Kind};
+use super::rate::Verdict;
+use crate::budget;
+use crate::units::{ByteSize, Elapsed, SignedBytes};
+
+/// ` (3 in all, 2 suppressed since the last report)`, or ` (5 instances)` for a first batch,
+/// or nothing for a first, single occurrence.
+#[derive(Clone, Copy)]
+struct Tally(Verdict, u64);
+
+impl Tally {
+    /// The tally of an event whose running total is not news: nothing unless occurrences
+    /// were suppressed. A budget crossing or a hoard is one collection at one moment.
+    fn unless_suppressed(verdict: Verdict) -> Tally {
+        if verdict.suppressed == 0 {
+            Tally(Verdict { total: 1, suppressed: 0 }, 1)
+        } else {
+            Tally(verdict, 1)
+        }
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Tally(verdict, now) = *self;
+        if verdict.total == now && verdict.suppressed == 0 {
+            if now > 1 {
+                write!(f, " ({now} instances)")?;
+            }
+            return Ok(());
+        }
+        write!(f, " ({} in all", verdict.total)?;
+        if verdict.suppressed > 0 {
+            write!(
+                f,
+                ", {} suppressed since the last report",
+                verdict.suppressed
+            )?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Emits `event` to this thread's subscriber.
+pub(super) fn emit(event: &Event) {
+    match event {
+        Event::Finding(finding, verdict) => emit_finding(finding, *verdict),
+        Event::Summary(fingerprint, verdict) => {
+            let what = match &fingerprint.detail {
+                Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
+                Detail::Budget { limit, .. } => {
+                    format!("went over its {} budget", limit.name())
+                }
+                Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
+                    "kept growing".to_string()
+                }
+                Detail::None => "hoarded unused capacity".to_string(),
+            };
+            tracing::warn!(
+                target: "leakguard",
+                kind = "suppressed",
+                collection = fingerprint.collection,
+                suppressed = verdict.suppressed,
+                total = verdict.total,
+                "{} {what}: {} more times since the last report ({} in all)",
+                fingerprint.collection,
+                verdict.suppressed,
+                verdict.total,
+            );
+        }
+    }
+}
+
+fn emit_finding(finding: &Finding, verdict: Verdict) {
+    match finding {
+        Finding::OverBudget { meta, crossing, .. } => {
+            let collection = meta.name;
+            let budget = crossing.budget;
+            let over = crossing.limit.name();
+            tracing::warn!(
+                target: "leakguard",
+                kind = "over_budget",
+                collection,
+                len = crossing.len,
+                bytes = crossing.bytes,
+                budget_len = budget.len,
+                budget_bytes = budget.bytes,
+                over,
+                times = budget::times(crossing.level),
+                suppressed = verdict.suppressed,
+                "{collection} over {over} budget: {crossing}{}",
+                Tally::unless_suppressed(verdict),
+            );
+        }
+        Finding::HoardedCapacity {
+            meta,
+            len,
+            capacity,
+            unused,
+            bytes,
+            ..
+        } => {
+            let collection = meta.name;
+            tracing::info!(
+                target: "leakguard",
+                kind = "hoarded_capacity",
+                collection,
+                len,
+                capacity,
+                unused_bytes = unused,
+                bytes,
+                suppressed = verdict.suppressed,
+                "{collection} holds {} of unused capacity (len {len}, capacity {capacity}): call shrink_to_fit to release it{}",
+                ByteSize(*unused),
+                Tally::unless_suppressed(verdict),
+            );
+        }
+        Finding::Outlived(leak) => {
+            let site = leak.site.to_string();
+            tracing::warn!(
+                target: "leakguard",
+                kind = "outlived",
+                collection = leak.meta.name,
+                scope = %leak.scope,
+                site,
+                age_ms = leak.age / 1_000_000,
+                outlived_ms = leak.since_end / 1_000_000,
+                len = leak.len,
+                bytes = leak.bytes,
+                instances = leak.instances,
+                total = verdict.total,
+                suppressed = verdict.suppressed,
+                "{} outlived its scope `{}` by {}: age {}, len {}, {}, first grown at {}{}",
+                leak.meta.name,
+                leak.scope,
+                Elapsed(leak.since_end),
+                Elapsed(leak.age),
+                leak.len,
+                ByteSize(leak.bytes),
+                site,
+                Tally(verdict, leak.instances),
+            );
+        }
+        Finding::SuspectedLeak(suspect) => {
+            let site = suspect.site.to_string();
+            tracing::warn!(
+                target: "leakguard",
+                kind = "suspected_leak",
+                collection = suspect.meta.name,
+                site,
+                len = suspect.len,
+                bytes = suspect.bytes,
+                samples = suspect.samples,
+                len_per_sec = suspect.len_per_sec,
+                bytes_per_sec = suspect.bytes_per_sec,
+                total = verdict.total,
+                suppressed = verdict.suppressed,
+                "suspected leak: {} grew on each of the last {} samples, {:+.1} entries/s, {}/s (len {}, {}), first grown at {}{}",
+                suspect.meta.name,
+                suspect.samples,
+                suspect.len_per_sec,
+                SignedBytes(suspect.bytes_per_sec),
+                suspect.len,
+                ByteSize(suspect.bytes),
+                site,
+                Tally(verdict, 1),
+            );
+        }
+        Finding::Report(report) => {
+            tracing::info!(
+                target: "leakguard",
+                kind = "report",
+                groups = report.groups.len(),
+                bytes = report.total_bytes(),
+                "leakguard report\n{report}",
+            );
+        }
+    }
+}

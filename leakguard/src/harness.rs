@@ -1,0 +1,112 @@
+//! What a running test check needs from below: its tag, current on the thread that runs it
+//! (collections made there carry it), and the budget crossings of those collections, which
+//! the event pipeline records. [`testing`](crate::testing) builds the assertions on it.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+
+use crate::budget::Crossing;
+use crate::meta::FieldMeta;
+use crate::registry::Site;
+use crate::sync::{self, lock};
+
+/// Checks running in the process; while any is, figures are published exactly.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
+
+thread_local! {
+    /// The check running on this thread, 0 for none.
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a check is running anywhere in the process.
+#[inline]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Relaxed) != 0
+}
+
+/// The check running on this thread, for a collection created now; 0 for none.
+#[inline]
+pub(crate) fn current() -> u32 {
+    if !active() {
+        return 0;
+    }
+    CURRENT.try_with(Cell::get).unwrap_or(0)
+}
+
+/// A budget crossing of a collection made under a check: the highest of its field and limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recorded {
+    pub(crate) collection: &'static str,
+    pub(crate) site: Site,
+    pub(crate) crossing: Crossing,
+}
+
+static CROSSINGS: Mutex<Option<HashMap<u32, Vec<Recorded>>>> = Mutex::new(None);
+
+pub(crate) fn poison() {
+    sync::poison(&CROSSINGS);
+}
+
+/// Records that a collection made under check `tag` went over its budget; only the highest
+/// crossing of each field and limit is kept.
+pub(crate) fn record_crossing(tag: u32, meta: &'static FieldMeta, site: Site, crossing: Crossing) {
+    let mut guard = lock(&CROSSINGS);
+    let log = guard
+        .get_or_insert_with(HashMap::new)
+        .entry(tag)
+        .or_default();
+    let same = |r: &&mut Recorded| r.collection == meta.name && r.crossing.limit == crossing.limit;
+    match log.iter_mut().find(same) {
+        Some(known) if known.crossing.level >= crossing.level => {}
+        Some(known) => {
+            known.crossing = crossing;
+            known.site = if known.site.is_known() {
+                known.site
+            } else {
+                site
+            };
+        }
+        None => log.push(Recorded {
+            collection: meta.name,
+            site,
+            crossing,
+        }),
+    }
+}
+
+/// A running check: its tag is current on this thread until it is dropped.
+pub(crate) struct CheckGuard {
+    pub(crate) tag: u32,
+    outer: u32,
+}
+
+impl CheckGuard {
+    pub(crate) fn start() -> Self {
+        let tag = NEXT_TAG.fetch_add(1, Relaxed).max(1);
+        ACTIVE.fetch_add(1, Relaxed);
+        let outer = CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0);
+        CheckGuard { tag, outer }
+    }
+
+    /// Takes the crossings recorded under this check.
+    pub(crate) fn crossings(&self) -> Vec<Recorded> {
+        lock(&CROSSINGS)
+            .as_mut()
+            .and_then(|map| map.remove(&self.tag))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for CheckGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.outer));
+        ACTIVE.fetch_sub(1, Relaxed);
+        if let Some(map) = lock(&CROSSINGS).as_mut() {
+            map.remove(&self.tag);
+        }
+    }
+}

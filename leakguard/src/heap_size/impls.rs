@@ -1,0 +1,475 @@
+//! `HeapSize` for std types.
+
+use std::borrow::{Cow, ToOwned};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::ffi::{CString, OsString};
+use std::marker::PhantomData;
+use std::mem::{align_of_val, size_of_val};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
+
+use super::layout::{ListNode, array_bytes, btree_bytes, counted_allocation, hash_table_bytes};
+use super::{Footprint, HeapSize, Measurement};
+
+macro_rules! no_heap {
+    ($($ty:ty),* $(,)?) => {$(
+        impl HeapSize for $ty {
+            #[inline]
+            fn heap_size(&self) -> usize {
+                0
+            }
+        }
+    )*};
+}
+
+no_heap! {
+    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, str,
+    std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
+    std::num::NonZeroU128, std::num::NonZeroUsize, std::num::NonZeroI8, std::num::NonZeroI16,
+    std::num::NonZeroI32, std::num::NonZeroI64, std::num::NonZeroI128, std::num::NonZeroIsize,
+    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16,
+    std::sync::atomic::AtomicU32, std::sync::atomic::AtomicU64, std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16, std::sync::atomic::AtomicI32,
+    std::sync::atomic::AtomicI64, std::sync::atomic::AtomicIsize,
+    std::time::Duration, std::time::Instant, std::time::SystemTime, std::cmp::Ordering,
+    std::net::IpAddr, std::net::Ipv4Addr, std::net::Ipv6Addr, std::net::SocketAddr,
+    std::net::SocketAddrV4, std::net::SocketAddrV6, std::any::TypeId,
+    std::thread::ThreadId,
+}
+
+impl<T: ?Sized> HeapSize for PhantomData<T> {
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl<T: ?Sized> HeapSize for &T {
+    /// A borrow owns nothing.
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl<T: ?Sized> HeapSize for &mut T {
+    /// A borrow owns nothing.
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl<T: Copy> HeapSize for Cell<T> {
+    /// A `Copy` value cannot own heap memory.
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+/// Implements `heap_size` through `heap_size_in` with a fresh measurement.
+macro_rules! measured {
+    () => {
+        #[inline]
+        fn heap_size(&self) -> usize {
+            self.heap_size_in(&mut Measurement::new())
+        }
+    };
+}
+
+impl<T: HeapSize> HeapSize for [T] {
+    measured!();
+
+    #[inline]
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.iter().map(|e| e.heap_size_in(m)).sum()
+    }
+}
+
+impl<T: HeapSize, const N: usize> HeapSize for [T; N] {
+    measured!();
+
+    #[inline]
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.as_slice().heap_size_in(m)
+    }
+}
+
+impl<T: HeapSize> HeapSize for Option<T> {
+    measured!();
+
+    #[inline]
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.as_ref().map_or(0, |v| v.heap_size_in(m))
+    }
+}
+
+impl<T: HeapSize, E: HeapSize> HeapSize for Result<T, E> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        match self {
+            Ok(v) => v.heap_size_in(m),
+            Err(e) => e.heap_size_in(m),
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($name:ident $idx:tt),+))*) => {$(
+        impl<$($name: HeapSize),+> HeapSize for ($($name,)+) {
+            measured!();
+
+            #[inline]
+            fn heap_size_in(&self, m: &mut Measurement) -> usize {
+                0 $(+ self.$idx.heap_size_in(m))+
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, E 4)
+    (A 0, B 1, C 2, D 3, E 4, F 5)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11)
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for Box<T> {
+    measured!();
+
+    #[inline]
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        size_of_val::<T>(self) + (**self).heap_size_in(m)
+    }
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for Arc<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        if !m.count_shared(Arc::as_ptr(self), Arc::strong_count(self)) {
+            return 0;
+        }
+        let value: &T = self;
+        counted_allocation(size_of_val(value), align_of_val(value)) + value.heap_size_in(m)
+    }
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for Rc<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        if !m.count_shared(Rc::as_ptr(self), Rc::strong_count(self)) {
+            return 0;
+        }
+        let value: &T = self;
+        counted_allocation(size_of_val(value), align_of_val(value)) + value.heap_size_in(m)
+    }
+}
+
+impl<T: ?Sized> HeapSize for std::sync::Weak<T> {
+    /// A weak reference does not own its pointee.
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl<T: ?Sized> HeapSize for std::rc::Weak<T> {
+    /// A weak reference does not own its pointee.
+    #[inline]
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl<B> HeapSize for Cow<'_, B>
+where
+    B: ?Sized + ToOwned,
+    B::Owned: HeapSize,
+{
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        match self {
+            Cow::Borrowed(_) => 0,
+            Cow::Owned(owned) => owned.heap_size_in(m),
+        }
+    }
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for RefCell<T> {
+    measured!();
+
+    /// Counts 0 while the cell is mutably borrowed, rather than panicking.
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.try_borrow().map_or(0, |v| v.heap_size_in(m))
+    }
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for Mutex<T> {
+    measured!();
+
+    /// Counts 0 while another thread holds the lock: measuring never blocks.
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        match self.try_lock() {
+            Ok(guard) => guard.heap_size_in(m),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_size_in(m),
+            Err(TryLockError::WouldBlock) => 0,
+        }
+    }
+}
+
+impl<T: ?Sized + HeapSize> HeapSize for RwLock<T> {
+    measured!();
+
+    /// Counts 0 while a writer holds the lock: measuring never blocks.
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        match self.try_read() {
+            Ok(guard) => guard.heap_size_in(m),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_size_in(m),
+            Err(TryLockError::WouldBlock) => 0,
+        }
+    }
+}
+
+impl<T: HeapSize> HeapSize for OnceLock<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.get().map_or(0, |v| v.heap_size_in(m))
+    }
+}
+
+impl HeapSize for String {
+    #[inline]
+    fn heap_size(&self) -> usize {
+        self.capacity()
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: self.capacity(),
+        })
+    }
+}
+
+impl HeapSize for PathBuf {
+    #[inline]
+    fn heap_size(&self) -> usize {
+        self.capacity()
+    }
+}
+
+impl HeapSize for OsString {
+    #[inline]
+    fn heap_size(&self) -> usize {
+        self.capacity()
+    }
+}
+
+impl HeapSize for CString {
+    #[inline]
+    fn heap_size(&self) -> usize {
+        self.as_bytes_with_nul().len()
+    }
+}
+
+impl<T: HeapSize> HeapSize for Vec<T> {
+    measured!();
+
+    #[inline]
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        array_bytes::<T>(self.capacity()) + self.as_slice().heap_size_in(m)
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: array_bytes::<T>(self.capacity()),
+        })
+    }
+}
+
+impl<T: HeapSize> HeapSize for VecDeque<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let (front, back) = self.as_slices();
+        array_bytes::<T>(self.capacity()) + front.heap_size_in(m) + back.heap_size_in(m)
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: array_bytes::<T>(self.capacity()),
+        })
+    }
+}
+
+impl<T: HeapSize> HeapSize for BinaryHeap<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        array_bytes::<T>(self.capacity()) + self.as_slice().heap_size_in(m)
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: array_bytes::<T>(self.capacity()),
+        })
+    }
+}
+
+impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let entries: usize = self
+            .iter()
+            .map(|(k, v)| k.heap_size_in(m) + v.heap_size_in(m))
+            .sum();
+        hash_table_bytes::<(K, V)>(self.capacity()) + entries
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: hash_table_bytes::<(K, V)>(self.capacity()),
+        })
+    }
+}
+
+impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
+        hash_table_bytes::<T>(self.capacity()) + entries
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.capacity(),
+            storage_bytes: hash_table_bytes::<T>(self.capacity()),
+        })
+    }
+}
+
+impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let entries: usize = self
+            .iter()
+            .map(|(k, v)| k.heap_size_in(m) + v.heap_size_in(m))
+            .sum();
+        btree_bytes::<K, V>(self.len()) + entries
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.len(),
+            storage_bytes: btree_bytes::<K, V>(self.len()),
+        })
+    }
+}
+
+impl<T: HeapSize> HeapSize for BTreeSet<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
+        btree_bytes::<T, ()>(self.len()) + entries
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.len(),
+            storage_bytes: btree_bytes::<T, ()>(self.len()),
+        })
+    }
+}
+
+impl<T: HeapSize> HeapSize for LinkedList<T> {
+    measured!();
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
+        array_bytes::<ListNode<T>>(self.len()) + entries
+    }
+
+    #[inline]
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.len(),
+            capacity: self.len(),
+            storage_bytes: array_bytes::<ListNode<T>>(self.len()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layout::counted_allocation;
+    use super::*;
+    use std::mem::{align_of, size_of};
+
+    #[test]
+    fn arc_pointee_is_counted_once_per_measurement() {
+        let shared = Arc::new(vec![0u8; 1000]);
+        let v = vec![shared.clone(), shared.clone(), shared];
+        let inner = counted_allocation(size_of::<Vec<u8>>(), align_of::<Vec<u8>>()) + 1000;
+        assert_eq!(v.heap_size(), 3 * size_of::<Arc<Vec<u8>>>() + inner);
+        // Each fresh measurement counts the pointee again.
+        assert_eq!(v[0].heap_size(), inner);
+    }
+
+    #[test]
+    fn unsized_arc_counts_its_header_and_bytes() {
+        let s: Arc<str> = Arc::from("hello");
+        // Two counters, then five bytes, rounded up to the counters' alignment.
+        assert_eq!(s.heap_size(), 24);
+    }
+
+    #[test]
+    fn unused_bytes_scale_with_free_capacity() {
+        let fp = Footprint {
+            len: 25,
+            capacity: 100,
+            storage_bytes: 800,
+        };
+        assert_eq!(fp.unused_bytes(), 600);
+        assert_eq!(Footprint::default().unused_bytes(), 0);
+    }
+}

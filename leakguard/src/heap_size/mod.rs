@@ -1,0 +1,160 @@
+//! Heap accounting: the [`HeapSize`] trait, the figures it gives, and its impls.
+
+mod impls;
+pub(crate) mod layout;
+
+use std::collections::HashSet;
+
+/// Heap bytes a value owns, as requested from the allocator.
+///
+/// The figure is what a counting global allocator would see: the storage of a collection
+/// counts its *capacity*, not its length (a truncated `Vec` and a map after deletes still
+/// own their memory), plus the heap its elements own. Inline bytes (`size_of::<Self>()`)
+/// are not included. A pointee shared through [`Arc`] or [`Rc`] is counted once per
+/// measurement, together with its reference-count header.
+///
+/// Derive it for your own value types with [`#[derive(HeapSize)]`](derive@crate::HeapSize);
+/// every `#[track_growth]` struct implements it too, so tracked structs nest.
+///
+/// # Implementing it by hand
+///
+/// A leaf type implements [`heap_size`](HeapSize::heap_size) only. A type that holds other
+/// values overrides [`heap_size_in`](HeapSize::heap_size_in) as well and passes the
+/// [`Measurement`] down, so that shared pointees are counted once:
+///
+/// ```
+/// use leakguard::{HeapSize, Measurement};
+///
+/// struct Blob {
+///     bytes: Box<[u8]>,
+///     tags: Vec<String>,
+/// }
+///
+/// impl HeapSize for Blob {
+///     fn heap_size(&self) -> usize {
+///         self.heap_size_in(&mut Measurement::new())
+///     }
+///
+///     fn heap_size_in(&self, m: &mut Measurement) -> usize {
+///         self.bytes.heap_size_in(m) + self.tags.heap_size_in(m)
+///     }
+/// }
+///
+/// let blob = Blob { bytes: vec![0; 100].into_boxed_slice(), tags: Vec::with_capacity(2) };
+/// assert_eq!(blob.heap_size(), 100 + 2 * size_of::<String>());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `leakguard::HeapSize`",
+    label = "leakguard cannot measure the heap this value owns",
+    note = "derive it with `#[derive(leakguard::HeapSize)]` or implement it by hand; to leave the field unmeasured, mark it `#[track(skip)]` in a `#[track_growth]` struct or `#[heap_size(skip)]` in a derive"
+)]
+pub trait HeapSize {
+    /// Heap bytes owned by `self`, counting a shared pointee once.
+    fn heap_size(&self) -> usize;
+
+    /// Heap bytes owned by `self` within an ongoing measurement.
+    ///
+    /// Containers override this to pass `m` to their elements; leaf types keep the default.
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        let _ = m;
+        self.heap_size()
+    }
+
+    /// The cheap figures of a collection, or `None` for a value that is not one.
+    ///
+    /// Computed in O(1) from the collection's length and capacity; the heap the elements
+    /// own is not part of it. leakguard uses it to keep a tracked field's figures current
+    /// without walking it.
+    fn footprint(&self) -> Option<Footprint> {
+        None
+    }
+}
+
+/// The O(1) figures of a collection: what [`HeapSize::footprint`] returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Footprint {
+    /// Entries held.
+    pub len: usize,
+    /// Entries the current storage can hold without growing.
+    ///
+    /// Equal to `len` for collections that allocate per entry (`BTreeMap`, `LinkedList`).
+    pub capacity: usize,
+    /// Heap bytes of the collection's own storage, excluding the heap its entries own.
+    pub storage_bytes: usize,
+}
+
+impl Footprint {
+    /// Storage bytes held for entries the collection does not currently hold.
+    pub fn unused_bytes(&self) -> usize {
+        if self.capacity == 0 || self.capacity <= self.len {
+            return 0;
+        }
+        let unused = (self.capacity - self.len) as u128;
+        (self.storage_bytes as u128 * unused / self.capacity as u128) as usize
+    }
+}
+
+/// The state of one measurement: which shared pointees have already been counted.
+///
+/// Create one per measurement root; [`HeapSize::heap_size`] does it for you.
+#[derive(Debug, Default)]
+pub struct Measurement {
+    seen: Option<HashSet<usize>>,
+    running: bool,
+}
+
+impl Measurement {
+    /// A fresh measurement in which nothing has been counted yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The measurement of one value entering or leaving a tracked collection.
+    ///
+    /// Each such value is measured on its own, so a shared pointee cannot be deduplicated
+    /// against the rest of the collection; it is counted only when the value holds the
+    /// sole strong reference. The next deep measurement of the collection corrects the
+    /// running figure.
+    pub(crate) fn running() -> Self {
+        Self {
+            seen: None,
+            running: true,
+        }
+    }
+
+    /// Whether to count the pointee at `ptr`, which has `strong_count` owners.
+    ///
+    /// `true` the first time a measurement reaches the pointee. Implementations of
+    /// `HeapSize` for shared-ownership pointers count their pointee only when this returns
+    /// `true`.
+    pub fn count_shared<T: ?Sized>(&mut self, ptr: *const T, strong_count: usize) -> bool {
+        if self.running {
+            return strong_count <= 1;
+        }
+        self.seen
+            .get_or_insert_with(HashSet::new)
+            .insert(ptr.cast::<()>() as usize)
+    }
+}
+
+/// Heap owned by one value entering or leaving a tracked collection; 0 when compiled out.
+#[inline]
+pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> usize {
+    if crate::ENABLED {
+        value.heap_size_in(&mut Measurement::running())
+    } else {
+        0
+    }
+}
+
+/// Heap owned by a run of values entering or leaving a tracked collection.
+#[inline]
+pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
+    values: impl IntoIterator<Item = &'a T>,
+) -> usize {
+    if crate::ENABLED {
+        values.into_iter().map(running_heap).sum()
+    } else {
+        0
+    }
+}

@@ -1,0 +1,98 @@
+//! The layer's settings from `LEAKGUARD_*` environment variables.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::LeakLayer;
+use crate::error::ConfigError;
+
+impl LeakLayer {
+    /// The layer configured from the environment: [`ENV_VARS`](Self::ENV_VARS) that are
+    /// set override the defaults. A value it cannot use is an error naming the variable.
+    ///
+    /// ```
+    /// let layer = leakguard::LeakLayer::from_env().expect("valid LEAKGUARD_* variables");
+    /// # let _ = layer;
+    /// ```
+    pub fn from_env() -> Result<Self, ConfigError> {
+        for variable in Self::ENV_VARS {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(variable) {
+                return Err(ConfigError::Env {
+                    variable,
+                    value: value.to_string_lossy().into_owned(),
+                    reason: "not valid Unicode".into(),
+                });
+            }
+        }
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The variables [`from_env`](Self::from_env) reads: durations like `"5s"` or
+    /// `"250ms"`, and a count for `LEAKGUARD_GROWTH_SAMPLES`.
+    pub const ENV_VARS: [&'static str; 5] = [
+        "LEAKGUARD_GRACE_PERIOD",
+        "LEAKGUARD_SAMPLE_INTERVAL",
+        "LEAKGUARD_GROWTH_SAMPLES",
+        "LEAKGUARD_RATE_LIMIT",
+        "LEAKGUARD_REPORT_EVERY",
+    ];
+
+    /// The layer configured from `lookup`, which answers for the variables of
+    /// [`ENV_VARS`](Self::ENV_VARS) as [`from_env`](Self::from_env) reads them from the
+    /// environment.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        fn env(variable: &'static str, value: &str, reason: impl fmt::Display) -> ConfigError {
+            ConfigError::Env {
+                variable,
+                value: value.to_string(),
+                reason: reason.to_string(),
+            }
+        }
+        /// The builder's own requirement, restated for the variable.
+        fn out_of_range(variable: &'static str, value: &str, e: ConfigError) -> ConfigError {
+            match e {
+                ConfigError::Invalid { requirement, .. } => {
+                    env(variable, value, format_args!("must be {requirement}"))
+                }
+                other => other,
+            }
+        }
+        fn duration(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+            humantime::parse_duration(value.trim()).map_err(|e| {
+                env(
+                    variable,
+                    value,
+                    format!("not a duration like \"5s\" or \"250ms\" ({e})"),
+                )
+            })
+        }
+        let [grace, interval, samples, rate, report] = Self::ENV_VARS;
+        let mut layer = Self::default();
+        if let Some(value) = lookup(grace) {
+            layer = layer.grace_period(duration(grace, &value)?);
+        }
+        if let Some(value) = lookup(interval) {
+            layer = layer
+                .sample_interval(duration(interval, &value)?)
+                .map_err(|e| out_of_range(interval, &value, e))?;
+        }
+        if let Some(value) = lookup(samples) {
+            let count: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| env(samples, &value, "not a whole number"))?;
+            layer = layer
+                .growth_samples(count)
+                .map_err(|e| out_of_range(samples, &value, e))?;
+        }
+        if let Some(value) = lookup(rate) {
+            layer = layer.rate_limit(duration(rate, &value)?);
+        }
+        if let Some(value) = lookup(report) {
+            layer = layer
+                .report_every(duration(report, &value)?)
+                .map_err(|e| out_of_range(report, &value, e))?;
+        }
+        Ok(layer)
+    }
+}

@@ -1,0 +1,80 @@
+//! The sampler thread: one for the process, started with the first layer, running the
+//! checks at the sample interval and emitting what they find to every subscriber that
+//! includes a layer.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tracing::dispatcher::{self, Dispatch, WeakDispatch};
+
+use super::detect::checks;
+use crate::clock::{Nanos, monotonic_now};
+use crate::events::{self, Finding};
+use crate::report::report;
+use crate::settings::SETTINGS;
+use crate::sync::{self, lock};
+
+/// The subscribers the sampler reports to.
+static SUBSCRIBERS: Mutex<Vec<WeakDispatch>> = Mutex::new(Vec::new());
+static STARTED: OnceLock<()> = OnceLock::new();
+
+pub(super) fn poison() {
+    sync::poison(&SUBSCRIBERS);
+}
+
+/// Reports to `subscriber` from now on, starting the sampler thread the first time.
+pub(super) fn start(subscriber: WeakDispatch) {
+    lock(&SUBSCRIBERS).push(subscriber);
+    STARTED.get_or_init(|| {
+        // Without a thread, only `check_now` and budgets report; nothing to panic over.
+        let _ = std::thread::Builder::new()
+            .name("leakguard-sampler".into())
+            .spawn(run);
+    });
+}
+
+/// Longest the sampler sleeps at once, so that a layer installed later with a shorter
+/// interval takes effect within this.
+const NAP: Nanos = 250_000_000;
+
+fn run() {
+    let mut last_report = monotonic_now();
+    let mut last_sample = last_report;
+    loop {
+        let interval = SETTINGS.sample_interval().max(1_000_000);
+        let due = last_sample.saturating_add(interval);
+        let now = monotonic_now();
+        if now < due {
+            std::thread::sleep(Duration::from_nanos((due - now).min(NAP)));
+            continue;
+        }
+        last_sample = now;
+        let mut found = checks(now, now, true);
+        found.extend(events::summaries());
+        let interval = SETTINGS.report_interval();
+        if interval != 0 && now.saturating_sub(last_report) >= interval {
+            last_report = now;
+            found.extend(events::admit(Finding::Report(report())));
+        } else if !found.is_empty() {
+            // Keep peaks and rates current between reports.
+            let _ = report();
+        }
+        if found.is_empty() {
+            continue;
+        }
+        let live: Vec<Dispatch> = {
+            let mut subscribers = lock(&SUBSCRIBERS);
+            subscribers.retain(|s| s.upgrade().is_some());
+            subscribers
+                .iter()
+                .filter_map(WeakDispatch::upgrade)
+                .collect()
+        };
+        if live.is_empty() {
+            events::deliver(&found);
+        }
+        for subscriber in &live {
+            dispatcher::with_default(subscriber, || events::deliver(&found));
+        }
+    }
+}

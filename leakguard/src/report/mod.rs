@@ -1,0 +1,183 @@
+//! Reports: a snapshot of every live tracked collection, grouped by `Type.field`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::budget::Budget;
+use crate::clock::{Nanos, monotonic_now};
+use crate::meta::FieldKey;
+use crate::registry::{self, FLAG_OUTLIVED, FLAG_OVER_BUDGET};
+use crate::sync::{self, lock};
+
+mod table;
+
+/// What is holding memory: every live tracked collection, grouped by `Type.field`.
+///
+/// Prints as a table sorted by bytes, and serialises to JSON with the `serde` feature.
+///
+/// ```
+/// use leakguard::track_growth;
+///
+/// #[track_growth]
+/// #[derive(Default)]
+/// struct Cache {
+///     #[budget(len = 1_000)]
+///     entries: Vec<String>,
+/// }
+///
+/// let mut cache = Cache::default();
+/// cache.entries.push("hello".to_string());
+/// let report = leakguard::report();
+/// let group = report.group("Cache.entries").unwrap();
+/// assert_eq!(group.instances, 1);
+/// assert_eq!(group.len, 1);
+/// println!("{report}");
+/// ```
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Report {
+    /// One entry per `Type.field`, the most bytes first.
+    pub groups: Vec<GroupReport>,
+    /// Heap bytes held by leakguard's own registry.
+    pub registry_bytes: usize,
+}
+
+/// The live collections of one `Type.field`.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct GroupReport {
+    /// `Type.field`.
+    pub collection: &'static str,
+    /// The module that declares the type.
+    pub module: &'static str,
+    /// Live collections holding memory, or belonging to a scope.
+    pub instances: usize,
+    /// Entries across them.
+    pub len: usize,
+    /// Heap bytes across them.
+    pub bytes: usize,
+    /// The most entries seen across them at once, by the sampler or a report.
+    pub peak_len: usize,
+    /// The most heap bytes seen across them at once, by the sampler or a report.
+    pub peak_bytes: usize,
+    /// Storage bytes held for entries they do not hold.
+    pub unused_bytes: usize,
+    /// The field's budget.
+    pub budget: Budget,
+    /// Instances over their budget.
+    pub over_budget: usize,
+    /// Instances that outlived their scope.
+    pub outlived: usize,
+    /// Growth of `bytes` per second since the previous sample or report; negative when
+    /// shrinking.
+    pub bytes_per_sec: f64,
+    /// Growth of `len` per second, likewise.
+    pub len_per_sec: f64,
+}
+
+impl Report {
+    /// The group of `Type.field`, if any collection of it is live.
+    pub fn group(&self, collection: &str) -> Option<&GroupReport> {
+        self.groups.iter().find(|g| g.collection == collection)
+    }
+
+    /// Heap bytes across every live tracked collection.
+    pub fn total_bytes(&self) -> usize {
+        self.groups.iter().map(|g| g.bytes).sum()
+    }
+}
+
+/// What previous observations of a group left: its peaks, and its totals for rates.
+struct History {
+    peak_len: usize,
+    peak_bytes: usize,
+    len: usize,
+    bytes: usize,
+    at: Nanos,
+    len_per_sec: f64,
+    bytes_per_sec: f64,
+}
+
+/// One per `Type.field`.
+static HISTORY: Mutex<Option<HashMap<FieldKey, History>>> = Mutex::new(None);
+
+fn history() -> MutexGuard<'static, Option<HashMap<FieldKey, History>>> {
+    lock(&HISTORY)
+}
+
+pub(crate) fn poison() {
+    sync::poison(&HISTORY);
+}
+
+/// Observations closer together than this keep the previous rate.
+const MIN_RATE_SPAN: Nanos = 100_000_000;
+
+/// Takes a snapshot of every live tracked collection.
+pub fn report() -> Report {
+    let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
+    registry::for_each_live(|_, seen| {
+        let meta = seen.meta;
+        let group = groups.entry(meta.key()).or_insert_with(|| GroupReport {
+            collection: meta.name,
+            module: meta.module,
+            instances: 0,
+            len: 0,
+            bytes: 0,
+            peak_len: 0,
+            peak_bytes: 0,
+            unused_bytes: 0,
+            budget: meta.budget,
+            over_budget: 0,
+            outlived: 0,
+            bytes_per_sec: 0.0,
+            len_per_sec: 0.0,
+        });
+        group.instances += 1;
+        group.len += seen.len;
+        group.bytes += seen.bytes;
+        group.unused_bytes += seen.unused;
+        group.over_budget += usize::from(seen.has_flag(FLAG_OVER_BUDGET));
+        group.outlived += usize::from(seen.has_flag(FLAG_OUTLIVED));
+    });
+
+    let now = monotonic_now();
+    let mut history = history();
+    let history = history.get_or_insert_with(HashMap::new);
+    for (key, group) in &mut groups {
+        let seen = history.entry(*key).or_insert(History {
+            peak_len: 0,
+            peak_bytes: 0,
+            len: group.len,
+            bytes: group.bytes,
+            at: now,
+            len_per_sec: 0.0,
+            bytes_per_sec: 0.0,
+        });
+        seen.peak_len = seen.peak_len.max(group.len);
+        seen.peak_bytes = seen.peak_bytes.max(group.bytes);
+        let span = now.saturating_sub(seen.at);
+        if span >= MIN_RATE_SPAN {
+            let secs = span as f64 / 1e9;
+            seen.len_per_sec = (group.len as f64 - seen.len as f64) / secs;
+            seen.bytes_per_sec = (group.bytes as f64 - seen.bytes as f64) / secs;
+            seen.len = group.len;
+            seen.bytes = group.bytes;
+            seen.at = now;
+        }
+        group.peak_len = seen.peak_len;
+        group.peak_bytes = seen.peak_bytes;
+        group.len_per_sec = seen.len_per_sec;
+        group.bytes_per_sec = seen.bytes_per_sec;
+    }
+    // Groups with no live collection left are forgotten, so the history stays bounded.
+    history.retain(|key, _| groups.contains_key(key));
+
+    let mut groups: Vec<GroupReport> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.collection.cmp(b.collection)));
+    Report {
+        groups,
+        registry_bytes: registry::memory(),
+    }
+}

@@ -1,0 +1,76 @@
+//! The report as a table: what `Display` prints.
+
+use std::fmt;
+
+use super::Report;
+use crate::units::{ByteSize, Rate};
+
+impl fmt::Display for Report {
+    /// An aligned table, the most bytes first.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEADER: [&str; 10] = [
+            "collection",
+            "instances",
+            "len",
+            "bytes",
+            "peak bytes",
+            "unused",
+            "budget",
+            "over",
+            "outlived",
+            "growth",
+        ];
+        let rows: Vec<[String; 10]> = self
+            .groups
+            .iter()
+            .map(|g| {
+                [
+                    g.collection.to_string(),
+                    g.instances.to_string(),
+                    g.len.to_string(),
+                    ByteSize(g.bytes).to_string(),
+                    ByteSize(g.peak_bytes).to_string(),
+                    ByteSize(g.unused_bytes).to_string(),
+                    g.budget.to_string(),
+                    g.over_budget.to_string(),
+                    g.outlived.to_string(),
+                    Rate {
+                        per_sec: g.bytes_per_sec,
+                        bytes: true,
+                    }
+                    .to_string(),
+                ]
+            })
+            .collect();
+        let mut widths = HEADER.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 10]| -> fmt::Result {
+            for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+                let sep = if i == 0 { "" } else { "  " };
+                // The name reads left to right, the figures line up on the right.
+                if i == 0 || i == 6 {
+                    write!(f, "{sep}{cell:<width$}")?;
+                } else {
+                    write!(f, "{sep}{cell:>width$}")?;
+                }
+            }
+            writeln!(f)
+        };
+        line(f, HEADER)?;
+        for row in &rows {
+            line(f, row.each_ref().map(String::as_str))?;
+        }
+        write!(
+            f,
+            "{} collections in {} groups, {} in all; registry {}",
+            self.groups.iter().map(|g| g.instances).sum::<usize>(),
+            self.groups.len(),
+            ByteSize(self.total_bytes()),
+            ByteSize(self.registry_bytes),
+        )
+    }
+}

@@ -1,0 +1,316 @@
+//! [`Accounted`]: a collection and its [`Accounting`], with the code that depends on the
+//! collection's type alone. Every field of the same collection type shares it, whatever
+//! struct it belongs to.
+
+use std::fmt;
+use std::ops::{Bound, Deref, DerefMut, RangeBounds};
+use std::panic::Location;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::accounting::{self, Accounting, Instrument};
+use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::meta::FieldMeta;
+
+/// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
+/// a field does that does not depend on which field it is.
+pub(crate) struct Accounted<C> {
+    inner: C,
+    accounting: Instrument,
+}
+
+impl<C> Accounted<C> {
+    /// `inner`, empty, as the field `meta` describes.
+    #[inline]
+    pub(crate) fn empty(inner: C, meta: &'static FieldMeta) -> Self {
+        Self {
+            inner,
+            accounting: accounting::empty(meta),
+        }
+    }
+
+    /// `inner`, with entries nobody has measured yet: its first access walks them.
+    #[inline]
+    pub(crate) fn unwalked(inner: C, meta: &'static FieldMeta) -> Self {
+        Self {
+            inner,
+            accounting: accounting::unwalked(meta),
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> C {
+        self.inner
+    }
+
+    /// The collection, for the growth and removal methods that keep the figures themselves.
+    #[inline]
+    pub(crate) fn raw(&mut self) -> &mut C {
+        &mut self.inner
+    }
+
+    /// The collection, without the refresh of `Deref`.
+    #[inline]
+    pub(crate) fn collection(&self) -> &C {
+        &self.inner
+    }
+
+    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    #[inline]
+    pub(crate) fn touched(&mut self) {
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.touched();
+        }
+    }
+
+    /// Records that the entries of a draining iterator left with `removed` bytes of heap.
+    ///
+    /// The collection's length settles when the iterator is dropped, so the window
+    /// re-evaluates on the next growth or removal.
+    pub(crate) fn drained(&mut self, removed: usize) {
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.add_heap(-(removed as isize));
+            accounting.shut_window();
+        }
+    }
+
+    /// Runs `op`, which may call user code (a closure, `Clone`, `Drop`, `Ord`), on the
+    /// collection. Should that code panic, the figures are not left wrong: the next access
+    /// walks the collection again.
+    #[inline]
+    pub(crate) fn guarded<R>(&mut self, op: impl FnOnce(&mut C) -> R) -> R {
+        let saved = self.accounting.first_mut().map(Accounting::suspend);
+        let result = op(&mut self.inner);
+        if let (Some(accounting), Some(saved)) = (self.accounting.first_mut(), saved) {
+            accounting.restore(saved);
+        }
+        result
+    }
+}
+
+impl<C: HeapSize> Accounted<C> {
+    /// Records that `added` bytes of entry heap came in; call after the collection grew.
+    ///
+    /// For entries that own no heap `added` is a constant 0, and only the length check stays.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn grew(&mut self, added: usize) {
+        let Some(accounting) = self.accounting.first_mut() else {
+            return;
+        };
+        let len = self.inner.footprint().map_or(0, |fp| fp.len);
+        if accounting.grew(len, added) {
+            self.resync(Some(Location::caller()));
+        }
+    }
+
+    /// Records that `removed` bytes of entry heap went out; call after the collection shrank.
+    #[inline]
+    pub(crate) fn shrank(&mut self, removed: usize) {
+        let Some(accounting) = self.accounting.first_mut() else {
+            return;
+        };
+        let len = self.inner.footprint().map_or(0, |fp| fp.len);
+        if accounting.shrank(len, removed) {
+            self.resync(None);
+        }
+    }
+
+    /// Records an in-place change of entry heap, as when a map replaces a value.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn replaced(&mut self, added: usize, removed: usize) {
+        if added >= removed {
+            self.grew(added - removed);
+        } else {
+            self.shrank(removed - added);
+        }
+    }
+
+    /// Re-evaluates after the storage itself changed (`reserve`, `shrink_to_fit`).
+    #[inline]
+    pub(crate) fn storage_changed(&mut self) {
+        if !self.accounting.is_empty() {
+            self.resync(None);
+        }
+    }
+
+    /// Records the entry heap a self-evicting collection reports as gone in or out, and
+    /// re-evaluates: such a collection's storage changes without its length growing.
+    /// `site` is where it grew, if it did.
+    pub(crate) fn settle(&mut self, delta: isize, site: Option<&'static Location<'static>>) {
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.add_heap(delta);
+            self.resync(site);
+        }
+    }
+
+    /// Heap bytes by the running figures; the collection measured when compiled out.
+    pub(crate) fn bytes(&self) -> usize {
+        let _ = &**self;
+        match self.accounting.first() {
+            Some(accounting) => accounting.bytes(self.inner.footprint()),
+            None => self.inner.heap_size(),
+        }
+    }
+
+    /// Walks the collection, corrects the running figures and returns its heap bytes.
+    pub(crate) fn measure(&mut self) -> usize {
+        if self.accounting.is_empty() {
+            return self.inner.heap_size();
+        }
+        self.walk_entries();
+        self.resync(None);
+        self.bytes()
+    }
+
+    /// Re-measures the heap the entries own, in full.
+    fn walk_entries(&self) {
+        let Some(accounting) = self.accounting.first() else {
+            return;
+        };
+        let total = self.inner.heap_size();
+        let storage = self.inner.footprint().map_or(0, |fp| fp.storage_bytes);
+        accounting.walked(total.saturating_sub(storage));
+    }
+
+    /// Brings the figures up to date after `DerefMut` access: a walk of the entries when
+    /// enough accesses have paid for it.
+    fn catch_up(&self, accounting: &Accounting, footprint: Option<Footprint>) {
+        if accounting.walk_due(footprint.map_or(0, |fp| fp.len)) {
+            self.walk_entries();
+        }
+    }
+
+    /// Re-evaluates the figures through `&self`, after `DerefMut` access.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self) {
+        let Some(accounting) = self.accounting.first() else {
+            return;
+        };
+        if !accounting.dirty.swap(false, Relaxed) {
+            return;
+        }
+        let footprint = self.inner.footprint();
+        self.catch_up(accounting, footprint);
+        accounting.evaluate(footprint);
+    }
+
+    /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
+    /// the collection grew, if it did.
+    #[cold]
+    #[inline(never)]
+    fn resync(&mut self, site: Option<&'static Location<'static>>) {
+        let footprint = self.inner.footprint();
+        if let Some(accounting) = self.accounting.first() {
+            if accounting.dirty.swap(false, Relaxed) {
+                self.catch_up(accounting, footprint);
+            }
+        }
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.resync(footprint, site);
+        }
+    }
+}
+
+impl<C: HeapSize> Deref for Accounted<C> {
+    type Target = C;
+
+    #[inline]
+    fn deref(&self) -> &C {
+        if let Some(accounting) = self.accounting.first() {
+            if accounting.dirty.load(Relaxed) {
+                self.refresh();
+            }
+        }
+        &self.inner
+    }
+}
+
+impl<C: HeapSize> DerefMut for Accounted<C> {
+    /// Hands out the collection; changes made through it are picked up on the next access.
+    #[inline]
+    fn deref_mut(&mut self) -> &mut C {
+        self.touched();
+        &mut self.inner
+    }
+}
+
+impl<C: Clone> Clone for Accounted<C> {
+    /// Clones the collection; the clone is tracked on its own, as the same field.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            accounting: accounting::cloned(&self.accounting),
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Accounted<C> {
+    /// Formats exactly as the collection does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<C: HeapSize> HeapSize for Accounted<C> {
+    fn heap_size(&self) -> usize {
+        self.inner.heap_size()
+    }
+
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.inner.heap_size_in(m)
+    }
+
+    fn footprint(&self) -> Option<Footprint> {
+        self.inner.footprint()
+    }
+}
+
+/// `keep`, adding the element's `heap` to `removed` when it goes: a `retain` predicate that
+/// tallies what it drops.
+#[inline]
+pub(super) fn kept(keep: bool, heap: impl FnOnce() -> usize, removed: &mut usize) -> bool {
+    if !keep {
+        *removed += heap();
+    }
+    keep
+}
+
+/// `range` resolved against `len`, or `None` where the collection itself would panic.
+pub(super) fn resolve(range: &impl RangeBounds<usize>, len: usize) -> Option<(usize, usize)> {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.checked_add(1)?,
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.checked_add(1)?,
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => len,
+    };
+    (start <= end && end <= len).then_some((start, end))
+}
+
+/// `reserve`, `shrink_to_fit` and friends: the storage changes, so the figures re-evaluate.
+macro_rules! storage_methods {
+    () => {
+        /// Reserves room for at least `additional` more entries.
+        pub fn reserve(&mut self, additional: usize) {
+            self.accounted.raw().reserve(additional);
+            self.accounted.storage_changed();
+        }
+
+        /// Shrinks the storage as close to the length as it can.
+        pub fn shrink_to_fit(&mut self) {
+            self.accounted.raw().shrink_to_fit();
+            self.accounted.storage_changed();
+        }
+
+        /// Shrinks the storage to at least `min_capacity` entries.
+        pub fn shrink_to(&mut self, min_capacity: usize) {
+            self.accounted.raw().shrink_to(min_capacity);
+            self.accounted.storage_changed();
+        }
+    };
+}
+pub(super) use storage_methods;

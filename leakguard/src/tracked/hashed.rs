@@ -1,0 +1,210 @@
+//! Growth and removal methods of tracked hash maps and sets, with any hasher.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash};
+
+use super::Tracked;
+use super::accounted::{kept, storage_methods};
+use crate::heap_size::{HeapSize, running_heap, running_heap_of};
+
+impl<K, V, S, O, const I: usize> Tracked<HashMap<K, V, S>, O, I>
+where
+    K: Eq + Hash + HeapSize,
+    V: HeapSize,
+    S: BuildHasher,
+{
+    storage_methods!();
+
+    /// Inserts a key-value pair, returning the value it replaced; see [`HashMap::insert`].
+    ///
+    /// When the key was present the map keeps its old key and drops `k`.
+    #[inline]
+    #[track_caller]
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let key_heap = running_heap(&k);
+        let value_heap = running_heap(&v);
+        match self.accounted.raw().insert(k, v) {
+            Some(old) => {
+                self.accounted.replaced(value_heap, running_heap(&old));
+                Some(old)
+            }
+            None => {
+                self.accounted.grew(key_heap + value_heap);
+                None
+            }
+        }
+    }
+
+    /// Removes a key, returning its value; see [`HashMap::remove`].
+    #[inline]
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.remove_entry(k).map(|(_, v)| v)
+    }
+
+    /// Removes a key, returning the stored key and value; see [`HashMap::remove_entry`].
+    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let (key, value) = self.accounted.raw().remove_entry(k)?;
+        self.accounted.shrank(running_heap(&key) + running_heap(&value));
+        Some((key, value))
+    }
+
+    /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
+    pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
+        let mut removed = 0;
+        self.accounted.guarded(|c| {
+            c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
+        });
+        self.accounted.shrank(removed);
+        // Kept values may have changed through `&mut`.
+        self.accounted.touched();
+    }
+
+    /// Removes all entries, keeping the storage; see [`HashMap::clear`].
+    pub fn clear(&mut self) {
+        let removed = self
+            .accounted
+            .raw()
+            .iter()
+            .map(|(k, v)| running_heap(k) + running_heap(v))
+            .sum();
+        self.accounted.guarded(|c| c.clear());
+        self.accounted.shrank(removed);
+    }
+
+    /// Removes all entries, returning them; see [`HashMap::drain`].
+    pub fn drain(&mut self) -> std::collections::hash_map::Drain<'_, K, V> {
+        let removed = self
+            .accounted
+            .raw()
+            .iter()
+            .map(|(k, v)| running_heap(k) + running_heap(v))
+            .sum();
+        self.accounted.drained(removed);
+        self.accounted.raw().drain()
+    }
+}
+
+impl<K, V, S, O, const I: usize> Extend<(K, V)> for Tracked<HashMap<K, V, S>, O, I>
+where
+    K: Eq + Hash + HeapSize,
+    V: HeapSize,
+    S: BuildHasher,
+{
+    #[track_caller]
+    fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<'a, K, V, S, O, const I: usize> Extend<(&'a K, &'a V)> for Tracked<HashMap<K, V, S>, O, I>
+where
+    K: Eq + Hash + HeapSize + Copy + 'a,
+    V: HeapSize + Copy + 'a,
+    S: BuildHasher,
+{
+    #[track_caller]
+    fn extend<It: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: It) {
+        self.extend(iter.into_iter().map(|(k, v)| (*k, *v)));
+    }
+}
+
+impl<T, S, O, const I: usize> Tracked<HashSet<T, S>, O, I>
+where
+    T: Eq + Hash + HeapSize,
+    S: BuildHasher,
+{
+    storage_methods!();
+
+    /// Adds a value, returning whether it was new; see [`HashSet::insert`].
+    #[inline]
+    #[track_caller]
+    pub fn insert(&mut self, value: T) -> bool {
+        let added = running_heap(&value);
+        let new = self.accounted.raw().insert(value);
+        if new {
+            self.accounted.grew(added);
+        }
+        new
+    }
+
+    /// Adds a value, replacing and returning an equal one; see [`HashSet::replace`].
+    #[track_caller]
+    pub fn replace(&mut self, value: T) -> Option<T> {
+        let added = running_heap(&value);
+        match self.accounted.raw().replace(value) {
+            Some(old) => {
+                self.accounted.replaced(added, running_heap(&old));
+                Some(old)
+            }
+            None => {
+                self.accounted.grew(added);
+                None
+            }
+        }
+    }
+
+    /// Removes a value, returning whether it was present; see [`HashSet::remove`].
+    #[inline]
+    pub fn remove<Q>(&mut self, value: &Q) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        self.take(value).is_some()
+    }
+
+    /// Removes and returns a value; see [`HashSet::take`].
+    pub fn take<Q>(&mut self, value: &Q) -> Option<T>
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let value = self.accounted.raw().take(value)?;
+        self.accounted.shrank(running_heap(&value));
+        Some(value)
+    }
+
+    /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
+    pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
+        let mut removed = 0;
+        self.accounted.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
+        self.accounted.shrank(removed);
+    }
+
+    /// Removes all values, keeping the storage; see [`HashSet::clear`].
+    pub fn clear(&mut self) {
+        let removed = running_heap_of(self.accounted.raw().iter());
+        self.accounted.guarded(|c| c.clear());
+        self.accounted.shrank(removed);
+    }
+
+    /// Removes all values, returning them; see [`HashSet::drain`].
+    pub fn drain(&mut self) -> std::collections::hash_set::Drain<'_, T> {
+        let removed = running_heap_of(self.accounted.raw().iter());
+        self.accounted.drained(removed);
+        self.accounted.raw().drain()
+    }
+}
+
+impl<T, S, O, const I: usize> Extend<T> for Tracked<HashSet<T, S>, O, I>
+where
+    T: Eq + Hash + HeapSize,
+    S: BuildHasher,
+{
+    #[track_caller]
+    fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
+        for value in iter {
+            self.insert(value);
+        }
+    }
+}
