@@ -61,7 +61,7 @@ fn main() {
 
     let sessions = live(10_000);
     c.bench_function("layer_sample_tick_10k", |b| {
-        b.iter(|| black_box(leakguard::__private::sample_tick()))
+        b.iter(|| black_box(leakguard::__hooks::sample_tick()))
     });
     drop(sessions);
 

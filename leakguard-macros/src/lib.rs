@@ -6,6 +6,7 @@
 mod ast;
 mod attr;
 mod errors;
+mod field_methods;
 #[cfg(test)]
 mod fuzz;
 mod heap_size;
@@ -25,4 +26,12 @@ pub fn track_growth(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_derive(HeapSize, attributes(heap_size))]
 pub fn derive_heap_size(input: TokenStream) -> TokenStream {
     heap_size::derive(input.into()).into()
+}
+
+/// Not public API: the methods of leakguard's tracked fields, written once on the code
+/// shared by every field of a collection type, with a forwarding shell on the field's type.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn __field_methods(_args: TokenStream, input: TokenStream) -> TokenStream {
+    field_methods::expand(input.into()).into()
 }

@@ -1,10 +1,9 @@
-//! Budgets and the warnings for going over them.
+//! Budgets: the limits of a collection, and the arithmetic of going over them. Pure: the
+//! warnings themselves are events.
 
-use std::cell::Cell;
 use std::fmt;
 
-use crate::events::{self, Detail, Fingerprint, Kind, Site};
-use crate::meta::FieldMeta;
+use crate::units::ByteSize;
 
 /// The limits of one tracked collection: entries, heap bytes, or both.
 ///
@@ -58,47 +57,27 @@ impl fmt::Display for Budget {
     }
 }
 
-/// A change in bytes, signed, with binary units: `+1.5 KiB`, `-200 B`.
-pub(crate) struct SignedBytes(pub(crate) f64);
-
-impl fmt::Display for SignedBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0.0 { "-" } else { "+" };
-        write!(f, "{sign}{}", ByteSize(self.0.abs().round() as usize))
-    }
-}
-
-/// A byte count printed with binary units: `512 B`, `64 KiB`, `1.5 MiB`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ByteSize(pub(crate) usize);
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-        let bytes = self.0;
-        if bytes < 1024 {
-            return write!(f, "{bytes} B");
-        }
-        let mut value = bytes as f64 / 1024.0;
-        let mut unit = 0;
-        while value >= 1024.0 && unit < UNITS.len() - 1 {
-            value /= 1024.0;
-            unit += 1;
-        }
-        let tenths = (value * 10.0).round() / 10.0;
-        if tenths.fract() == 0.0 {
-            write!(f, "{tenths:.0} {}", UNITS[unit])
-        } else {
-            write!(f, "{tenths:.1} {}", UNITS[unit])
-        }
-    }
-}
-
 /// Which limit of a [`Budget`] a figure is checked against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Limit {
     Len,
     Bytes,
+}
+
+impl Limit {
+    /// The limit as events and failures name it: `len` or `bytes`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Limit::Len => "len",
+            Limit::Bytes => "bytes",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The value above which a collection at warning `level` warns again.
@@ -138,150 +117,38 @@ pub(crate) fn step(level: u8, value: usize, limit: usize) -> Step {
     Step::Warn(next)
 }
 
-thread_local! {
-    static EMITTING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `emit` unless this thread is already emitting a leakguard event.
-///
-/// A subscriber that itself uses tracked collections would otherwise re-enter leakguard
-/// from inside its own callback and recurse without bound.
-pub(crate) fn emit_once(emit: impl FnOnce()) {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let _ = EMITTING.try_with(|e| e.set(false));
-        }
-    }
-    let entered = EMITTING.try_with(|e| !e.replace(true)).unwrap_or(false);
-    if entered {
-        let _reset = Reset;
-        emit();
-    }
-}
-
-/// Emits the warning for a collection that went over `limit` of its budget, rate-limited
-/// per collection, limit and level.
-pub(crate) fn warn_over_budget(
-    meta: &'static FieldMeta,
-    limit: Limit,
-    level: u8,
-    len: usize,
-    bytes: usize,
-) {
-    let fingerprint = Fingerprint {
-        kind: Kind::OverBudget,
-        field: meta.key(),
-        collection: meta.name,
-        site: None,
-        detail: Detail::Budget {
-            bytes: limit == Limit::Bytes,
-            level,
-        },
-    };
-    let Some(verdict) = events::occurred(&fingerprint, 1) else {
-        return;
-    };
-    let collection = meta.name;
-    let budget = meta.budget;
-    let times = times(level);
-    let crossing = crossing(limit, level, len, bytes, budget);
-    let suppressed = Suppressed(verdict.suppressed);
-    let over = match limit {
-        Limit::Len => "len",
-        Limit::Bytes => "bytes",
-    };
-    emit_once(|| {
-        tracing::warn!(
-            target: "leakguard",
-            kind = "over_budget",
-            collection,
-            len,
-            bytes,
-            budget_len = budget.len,
-            budget_bytes = budget.bytes,
-            over,
-            times,
-            suppressed = verdict.suppressed,
-            "{collection} over {over} budget: {crossing}{suppressed}",
-        );
-    });
-}
-
 /// The multiple of the limit that warning `level` is for: 1, 2, 4, ...
-fn times(level: u8) -> usize {
+pub(crate) fn times(level: u8) -> usize {
     1usize << (level.max(1) - 1).min(63)
 }
 
-/// What went over `limit` at warning `level`: `101 entries > 100`, `130 KiB > 2x 64 KiB`.
-pub(crate) fn crossing(
-    limit: Limit,
-    level: u8,
-    len: usize,
-    bytes: usize,
-    budget: Budget,
-) -> String {
-    let multiple = Multiple(times(level));
-    match limit {
-        Limit::Len => format!(
-            "{len} entries > {multiple}{}",
-            budget.len.unwrap_or_default()
-        ),
-        Limit::Bytes => format!(
-            "{} > {multiple}{}",
-            ByteSize(bytes),
-            ByteSize(budget.bytes.unwrap_or_default())
-        ),
-    }
+/// A collection going over one limit of its budget, at warning `level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Crossing {
+    pub(crate) limit: Limit,
+    pub(crate) level: u8,
+    pub(crate) len: usize,
+    pub(crate) bytes: usize,
+    pub(crate) budget: Budget,
 }
 
-/// Emits the event for a collection that holds far more capacity than it uses.
-pub(crate) fn report_hoarding(
-    meta: &'static FieldMeta,
-    site: Site,
-    len: usize,
-    capacity: usize,
-    unused: usize,
-    bytes: usize,
-) {
-    let fingerprint = Fingerprint {
-        kind: Kind::HoardedCapacity,
-        field: meta.key(),
-        collection: meta.name,
-        site,
-        detail: Detail::None,
-    };
-    let Some(verdict) = events::occurred(&fingerprint, 1) else {
-        return;
-    };
-    let collection = meta.name;
-    let suppressed = Suppressed(verdict.suppressed);
-    emit_once(|| {
-        tracing::info!(
-            target: "leakguard",
-            kind = "hoarded_capacity",
-            collection,
-            len,
-            capacity,
-            unused_bytes = unused,
-            bytes,
-            suppressed = verdict.suppressed,
-            "{collection} holds {} of unused capacity (len {len}, capacity {capacity}): call shrink_to_fit to release it{suppressed}",
-            ByteSize(unused),
-        );
-    });
-}
-
-/// ` (3 more since the last report)` after a message some of whose occurrences were
-/// suppressed, nothing otherwise.
-struct Suppressed(u64);
-
-impl fmt::Display for Suppressed {
+impl fmt::Display for Crossing {
+    /// What went over: `101 entries > 100`, `130 KiB > 2x 64 KiB`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 > 0 {
-            write!(f, " ({} more since the last report)", self.0)
-        } else {
-            Ok(())
+        let multiple = Multiple(times(self.level));
+        match self.limit {
+            Limit::Len => write!(
+                f,
+                "{} entries > {multiple}{}",
+                self.len,
+                self.budget.len.unwrap_or_default()
+            ),
+            Limit::Bytes => write!(
+                f,
+                "{} > {multiple}{}",
+                ByteSize(self.bytes),
+                ByteSize(self.budget.bytes.unwrap_or_default())
+            ),
         }
     }
 }
@@ -317,11 +184,23 @@ mod tests {
     }
 
     #[test]
-    fn byte_sizes_print_with_binary_units() {
-        assert_eq!(ByteSize(512).to_string(), "512 B");
-        assert_eq!(ByteSize(64 * 1024).to_string(), "64 KiB");
-        assert_eq!(ByteSize(1536 * 1024).to_string(), "1.5 MiB");
-        assert_eq!(ByteSize(64_000).to_string(), "62.5 KiB");
+    fn crossings_say_what_went_over_which_multiple() {
+        let budget = Budget::unlimited().with_len(100).with_bytes(64 * 1024);
+        let crossing = |limit, level, len, bytes| Crossing {
+            limit,
+            level,
+            len,
+            bytes,
+            budget,
+        };
+        assert_eq!(
+            crossing(Limit::Len, 1, 101, 0).to_string(),
+            "101 entries > 100"
+        );
+        assert_eq!(
+            crossing(Limit::Bytes, 2, 0, 130 * 1024).to_string(),
+            "130 KiB > 2x 64 KiB"
+        );
     }
 
     #[test]

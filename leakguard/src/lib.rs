@@ -132,19 +132,34 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-mod budget;
-mod cache;
+// Layers, leaves first: each module imports only from the modules listed before it.
 mod clock;
 mod error;
-mod events;
-mod heap_size;
-mod layer;
-mod meta;
-mod registry;
-mod report;
-mod scope;
+mod sync;
+mod units;
+
 mod settings;
+
+mod heap_size;
+
+mod cache;
+
+mod budget;
+mod meta;
+
+mod scope;
+
+mod registry;
+
+mod harness;
+mod report;
+
+mod events;
+
 mod tracked;
+
+mod layer;
+pub mod testing;
 
 pub use budget::Budget;
 pub use cache::{
@@ -157,8 +172,6 @@ pub use heap_size::{Footprint, HeapSize, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupReport, Report, report};
 pub use scope::{ScopeGuard, scope};
-
-pub mod testing;
 pub use tracked::Tracked;
 
 /// Tracks the collection fields of a struct.
@@ -220,43 +233,36 @@ pub const ENABLED: bool = cfg!(all(
     any(debug_assertions, feature = "release")
 ));
 
-/// Locks `mutex`, whatever a panic elsewhere left in it: every lock leakguard holds guards
-/// state that stays consistent between statements, and instrumentation must not panic.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Not public API: what the macros expand to.
+/// Not public API: what the macros expand to. Each item names the code that uses it.
 #[doc(hidden)]
 pub mod __private {
+    /// The bounded collections `#[scoped_cache]` fields become.
     pub use crate::cache::{ScopedCache, ScopedRing, ScopedSet};
+    /// What the `HeapSize` impls of `#[track_growth]` and `derive(HeapSize)` call.
     pub use crate::heap_size::{HeapSize, Measurement};
+    /// The descriptions `#[track_growth]` emits for each tracked field, and the trait
+    /// through which a field's type finds its own.
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
+    /// The type of a tracked field.
+    pub use crate::tracked::Tracked;
+}
 
-    /// One tick of the layer's sampler, without emitting: for leakguard's benchmarks.
+/// Not public API: hooks for leakguard's own benchmarks and fault-injection tests.
+#[doc(hidden)]
+pub mod __hooks {
+    /// One tick of the layer's sampler, without emitting: for the benchmarks.
     pub fn sample_tick() -> usize {
         crate::layer::sample_tick()
     }
 
-    /// Fault injection for leakguard's reliability tests: poisons every lock leakguard
-    /// holds internally, as a panic while holding it would.
+    /// Poisons every lock leakguard holds internally, as a panic while holding it would:
+    /// for the reliability tests.
     pub fn poison_internal_locks() {
         crate::registry::poison();
         crate::events::poison();
         crate::scope::poison();
         crate::report::poison();
         crate::layer::poison();
-        crate::testing::poison();
+        crate::harness::poison();
     }
-
-    /// Poisons `mutex` without running the panic hook.
-    pub(crate) fn poison<T>(mutex: &std::sync::Mutex<T>) {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _guard = mutex.lock();
-            std::panic::resume_unwind(Box::new("leakguard fault injection"));
-        }));
-    }
-    pub use crate::tracked::Tracked;
 }

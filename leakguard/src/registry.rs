@@ -8,14 +8,35 @@
 //! lock in the common case.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
-use crate::events::Site;
-use crate::lock;
 use crate::meta::FieldMeta;
+use crate::sync::lock;
+
+/// Where a collection first grew, as file and line, if it has: the closest place in the
+/// user's code to where it was made, as constructors are often derived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Site(pub(crate) Option<(&'static str, u32)>);
+
+impl Site {
+    pub(crate) fn is_known(self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl fmt::Display for Site {
+    /// `src/main.rs:40`, or `never grown`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((file, line)) => write!(f, "{file}:{line}"),
+            None => f.write_str("never grown"),
+        }
+    }
+}
 
 /// Slots per chunk.
 const CHUNK: usize = 1024;
@@ -58,6 +79,27 @@ pub(crate) struct Slot {
     pub(crate) first_growth_len: AtomicUsize,
 }
 
+/// What one live collection published, read from its slot at one moment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Published {
+    pub(crate) meta: &'static FieldMeta,
+    pub(crate) generation: u32,
+    pub(crate) len: usize,
+    pub(crate) bytes: usize,
+    pub(crate) unused: usize,
+    pub(crate) flags: u8,
+    pub(crate) site: Site,
+    pub(crate) scope: u64,
+    pub(crate) test: u32,
+    pub(crate) born: u64,
+}
+
+impl Published {
+    pub(crate) fn has_flag(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
 pub(crate) const FLAG_OVER_BUDGET: u8 = 1;
 pub(crate) const FLAG_OUTLIVED: u8 = 2;
 pub(crate) const FLAG_SUSPECTED: u8 = 4;
@@ -70,11 +112,28 @@ impl Slot {
         unsafe { meta.as_ref() }
     }
 
-    /// Where the collection first grew, as file and line, if it has.
+    /// Where the collection first grew.
     pub(crate) fn site(&self) -> Site {
         // SAFETY: only `&'static Location` are ever stored.
-        let location = unsafe { self.grown_at.load(Relaxed).as_ref() }?;
-        Some((location.file(), location.line()))
+        let location = unsafe { self.grown_at.load(Relaxed).as_ref() };
+        Site(location.map(|l| (l.file(), l.line())))
+    }
+
+    /// What the collection in this slot published, if the slot is taken.
+    pub(crate) fn read(&self) -> Option<Published> {
+        let meta = self.meta()?;
+        Some(Published {
+            meta,
+            generation: self.generation.load(Relaxed),
+            len: self.len.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            unused: self.unused.load(Relaxed),
+            flags: self.flags.load(Relaxed),
+            site: self.site(),
+            scope: self.scope.load(Relaxed),
+            test: self.test.load(Relaxed),
+            born: self.born.load(Relaxed),
+        })
     }
 
     /// Records where the collection first grew, once.
@@ -261,19 +320,19 @@ pub(crate) fn release(slot: &'static Slot) {
 }
 
 pub(crate) fn poison() {
-    crate::__private::poison(&REGISTRY.free);
+    crate::sync::poison(&REGISTRY.free);
 }
 
-/// Calls `f` with every taken slot.
-pub(crate) fn for_each_live(mut f: impl FnMut(&'static Slot, &'static FieldMeta)) {
+/// Calls `f` with every taken slot and what it published.
+pub(crate) fn for_each_live(mut f: impl FnMut(&'static Slot, Published)) {
     let high_water = REGISTRY.high_water.load(Relaxed).min(CHUNK * CHUNKS);
     for index in 0..high_water {
         let Some(slot) = slot_at(index) else {
             // Handed out but its chunk is still being published.
             continue;
         };
-        if let Some(meta) = slot.meta() {
-            f(slot, meta);
+        if let Some(published) = slot.read() {
+            f(slot, published);
         }
     }
 }
@@ -332,9 +391,9 @@ mod tests {
         let taken = register(registration()).unwrap();
         taken.len.store(42, Relaxed);
         let mut found = false;
-        for_each_live(|slot, meta| {
+        for_each_live(|slot, published| {
             if ptr::eq(slot, taken) {
-                found = meta.name == "T.f" && slot.len.load(Relaxed) == 42;
+                found = published.meta.name == "T.f" && published.len == 42;
             }
         });
         assert!(found);

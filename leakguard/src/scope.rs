@@ -3,7 +3,7 @@
 //! A scope is the current `tracing` span (with [`layer`](crate::layer) installed) or an
 //! explicit [`scope`] guard, whichever is innermost on the thread. When it ends, it is due
 //! for a check after the grace period: any collection it owns that is still alive then has
-//! outlived it.
+//! outlived it. This module keeps the scopes; the check itself is the layer's.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -16,17 +16,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::{Nanos, monotonic_now};
-use crate::events::Site;
-use crate::meta::FieldKey;
-use crate::registry::{self, FLAG_OUTLIVED};
 use crate::settings::SETTINGS;
+use crate::sync::{self, lock};
 
 /// A scope's identity and name.
 pub(crate) struct ScopeInfo {
     pub(crate) id: u64,
     pub(crate) name: Cow<'static, str>,
     /// When it ended, 0 while open.
-    ended: AtomicU64,
+    pub(crate) ended: AtomicU64,
 }
 
 impl ScopeInfo {
@@ -238,24 +236,24 @@ impl EndedGuard {
 }
 
 fn ended() -> EndedGuard {
-    EndedGuard(crate::lock(&ENDED))
+    EndedGuard(lock(&ENDED))
 }
 
 /// A scope that ended, due for its check.
-struct Due {
-    scope: Arc<ScopeInfo>,
+pub(crate) struct Due {
+    pub(crate) scope: Arc<ScopeInfo>,
     at: Nanos,
 }
 
 static PENDING: Mutex<Vec<Due>> = Mutex::new(Vec::new());
 
 fn pending() -> MutexGuard<'static, Vec<Due>> {
-    crate::lock(&PENDING)
+    lock(&PENDING)
 }
 
 pub(crate) fn poison() {
-    crate::__private::poison(&PENDING);
-    crate::__private::poison(&ENDED);
+    sync::poison(&PENDING);
+    sync::poison(&ENDED);
 }
 
 /// A scope ended: it is due for its check once the grace period is over.
@@ -280,74 +278,11 @@ pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     }
 }
 
-/// Collections found alive after their scope ended, grouped as one leak.
-pub(crate) struct Outlived {
-    pub(crate) field: FieldKey,
-    pub(crate) collection: &'static str,
-    pub(crate) scope: Cow<'static, str>,
-    pub(crate) site: Site,
-    pub(crate) instances: u64,
-    /// Figures of the oldest of them.
-    pub(crate) len: usize,
-    pub(crate) bytes: usize,
-    pub(crate) age: Nanos,
-    /// How long ago the scope ended.
-    pub(crate) since_end: Nanos,
-}
-
-/// Checks the scopes due by `due_by` (`now` for those whose grace period is over, later to
-/// check some early); returns the collections that outlived them, one entry per leak (type,
-/// field, site and scope name), aged at `now`.
-pub(crate) fn check_due(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
-    let due: Vec<Due> = {
-        let mut pending = pending();
-        let (due, waiting) = pending.drain(..).partition(|d| d.at <= due_by);
-        *pending = waiting;
-        due
-    };
-    if due.is_empty() {
-        return Vec::new();
-    }
-    let scopes: HashMap<u64, &Arc<ScopeInfo>> =
-        due.iter().map(|d| (d.scope.id, &d.scope)).collect();
-    // Same type, field, site and scope name, in however many scopes: one leak.
-    let mut leaks: HashMap<(FieldKey, Site, &str), Outlived> = HashMap::new();
-    registry::for_each_live(|slot, meta| {
-        let id = slot.scope.load(Relaxed);
-        let Some(scope) = (id != 0).then(|| scopes.get(&id)).flatten() else {
-            return;
-        };
-        // Each collection is reported once, though its scope may be checked again.
-        if slot.has_flag(FLAG_OUTLIVED) {
-            return;
-        }
-        slot.set_flag(FLAG_OUTLIVED, true);
-        let site = slot.site();
-        let age = now.saturating_sub(slot.born.load(Relaxed));
-        let since_end = now.saturating_sub(scope.ended.load(Relaxed));
-        let field = meta.key();
-        let leak = leaks
-            .entry((field, site, &scope.name))
-            .or_insert_with(|| Outlived {
-                field,
-                collection: meta.name,
-                scope: scope.name.clone(),
-                site,
-                instances: 0,
-                len: 0,
-                bytes: 0,
-                age: 0,
-                since_end,
-            });
-        leak.instances += 1;
-        if age >= leak.age {
-            leak.age = age;
-            leak.since_end = since_end;
-            leak.len = slot.len.load(Relaxed);
-            leak.bytes = slot.bytes.load(Relaxed);
-        }
-    });
-    let mut out: Vec<Outlived> = leaks.into_values().collect();
-    out.sort_by(|a, b| a.collection.cmp(b.collection).then(a.scope.cmp(&b.scope)));
-    out
+/// Takes the scopes due for their check by `due_by`: those whose grace period is over by
+/// then.
+pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
+    let mut pending = pending();
+    let (due, waiting) = pending.drain(..).partition(|d| d.at <= due_by);
+    *pending = waiting;
+    due
 }

@@ -35,149 +35,15 @@
 //! });
 //! ```
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
 
-use crate::budget::ByteSize;
-use crate::events::Site;
-use crate::meta::{FieldKey, FieldMeta};
-use crate::registry;
+use crate::harness::CheckGuard;
+use crate::meta::FieldKey;
+use crate::registry::{self, Site};
+use crate::units::{ByteSize, SignedBytes};
 
-/// Checks running in the process; while any is, figures are published exactly.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-
-static NEXT_TAG: AtomicU32 = AtomicU32::new(1);
-
-thread_local! {
-    /// The check running on this thread, 0 for none.
-    static CURRENT: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Whether a check is running anywhere in the process.
-#[inline]
-pub(crate) fn active() -> bool {
-    ACTIVE.load(Relaxed) != 0
-}
-
-/// The check running on this thread, for a collection created now; 0 for none.
-#[inline]
-pub(crate) fn current() -> u32 {
-    if !active() {
-        return 0;
-    }
-    CURRENT.try_with(Cell::get).unwrap_or(0)
-}
-
-/// A budget crossing of a collection created under a check.
-#[derive(Clone)]
-struct Crossing {
-    collection: &'static str,
-    site: Site,
-    /// `101 entries > 100`, `66 KiB > 64 KiB`.
-    what: String,
-    bytes_limit: bool,
-    level: u8,
-}
-
-static CROSSINGS: Mutex<Option<HashMap<u32, Vec<Crossing>>>> = Mutex::new(None);
-
-fn crossings() -> MutexGuard<'static, Option<HashMap<u32, Vec<Crossing>>>> {
-    crate::lock(&CROSSINGS)
-}
-
-pub(crate) fn poison() {
-    crate::__private::poison(&CROSSINGS);
-}
-
-/// Records that a collection created under check `tag` went over its budget; only the
-/// highest crossing of each field and limit is kept.
-pub(crate) fn record_crossing(
-    tag: u32,
-    meta: &'static FieldMeta,
-    site: Site,
-    bytes_limit: bool,
-    level: u8,
-    what: String,
-) {
-    let mut guard = crossings();
-    let log = guard
-        .get_or_insert_with(HashMap::new)
-        .entry(tag)
-        .or_default();
-    match log
-        .iter_mut()
-        .find(|c| c.collection == meta.name && c.bytes_limit == bytes_limit)
-    {
-        Some(known) if known.level >= level => {}
-        Some(known) => {
-            known.level = level;
-            known.what = what;
-            known.site = known.site.or(site);
-        }
-        None => log.push(Crossing {
-            collection: meta.name,
-            site,
-            what,
-            bytes_limit,
-            level,
-        }),
-    }
-}
-
-/// A running check: its tag is current on this thread until it is dropped.
-struct Check {
-    tag: u32,
-    outer: u32,
-}
-
-impl Check {
-    fn start() -> Self {
-        let tag = NEXT_TAG.fetch_add(1, Relaxed).max(1);
-        ACTIVE.fetch_add(1, Relaxed);
-        let outer = CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0);
-        Check { tag, outer }
-    }
-
-    /// Live collections created under this check, with their figures.
-    fn live(&self) -> Vec<Live> {
-        let mut live = Vec::new();
-        registry::for_each_live(|slot, meta| {
-            if slot.test.load(Relaxed) == self.tag {
-                live.push(Live {
-                    key: meta.key(),
-                    collection: meta.name,
-                    site: slot.site(),
-                    len: slot.len.load(Relaxed),
-                    bytes: slot.bytes.load(Relaxed),
-                });
-            }
-        });
-        live.sort_by(|a, b| a.collection.cmp(b.collection).then(a.site.cmp(&b.site)));
-        live
-    }
-
-    fn crossings(&self) -> Vec<Crossing> {
-        crossings()
-            .as_mut()
-            .and_then(|map| map.remove(&self.tag))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Check {
-    fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.outer));
-        ACTIVE.fetch_sub(1, Relaxed);
-        if let Some(map) = crossings().as_mut() {
-            map.remove(&self.tag);
-        }
-    }
-}
-
-/// One live collection under a check.
+/// One live collection made under a check.
 struct Live {
     key: FieldKey,
     collection: &'static str,
@@ -186,15 +52,33 @@ struct Live {
     bytes: usize,
 }
 
-/// `, first grown at tests/x.rs:12`, or nothing if unknown.
-struct GrownAt(Site);
-
-impl fmt::Display for GrownAt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some((file, line)) => write!(f, ", first grown at {file}:{line}"),
-            None => Ok(()),
+/// Live collections made under `check`, with their figures.
+fn live(check: &CheckGuard) -> Vec<Live> {
+    let mut live = Vec::new();
+    registry::for_each_live(|_, seen| {
+        if seen.test == check.tag {
+            live.push(Live {
+                key: seen.meta.key(),
+                collection: seen.meta.name,
+                site: seen.site,
+                len: seen.len,
+                bytes: seen.bytes,
+            });
         }
+    });
+    live.sort_by(|a, b| a.collection.cmp(b.collection).then(a.site.cmp(&b.site)));
+    live
+}
+
+/// `, first grown at tests/x.rs:12`, or nothing if unknown.
+struct FirstGrown(Site);
+
+impl fmt::Display for FirstGrown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_known() {
+            write!(f, ", first grown at {}", self.0)?;
+        }
+        Ok(())
     }
 }
 
@@ -226,28 +110,28 @@ fn failure(assertion: &str, problems: &[String]) -> String {
 /// See the [module documentation](self) for what counts.
 #[track_caller]
 pub fn assert_no_leaks(f: impl FnOnce()) {
-    let check = Check::start();
+    let check = CheckGuard::start();
     f();
     let mut problems: Vec<String> = check
         .crossings()
         .into_iter()
         .map(|c| {
-            let limit = if c.bytes_limit { "bytes" } else { "len" };
             format!(
-                "{} went over its {limit} budget: {}{}",
+                "{} went over its {} budget: {}{}",
                 c.collection,
-                c.what,
-                GrownAt(c.site)
+                c.crossing.limit,
+                c.crossing,
+                FirstGrown(c.site)
             )
         })
         .collect();
-    problems.extend(check.live().into_iter().map(|live| {
+    problems.extend(live(&check).into_iter().map(|live| {
         format!(
             "{} outlived the closure: len {}, {}{}",
             live.collection,
             live.len,
             ByteSize(live.bytes),
-            GrownAt(live.site)
+            FirstGrown(live.site)
         )
     }));
     drop(check);
@@ -283,12 +167,12 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
         iterations >= 3,
         "assert_no_growth needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
     );
-    let check = Check::start();
+    let check = CheckGuard::start();
     let mut history: Vec<HashMap<FieldKey, (Totals, &'static str, Site)>> = Vec::new();
     for _ in 0..iterations {
         scenario();
         let mut totals: HashMap<FieldKey, (Totals, &'static str, Site)> = HashMap::new();
-        for live in check.live() {
+        for live in live(&check) {
             let entry =
                 totals
                     .entry(live.key)
@@ -296,7 +180,9 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
             entry.0.instances += 1;
             entry.0.len += live.len;
             entry.0.bytes += live.bytes;
-            entry.2 = entry.2.or(live.site);
+            if !entry.2.is_known() {
+                entry.2 = live.site;
+            }
         }
         history.push(totals);
     }
@@ -328,14 +214,13 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
         problems.push((
             collection,
             format!(
-                "{collection} grew on every one of {} iterations after the first: {:+} entries, {}{} per iteration ({instances}, len {}, {} now){}",
+                "{collection} grew on every one of {} iterations after the first: {:+} entries, {} per iteration ({instances}, len {}, {} now){}",
                 series.len() - 1,
                 per_len.round() as i64,
-                if per_bytes < 0.0 { "-" } else { "+" },
-                ByteSize(per_bytes.abs().round() as usize),
+                SignedBytes(per_bytes),
                 now.len,
                 ByteSize(now.bytes),
-                GrownAt(*site),
+                FirstGrown(*site),
             ),
         ));
     }

@@ -342,7 +342,7 @@ fn poisoned_locks_inside_leakguard_cause_no_second_panic() {
     let _serial = serial();
     let (subscriber, seen) = subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
-    leakguard::__private::poison_internal_locks();
+    leakguard::__hooks::poison_internal_locks();
 
     // Registration, figures, scopes, checks, reports and test checks all carry on.
     let kept = {

@@ -9,8 +9,8 @@ use std::num::NonZeroU32;
 use crate::clock::Nanos;
 use crate::heap_size::HeapSize;
 
-/// A position in the list; 1-based so that `Option<Slot>` and the record stay small.
-pub(crate) type Slot = NonZeroU32;
+/// A position in the list; 1-based so that `Option<Position>` and the record stay small.
+pub(crate) type Position = NonZeroU32;
 
 /// A link to a neighbouring record, `END` where there is none. Not an `Option`, so that its
 /// unused zero leaves room for the record's tag: a record of a `u64` key is 24 bytes.
@@ -23,12 +23,12 @@ const END: Link = Link(NonZeroU32::MAX);
 // code of a cache, compiled in the user's crate, could only call them.
 impl Link {
     #[inline]
-    fn to(slot: Option<Slot>) -> Self {
+    fn to(slot: Option<Position>) -> Self {
         slot.map_or(END, Link)
     }
 
     #[inline]
-    fn slot(self) -> Option<Slot> {
+    fn slot(self) -> Option<Position> {
         (self != END).then_some(self.0)
     }
 }
@@ -49,16 +49,16 @@ enum Record<K> {
 /// Records in write order, in a slab whose free slots are reused.
 pub(crate) struct Expiry<K> {
     records: Vec<Record<K>>,
-    head: Option<Slot>,
-    tail: Option<Slot>,
-    free: Option<Slot>,
+    head: Option<Position>,
+    tail: Option<Position>,
+    free: Option<Position>,
     len: usize,
     /// Most records this list will ever hold, to keep its growth from overshooting.
     max: usize,
 }
 
 #[inline]
-fn index(slot: Slot) -> usize {
+fn index(slot: Position) -> usize {
     slot.get() as usize - 1
 }
 
@@ -79,7 +79,7 @@ impl<K> Expiry<K> {
     }
 
     /// Appends the newest record.
-    pub(crate) fn push(&mut self, key: K, deadline: Nanos) -> Slot {
+    pub(crate) fn push(&mut self, key: K, deadline: Nanos) -> Position {
         let record = Record::Live {
             key,
             deadline,
@@ -107,7 +107,7 @@ impl<K> Expiry<K> {
                 u32::try_from(self.records.len())
                     .ok()
                     .filter(|&n| n != u32::MAX)
-                    .and_then(Slot::new)
+                    .and_then(Position::new)
                     .expect("fewer than 2^32 - 1 entries")
             }
         };
@@ -120,20 +120,20 @@ impl<K> Expiry<K> {
         slot
     }
 
-    fn set_next(&mut self, slot: Slot, to: Option<Slot>) {
+    fn set_next(&mut self, slot: Position, to: Option<Position>) {
         if let Record::Live { next, .. } = &mut self.records[index(slot)] {
             *next = Link::to(to);
         }
     }
 
-    fn set_prev(&mut self, slot: Slot, to: Option<Slot>) {
+    fn set_prev(&mut self, slot: Position, to: Option<Position>) {
         if let Record::Live { prev, .. } = &mut self.records[index(slot)] {
             *prev = Link::to(to);
         }
     }
 
     /// Removes a record, returning its key clone.
-    pub(crate) fn remove(&mut self, slot: Slot) -> Option<K> {
+    pub(crate) fn remove(&mut self, slot: Position) -> Option<K> {
         let record = self.records.get_mut(index(slot))?;
         let Record::Live {
             key, prev, next, ..
@@ -162,7 +162,7 @@ impl<K> Expiry<K> {
 
     /// The deadline of a live record.
     #[inline]
-    pub(crate) fn deadline(&self, slot: Slot) -> Option<Nanos> {
+    pub(crate) fn deadline(&self, slot: Position) -> Option<Nanos> {
         match self.records.get(index(slot))? {
             Record::Live { deadline, .. } => Some(*deadline),
             Record::Free { .. } => None,
@@ -171,7 +171,7 @@ impl<K> Expiry<K> {
 
     /// The oldest record: its slot, key and deadline.
     #[inline]
-    pub(crate) fn oldest(&self) -> Option<(Slot, &K, Nanos)> {
+    pub(crate) fn oldest(&self) -> Option<(Position, &K, Nanos)> {
         let slot = self.head?;
         match &self.records[index(slot)] {
             Record::Live { key, deadline, .. } => Some((slot, key, *deadline)),

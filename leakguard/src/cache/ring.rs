@@ -7,10 +7,12 @@ use std::mem::size_of;
 use std::ops::Index;
 use std::time::Duration;
 
-use super::{CacheStats, Config, Delta, Lifetime, SWEEP, ScopedCacheBuilder};
+use super::engine::SWEEP;
+use super::options::{Config, Lifetime, ScopedCacheBuilder};
+use super::stats::{CacheStats, Counters, Delta};
 use crate::clock::Nanos;
+use crate::heap_size::running_heap;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
-use crate::tracked::running_heap;
 
 /// A queue bounded in length, in age, or both: pushing past `max` drops the oldest entry,
 /// and with a `ttl` entries expire that long after they were pushed.
@@ -36,9 +38,8 @@ pub struct ScopedRing<T> {
     deadlines: VecDeque<Nanos>,
     max: usize,
     lifetime: Lifetime,
-    pushes: u64,
-    evictions: u64,
-    expirations: u64,
+    /// `insertions` counts pushes; rings are not looked up, so hits and misses stay 0.
+    counters: Counters,
     delta: Delta,
 }
 
@@ -56,9 +57,7 @@ impl<T> ScopedRing<T> {
             deadlines: VecDeque::new(),
             max: config.max,
             lifetime: config.lifetime,
-            pushes: 0,
-            evictions: 0,
-            expirations: 0,
+            counters: Counters::default(),
             delta: Delta::default(),
         }
     }
@@ -120,14 +119,7 @@ impl<T> ScopedRing<T> {
     /// What the ring has done since it was created. Rings are not looked up by key, so
     /// `hits` and `misses` stay 0; `insertions` counts pushes.
     pub fn stats(&self) -> CacheStats {
-        let out = self.evictions + self.expirations + self.items.len() as u64;
-        CacheStats {
-            insertions: self.pushes,
-            evictions: self.evictions,
-            expirations: self.expirations,
-            removals: self.pushes.saturating_sub(out),
-            ..CacheStats::default()
-        }
+        self.counters.stats(self.items.len())
     }
 
     pub(crate) fn take_delta(&mut self) -> isize {
@@ -150,7 +142,7 @@ impl<T: HeapSize> ScopedRing<T> {
             return;
         }
         if self.deadlines.back().is_some_and(|&d| d <= now) {
-            self.expirations += self.items.len() as u64;
+            self.counters.expirations += self.items.len() as u64;
             self.release_all();
             return;
         }
@@ -159,7 +151,7 @@ impl<T: HeapSize> ScopedRing<T> {
                 break;
             }
             self.drop_oldest();
-            self.expirations += 1;
+            self.counters.expirations += 1;
         }
         self.shrink_if_sparse();
     }
@@ -188,7 +180,7 @@ impl<T: HeapSize> ScopedRing<T> {
         let (now, tick) = self.lifetime.now();
         self.sweep(now);
         let dropped = if self.items.len() >= self.max {
-            self.evictions += 1;
+            self.counters.evictions += 1;
             self.drop_oldest()
         } else {
             None
@@ -198,7 +190,7 @@ impl<T: HeapSize> ScopedRing<T> {
         if self.lifetime.expires() {
             self.deadlines.push_back(self.lifetime.deadline(now, tick));
         }
-        self.pushes += 1;
+        self.counters.insertions += 1;
         dropped
     }
 
@@ -214,7 +206,7 @@ impl<T: HeapSize> ScopedRing<T> {
         let first = self.first_live();
         for _ in 0..first {
             self.drop_oldest();
-            self.expirations += 1;
+            self.counters.expirations += 1;
         }
         self.drop_oldest()
     }
@@ -268,7 +260,7 @@ impl<T: HeapSize> ScopedRing<T> {
         if !deadlines.is_empty() {
             deadlines.truncate(kept);
         }
-        self.expirations += expired;
+        self.counters.expirations += expired;
         self.delta.add(-(removed as isize));
         self.shrink_if_sparse();
     }
@@ -279,7 +271,7 @@ impl<T: HeapSize> ScopedRing<T> {
         for _ in 0..first {
             self.drop_oldest();
         }
-        self.expirations += first as u64;
+        self.counters.expirations += first as u64;
         self.shrink_if_sparse();
         first
     }

@@ -5,7 +5,9 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
-use super::{CacheStats, DefaultHashBuilder, ScopedCache, ScopedCacheBuilder};
+use super::options::ScopedCacheBuilder;
+use super::stats::CacheStats;
+use super::{DefaultHashBuilder, ScopedCache};
 use crate::heap_size::{Footprint, HeapSize, Measurement};
 
 /// A set bounded in entries, in age, or both; what `#[scoped_cache]` turns a `HashSet` into.

@@ -292,24 +292,44 @@ pub(super) fn resolve(range: &impl RangeBounds<usize>, len: usize) -> Option<(us
 }
 
 /// `reserve`, `shrink_to_fit` and friends: the storage changes, so the figures re-evaluate.
+/// `body` writes them on `Accounted<C>`, `shell` on the field; see `#[__field_methods]`.
 macro_rules! storage_methods {
-    () => {
+    (body) => {
+        #[inline]
+        pub(crate) fn reserve(&mut self, additional: usize) {
+            self.raw().reserve(additional);
+            self.storage_changed();
+        }
+
+        #[inline]
+        pub(crate) fn shrink_to_fit(&mut self) {
+            self.raw().shrink_to_fit();
+            self.storage_changed();
+        }
+
+        #[inline]
+        pub(crate) fn shrink_to(&mut self, min_capacity: usize) {
+            self.raw().shrink_to(min_capacity);
+            self.storage_changed();
+        }
+    };
+    (shell) => {
         /// Reserves room for at least `additional` more entries.
+        #[inline]
         pub fn reserve(&mut self, additional: usize) {
-            self.accounted.raw().reserve(additional);
-            self.accounted.storage_changed();
+            self.accounted.reserve(additional);
         }
 
         /// Shrinks the storage as close to the length as it can.
+        #[inline]
         pub fn shrink_to_fit(&mut self) {
-            self.accounted.raw().shrink_to_fit();
-            self.accounted.storage_changed();
+            self.accounted.shrink_to_fit();
         }
 
         /// Shrinks the storage to at least `min_capacity` entries.
+        #[inline]
         pub fn shrink_to(&mut self, min_capacity: usize) {
-            self.accounted.raw().shrink_to(min_capacity);
-            self.accounted.storage_changed();
+            self.accounted.shrink_to(min_capacity);
         }
     };
 }

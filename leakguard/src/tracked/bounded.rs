@@ -7,6 +7,8 @@ use std::hash::{BuildHasher, Hash};
 
 use std::panic::Location;
 
+use leakguard_macros::__field_methods;
+
 use super::Tracked;
 use super::accounted::Accounted;
 use crate::cache::{ScopedCache, ScopedRing, ScopedSet, ValueMut};
@@ -55,7 +57,8 @@ impl<C: Bounded + HeapSize> Accounted<C> {
     }
 }
 
-impl<K, V, S, O, const I: usize> Tracked<ScopedCache<K, V, S>, O, I>
+#[__field_methods]
+impl<K, V, S> Accounted<ScopedCache<K, V, S>>
 where
     K: Eq + Hash + Clone + HeapSize,
     V: HeapSize,
@@ -64,8 +67,8 @@ where
     /// Inserts an entry, evicting one if full; see [`ScopedCache::insert`].
     #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let replaced = self.accounted.raw().insert(key, value);
-        self.accounted.settle_grown();
+        let replaced = self.raw().insert(key, value);
+        self.settle_grown();
         replaced
     }
 
@@ -75,9 +78,9 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        self.accounted.raw().prepare();
-        self.accounted.settle_rest();
-        self.accounted.raw().lookup(key)
+        self.raw().prepare();
+        self.settle_rest();
+        self.raw().lookup(key)
     }
 
     /// The live value for `key`, mutably; see [`ScopedCache::get_mut`].
@@ -86,20 +89,20 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        self.accounted.raw().prepare();
-        self.accounted.settle_rest();
+        self.raw().prepare();
+        self.settle_rest();
         // The value may change through the guard; the next access re-measures.
-        self.accounted.touched();
-        self.accounted.raw().lookup_mut(key)
+        self.touched();
+        self.raw().lookup_mut(key)
     }
 
     /// The live value for `key`, inserting `make()` first; see
     /// [`ScopedCache::get_or_insert_with`].
     #[track_caller]
     pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, make: F) -> &V {
-        let now = self.accounted.raw().ensure(&key, make);
-        self.accounted.settle_grown();
-        self.accounted.raw().live(&key, now)
+        let now = self.raw().ensure(&key, make);
+        self.settle_grown();
+        self.raw().live(&key, now)
     }
 
     /// Removes the entry for `key`; see [`ScopedCache::remove`].
@@ -108,32 +111,33 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let removed = self.accounted.raw().remove(key);
-        self.accounted.settle_rest();
+        let removed = self.raw().remove(key);
+        self.settle_rest();
         removed
     }
 
     /// Removes every entry; see [`ScopedCache::clear`].
     pub fn clear(&mut self) {
-        self.accounted.raw().clear();
-        self.accounted.settle_rest();
+        self.raw().clear();
+        self.settle_rest();
     }
 
     /// Keeps the live entries for which `keep` returns `true`; see [`ScopedCache::retain`].
     pub fn retain<F: FnMut(&K, &V) -> bool>(&mut self, keep: F) {
-        self.accounted.raw().retain(keep);
-        self.accounted.settle_rest();
+        self.raw().retain(keep);
+        self.settle_rest();
     }
 
     /// Releases every expired entry now; see [`ScopedCache::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
-        let purged = self.accounted.raw().purge_expired();
-        self.accounted.settle_rest();
+        let purged = self.raw().purge_expired();
+        self.settle_rest();
         purged
     }
 }
 
-impl<K, V, S, O, const I: usize> Extend<(K, V)> for Tracked<ScopedCache<K, V, S>, O, I>
+#[__field_methods]
+impl<K, V, S> Extend<(K, V)> for Accounted<ScopedCache<K, V, S>>
 where
     K: Eq + Hash + Clone + HeapSize,
     V: HeapSize,
@@ -175,7 +179,8 @@ where
     }
 }
 
-impl<T, S, O, const I: usize> Tracked<ScopedSet<T, S>, O, I>
+#[__field_methods]
+impl<T, S> Accounted<ScopedSet<T, S>>
 where
     T: Eq + Hash + Clone + HeapSize,
     S: BuildHasher + Default,
@@ -183,8 +188,8 @@ where
     /// Adds a value; see [`ScopedSet::insert`].
     #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
-        let new = self.accounted.raw().insert(value);
-        self.accounted.settle_grown();
+        let new = self.raw().insert(value);
+        self.settle_grown();
         new
     }
 
@@ -194,32 +199,33 @@ where
         T: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let removed = self.accounted.raw().remove(value);
-        self.accounted.settle_rest();
+        let removed = self.raw().remove(value);
+        self.settle_rest();
         removed
     }
 
     /// Removes every value; see [`ScopedSet::clear`].
     pub fn clear(&mut self) {
-        self.accounted.raw().clear();
-        self.accounted.settle_rest();
+        self.raw().clear();
+        self.settle_rest();
     }
 
     /// Keeps the live values for which `keep` returns `true`; see [`ScopedSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
-        self.accounted.raw().retain(keep);
-        self.accounted.settle_rest();
+        self.raw().retain(keep);
+        self.settle_rest();
     }
 
     /// Releases every expired value now; see [`ScopedSet::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
-        let purged = self.accounted.raw().purge_expired();
-        self.accounted.settle_rest();
+        let purged = self.raw().purge_expired();
+        self.settle_rest();
         purged
     }
 }
 
-impl<T, S, O, const I: usize> Extend<T> for Tracked<ScopedSet<T, S>, O, I>
+#[__field_methods]
+impl<T, S> Extend<T> for Accounted<ScopedSet<T, S>>
 where
     T: Eq + Hash + Clone + HeapSize,
     S: BuildHasher + Default,
@@ -246,12 +252,13 @@ where
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Tracked<ScopedRing<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Accounted<ScopedRing<T>> {
     /// Appends an entry, dropping the oldest past `max`; see [`ScopedRing::push`].
     #[track_caller]
     pub fn push(&mut self, value: T) -> Option<T> {
-        let dropped = self.accounted.raw().push(value);
-        self.accounted.settle_grown();
+        let dropped = self.raw().push(value);
+        self.settle_grown();
         dropped
     }
 
@@ -263,15 +270,15 @@ impl<T: HeapSize, O, const I: usize> Tracked<ScopedRing<T>, O, I> {
 
     /// Removes the oldest live entry; see [`ScopedRing::pop_front`].
     pub fn pop_front(&mut self) -> Option<T> {
-        let item = self.accounted.raw().pop_front();
-        self.accounted.settle_rest();
+        let item = self.raw().pop_front();
+        self.settle_rest();
         item
     }
 
     /// Removes the newest live entry; see [`ScopedRing::pop_back`].
     pub fn pop_back(&mut self) -> Option<T> {
-        let item = self.accounted.raw().pop_back();
-        self.accounted.settle_rest();
+        let item = self.raw().pop_back();
+        self.settle_rest();
         item
     }
 
@@ -282,25 +289,26 @@ impl<T: HeapSize, O, const I: usize> Tracked<ScopedRing<T>, O, I> {
 
     /// Removes every entry; see [`ScopedRing::clear`].
     pub fn clear(&mut self) {
-        self.accounted.raw().clear();
-        self.accounted.settle_rest();
+        self.raw().clear();
+        self.settle_rest();
     }
 
     /// Keeps the live entries for which `keep` returns `true`; see [`ScopedRing::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, keep: F) {
-        self.accounted.raw().retain(keep);
-        self.accounted.settle_rest();
+        self.raw().retain(keep);
+        self.settle_rest();
     }
 
     /// Releases every expired entry now; see [`ScopedRing::purge_expired`].
     pub fn purge_expired(&mut self) -> usize {
-        let purged = self.accounted.raw().purge_expired();
-        self.accounted.settle_rest();
+        let purged = self.raw().purge_expired();
+        self.settle_rest();
         purged
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Extend<T> for Tracked<ScopedRing<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Extend<T> for Accounted<ScopedRing<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {

@@ -3,11 +3,14 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 
+use leakguard_macros::__field_methods;
+
 use super::Tracked;
-use super::accounted::{kept, storage_methods};
+use super::accounted::{Accounted, kept, storage_methods};
 use crate::heap_size::{HeapSize, running_heap, running_heap_of};
 
-impl<K, V, S, O, const I: usize> Tracked<HashMap<K, V, S>, O, I>
+#[__field_methods]
+impl<K, V, S> Accounted<HashMap<K, V, S>>
 where
     K: Eq + Hash + HeapSize,
     V: HeapSize,
@@ -23,13 +26,13 @@ where
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let key_heap = running_heap(&k);
         let value_heap = running_heap(&v);
-        match self.accounted.raw().insert(k, v) {
+        match self.raw().insert(k, v) {
             Some(old) => {
-                self.accounted.replaced(value_heap, running_heap(&old));
+                self.replaced(value_heap, running_heap(&old));
                 Some(old)
             }
             None => {
-                self.accounted.grew(key_heap + value_heap);
+                self.grew(key_heap + value_heap);
                 None
             }
         }
@@ -51,48 +54,47 @@ where
         K: std::borrow::Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let (key, value) = self.accounted.raw().remove_entry(k)?;
-        self.accounted.shrank(running_heap(&key) + running_heap(&value));
+        let (key, value) = self.raw().remove_entry(k)?;
+        self.shrank(running_heap(&key) + running_heap(&value));
         Some((key, value))
     }
 
     /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| {
+        self.guarded(|c| {
             c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
         });
-        self.accounted.shrank(removed);
+        self.shrank(removed);
         // Kept values may have changed through `&mut`.
-        self.accounted.touched();
+        self.touched();
     }
 
     /// Removes all entries, keeping the storage; see [`HashMap::clear`].
     pub fn clear(&mut self) {
         let removed = self
-            .accounted
             .raw()
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Removes all entries, returning them; see [`HashMap::drain`].
     pub fn drain(&mut self) -> std::collections::hash_map::Drain<'_, K, V> {
         let removed = self
-            .accounted
             .raw()
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.accounted.drained(removed);
-        self.accounted.raw().drain()
+        self.drained(removed);
+        self.raw().drain()
     }
 }
 
-impl<K, V, S, O, const I: usize> Extend<(K, V)> for Tracked<HashMap<K, V, S>, O, I>
+#[__field_methods]
+impl<K, V, S> Extend<(K, V)> for Accounted<HashMap<K, V, S>>
 where
     K: Eq + Hash + HeapSize,
     V: HeapSize,
@@ -106,7 +108,8 @@ where
     }
 }
 
-impl<'a, K, V, S, O, const I: usize> Extend<(&'a K, &'a V)> for Tracked<HashMap<K, V, S>, O, I>
+#[__field_methods]
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for Accounted<HashMap<K, V, S>>
 where
     K: Eq + Hash + HeapSize + Copy + 'a,
     V: HeapSize + Copy + 'a,
@@ -118,7 +121,8 @@ where
     }
 }
 
-impl<T, S, O, const I: usize> Tracked<HashSet<T, S>, O, I>
+#[__field_methods]
+impl<T, S> Accounted<HashSet<T, S>>
 where
     T: Eq + Hash + HeapSize,
     S: BuildHasher,
@@ -130,9 +134,9 @@ where
     #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let added = running_heap(&value);
-        let new = self.accounted.raw().insert(value);
+        let new = self.raw().insert(value);
         if new {
-            self.accounted.grew(added);
+            self.grew(added);
         }
         new
     }
@@ -141,13 +145,13 @@ where
     #[track_caller]
     pub fn replace(&mut self, value: T) -> Option<T> {
         let added = running_heap(&value);
-        match self.accounted.raw().replace(value) {
+        match self.raw().replace(value) {
             Some(old) => {
-                self.accounted.replaced(added, running_heap(&old));
+                self.replaced(added, running_heap(&old));
                 Some(old)
             }
             None => {
-                self.accounted.grew(added);
+                self.grew(added);
                 None
             }
         }
@@ -169,34 +173,35 @@ where
         T: std::borrow::Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let value = self.accounted.raw().take(value)?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().take(value)?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
+        self.shrank(removed);
     }
 
     /// Removes all values, keeping the storage; see [`HashSet::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Removes all values, returning them; see [`HashSet::drain`].
     pub fn drain(&mut self) -> std::collections::hash_set::Drain<'_, T> {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.drained(removed);
-        self.accounted.raw().drain()
+        let removed = running_heap_of(self.raw().iter());
+        self.drained(removed);
+        self.raw().drain()
     }
 }
 
-impl<T, S, O, const I: usize> Extend<T> for Tracked<HashSet<T, S>, O, I>
+#[__field_methods]
+impl<T, S> Extend<T> for Accounted<HashSet<T, S>>
 where
     T: Eq + Hash + HeapSize,
     S: BuildHasher,

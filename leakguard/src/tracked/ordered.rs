@@ -2,25 +2,28 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use leakguard_macros::__field_methods;
+
 use super::Tracked;
-use super::accounted::kept;
+use super::accounted::{Accounted, kept};
 use crate::heap_size::{HeapSize, running_heap, running_heap_of};
 
-impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize>
-    Tracked<BTreeMap<K, V>, O, I>
+#[__field_methods]
+impl<K: Ord + HeapSize, V: HeapSize>
+    Accounted<BTreeMap<K, V>>
 {
     /// Inserts a key-value pair, returning the value it replaced; see [`BTreeMap::insert`].
     #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let key_heap = running_heap(&key);
         let value_heap = running_heap(&value);
-        match self.accounted.raw().insert(key, value) {
+        match self.raw().insert(key, value) {
             Some(old) => {
-                self.accounted.replaced(value_heap, running_heap(&old));
+                self.replaced(value_heap, running_heap(&old));
                 Some(old)
             }
             None => {
-                self.accounted.grew(key_heap + value_heap);
+                self.grew(key_heap + value_heap);
                 None
             }
         }
@@ -41,22 +44,22 @@ impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize>
         K: std::borrow::Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        let (k, v) = self.accounted.raw().remove_entry(key)?;
-        self.accounted.shrank(running_heap(&k) + running_heap(&v));
+        let (k, v) = self.raw().remove_entry(key)?;
+        self.shrank(running_heap(&k) + running_heap(&v));
         Some((k, v))
     }
 
     /// Removes and returns the first entry; see [`BTreeMap::pop_first`].
     pub fn pop_first(&mut self) -> Option<(K, V)> {
-        let (k, v) = self.accounted.raw().pop_first()?;
-        self.accounted.shrank(running_heap(&k) + running_heap(&v));
+        let (k, v) = self.raw().pop_first()?;
+        self.shrank(running_heap(&k) + running_heap(&v));
         Some((k, v))
     }
 
     /// Removes and returns the last entry; see [`BTreeMap::pop_last`].
     pub fn pop_last(&mut self) -> Option<(K, V)> {
-        let (k, v) = self.accounted.raw().pop_last()?;
-        self.accounted.shrank(running_heap(&k) + running_heap(&v));
+        let (k, v) = self.raw().pop_last()?;
+        self.shrank(running_heap(&k) + running_heap(&v));
         Some((k, v))
     }
 
@@ -67,32 +70,31 @@ impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize>
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.accounted.guarded(|c| c.append(other));
-        self.accounted.grew(added);
+        self.guarded(|c| c.append(other));
+        self.grew(added);
         // Entries that replaced existing keys dropped values the figures still count.
-        self.accounted.touched();
+        self.touched();
     }
 
     /// Keeps the entries for which `f` returns `true`; see [`BTreeMap::retain`].
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| {
+        self.guarded(|c| {
             c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
         });
-        self.accounted.shrank(removed);
-        self.accounted.touched();
+        self.shrank(removed);
+        self.touched();
     }
 
     /// Removes all entries; see [`BTreeMap::clear`].
     pub fn clear(&mut self) {
         let removed = self
-            .accounted
             .raw()
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Splits off the entries from `key` on; see [`BTreeMap::split_off`].
@@ -101,18 +103,19 @@ impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize>
         K: std::borrow::Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        let tail = self.accounted.raw().split_off(key);
+        let tail = self.raw().split_off(key);
         let removed = tail
             .iter()
             .map(|(k, v)| running_heap(k) + running_heap(v))
             .sum();
-        self.accounted.shrank(removed);
+        self.shrank(removed);
         tail
     }
 }
 
-impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize> Extend<(K, V)>
-    for Tracked<BTreeMap<K, V>, O, I>
+#[__field_methods]
+impl<K: Ord + HeapSize, V: HeapSize> Extend<(K, V)>
+    for Accounted<BTreeMap<K, V>>
 {
     #[track_caller]
     fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
@@ -122,14 +125,15 @@ impl<K: Ord + HeapSize, V: HeapSize, O, const I: usize> Extend<(K, V)>
     }
 }
 
-impl<T: Ord + HeapSize, O, const I: usize> Tracked<BTreeSet<T>, O, I> {
+#[__field_methods]
+impl<T: Ord + HeapSize> Accounted<BTreeSet<T>> {
     /// Adds a value, returning whether it was new; see [`BTreeSet::insert`].
     #[track_caller]
     pub fn insert(&mut self, value: T) -> bool {
         let added = running_heap(&value);
-        let new = self.accounted.raw().insert(value);
+        let new = self.raw().insert(value);
         if new {
-            self.accounted.grew(added);
+            self.grew(added);
         }
         new
     }
@@ -149,22 +153,22 @@ impl<T: Ord + HeapSize, O, const I: usize> Tracked<BTreeSet<T>, O, I> {
         T: std::borrow::Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        let value = self.accounted.raw().take(value)?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().take(value)?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the first value; see [`BTreeSet::pop_first`].
     pub fn pop_first(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_first()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_first()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the last value; see [`BTreeSet::pop_last`].
     pub fn pop_last(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_last()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_last()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
@@ -172,28 +176,29 @@ impl<T: Ord + HeapSize, O, const I: usize> Tracked<BTreeSet<T>, O, I> {
     #[track_caller]
     pub fn append(&mut self, other: &mut BTreeSet<T>) {
         let added = running_heap_of(other.iter());
-        self.accounted.guarded(|c| c.append(other));
-        self.accounted.grew(added);
+        self.guarded(|c| c.append(other));
+        self.grew(added);
         // Values equal to existing ones were dropped, but the figures count them.
-        self.accounted.touched();
+        self.touched();
     }
 
     /// Keeps the values for which `f` returns `true`; see [`BTreeSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
+        self.shrank(removed);
     }
 
     /// Removes all values; see [`BTreeSet::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 }
 
-impl<T: Ord + HeapSize, O, const I: usize> Extend<T> for Tracked<BTreeSet<T>, O, I> {
+#[__field_methods]
+impl<T: Ord + HeapSize> Extend<T> for Accounted<BTreeSet<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {

@@ -8,17 +8,20 @@
 use std::collections::{BinaryHeap, LinkedList, VecDeque};
 use std::ops::RangeBounds;
 
+use leakguard_macros::__field_methods;
+
 use super::Tracked;
-use super::accounted::{kept, resolve, storage_methods};
+use super::accounted::{Accounted, kept, resolve, storage_methods};
 use crate::heap_size::{HeapSize, running_heap, running_heap_of};
 
-impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Accounted<Vec<T>> {
     storage_methods!();
 
     /// Reserves room for exactly `additional` more entries.
     pub fn reserve_exact(&mut self, additional: usize) {
-        self.accounted.raw().reserve_exact(additional);
-        self.accounted.storage_changed();
+        self.raw().reserve_exact(additional);
+        self.storage_changed();
     }
 
     /// Appends an element; see [`Vec::push`].
@@ -26,24 +29,24 @@ impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
     #[track_caller]
     pub fn push(&mut self, value: T) {
         let added = running_heap(&value);
-        self.accounted.raw().push(value);
-        self.accounted.grew(added);
+        self.raw().push(value);
+        self.grew(added);
     }
 
     /// Inserts an element at `index`; see [`Vec::insert`].
     #[track_caller]
     pub fn insert(&mut self, index: usize, element: T) {
         let added = running_heap(&element);
-        self.accounted.raw().insert(index, element);
-        self.accounted.grew(added);
+        self.raw().insert(index, element);
+        self.grew(added);
     }
 
     /// Moves all elements of `other` to the end; see [`Vec::append`].
     #[track_caller]
     pub fn append(&mut self, other: &mut Vec<T>) {
         let added = running_heap_of(other.iter());
-        self.accounted.raw().append(other);
-        self.accounted.grew(added);
+        self.raw().append(other);
+        self.grew(added);
     }
 
     /// Clones and appends all elements of `other`; see [`Vec::extend_from_slice`].
@@ -53,9 +56,9 @@ impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
         T: Clone,
     {
         let start = self.len();
-        self.accounted.guarded(|c| c.extend_from_slice(other));
-        let added = running_heap_of(&self.accounted.raw()[start..]);
-        self.accounted.grew(added);
+        self.guarded(|c| c.extend_from_slice(other));
+        let added = running_heap_of(&self.raw()[start..]);
+        self.grew(added);
     }
 
     /// Resizes in place to `new_len`, cloning `value` into new slots; see [`Vec::resize`].
@@ -69,97 +72,99 @@ impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
             self.truncate(new_len);
             return;
         }
-        self.accounted.guarded(|c| c.resize(new_len, value));
-        let added = running_heap_of(&self.accounted.raw()[len..]);
-        self.accounted.grew(added);
+        self.guarded(|c| c.resize(new_len, value));
+        let added = running_heap_of(&self.raw()[len..]);
+        self.grew(added);
     }
 
     /// Removes and returns the last element; see [`Vec::pop`].
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the element at `index`, shifting the rest; see [`Vec::remove`].
     #[track_caller]
     pub fn remove(&mut self, index: usize) -> T {
-        let value = self.accounted.raw().remove(index);
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().remove(index);
+        self.shrank(running_heap(&value));
         value
     }
 
     /// Removes the element at `index`, replacing it with the last; see [`Vec::swap_remove`].
     #[track_caller]
     pub fn swap_remove(&mut self, index: usize) -> T {
-        let value = self.accounted.raw().swap_remove(index);
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().swap_remove(index);
+        self.shrank(running_heap(&value));
         value
     }
 
     /// Keeps the first `len` elements, dropping the rest; see [`Vec::truncate`].
     pub fn truncate(&mut self, len: usize) {
-        let removed = running_heap_of(self.accounted.raw().get(len..).unwrap_or_default());
-        self.accounted.guarded(|c| c.truncate(len));
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().get(len..).unwrap_or_default());
+        self.guarded(|c| c.truncate(len));
+        self.shrank(removed);
     }
 
     /// Removes all elements, keeping the storage; see [`Vec::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
+        self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain_mut`].
     pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain_mut(|e| kept(f(e), || running_heap(e), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain_mut(|e| kept(f(e), || running_heap(e), &mut removed)));
+        self.shrank(removed);
         // Kept elements may have changed through `&mut`.
-        self.accounted.touched();
+        self.touched();
     }
 
     /// Removes the elements in `range`, returning them; see [`Vec::drain`].
     #[track_caller]
     pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> std::vec::Drain<'_, T> {
         if let Some((start, end)) = resolve(&range, self.len()) {
-            let removed = running_heap_of(&self.accounted.raw()[start..end]);
+            let removed = running_heap_of(&self.raw()[start..end]);
             // The drained elements leave now; the iterator only hands them over.
-            self.accounted.drained(removed);
+            self.drained(removed);
         }
-        self.accounted.raw().drain(range)
+        self.raw().drain(range)
     }
 
     /// Splits off the elements from `at` on; see [`Vec::split_off`].
     #[track_caller]
     pub fn split_off(&mut self, at: usize) -> Vec<T> {
-        let tail = self.accounted.raw().split_off(at);
-        self.accounted.shrank(running_heap_of(&tail));
+        let tail = self.raw().split_off(at);
+        self.shrank(running_heap_of(&tail));
         tail
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Extend<T> for Tracked<Vec<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Extend<T> for Accounted<Vec<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
-        self.accounted.raw()
+        self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
-        self.accounted.grew(added);
+        self.grew(added);
     }
 }
 
-impl<'a, T: HeapSize + Copy + 'a, O, const I: usize> Extend<&'a T>
-    for Tracked<Vec<T>, O, I>
+#[__field_methods]
+impl<'a, T: HeapSize + Copy + 'a> Extend<&'a T>
+    for Accounted<Vec<T>>
 {
     #[track_caller]
     fn extend<It: IntoIterator<Item = &'a T>>(&mut self, iter: It) {
@@ -167,7 +172,8 @@ impl<'a, T: HeapSize + Copy + 'a, O, const I: usize> Extend<&'a T>
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Tracked<VecDeque<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Accounted<VecDeque<T>> {
     storage_methods!();
 
     /// Appends an element to the back; see [`VecDeque::push_back`].
@@ -175,8 +181,8 @@ impl<T: HeapSize, O, const I: usize> Tracked<VecDeque<T>, O, I> {
     #[track_caller]
     pub fn push_back(&mut self, value: T) {
         let added = running_heap(&value);
-        self.accounted.raw().push_back(value);
-        self.accounted.grew(added);
+        self.raw().push_back(value);
+        self.grew(added);
     }
 
     /// Prepends an element to the front; see [`VecDeque::push_front`].
@@ -184,24 +190,24 @@ impl<T: HeapSize, O, const I: usize> Tracked<VecDeque<T>, O, I> {
     #[track_caller]
     pub fn push_front(&mut self, value: T) {
         let added = running_heap(&value);
-        self.accounted.raw().push_front(value);
-        self.accounted.grew(added);
+        self.raw().push_front(value);
+        self.grew(added);
     }
 
     /// Inserts an element at `index`; see [`VecDeque::insert`].
     #[track_caller]
     pub fn insert(&mut self, index: usize, value: T) {
         let added = running_heap(&value);
-        self.accounted.raw().insert(index, value);
-        self.accounted.grew(added);
+        self.raw().insert(index, value);
+        self.grew(added);
     }
 
     /// Moves all elements of `other` to the back; see [`VecDeque::append`].
     #[track_caller]
     pub fn append(&mut self, other: &mut VecDeque<T>) {
         let added = running_heap_of(other.iter());
-        self.accounted.raw().append(other);
-        self.accounted.grew(added);
+        self.raw().append(other);
+        self.grew(added);
     }
 
     /// Resizes in place to `new_len`, cloning `value` into new slots; see [`VecDeque::resize`].
@@ -215,70 +221,70 @@ impl<T: HeapSize, O, const I: usize> Tracked<VecDeque<T>, O, I> {
             self.truncate(new_len);
             return;
         }
-        self.accounted.guarded(|c| c.resize(new_len, value));
-        let added = running_heap_of(self.accounted.raw().range(len..));
-        self.accounted.grew(added);
+        self.guarded(|c| c.resize(new_len, value));
+        let added = running_heap_of(self.raw().range(len..));
+        self.grew(added);
     }
 
     /// Removes and returns the back element; see [`VecDeque::pop_back`].
     #[inline]
     pub fn pop_back(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_back()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_back()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the front element; see [`VecDeque::pop_front`].
     #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_front()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_front()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the element at `index`; see [`VecDeque::remove`].
     pub fn remove(&mut self, index: usize) -> Option<T> {
-        let value = self.accounted.raw().remove(index)?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().remove(index)?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes the element at `index`, replacing it with the back; see
     /// [`VecDeque::swap_remove_back`].
     pub fn swap_remove_back(&mut self, index: usize) -> Option<T> {
-        let value = self.accounted.raw().swap_remove_back(index)?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().swap_remove_back(index)?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes the element at `index`, replacing it with the front; see
     /// [`VecDeque::swap_remove_front`].
     pub fn swap_remove_front(&mut self, index: usize) -> Option<T> {
-        let value = self.accounted.raw().swap_remove_front(index)?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().swap_remove_front(index)?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Keeps the first `len` elements; see [`VecDeque::truncate`].
     pub fn truncate(&mut self, len: usize) {
         let start = len.min(self.len());
-        let removed = running_heap_of(self.accounted.raw().range(start..));
-        self.accounted.guarded(|c| c.truncate(len));
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().range(start..));
+        self.guarded(|c| c.truncate(len));
+        self.shrank(removed);
     }
 
     /// Removes all elements, keeping the storage; see [`VecDeque::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`VecDeque::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
+        self.shrank(removed);
     }
 
     /// Removes the elements in `range`, returning them; see [`VecDeque::drain`].
@@ -288,46 +294,48 @@ impl<T: HeapSize, O, const I: usize> Tracked<VecDeque<T>, O, I> {
         range: R,
     ) -> std::collections::vec_deque::Drain<'_, T> {
         if let Some((start, end)) = resolve(&range, self.len()) {
-            let removed = running_heap_of(self.accounted.raw().range(start..end));
-            self.accounted.drained(removed);
+            let removed = running_heap_of(self.raw().range(start..end));
+            self.drained(removed);
         }
-        self.accounted.raw().drain(range)
+        self.raw().drain(range)
     }
 
     /// Splits off the elements from `at` on; see [`VecDeque::split_off`].
     #[track_caller]
     pub fn split_off(&mut self, at: usize) -> VecDeque<T> {
-        let tail = self.accounted.raw().split_off(at);
-        self.accounted.shrank(running_heap_of(&tail));
+        let tail = self.raw().split_off(at);
+        self.shrank(running_heap_of(&tail));
         tail
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Extend<T> for Tracked<VecDeque<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Extend<T> for Accounted<VecDeque<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
-        self.accounted.raw()
+        self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
-        self.accounted.grew(added);
+        self.grew(added);
     }
 }
 
-impl<T: Ord + HeapSize, O, const I: usize> Tracked<BinaryHeap<T>, O, I> {
+#[__field_methods]
+impl<T: Ord + HeapSize> Accounted<BinaryHeap<T>> {
     storage_methods!();
 
     /// Pushes a value onto the heap; see [`BinaryHeap::push`].
     #[track_caller]
     pub fn push(&mut self, item: T) {
         let added = running_heap(&item);
-        self.accounted.guarded(|c| c.push(item));
-        self.accounted.grew(added);
+        self.guarded(|c| c.push(item));
+        self.grew(added);
     }
 
     /// Removes and returns the greatest value; see [`BinaryHeap::pop`].
     pub fn pop(&mut self) -> Option<T> {
-        let value = self.accounted.guarded(|c| c.pop())?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.guarded(|c| c.pop())?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
@@ -335,72 +343,74 @@ impl<T: Ord + HeapSize, O, const I: usize> Tracked<BinaryHeap<T>, O, I> {
     #[track_caller]
     pub fn append(&mut self, other: &mut BinaryHeap<T>) {
         let added = running_heap_of(other.iter());
-        self.accounted.guarded(|c| c.append(other));
-        self.accounted.grew(added);
+        self.guarded(|c| c.append(other));
+        self.grew(added);
     }
 
     /// Keeps the values for which `f` returns `true`; see [`BinaryHeap::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
         let mut removed = 0;
-        self.accounted.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
-        self.accounted.shrank(removed);
+        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
+        self.shrank(removed);
     }
 
     /// Removes all values, keeping the storage; see [`BinaryHeap::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Removes all values, returning them; see [`BinaryHeap::drain`].
     pub fn drain(&mut self) -> std::collections::binary_heap::Drain<'_, T> {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.drained(removed);
-        self.accounted.raw().drain()
+        let removed = running_heap_of(self.raw().iter());
+        self.drained(removed);
+        self.raw().drain()
     }
 }
 
-impl<T: Ord + HeapSize, O, const I: usize> Extend<T>
-    for Tracked<BinaryHeap<T>, O, I>
+#[__field_methods]
+impl<T: Ord + HeapSize> Extend<T>
+    for Accounted<BinaryHeap<T>>
 {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;
-        self.accounted.raw()
+        self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
-        self.accounted.grew(added);
+        self.grew(added);
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Tracked<LinkedList<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Accounted<LinkedList<T>> {
     /// Appends an element to the back; see [`LinkedList::push_back`].
     #[track_caller]
     pub fn push_back(&mut self, elt: T) {
         let added = running_heap(&elt);
-        self.accounted.raw().push_back(elt);
-        self.accounted.grew(added);
+        self.raw().push_back(elt);
+        self.grew(added);
     }
 
     /// Prepends an element to the front; see [`LinkedList::push_front`].
     #[track_caller]
     pub fn push_front(&mut self, elt: T) {
         let added = running_heap(&elt);
-        self.accounted.raw().push_front(elt);
-        self.accounted.grew(added);
+        self.raw().push_front(elt);
+        self.grew(added);
     }
 
     /// Removes and returns the back element; see [`LinkedList::pop_back`].
     pub fn pop_back(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_back()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_back()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
     /// Removes and returns the front element; see [`LinkedList::pop_front`].
     pub fn pop_front(&mut self) -> Option<T> {
-        let value = self.accounted.raw().pop_front()?;
-        self.accounted.shrank(running_heap(&value));
+        let value = self.raw().pop_front()?;
+        self.shrank(running_heap(&value));
         Some(value)
     }
 
@@ -408,27 +418,28 @@ impl<T: HeapSize, O, const I: usize> Tracked<LinkedList<T>, O, I> {
     #[track_caller]
     pub fn append(&mut self, other: &mut LinkedList<T>) {
         let added = running_heap_of(other.iter());
-        self.accounted.raw().append(other);
-        self.accounted.grew(added);
+        self.raw().append(other);
+        self.grew(added);
     }
 
     /// Removes all elements; see [`LinkedList::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.accounted.raw().iter());
-        self.accounted.guarded(|c| c.clear());
-        self.accounted.shrank(removed);
+        let removed = running_heap_of(self.raw().iter());
+        self.guarded(|c| c.clear());
+        self.shrank(removed);
     }
 
     /// Splits off the elements from `at` on; see [`LinkedList::split_off`].
     #[track_caller]
     pub fn split_off(&mut self, at: usize) -> LinkedList<T> {
-        let tail = self.accounted.raw().split_off(at);
-        self.accounted.shrank(running_heap_of(&tail));
+        let tail = self.raw().split_off(at);
+        self.shrank(running_heap_of(&tail));
         tail
     }
 }
 
-impl<T: HeapSize, O, const I: usize> Extend<T> for Tracked<LinkedList<T>, O, I> {
+#[__field_methods]
+impl<T: HeapSize> Extend<T> for Accounted<LinkedList<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         for value in iter {
