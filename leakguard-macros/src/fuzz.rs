@@ -33,8 +33,7 @@ use quote::{ToTokens, quote};
 use syn::DeriveInput;
 use syn::parse::{ParseStream, Parser};
 
-use crate::attr::parse_ttl;
-use crate::{heap_size, size, track_growth};
+use crate::{duration, heap_size, size, track_growth};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -301,7 +300,7 @@ const TTL_UNITS: &[(&str, u128, bool)] = &[
 
 /// A value, or an error that names the input, or says it is zero or empty.
 fn check_ttl(text: &str) -> Result<(), TestCaseError> {
-    match parse_ttl(text) {
+    match duration::parse(text) {
         Ok(nanos) => prop_assert!(nanos > 0),
         Err(message) if message == TTL_EMPTY => {
             prop_assert!(text.trim().is_empty(), "{:?}: {}", text, message)
@@ -410,7 +409,7 @@ proptest! {
         } else {
             Ok(product as u64)
         };
-        prop_assert_eq!(parse_ttl(&text), expected, "{:?}", text);
+        prop_assert_eq!(duration::parse(&text), expected, "{:?}", text);
     }
 
     #[test]
@@ -423,7 +422,7 @@ proptest! {
         let text = format!("{hours}h{gap}{minutes}m{gap}{seconds}s");
         let total = (hours * 3_600 + minutes * 60 + seconds) * 1_000_000_000;
         let expected = if total == 0 { Err(TTL_ZERO.to_string()) } else { Ok(total) };
-        prop_assert_eq!(parse_ttl(&text), expected, "{:?}", text);
+        prop_assert_eq!(duration::parse(&text), expected, "{:?}", text);
     }
 }
 
@@ -469,7 +468,7 @@ proptest! {
                 u128::from(*n) * length * if *in_seconds { 1_000_000_000 } else { 1 }
             })
             .sum();
-        match parse_ttl(&text) {
+        match duration::parse(&text) {
             Ok(nanos) => {
                 prop_assert_eq!(u128::from(nanos), total.min(u128::from(u64::MAX)), "{:?}", text)
             }
@@ -544,7 +543,7 @@ fn ttl_near_misses() {
         ),
     ] {
         assert_eq!(
-            parse_ttl(input),
+            duration::parse(input),
             expected.map_err(String::from),
             "{input:?}"
         );

@@ -5,6 +5,7 @@
 
 mod ast;
 mod attr;
+mod duration;
 mod errors;
 #[cfg(test)]
 mod fuzz;
