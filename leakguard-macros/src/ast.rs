@@ -1,6 +1,5 @@
 //! The struct `#[track_growth]` is applied to, as leakguard sees it.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
 use crate::attr::{self, Bounds, FieldAttrs, StructArgs, Track};
@@ -217,25 +216,4 @@ impl<'a> Input<'a> {
             fields,
         })
     }
-}
-
-/// The first token of an item that is not an attribute or its visibility: `fn` in
-/// `#[inline] pub fn f() {}`. Used to point at items that are not structs.
-pub(crate) fn item_keyword(tokens: &TokenStream) -> Span {
-    let mut iter = tokens.clone().into_iter().peekable();
-    while let Some(token) = iter.next() {
-        match &token {
-            TokenTree::Punct(p) if p.as_char() == '#' => {
-                iter.next();
-            }
-            TokenTree::Ident(ident) if ident == "pub" => {
-                if matches!(iter.peek(), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)
-                {
-                    iter.next();
-                }
-            }
-            _ => return token.span(),
-        }
-    }
-    Span::call_site()
 }

@@ -6,8 +6,9 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, ExprPath, Fields, Lit, Meta, Type};
 
 use crate::errors::Errors;
+use crate::generics::with_heap_size_bounds;
+use crate::span::last_span;
 use crate::symbol::{HEAP_SIZE, SKIP, WITH};
-use crate::track_growth::{last_span, with_heap_size_bounds};
 
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let input = match syn::parse2::<DeriveInput>(input) {

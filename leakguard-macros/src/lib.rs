@@ -9,8 +9,10 @@ mod duration;
 mod errors;
 #[cfg(test)]
 mod fuzz;
+mod generics;
 mod heap_size;
 mod size;
+mod span;
 mod symbol;
 mod track_growth;
 

@@ -1,15 +1,17 @@
 //! `#[track_growth]`: rewrite tracked fields, describe them, and implement `HeapSize`.
 
-use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Generics, Path, Token, parse_quote};
+use syn::{Data, DeriveInput, Path, Token};
 
-use crate::ast::{Field, Input, Kind, Scoped, item_keyword};
+use crate::ast::{Field, Input, Kind, Scoped};
 use crate::attr;
 use crate::errors::Errors;
+use crate::generics::{mentions_generics, with_heap_size_bounds};
+use crate::span::{item_keyword, last_span};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -274,62 +276,4 @@ fn generate(input: &Input<'_>) -> TokenStream {
             }
         };
     }
-}
-
-/// The span of the last token of `tokens`. Code spanned from the first token to it
-/// underlines all of them, where `Span::join` is unavailable.
-pub(crate) fn last_span(tokens: impl ToTokens) -> Span {
-    match tokens.into_token_stream().into_iter().last() {
-        Some(TokenTree::Group(group)) => group.span_close(),
-        Some(token) => token.span(),
-        None => Span::call_site(),
-    }
-}
-
-/// `generics` with `P: HeapSize` for each type parameter `P` that a measured type mentions.
-pub(crate) fn with_heap_size_bounds(generics: &Generics, measured: &[&syn::Type]) -> Generics {
-    let mut generics = generics.clone();
-    let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
-    for param in params {
-        let used = measured
-            .iter()
-            .any(|ty| mentions(ty.to_token_stream(), &|i| i == &param));
-        if used {
-            generics
-                .make_where_clause()
-                .predicates
-                .push(parse_quote!(#param: ::leakguard::HeapSize));
-        }
-    }
-    generics
-}
-
-/// Whether `tokens` name a generic parameter of `generics` (or `Self`), so they cannot
-/// appear outside the struct's own impls.
-fn mentions_generics(tokens: TokenStream, generics: &Generics) -> bool {
-    let lifetimes: Vec<_> = generics
-        .lifetimes()
-        .map(|l| l.lifetime.ident.to_string())
-        .collect();
-    let names: Vec<_> = generics
-        .type_params()
-        .map(|p| p.ident.to_string())
-        .chain(generics.const_params().map(|p| p.ident.to_string()))
-        .chain(std::iter::once("Self".to_string()))
-        .collect();
-    mentions(tokens, &|ident| {
-        let ident = ident.to_string();
-        names.contains(&ident) || lifetimes.contains(&ident)
-    })
-}
-
-/// Whether any identifier in `tokens`, at any depth, satisfies `is_param`.
-///
-/// A lifetime `'a` arrives as a `'` and the identifier `a`, so it is matched by `a`.
-fn mentions(tokens: TokenStream, is_param: &dyn Fn(&syn::Ident) -> bool) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => is_param(&ident),
-        TokenTree::Group(group) => mentions(group.stream(), is_param),
-        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
-    })
 }
