@@ -22,25 +22,6 @@ pub(crate) fn with_heap_size_bounds(generics: &Generics, measured: &[&syn::Type]
     generics
 }
 
-/// Whether `tokens` name a generic parameter of `generics` (or `Self`), so they cannot
-/// appear outside the struct's own impls.
-pub(crate) fn mentions_generics(tokens: TokenStream, generics: &Generics) -> bool {
-    let lifetimes: Vec<_> = generics
-        .lifetimes()
-        .map(|l| l.lifetime.ident.to_string())
-        .collect();
-    let names: Vec<_> = generics
-        .type_params()
-        .map(|p| p.ident.to_string())
-        .chain(generics.const_params().map(|p| p.ident.to_string()))
-        .chain(std::iter::once("Self".to_string()))
-        .collect();
-    mentions(tokens, &|ident| {
-        let ident = ident.to_string();
-        names.contains(&ident) || lifetimes.contains(&ident)
-    })
-}
-
 /// Whether any identifier in `tokens`, at any depth, satisfies `is_param`.
 ///
 /// A lifetime `'a` arrives as a `'` and the identifier `a`, so it is matched by `a`.

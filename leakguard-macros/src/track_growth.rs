@@ -10,7 +10,7 @@ use syn::{Data, DeriveInput, Path, Token};
 use crate::ast::{Field, Input, Kind, Scoped};
 use crate::attr;
 use crate::errors::Errors;
-use crate::generics::{mentions_generics, with_heap_size_bounds};
+use crate::generics::with_heap_size_bounds;
 use crate::span::{item_keyword, last_span};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -229,9 +229,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 __leakguard_total += <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m);
             }
         });
-        if mentions_generics(ty.to_token_stream(), generics) {
-            measured_types.push(ty);
-        }
+        measured_types.push(ty);
     }
 
     // The types `#[scoped_cache]` replaced still count as used, so that their imports do
