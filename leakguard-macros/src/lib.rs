@@ -15,6 +15,7 @@ mod size;
 mod span;
 mod symbol;
 mod track_growth;
+mod valid;
 
 use proc_macro::TokenStream;
 

@@ -3,15 +3,15 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Path, Token};
+use syn::{Data, DeriveInput};
 
-use crate::ast::{Field, Input, Kind, Scoped};
+use crate::ast::{Input, Kind, Scoped};
 use crate::attr;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
 use crate::span::{item_keyword, last_span};
+use crate::valid;
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -29,7 +29,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let Some(parsed) = Input::from_syn(&derive_input, args, &mut errors) else {
         return with_errors(without_helpers(&derive_input), errors);
     };
-    validate(&parsed, &mut errors);
+    valid::validate(&parsed, &mut errors);
     if errors.has_any() {
         return with_errors(without_helpers(&derive_input), errors);
     }
@@ -59,87 +59,6 @@ fn without_helpers(input: &DeriveInput) -> TokenStream {
         field.attrs.retain(|a| !attr::is_helper(a));
     }
     input.into_token_stream()
-}
-
-fn validate(input: &Input<'_>, errors: &mut Errors) {
-    for field in &input.fields {
-        check_budget_target(field, errors);
-        check_cache_not_skipped(field, errors);
-    }
-    check_no_heap_size_derive(input, errors);
-}
-
-/// A budget belongs on a tracked field.
-///
-/// ```text
-/// #[budget(len = 10)]   // error: `count` is not tracked
-/// count: u64,
-/// #[budget(len = 10)]   // error: skipped
-/// #[track(skip)]
-/// scratch: Vec<u8>,
-/// ```
-fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
-    let Some((budget, _)) = field.attrs.budget else {
-        return;
-    };
-    let name = field.ident.unraw();
-    match field.kind {
-        Kind::Untracked => errors.at(
-            budget.path(),
-            format!("`#[budget]` on `{name}`, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
-        ),
-        Kind::Skipped => errors.at(
-            budget.path(),
-            format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
-        ),
-        Kind::Collection | Kind::OptedIn | Kind::Scoped(..) => {}
-    }
-}
-
-/// A field is either skipped or bounded, not both.
-///
-/// ```text
-/// #[scoped_cache(max = 10)] // error: skipped
-/// #[track(skip)]
-/// cache: HashMap<u64, u64>,
-/// ```
-fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
-    if let (Some((cache, _)), Kind::Skipped) = (field.attrs.cache, &field.kind) {
-        errors.at(
-            cache.path(),
-            format!(
-                "`#[scoped_cache]` on `{}`, which is marked `#[track(skip)]`; remove one of the two",
-                field.ident.unraw()
-            ),
-        );
-    }
-}
-
-/// `#[track_growth]` implements `HeapSize` itself, so deriving it too would conflict.
-///
-/// ```text
-/// #[track_growth]
-/// #[derive(HeapSize)] // error
-/// struct Inbox { .. }
-/// ```
-fn check_no_heap_size_derive(input: &Input<'_>, errors: &mut Errors) {
-    for attr in &input.original.attrs {
-        if !attr.path().is_ident("derive") {
-            continue;
-        }
-        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-        else {
-            continue;
-        };
-        for path in paths {
-            if path.segments.last().is_some_and(|s| s.ident == "HeapSize") {
-                errors.at(
-                    &path,
-                    "#[track_growth] implements `HeapSize` already; remove it from this derive",
-                );
-            }
-        }
-    }
 }
 
 fn generate(input: &Input<'_>) -> TokenStream {
