@@ -2,7 +2,7 @@
 
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
-use crate::attr::{self, Bounds, FieldAttrs, StructArgs, Track};
+use crate::attr::{self, CacheBounds, FieldAttrs, StructArgs, Track};
 use crate::errors::Errors;
 
 /// A struct with named fields, its attributes parsed.
@@ -17,8 +17,9 @@ pub(crate) struct Field<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) attrs: FieldAttrs<'a>,
     pub(crate) kind: Kind,
-    /// Belongs to the scope it is created in.
-    pub(crate) scoped: bool,
+    /// Belongs to the scope it is created in: `#[track(scoped)]` or
+    /// `#[track_growth(scoped)]`. Not to be confused with a bounded cache, [`Kind::Cache`].
+    pub(crate) in_scope: bool,
 }
 
 /// What leakguard does with a field.
@@ -33,7 +34,7 @@ pub(crate) enum Kind {
     /// A collection opted out with `#[track(skip)]`.
     Skipped,
     /// `#[scoped_cache]`: replaced by a bounded collection.
-    Scoped(Box<(Scoped, Bounds)>),
+    Cache(CacheKind, CacheBounds),
 }
 
 impl Kind {
@@ -44,7 +45,7 @@ impl Kind {
 
 /// The bounded collection a `#[scoped_cache]` field becomes, with the types it keeps.
 #[derive(Clone)]
-pub(crate) enum Scoped {
+pub(crate) enum CacheKind {
     /// `HashMap<K, V, S>` becomes `ScopedCache<K, V, S>`.
     Map(Vec<Type>),
     /// `HashSet<T, S>` becomes `ScopedSet<T, S>`.
@@ -54,7 +55,7 @@ pub(crate) enum Scoped {
 }
 
 /// The bounded collection a field of type `ty` becomes, or why it cannot.
-fn scoped(ty: &Type) -> Result<Scoped, String> {
+fn cache_kind(ty: &Type) -> Result<CacheKind, String> {
     let unsupported = |name: &str| {
         format!(
             "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`"
@@ -82,9 +83,9 @@ fn scoped(ty: &Type) -> Result<Scoped, String> {
     };
     let name = segment.ident.to_string();
     match (name.as_str(), args.len()) {
-        ("HashMap", 2 | 3) => Ok(Scoped::Map(args)),
-        ("HashSet", 1 | 2) => Ok(Scoped::Set(args)),
-        ("Vec" | "VecDeque", 1) => Ok(Scoped::Ring(args)),
+        ("HashMap", 2 | 3) => Ok(CacheKind::Map(args)),
+        ("HashSet", 1 | 2) => Ok(CacheKind::Set(args)),
+        ("Vec" | "VecDeque", 1) => Ok(CacheKind::Ring(args)),
         ("HashMap" | "HashSet" | "Vec" | "VecDeque", _) => {
             let params = if name == "HashMap" { "K, V" } else { "T" };
             Err(format!(
@@ -187,8 +188,8 @@ impl<'a> Input<'a> {
                 let attrs = attr::field_attrs(&original.attrs, errors);
                 let kind = match (attrs.track, attrs.cache) {
                     (Some((_, Track::Skip)), _) => Kind::Skipped,
-                    (_, Some((_, bounds))) => match scoped(&original.ty) {
-                        Ok(scoped) => Kind::Scoped(Box::new((scoped, bounds))),
+                    (_, Some((_, bounds))) => match cache_kind(&original.ty) {
+                        Ok(cache) => Kind::Cache(cache, bounds),
                         Err(message) => {
                             errors.at(&original.ty, message);
                             Kind::Untracked
@@ -198,15 +199,15 @@ impl<'a> Input<'a> {
                     (None, None) if is_std_collection(&original.ty) => Kind::Collection,
                     (None, None) => Kind::Untracked,
                 };
-                let scoped = kind.is_tracked()
-                    && (args.scoped
-                        || matches!(attrs.track, Some((_, Track::In { scoped: true }))));
+                let in_scope = kind.is_tracked()
+                    && (args.in_scope
+                        || matches!(attrs.track, Some((_, Track::In { in_scope: true }))));
                 Field {
                     original,
                     ident: original.ident.as_ref().expect("named field"),
                     attrs,
                     kind,
-                    scoped,
+                    in_scope,
                 }
             })
             .collect();

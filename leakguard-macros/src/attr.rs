@@ -32,7 +32,7 @@ impl Budget {
 pub(crate) enum Track {
     /// `#[track]`: track a field whose type is not a std collection; `#[track(scoped)]`:
     /// track it as belonging to the scope it is created in.
-    In { scoped: bool },
+    In { in_scope: bool },
     /// `#[track(skip)]`: leave a collection field alone.
     Skip,
 }
@@ -43,12 +43,12 @@ pub(crate) struct StructArgs {
     /// Defaults for every tracked field's budget.
     pub(crate) budget: Budget,
     /// `scoped`: every tracked field belongs to the scope it is created in.
-    pub(crate) scoped: bool,
+    pub(crate) in_scope: bool,
 }
 
 /// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Bounds {
+pub(crate) struct CacheBounds {
     pub(crate) max: Option<usize>,
     /// In nanoseconds.
     pub(crate) ttl: Option<u64>,
@@ -59,7 +59,7 @@ pub(crate) struct Bounds {
 pub(crate) struct FieldAttrs<'a> {
     pub(crate) budget: Option<(&'a Attribute, Budget)>,
     pub(crate) track: Option<(&'a Attribute, Track)>,
-    pub(crate) cache: Option<(&'a Attribute, Bounds)>,
+    pub(crate) cache: Option<(&'a Attribute, CacheBounds)>,
 }
 
 /// Whether `attr` is one of the field attributes `#[track_growth]` consumes.
@@ -242,7 +242,7 @@ pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs 
             if flag(&meta, SCOPED, "#[track_growth(scoped)]", errors)
                 && seen.first(SCOPED, &meta, errors)
             {
-                out.scoped = true;
+                out.in_scope = true;
             }
             continue;
         }
@@ -293,7 +293,7 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
                 errors.at(path, "duplicate `#[scoped_cache]` attribute");
                 continue;
             }
-            out.cache = Some((attr, bounds(attr, errors)));
+            out.cache = Some((attr, cache_bounds(attr, errors)));
         }
     }
     out
@@ -302,7 +302,7 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
 /// Parses the arguments of `#[track]`, `#[track(skip)]` or `#[track(scoped)]`.
 fn track(attr: &Attribute, errors: &mut Errors) -> Track {
     let mut skip = None;
-    let mut scoped = None;
+    let mut in_scope = None;
     let mut seen = Seen::default();
     for meta in list_metas(attr, errors) {
         let word = if meta.path() == SKIP {
@@ -326,12 +326,12 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
             if word == SKIP {
                 skip = Some(at);
             } else {
-                scoped = Some(at);
+                in_scope = Some(at);
             }
         }
     }
-    if let (Some(_), Some(scoped)) = (&skip, &scoped) {
-        errors.at(scoped, "a field is either skipped or scoped, not both");
+    if let (Some(_), Some(in_scope)) = (&skip, &in_scope) {
+        errors.at(in_scope, "a field is either skipped or scoped, not both");
     }
     if let Meta::NameValue(nv) = &attr.meta {
         errors.at(
@@ -343,7 +343,7 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
         Track::Skip
     } else {
         Track::In {
-            scoped: scoped.is_some(),
+            in_scope: in_scope.is_some(),
         }
     }
 }
@@ -359,8 +359,8 @@ fn flag(meta: &Meta, word: Symbol, written: &str, errors: &mut Errors) -> bool {
 }
 
 /// Parses the arguments of `#[scoped_cache(max = .., ttl = ..)]`.
-fn bounds(attr: &Attribute, errors: &mut Errors) -> Bounds {
-    let mut bounds = Bounds::default();
+fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
+    let mut bounds = CacheBounds::default();
     let mut seen = Seen::default();
     for meta in list_metas(attr, errors) {
         if meta.path() == MAX {

@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput};
 
-use crate::ast::{Input, Kind, Scoped};
+use crate::ast::{CacheKind, Input, Kind};
 use crate::attr;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
@@ -93,21 +93,17 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the field type, so that an error about
         // it, like a type without `HeapSize` in the measurement below, underlines all of it.
         let end = quote_spanned!(last_span(ty)=> >);
-        let scoped = match &field.kind {
-            Kind::Scoped(scoped) => Some(&**scoped),
-            _ => None,
-        };
-        let collection = match scoped {
-            Some((kind, _)) => {
+        let collection = match &field.kind {
+            Kind::Cache(kind, _) => {
                 replaced_types.push(ty);
                 let (bounded, args) = match kind {
-                    Scoped::Map(args) => (format_ident!("ScopedCache"), args),
-                    Scoped::Set(args) => (format_ident!("ScopedSet"), args),
-                    Scoped::Ring(args) => (format_ident!("ScopedRing"), args),
+                    CacheKind::Map(args) => (format_ident!("ScopedCache"), args),
+                    CacheKind::Set(args) => (format_ident!("ScopedSet"), args),
+                    CacheKind::Ring(args) => (format_ident!("ScopedRing"), args),
                 };
                 quote_spanned!(ty.span()=> ::leakguard::__private::#bounded<#(#args),*>)
             }
-            None => ty.to_token_stream(),
+            _ => ty.to_token_stream(),
         };
         let tracked = quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#collection, Self, #position #end);
         fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
@@ -122,12 +118,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
             .or(input.args.budget);
         let len = budget.len.map(|n| quote!(.len(#n)));
         let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
-        let cache = scoped.map(|(_, bounds)| {
-            let max = bounds.max.unwrap_or(0);
-            let ttl = bounds.ttl.unwrap_or(0);
-            quote!(.cache(#max, #ttl))
-        });
-        let scoped = field.scoped.then(|| quote!(.scoped()));
+        let cache = match &field.kind {
+            Kind::Cache(_, bounds) => {
+                let max = bounds.max.unwrap_or(0);
+                let ttl = bounds.ttl.unwrap_or(0);
+                Some(quote!(.cache(#max, #ttl)))
+            }
+            _ => None,
+        };
+        let in_scope = field.in_scope.then(|| quote!(.scoped()));
         metas.push(quote! {
             ::leakguard::__private::FieldMeta::new(
                 #name,
@@ -136,7 +135,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 ::core::module_path!(),
                 (::core::file!(), ::core::line!(), ::core::column!()),
             )
-                #len #bytes #cache #scoped
+                #len #bytes #cache #in_scope
         });
 
         // A field compiled out by `cfg` is measured only where it exists.

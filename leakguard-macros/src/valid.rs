@@ -40,7 +40,7 @@ fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
             budget.path(),
             format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
         ),
-        Kind::Collection | Kind::OptedIn | Kind::Scoped(..) => {}
+        Kind::Collection | Kind::OptedIn | Kind::Cache(..) => {}
     }
 }
 
