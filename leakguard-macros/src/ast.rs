@@ -1,8 +1,9 @@
-//! The struct `#[track_growth]` is applied to, as leakguard sees it.
+//! The items the macros are applied to, as leakguard sees them: typed, with their attributes
+//! parsed, and borrowing the syn input so that errors can point into it.
 
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
-use crate::attr::{self, CacheBounds, FieldAttrs, StructArgs, Track};
+use crate::attr::{self, CacheBounds, FieldAttrs, How, StructArgs, Track};
 use crate::errors::Errors;
 
 /// A struct with named fields, its attributes parsed.
@@ -216,5 +217,65 @@ impl<'a> Input<'a> {
             args,
             fields,
         })
+    }
+}
+
+/// An item `#[derive(HeapSize)]` measures, with how it measures each field.
+pub(crate) struct Measured<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) shape: Shape<'a>,
+}
+
+/// The fields of a struct, or of each variant of an enum.
+pub(crate) enum Shape<'a> {
+    Struct(Vec<MeasuredField<'a>>),
+    Enum(Vec<(&'a Ident, Vec<MeasuredField<'a>>)>),
+}
+
+pub(crate) struct MeasuredField<'a> {
+    pub(crate) original: &'a syn::Field,
+    pub(crate) how: How,
+}
+
+impl<'a> Measured<'a> {
+    /// Reads a struct or an enum, or reports a union, whose live field is unknown.
+    pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Option<Self> {
+        let fields = |fields: &'a Fields, errors: &mut Errors| -> Vec<MeasuredField<'a>> {
+            fields
+                .iter()
+                .map(|original| MeasuredField {
+                    original,
+                    how: attr::how(&original.attrs, errors),
+                })
+                .collect()
+        };
+        let shape = match &input.data {
+            Data::Struct(data) => Shape::Struct(fields(&data.fields, errors)),
+            Data::Enum(data) => Shape::Enum(
+                data.variants
+                    .iter()
+                    .map(|variant| (&variant.ident, fields(&variant.fields, errors)))
+                    .collect(),
+            ),
+            Data::Union(data) => {
+                errors.at(
+                    data.union_token,
+                    "`HeapSize` cannot be derived for a union: which field is live is unknown",
+                );
+                return None;
+            }
+        };
+        Some(Measured {
+            original: input,
+            shape,
+        })
+    }
+
+    /// Every field, across the variants of an enum.
+    pub(crate) fn fields(&self) -> Vec<&MeasuredField<'a>> {
+        match &self.shape {
+            Shape::Struct(fields) => fields.iter().collect(),
+            Shape::Enum(variants) => variants.iter().flat_map(|(_, fields)| fields).collect(),
+        }
     }
 }

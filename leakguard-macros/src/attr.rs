@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, Token, UnOp};
 
 use crate::errors::Errors;
 use crate::symbol::*;
@@ -389,4 +389,66 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
         );
     }
     bounds
+}
+
+/// How `#[derive(HeapSize)]` measures one field.
+pub(crate) enum How {
+    /// With its own `HeapSize`.
+    Measure,
+    /// `#[heap_size(skip)]`: it owns nothing worth counting.
+    Skip,
+    /// `#[heap_size(with = path)]`: by `path(&field)`.
+    With(ExprPath),
+}
+
+/// Parses the `#[heap_size(..)]` attribute of a field.
+pub(crate) fn how(attrs: &[Attribute], errors: &mut Errors) -> How {
+    let mut how = None::<(How, &Attribute)>;
+    for attr in attrs.iter().filter(|a| a.path() == HEAP_SIZE) {
+        if how.is_some() {
+            errors.at(attr.path(), "duplicate `#[heap_size]` attribute");
+            continue;
+        }
+        let parsed = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
+            let meta: Meta = input.parse()?;
+            if !input.is_empty() {
+                return Err(
+                    input.error("`#[heap_size]` takes one argument: `skip` or `with = path`")
+                );
+            }
+            Ok(meta)
+        });
+        let meta = match parsed {
+            Ok(meta) => meta,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        match &meta {
+            Meta::Path(path) if path == SKIP => how = Some((How::Skip, attr)),
+            Meta::NameValue(nv) if nv.path == WITH => match &nv.value {
+                Expr::Path(path) => how = Some((How::With(path.clone()), attr)),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(text),
+                    ..
+                }) => match text.parse::<ExprPath>() {
+                    Ok(path) => how = Some((How::With(path), attr)),
+                    Err(_) => errors.at(
+                        text,
+                        "`with` takes the path of a function `fn(&T) -> usize`",
+                    ),
+                },
+                other => errors.at(
+                    other,
+                    "`with` takes the path of a function `fn(&T) -> usize`",
+                ),
+            },
+            other => errors.at(
+                other.path(),
+                "unknown `heap_size` argument; expected `skip` or `with = path`",
+            ),
+        }
+    }
+    how.map_or(How::Measure, |(how, _)| how)
 }
