@@ -9,6 +9,7 @@ use crate::ast::{Measured, MeasuredField, Shape};
 use crate::attr::How;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
+use crate::impl_heap_size;
 use crate::span::last_span;
 
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
@@ -20,19 +21,9 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let measured = Measured::from_syn(&input, &mut errors);
     match (measured, errors.into_compile_errors()) {
         (Some(measured), None) => generate(&measured),
-        // The impl still exists, so that the errors come alone.
         (_, errors) => {
-            let ident = &input.ident;
-            let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-            quote! {
-                #errors
-                #[automatically_derived]
-                impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
-                    fn heap_size(&self) -> ::core::primitive::usize {
-                        ::core::unreachable!()
-                    }
-                }
-            }
+            let fallback = impl_heap_size::fallback(&input);
+            quote!(#errors #fallback)
         }
     }
 }
@@ -42,20 +33,7 @@ fn generate(measured: &Measured<'_>) -> TokenStream {
         ident, generics, ..
     } = measured.original;
     let generics = with_heap_size_bounds(generics, &measured_types(measured));
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let body = body(measured);
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
-            fn heap_size(&self) -> ::core::primitive::usize {
-                ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
-            }
-
-            fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
-                #body
-            }
-        }
-    }
+    impl_heap_size::measured(ident, &generics, body(measured))
 }
 
 /// The type of every field measured with its own `HeapSize`, for the generic bounds.

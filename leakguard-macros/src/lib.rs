@@ -11,6 +11,7 @@ mod errors;
 mod fuzz;
 mod generics;
 mod heap_size;
+mod impl_heap_size;
 mod size;
 mod span;
 mod symbol;

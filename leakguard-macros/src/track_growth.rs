@@ -10,6 +10,7 @@ use crate::ast::{CacheKind, Input, Kind};
 use crate::attr;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
+use crate::impl_heap_size;
 use crate::span::{item_keyword, last_span};
 use crate::valid;
 
@@ -161,9 +162,16 @@ fn generate(input: &Input<'_>) -> TokenStream {
             }
         }
     });
-    let heap_generics = with_heap_size_bounds(generics, &measured_types);
-    let (heap_impl_generics, _, heap_where_clause) = heap_generics.split_for_impl();
     let total = format_ident!("__leakguard_total");
+    let heap_size = impl_heap_size::measured(
+        ident,
+        &with_heap_size_bounds(generics, &measured_types),
+        quote! {
+            let mut #total: ::core::primitive::usize = 0;
+            #(#measures)*
+            #total
+        },
+    );
     quote! {
         #(#attrs)*
         #vis struct #ident #generics #where_clause {
@@ -178,18 +186,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
             #replaced
 
-            #[automatically_derived]
-            impl #heap_impl_generics ::leakguard::HeapSize for #ident #ty_generics #heap_where_clause {
-                fn heap_size(&self) -> ::core::primitive::usize {
-                    ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
-                }
-
-                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
-                    let mut #total: ::core::primitive::usize = 0;
-                    #(#measures)*
-                    #total
-                }
-            }
+            #heap_size
         };
     }
 }
