@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, Path, Token, UnOp};
 
 use crate::errors::Errors;
 use crate::symbol::*;
@@ -66,6 +66,20 @@ pub(crate) struct FieldAttrs<'a> {
 pub(crate) fn is_helper(attr: &Attribute) -> bool {
     let path = attr.path();
     path == BUDGET || path == TRACK || path == SCOPED_CACHE
+}
+
+/// The paths in `#[derive(..)]` that name `HeapSize`, like `HeapSize` or `leakguard::HeapSize`.
+pub(crate) fn heap_size_derives(attrs: &[Attribute]) -> Vec<Path> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .filter_map(|attr| {
+            attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .flatten()
+        .filter(|path| path.segments.last().is_some_and(|s| s.ident == "HeapSize"))
+        .collect()
 }
 
 /// Parses a comma-separated argument list, reporting a syntax error.

@@ -17,30 +17,37 @@ use crate::valid;
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::struct_args(args, &mut errors);
-    let derive_input = match syn::parse2::<DeriveInput>(input.clone()) {
-        Ok(derive_input) => derive_input,
+    let item = match syn::parse2::<DeriveInput>(input.clone()) {
+        Ok(item) => item,
         Err(_) => {
             errors.push(syn::Error::new(
                 item_keyword(&input),
                 "#[track_growth] applies to structs with named fields",
             ));
-            return with_errors(input, errors);
+            // Not a type, so nothing can need it to implement `HeapSize`.
+            let errors = errors.into_compile_errors();
+            return quote!(#input #errors);
         }
     };
-    let Some(parsed) = Input::from_syn(&derive_input, args, &mut errors) else {
-        return with_errors(without_helpers(&derive_input), errors);
-    };
-    valid::validate(&parsed, &mut errors);
-    if errors.has_any() {
-        return with_errors(without_helpers(&derive_input), errors);
+    if let Some(parsed) = Input::from_syn(&item, args, &mut errors) {
+        valid::validate(&parsed, &mut errors);
+        if !errors.has_any() {
+            return generate(&parsed);
+        }
     }
-    generate(&parsed)
+    with_errors(&item, errors)
 }
 
-/// `tokens`, followed by the errors. The item still compiles, so the errors come alone.
-fn with_errors(tokens: TokenStream, errors: Errors) -> TokenStream {
+/// The item as written, followed by the errors and a `HeapSize` impl. Both still compile, so
+/// the errors come alone, even where another struct measures this one.
+fn with_errors(item: &DeriveInput, errors: Errors) -> TokenStream {
+    let tokens = without_helpers(item);
     let errors = errors.into_compile_errors();
-    quote!(#tokens #errors)
+    // A `derive(HeapSize)` left on the item implements it already, fallback or not.
+    let fallback = attr::heap_size_derives(&item.attrs)
+        .is_empty()
+        .then(|| impl_heap_size::fallback(item));
+    quote!(#tokens #errors #fallback)
 }
 
 /// The item as written, minus the field attributes only `#[track_growth]` understands, so

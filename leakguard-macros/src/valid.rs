@@ -2,10 +2,9 @@
 //! function a rule, each with an example of what it rejects.
 
 use syn::ext::IdentExt;
-use syn::punctuated::Punctuated;
-use syn::{Path, Token};
 
 use crate::ast::{Field, Input, Kind};
+use crate::attr;
 use crate::errors::Errors;
 
 /// Reports every rule `input` breaks.
@@ -71,21 +70,10 @@ fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
 /// struct Inbox { .. }
 /// ```
 fn check_no_heap_size_derive(input: &Input<'_>, errors: &mut Errors) {
-    for attr in &input.original.attrs {
-        if !attr.path().is_ident("derive") {
-            continue;
-        }
-        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-        else {
-            continue;
-        };
-        for path in paths {
-            if path.segments.last().is_some_and(|s| s.ident == "HeapSize") {
-                errors.at(
-                    &path,
-                    "#[track_growth] implements `HeapSize` already; remove it from this derive",
-                );
-            }
-        }
+    for path in attr::heap_size_derives(&input.original.attrs) {
+        errors.at(
+            &path,
+            "#[track_growth] implements `HeapSize` already; remove it from this derive",
+        );
     }
 }
