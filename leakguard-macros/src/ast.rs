@@ -1,7 +1,7 @@
 //! The items the macros are applied to, as leakguard sees them: typed, with their attributes
 //! parsed, and borrowing the syn input so that errors can point into it.
 
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, PathSegment, Type};
 
 use crate::attr::{self, CacheBounds, FieldAttrs, How, StructArgs, Track};
 use crate::errors::Errors;
@@ -62,11 +62,7 @@ fn cache_kind(ty: &Type) -> Result<CacheKind, String> {
             "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`"
         )
     };
-    let segment = match ty {
-        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
-        _ => None,
-    };
-    let Some(segment) = segment else {
+    let Some(segment) = last_segment(ty) else {
         return Err(unsupported(
             &quote::ToTokens::to_token_stream(ty).to_string(),
         ));
@@ -132,16 +128,21 @@ const COLLECTIONS: &[&str] = &[
 ];
 
 /// Whether `ty` names one of the std collections, like `Vec<T>` or `std::collections::HashMap<K, V, S>`.
-pub(crate) fn is_std_collection(ty: &Type) -> bool {
+fn is_std_collection(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| COLLECTIONS.iter().any(|name| segment.ident == name)),
         Type::Group(group) => is_std_collection(&group.elem),
         Type::Paren(paren) => is_std_collection(&paren.elem),
-        _ => false,
+        _ => last_segment(ty)
+            .is_some_and(|segment| COLLECTIONS.iter().any(|name| segment.ident == name)),
+    }
+}
+
+/// The segment a plain path type ends with: `HashMap<K, V>` in `std::collections::HashMap<K, V>`;
+/// `None` for `<T as Trait>::Assoc` and types that are not paths.
+fn last_segment(ty: &Type) -> Option<&PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
     }
 }
 

@@ -117,9 +117,26 @@ impl Seen {
     }
 }
 
-/// `name` of a path as written, for messages.
-fn path_name(meta: &Meta) -> String {
-    meta.path().to_token_stream().to_string().replace(' ', "")
+/// The message for an argument of `#[attr(..)]` that is none of `expected`.
+fn unknown(attr: Symbol, meta: &Meta, expected: &str) -> String {
+    let name = meta.path().to_token_stream().to_string().replace(' ', "");
+    format!("unknown `{attr}` argument `{name}`; expected {expected}")
+}
+
+/// Whether `attr` is written with arguments, `#[name(..)]`. Arguments that are written but
+/// unknown or malformed have their own error already, so only a missing list needs one.
+fn has_args(attr: &Attribute) -> bool {
+    matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty())
+}
+
+/// `true` if no `#[name]` attribute has been read into `slot` yet; reports `attr` as a
+/// repeat after that.
+fn first_of<T>(slot: &Option<T>, name: Symbol, attr: &Attribute, errors: &mut Errors) -> bool {
+    if slot.is_some() {
+        errors.at(attr.path(), format!("duplicate `#[{name}]` attribute"));
+        return false;
+    }
+    true
 }
 
 /// The value of `key = value`, or an error if the argument has no value.
@@ -262,10 +279,7 @@ pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs 
         }
         errors.at(
             meta.path(),
-            format!(
-                "unknown `track_growth` argument `{}`; expected `len`, `bytes` or `scoped`",
-                path_name(&meta)
-            ),
+            unknown(TRACK_GROWTH, &meta, "`len`, `bytes` or `scoped`"),
         );
     }
     out
@@ -277,34 +291,24 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
     for attr in attrs {
         let path = attr.path();
         if path == BUDGET {
-            if out.budget.is_some() {
-                errors.at(path, "duplicate `#[budget]` attribute");
+            if !first_of(&out.budget, BUDGET, attr, errors) {
                 continue;
             }
-            // Arguments that are written but malformed have their own error already.
-            if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
+            if !has_args(attr) {
                 errors.at(attr, "`#[budget]` needs a limit, like `#[budget(len = 100)]` or `#[budget(bytes = \"64 KiB\")]`");
             }
             let mut budget = Budget::default();
             for meta in budget_args(list_metas(attr, errors), &mut budget, errors) {
-                errors.at(
-                    meta.path(),
-                    format!(
-                        "unknown `budget` argument `{}`; expected `len` or `bytes`",
-                        path_name(&meta)
-                    ),
-                );
+                errors.at(meta.path(), unknown(BUDGET, &meta, "`len` or `bytes`"));
             }
             out.budget = Some((attr, budget));
         } else if path == TRACK {
-            if out.track.is_some() {
-                errors.at(path, "duplicate `#[track]` attribute");
+            if !first_of(&out.track, TRACK, attr, errors) {
                 continue;
             }
             out.track = Some((attr, track(attr, errors)));
         } else if path == SCOPED_CACHE {
-            if out.cache.is_some() {
-                errors.at(path, "duplicate `#[scoped_cache]` attribute");
+            if !first_of(&out.cache, SCOPED_CACHE, attr, errors) {
                 continue;
             }
             out.cache = Some((attr, cache_bounds(attr, errors)));
@@ -324,13 +328,7 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
         } else if meta.path() == SCOPED {
             SCOPED
         } else {
-            errors.at(
-                &meta,
-                format!(
-                    "unknown `track` argument `{}`; expected `skip` or `scoped`",
-                    path_name(&meta)
-                ),
-            );
+            errors.at(&meta, unknown(TRACK, &meta, "`skip` or `scoped`"));
             continue;
         };
         if flag(&meta, word, &format!("#[track({word})]"), errors)
@@ -386,17 +384,10 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
                 bounds.ttl = ttl(&meta, errors);
             }
         } else {
-            errors.at(
-                meta.path(),
-                format!(
-                    "unknown `scoped_cache` argument `{}`; expected `max` or `ttl`",
-                    path_name(&meta)
-                ),
-            );
+            errors.at(meta.path(), unknown(SCOPED_CACHE, &meta, "`max` or `ttl`"));
         }
     }
-    // Arguments that are written but unknown or malformed have their own error already.
-    if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
+    if !has_args(attr) {
         errors.at(
             attr,
             "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",
@@ -417,10 +408,9 @@ pub(crate) enum How {
 
 /// Parses the `#[heap_size(..)]` attribute of a field.
 pub(crate) fn how(attrs: &[Attribute], errors: &mut Errors) -> How {
-    let mut how = None::<(How, &Attribute)>;
+    let mut how = None;
     for attr in attrs.iter().filter(|a| a.path() == HEAP_SIZE) {
-        if how.is_some() {
-            errors.at(attr.path(), "duplicate `#[heap_size]` attribute");
+        if !first_of(&how, HEAP_SIZE, attr, errors) {
             continue;
         }
         let parsed = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
@@ -440,29 +430,29 @@ pub(crate) fn how(attrs: &[Attribute], errors: &mut Errors) -> How {
             }
         };
         match &meta {
-            Meta::Path(path) if path == SKIP => how = Some((How::Skip, attr)),
-            Meta::NameValue(nv) if nv.path == WITH => match &nv.value {
-                Expr::Path(path) => how = Some((How::With(path.clone()), attr)),
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(text),
-                    ..
-                }) => match text.parse::<ExprPath>() {
-                    Ok(path) => how = Some((How::With(path), attr)),
-                    Err(_) => errors.at(
-                        text,
+            Meta::Path(path) if path == SKIP => how = Some(How::Skip),
+            Meta::NameValue(nv) if nv.path == WITH => {
+                let path = match &nv.value {
+                    Expr::Path(path) => Some(path.clone()),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(text),
+                        ..
+                    }) => text.parse::<ExprPath>().ok(),
+                    _ => None,
+                };
+                match path {
+                    Some(path) => how = Some(How::With(path)),
+                    None => errors.at(
+                        &nv.value,
                         "`with` takes the path of a function `fn(&T) -> usize`",
                     ),
-                },
-                other => errors.at(
-                    other,
-                    "`with` takes the path of a function `fn(&T) -> usize`",
-                ),
-            },
+                }
+            }
             other => errors.at(
                 other.path(),
                 "unknown `heap_size` argument; expected `skip` or `with = path`",
             ),
         }
     }
-    how.map_or(How::Measure, |(how, _)| how)
+    how.unwrap_or(How::Measure)
 }
