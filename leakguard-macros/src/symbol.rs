@@ -1,3 +1,5 @@
+//! The names users write in attributes, as constants, so that a misspelling fails to compile.
+
 use std::fmt;
 use syn::{Ident, Path};
 
