@@ -1,9 +1,9 @@
-//! The struct `#[track_growth]` is applied to, as leakguard sees it.
+//! The items the macros are applied to, as leakguard sees them: typed, with their attributes
+//! parsed, and borrowing the syn input so that errors can point into it.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, PathSegment, Type};
 
-use crate::attr::{self, Bounds, FieldAttrs, StructArgs, Track};
+use crate::attr::{self, CacheBounds, FieldAttrs, How, StructArgs, Track};
 use crate::errors::Errors;
 
 /// A struct with named fields, its attributes parsed.
@@ -18,8 +18,9 @@ pub(crate) struct Field<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) attrs: FieldAttrs<'a>,
     pub(crate) kind: Kind,
-    /// Belongs to the scope it is created in.
-    pub(crate) scoped: bool,
+    /// Belongs to the scope it is created in: `#[track(scoped)]` or
+    /// `#[track_growth(scoped)]`. Not to be confused with a bounded cache, [`Kind::Cache`].
+    pub(crate) in_scope: bool,
 }
 
 /// What leakguard does with a field.
@@ -34,7 +35,7 @@ pub(crate) enum Kind {
     /// A collection opted out with `#[track(skip)]`.
     Skipped,
     /// `#[scoped_cache]`: replaced by a bounded collection.
-    Scoped(Box<(Scoped, Bounds)>),
+    Cache(CacheKind, CacheBounds),
 }
 
 impl Kind {
@@ -45,7 +46,7 @@ impl Kind {
 
 /// The bounded collection a `#[scoped_cache]` field becomes, with the types it keeps.
 #[derive(Clone)]
-pub(crate) enum Scoped {
+pub(crate) enum CacheKind {
     /// `HashMap<K, V, S>` becomes `ScopedCache<K, V, S>`.
     Map(Vec<Type>),
     /// `HashSet<T, S>` becomes `ScopedSet<T, S>`.
@@ -55,17 +56,13 @@ pub(crate) enum Scoped {
 }
 
 /// The bounded collection a field of type `ty` becomes, or why it cannot.
-fn scoped(ty: &Type) -> Result<Scoped, String> {
+fn cache_kind(ty: &Type) -> Result<CacheKind, String> {
     let unsupported = |name: &str| {
         format!(
             "`#[scoped_cache]` bounds `HashMap`, `HashSet`, `Vec` and `VecDeque` fields, not `{name}`"
         )
     };
-    let segment = match ty {
-        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
-        _ => None,
-    };
-    let Some(segment) = segment else {
+    let Some(segment) = last_segment(ty) else {
         return Err(unsupported(
             &quote::ToTokens::to_token_stream(ty).to_string(),
         ));
@@ -83,9 +80,9 @@ fn scoped(ty: &Type) -> Result<Scoped, String> {
     };
     let name = segment.ident.to_string();
     match (name.as_str(), args.len()) {
-        ("HashMap", 2 | 3) => Ok(Scoped::Map(args)),
-        ("HashSet", 1 | 2) => Ok(Scoped::Set(args)),
-        ("Vec" | "VecDeque", 1) => Ok(Scoped::Ring(args)),
+        ("HashMap", 2 | 3) => Ok(CacheKind::Map(args)),
+        ("HashSet", 1 | 2) => Ok(CacheKind::Set(args)),
+        ("Vec" | "VecDeque", 1) => Ok(CacheKind::Ring(args)),
         ("HashMap" | "HashSet" | "Vec" | "VecDeque", _) => {
             let params = if name == "HashMap" { "K, V" } else { "T" };
             Err(format!(
@@ -131,16 +128,21 @@ const COLLECTIONS: &[&str] = &[
 ];
 
 /// Whether `ty` names one of the std collections, like `Vec<T>` or `std::collections::HashMap<K, V, S>`.
-pub(crate) fn is_std_collection(ty: &Type) -> bool {
+fn is_std_collection(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| COLLECTIONS.iter().any(|name| segment.ident == name)),
         Type::Group(group) => is_std_collection(&group.elem),
         Type::Paren(paren) => is_std_collection(&paren.elem),
-        _ => false,
+        _ => last_segment(ty)
+            .is_some_and(|segment| COLLECTIONS.iter().any(|name| segment.ident == name)),
+    }
+}
+
+/// The segment a plain path type ends with: `HashMap<K, V>` in `std::collections::HashMap<K, V>`;
+/// `None` for `<T as Trait>::Assoc` and types that are not paths.
+fn last_segment(ty: &Type) -> Option<&PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
     }
 }
 
@@ -188,8 +190,8 @@ impl<'a> Input<'a> {
                 let attrs = attr::field_attrs(&original.attrs, errors);
                 let kind = match (attrs.track, attrs.cache) {
                     (Some((_, Track::Skip)), _) => Kind::Skipped,
-                    (_, Some((_, bounds))) => match scoped(&original.ty) {
-                        Ok(scoped) => Kind::Scoped(Box::new((scoped, bounds))),
+                    (_, Some((_, bounds))) => match cache_kind(&original.ty) {
+                        Ok(cache) => Kind::Cache(cache, bounds),
                         Err(message) => {
                             errors.at(&original.ty, message);
                             Kind::Untracked
@@ -199,15 +201,15 @@ impl<'a> Input<'a> {
                     (None, None) if is_std_collection(&original.ty) => Kind::Collection,
                     (None, None) => Kind::Untracked,
                 };
-                let scoped = kind.is_tracked()
-                    && (args.scoped
-                        || matches!(attrs.track, Some((_, Track::In { scoped: true }))));
+                let in_scope = kind.is_tracked()
+                    && (args.in_scope
+                        || matches!(attrs.track, Some((_, Track::In { in_scope: true }))));
                 Field {
                     original,
                     ident: original.ident.as_ref().expect("named field"),
                     attrs,
                     kind,
-                    scoped,
+                    in_scope,
                 }
             })
             .collect();
@@ -219,23 +221,62 @@ impl<'a> Input<'a> {
     }
 }
 
-/// The first token of an item that is not an attribute or its visibility: `fn` in
-/// `#[inline] pub fn f() {}`. Used to point at items that are not structs.
-pub(crate) fn item_keyword(tokens: &TokenStream) -> Span {
-    let mut iter = tokens.clone().into_iter().peekable();
-    while let Some(token) = iter.next() {
-        match &token {
-            TokenTree::Punct(p) if p.as_char() == '#' => {
-                iter.next();
+/// An item `#[derive(HeapSize)]` measures, with how it measures each field.
+pub(crate) struct Measured<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) shape: Shape<'a>,
+}
+
+/// The fields of a struct, or of each variant of an enum.
+pub(crate) enum Shape<'a> {
+    Struct(Vec<MeasuredField<'a>>),
+    Enum(Vec<(&'a Ident, Vec<MeasuredField<'a>>)>),
+}
+
+pub(crate) struct MeasuredField<'a> {
+    pub(crate) original: &'a syn::Field,
+    pub(crate) how: How,
+}
+
+impl<'a> Measured<'a> {
+    /// Reads a struct or an enum, or reports a union, whose live field is unknown.
+    pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Option<Self> {
+        let fields = |fields: &'a Fields, errors: &mut Errors| -> Vec<MeasuredField<'a>> {
+            fields
+                .iter()
+                .map(|original| MeasuredField {
+                    original,
+                    how: attr::how(&original.attrs, errors),
+                })
+                .collect()
+        };
+        let shape = match &input.data {
+            Data::Struct(data) => Shape::Struct(fields(&data.fields, errors)),
+            Data::Enum(data) => Shape::Enum(
+                data.variants
+                    .iter()
+                    .map(|variant| (&variant.ident, fields(&variant.fields, errors)))
+                    .collect(),
+            ),
+            Data::Union(data) => {
+                errors.at(
+                    data.union_token,
+                    "`HeapSize` cannot be derived for a union: which field is live is unknown",
+                );
+                return None;
             }
-            TokenTree::Ident(ident) if ident == "pub" => {
-                if matches!(iter.peek(), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)
-                {
-                    iter.next();
-                }
-            }
-            _ => return token.span(),
+        };
+        Some(Measured {
+            original: input,
+            shape,
+        })
+    }
+
+    /// Every field, across the variants of an enum.
+    pub(crate) fn fields(&self) -> Vec<&MeasuredField<'a>> {
+        match &self.shape {
+            Shape::Struct(fields) => fields.iter().collect(),
+            Shape::Enum(variants) => variants.iter().flat_map(|(_, fields)| fields).collect(),
         }
     }
-    Span::call_site()
 }

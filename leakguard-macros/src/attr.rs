@@ -4,11 +4,11 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, Path, Token, UnOp};
 
 use crate::errors::Errors;
-use crate::size;
 use crate::symbol::*;
+use crate::{duration, size};
 
 /// The limits a budget sets; `None` where it sets none.
 #[derive(Clone, Copy, Default)]
@@ -32,7 +32,7 @@ impl Budget {
 pub(crate) enum Track {
     /// `#[track]`: track a field whose type is not a std collection; `#[track(scoped)]`:
     /// track it as belonging to the scope it is created in.
-    In { scoped: bool },
+    In { in_scope: bool },
     /// `#[track(skip)]`: leave a collection field alone.
     Skip,
 }
@@ -43,12 +43,12 @@ pub(crate) struct StructArgs {
     /// Defaults for every tracked field's budget.
     pub(crate) budget: Budget,
     /// `scoped`: every tracked field belongs to the scope it is created in.
-    pub(crate) scoped: bool,
+    pub(crate) in_scope: bool,
 }
 
 /// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Bounds {
+pub(crate) struct CacheBounds {
     pub(crate) max: Option<usize>,
     /// In nanoseconds.
     pub(crate) ttl: Option<u64>,
@@ -59,13 +59,27 @@ pub(crate) struct Bounds {
 pub(crate) struct FieldAttrs<'a> {
     pub(crate) budget: Option<(&'a Attribute, Budget)>,
     pub(crate) track: Option<(&'a Attribute, Track)>,
-    pub(crate) cache: Option<(&'a Attribute, Bounds)>,
+    pub(crate) cache: Option<(&'a Attribute, CacheBounds)>,
 }
 
 /// Whether `attr` is one of the field attributes `#[track_growth]` consumes.
 pub(crate) fn is_helper(attr: &Attribute) -> bool {
     let path = attr.path();
     path == BUDGET || path == TRACK || path == SCOPED_CACHE
+}
+
+/// The paths in `#[derive(..)]` that name `HeapSize`, like `HeapSize` or `leakguard::HeapSize`.
+pub(crate) fn heap_size_derives(attrs: &[Attribute]) -> Vec<Path> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .filter_map(|attr| {
+            attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .flatten()
+        .filter(|path| path.segments.last().is_some_and(|s| s.ident == "HeapSize"))
+        .collect()
 }
 
 /// Parses a comma-separated argument list, reporting a syntax error.
@@ -103,9 +117,26 @@ impl Seen {
     }
 }
 
-/// `name` of a path as written, for messages.
-fn path_name(meta: &Meta) -> String {
-    meta.path().to_token_stream().to_string().replace(' ', "")
+/// The message for an argument of `#[attr(..)]` that is none of `expected`.
+fn unknown(attr: Symbol, meta: &Meta, expected: &str) -> String {
+    let name = meta.path().to_token_stream().to_string().replace(' ', "");
+    format!("unknown `{attr}` argument `{name}`; expected {expected}")
+}
+
+/// Whether `attr` is written with arguments, `#[name(..)]`. Arguments that are written but
+/// unknown or malformed have their own error already, so only a missing list needs one.
+fn has_args(attr: &Attribute) -> bool {
+    matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty())
+}
+
+/// `true` if no `#[name]` attribute has been read into `slot` yet; reports `attr` as a
+/// repeat after that.
+fn first_of<T>(slot: &Option<T>, name: Symbol, attr: &Attribute, errors: &mut Errors) -> bool {
+    if slot.is_some() {
+        errors.at(attr.path(), format!("duplicate `#[{name}]` attribute"));
+        return false;
+    }
+    true
 }
 
 /// The value of `key = value`, or an error if the argument has no value.
@@ -184,41 +215,11 @@ fn ttl(meta: &Meta, errors: &mut Errors) -> Option<u64> {
             return None;
         }
     };
-    match parse_ttl(&text.value()) {
+    match duration::parse(&text.value()) {
         Ok(ttl) => return Some(ttl),
         Err(message) => errors.at(text, message),
     }
     None
-}
-
-/// Parses the text of a `ttl` into nanoseconds, or says what is wrong with it.
-pub(crate) fn parse_ttl(value: &str) -> Result<u64, String> {
-    // humantime 2.4 panics instead of overflowing when the seconds reach `u64::MAX` and
-    // the nanoseconds add up to one second, as in "18446744073709551615s 1000000000ns"
-    // (chronotope/humantime#66). Within rustc the caught panic prints nothing.
-    let parsed = std::panic::catch_unwind(|| humantime::parse_duration(value))
-        .unwrap_or(Err(humantime::DurationError::NumberOverflow));
-    match parsed {
-        Ok(ttl) if ttl.is_zero() => Err(
-            "`ttl` must be longer than zero: entries would expire as they are written".to_string(),
-        ),
-        Ok(ttl) => Ok(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => Err(format!(
-            "`ttl` `{value}` has no unit; write it like \"{value}s\", \"250ms\", \"5m\" or \"1h30m\""
-        )),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) => Err(format!(
-            "`ttl` `{value}` has an unknown unit `{unit}`; write it with one of ns, us, ms, s, m, h, d or w, like \"30s\", \"5m\" or \"1h30m\""
-        )),
-        Err(humantime::DurationError::NumberOverflow) => Err(format!(
-            "`ttl` `{value}` is too long, or finer than a nanosecond"
-        )),
-        Err(humantime::DurationError::Empty) => {
-            Err("`ttl` is empty; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\"".to_string())
-        }
-        Err(_) => Err(format!(
-            "`ttl` `{value}` is not a duration; write it like \"30s\", \"250ms\", \"5m\" or \"1h30m\""
-        )),
-    }
 }
 
 /// Reads `bytes = "64 MiB"`: a size with a unit.
@@ -272,16 +273,13 @@ pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs 
             if flag(&meta, SCOPED, "#[track_growth(scoped)]", errors)
                 && seen.first(SCOPED, &meta, errors)
             {
-                out.scoped = true;
+                out.in_scope = true;
             }
             continue;
         }
         errors.at(
             meta.path(),
-            format!(
-                "unknown `track_growth` argument `{}`; expected `len`, `bytes` or `scoped`",
-                path_name(&meta)
-            ),
+            unknown(TRACK_GROWTH, &meta, "`len`, `bytes` or `scoped`"),
         );
     }
     out
@@ -293,37 +291,27 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
     for attr in attrs {
         let path = attr.path();
         if path == BUDGET {
-            if out.budget.is_some() {
-                errors.at(path, "duplicate `#[budget]` attribute");
+            if !first_of(&out.budget, BUDGET, attr, errors) {
                 continue;
             }
-            // Arguments that are written but malformed have their own error already.
-            if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
+            if !has_args(attr) {
                 errors.at(attr, "`#[budget]` needs a limit, like `#[budget(len = 100)]` or `#[budget(bytes = \"64 KiB\")]`");
             }
             let mut budget = Budget::default();
             for meta in budget_args(list_metas(attr, errors), &mut budget, errors) {
-                errors.at(
-                    meta.path(),
-                    format!(
-                        "unknown `budget` argument `{}`; expected `len` or `bytes`",
-                        path_name(&meta)
-                    ),
-                );
+                errors.at(meta.path(), unknown(BUDGET, &meta, "`len` or `bytes`"));
             }
             out.budget = Some((attr, budget));
         } else if path == TRACK {
-            if out.track.is_some() {
-                errors.at(path, "duplicate `#[track]` attribute");
+            if !first_of(&out.track, TRACK, attr, errors) {
                 continue;
             }
             out.track = Some((attr, track(attr, errors)));
         } else if path == SCOPED_CACHE {
-            if out.cache.is_some() {
-                errors.at(path, "duplicate `#[scoped_cache]` attribute");
+            if !first_of(&out.cache, SCOPED_CACHE, attr, errors) {
                 continue;
             }
-            out.cache = Some((attr, bounds(attr, errors)));
+            out.cache = Some((attr, cache_bounds(attr, errors)));
         }
     }
     out
@@ -332,7 +320,7 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Fi
 /// Parses the arguments of `#[track]`, `#[track(skip)]` or `#[track(scoped)]`.
 fn track(attr: &Attribute, errors: &mut Errors) -> Track {
     let mut skip = None;
-    let mut scoped = None;
+    let mut in_scope = None;
     let mut seen = Seen::default();
     for meta in list_metas(attr, errors) {
         let word = if meta.path() == SKIP {
@@ -340,13 +328,7 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
         } else if meta.path() == SCOPED {
             SCOPED
         } else {
-            errors.at(
-                &meta,
-                format!(
-                    "unknown `track` argument `{}`; expected `skip` or `scoped`",
-                    path_name(&meta)
-                ),
-            );
+            errors.at(&meta, unknown(TRACK, &meta, "`skip` or `scoped`"));
             continue;
         };
         if flag(&meta, word, &format!("#[track({word})]"), errors)
@@ -356,12 +338,12 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
             if word == SKIP {
                 skip = Some(at);
             } else {
-                scoped = Some(at);
+                in_scope = Some(at);
             }
         }
     }
-    if let (Some(_), Some(scoped)) = (&skip, &scoped) {
-        errors.at(scoped, "a field is either skipped or scoped, not both");
+    if let (Some(_), Some(in_scope)) = (&skip, &in_scope) {
+        errors.at(in_scope, "a field is either skipped or scoped, not both");
     }
     if let Meta::NameValue(nv) = &attr.meta {
         errors.at(
@@ -373,7 +355,7 @@ fn track(attr: &Attribute, errors: &mut Errors) -> Track {
         Track::Skip
     } else {
         Track::In {
-            scoped: scoped.is_some(),
+            in_scope: in_scope.is_some(),
         }
     }
 }
@@ -389,8 +371,8 @@ fn flag(meta: &Meta, word: Symbol, written: &str, errors: &mut Errors) -> bool {
 }
 
 /// Parses the arguments of `#[scoped_cache(max = .., ttl = ..)]`.
-fn bounds(attr: &Attribute, errors: &mut Errors) -> Bounds {
-    let mut bounds = Bounds::default();
+fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
+    let mut bounds = CacheBounds::default();
     let mut seen = Seen::default();
     for meta in list_metas(attr, errors) {
         if meta.path() == MAX {
@@ -402,21 +384,75 @@ fn bounds(attr: &Attribute, errors: &mut Errors) -> Bounds {
                 bounds.ttl = ttl(&meta, errors);
             }
         } else {
-            errors.at(
-                meta.path(),
-                format!(
-                    "unknown `scoped_cache` argument `{}`; expected `max` or `ttl`",
-                    path_name(&meta)
-                ),
-            );
+            errors.at(meta.path(), unknown(SCOPED_CACHE, &meta, "`max` or `ttl`"));
         }
     }
-    // Arguments that are written but unknown or malformed have their own error already.
-    if !matches!(&attr.meta, Meta::List(list) if !list.tokens.is_empty()) {
+    if !has_args(attr) {
         errors.at(
             attr,
             "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",
         );
     }
     bounds
+}
+
+/// How `#[derive(HeapSize)]` measures one field.
+pub(crate) enum How {
+    /// With its own `HeapSize`.
+    Measure,
+    /// `#[heap_size(skip)]`: it owns nothing worth counting.
+    Skip,
+    /// `#[heap_size(with = path)]`: by `path(&field)`.
+    With(ExprPath),
+}
+
+/// Parses the `#[heap_size(..)]` attribute of a field.
+pub(crate) fn how(attrs: &[Attribute], errors: &mut Errors) -> How {
+    let mut how = None;
+    for attr in attrs.iter().filter(|a| a.path() == HEAP_SIZE) {
+        if !first_of(&how, HEAP_SIZE, attr, errors) {
+            continue;
+        }
+        let parsed = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
+            let meta: Meta = input.parse()?;
+            if !input.is_empty() {
+                return Err(
+                    input.error("`#[heap_size]` takes one argument: `skip` or `with = path`")
+                );
+            }
+            Ok(meta)
+        });
+        let meta = match parsed {
+            Ok(meta) => meta,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        match &meta {
+            Meta::Path(path) if path == SKIP => how = Some(How::Skip),
+            Meta::NameValue(nv) if nv.path == WITH => {
+                let path = match &nv.value {
+                    Expr::Path(path) => Some(path.clone()),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(text),
+                        ..
+                    }) => text.parse::<ExprPath>().ok(),
+                    _ => None,
+                };
+                match path {
+                    Some(path) => how = Some(How::With(path)),
+                    None => errors.at(
+                        &nv.value,
+                        "`with` takes the path of a function `fn(&T) -> usize`",
+                    ),
+                }
+            }
+            other => errors.at(
+                other.path(),
+                "unknown `heap_size` argument; expected `skip` or `with = path`",
+            ),
+        }
+    }
+    how.unwrap_or(How::Measure)
 }

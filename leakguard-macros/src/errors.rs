@@ -1,3 +1,6 @@
+//! Errors collected across one macro invocation, so that the user sees all of them in one
+//! build rather than one per build.
+
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use std::fmt::Display;
@@ -23,9 +26,7 @@ impl Errors {
         }
         Some(self.0.iter().map(syn::Error::to_compile_error).collect())
     }
-}
 
-impl Errors {
     pub(crate) fn has_any(&self) -> bool {
         !self.0.is_empty()
     }

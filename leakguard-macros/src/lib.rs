@@ -5,14 +5,19 @@
 
 mod ast;
 mod attr;
+mod duration;
 mod errors;
 mod field_methods;
 #[cfg(test)]
 mod fuzz;
+mod generics;
 mod heap_size;
+mod impl_heap_size;
 mod size;
+mod span;
 mod symbol;
 mod track_growth;
+mod valid;
 
 use proc_macro::TokenStream;
 

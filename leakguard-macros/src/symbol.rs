@@ -1,3 +1,5 @@
+//! The names users write in attributes, as constants, so that a misspelling fails to compile.
+
 use std::fmt;
 use syn::{Ident, Path};
 
@@ -5,6 +7,7 @@ use syn::{Ident, Path};
 #[derive(Copy, Clone)]
 pub(crate) struct Symbol(&'static str);
 
+pub(crate) const TRACK_GROWTH: Symbol = Symbol("track_growth");
 pub(crate) const BUDGET: Symbol = Symbol("budget");
 pub(crate) const TRACK: Symbol = Symbol("track");
 pub(crate) const HEAP_SIZE: Symbol = Symbol("heap_size");

@@ -1,43 +1,53 @@
 //! `#[track_growth]`: rewrite tracked fields, describe them, and implement `HeapSize`.
 
-use proc_macro2::{Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Generics, Path, Token, parse_quote};
+use syn::{Data, DeriveInput};
 
-use crate::ast::{Field, Input, Kind, Scoped, item_keyword};
+use crate::ast::{CacheKind, Input, Kind};
 use crate::attr;
 use crate::errors::Errors;
+use crate::generics::with_heap_size_bounds;
+use crate::impl_heap_size;
+use crate::span::{item_keyword, last_span};
+use crate::valid;
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::struct_args(args, &mut errors);
-    let derive_input = match syn::parse2::<DeriveInput>(input.clone()) {
-        Ok(derive_input) => derive_input,
+    let item = match syn::parse2::<DeriveInput>(input.clone()) {
+        Ok(item) => item,
         Err(_) => {
             errors.push(syn::Error::new(
                 item_keyword(&input),
                 "#[track_growth] applies to structs with named fields",
             ));
-            return with_errors(input, errors);
+            // Not a type, so nothing can need it to implement `HeapSize`.
+            let errors = errors.into_compile_errors();
+            return quote!(#input #errors);
         }
     };
-    let Some(parsed) = Input::from_syn(&derive_input, args, &mut errors) else {
-        return with_errors(without_helpers(&derive_input), errors);
-    };
-    validate(&parsed, &mut errors);
-    if errors.has_any() {
-        return with_errors(without_helpers(&derive_input), errors);
+    if let Some(parsed) = Input::from_syn(&item, args, &mut errors) {
+        valid::validate(&parsed, &mut errors);
+        if !errors.has_any() {
+            return generate(&parsed);
+        }
     }
-    generate(&parsed)
+    with_errors(&item, errors)
 }
 
-/// `tokens`, followed by the errors. The item still compiles, so the errors come alone.
-fn with_errors(tokens: TokenStream, errors: Errors) -> TokenStream {
+/// The item as written, followed by the errors and a `HeapSize` impl. Both still compile, so
+/// the errors come alone, even where another struct measures this one.
+fn with_errors(item: &DeriveInput, errors: Errors) -> TokenStream {
+    let tokens = without_helpers(item);
     let errors = errors.into_compile_errors();
-    quote!(#tokens #errors)
+    // A `derive(HeapSize)` left on the item implements it already, fallback or not.
+    let fallback = attr::heap_size_derives(&item.attrs)
+        .is_empty()
+        .then(|| impl_heap_size::fallback(item));
+    quote!(#tokens #errors #fallback)
 }
 
 /// The item as written, minus the field attributes only `#[track_growth]` understands, so
@@ -57,87 +67,6 @@ fn without_helpers(input: &DeriveInput) -> TokenStream {
         field.attrs.retain(|a| !attr::is_helper(a));
     }
     input.into_token_stream()
-}
-
-fn validate(input: &Input<'_>, errors: &mut Errors) {
-    for field in &input.fields {
-        check_budget_target(field, errors);
-        check_cache_not_skipped(field, errors);
-    }
-    check_no_heap_size_derive(input, errors);
-}
-
-/// A budget belongs on a tracked field.
-///
-/// ```text
-/// #[budget(len = 10)]   // error: `count` is not tracked
-/// count: u64,
-/// #[budget(len = 10)]   // error: skipped
-/// #[track(skip)]
-/// scratch: Vec<u8>,
-/// ```
-fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
-    let Some((budget, _)) = field.attrs.budget else {
-        return;
-    };
-    let name = field.ident.unraw();
-    match field.kind {
-        Kind::Untracked => errors.at(
-            budget.path(),
-            format!("`#[budget]` on `{name}`, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
-        ),
-        Kind::Skipped => errors.at(
-            budget.path(),
-            format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
-        ),
-        Kind::Collection | Kind::OptedIn | Kind::Scoped(..) => {}
-    }
-}
-
-/// A field is either skipped or bounded, not both.
-///
-/// ```text
-/// #[scoped_cache(max = 10)] // error: skipped
-/// #[track(skip)]
-/// cache: HashMap<u64, u64>,
-/// ```
-fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
-    if let (Some((cache, _)), Kind::Skipped) = (field.attrs.cache, &field.kind) {
-        errors.at(
-            cache.path(),
-            format!(
-                "`#[scoped_cache]` on `{}`, which is marked `#[track(skip)]`; remove one of the two",
-                field.ident.unraw()
-            ),
-        );
-    }
-}
-
-/// `#[track_growth]` implements `HeapSize` itself, so deriving it too would conflict.
-///
-/// ```text
-/// #[track_growth]
-/// #[derive(HeapSize)] // error
-/// struct Inbox { .. }
-/// ```
-fn check_no_heap_size_derive(input: &Input<'_>, errors: &mut Errors) {
-    for attr in &input.original.attrs {
-        if !attr.path().is_ident("derive") {
-            continue;
-        }
-        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-        else {
-            continue;
-        };
-        for path in paths {
-            if path.segments.last().is_some_and(|s| s.ident == "HeapSize") {
-                errors.at(
-                    &path,
-                    "#[track_growth] implements `HeapSize` already; remove it from this derive",
-                );
-            }
-        }
-    }
 }
 
 fn generate(input: &Input<'_>) -> TokenStream {
@@ -172,21 +101,17 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the field type, so that an error about
         // it, like a type without `HeapSize` in the measurement below, underlines all of it.
         let end = quote_spanned!(last_span(ty)=> >);
-        let scoped = match &field.kind {
-            Kind::Scoped(scoped) => Some(&**scoped),
-            _ => None,
-        };
-        let collection = match scoped {
-            Some((kind, _)) => {
+        let collection = match &field.kind {
+            Kind::Cache(kind, _) => {
                 replaced_types.push(ty);
                 let (bounded, args) = match kind {
-                    Scoped::Map(args) => (format_ident!("ScopedCache"), args),
-                    Scoped::Set(args) => (format_ident!("ScopedSet"), args),
-                    Scoped::Ring(args) => (format_ident!("ScopedRing"), args),
+                    CacheKind::Map(args) => (format_ident!("ScopedCache"), args),
+                    CacheKind::Set(args) => (format_ident!("ScopedSet"), args),
+                    CacheKind::Ring(args) => (format_ident!("ScopedRing"), args),
                 };
                 quote_spanned!(ty.span()=> ::leakguard::__private::#bounded<#(#args),*>)
             }
-            None => ty.to_token_stream(),
+            _ => ty.to_token_stream(),
         };
         let tracked = quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#collection, Self, #position #end);
         fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
@@ -201,12 +126,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
             .or(input.args.budget);
         let len = budget.len.map(|n| quote!(.len(#n)));
         let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
-        let cache = scoped.map(|(_, bounds)| {
-            let max = bounds.max.unwrap_or(0);
-            let ttl = bounds.ttl.unwrap_or(0);
-            quote!(.cache(#max, #ttl))
-        });
-        let scoped = field.scoped.then(|| quote!(.scoped()));
+        let cache = match &field.kind {
+            Kind::Cache(_, bounds) => {
+                let max = bounds.max.unwrap_or(0);
+                let ttl = bounds.ttl.unwrap_or(0);
+                Some(quote!(.cache(#max, #ttl)))
+            }
+            _ => None,
+        };
+        let in_scope = field.in_scope.then(|| quote!(.scoped()));
         metas.push(quote! {
             ::leakguard::__private::FieldMeta::new(
                 #name,
@@ -215,7 +143,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 ::core::module_path!(),
                 (::core::file!(), ::core::line!(), ::core::column!()),
             )
-                #len #bytes #cache #scoped
+                #len #bytes #cache #in_scope
         });
 
         // A field compiled out by `cfg` is measured only where it exists.
@@ -227,9 +155,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 __leakguard_total += <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m);
             }
         });
-        if mentions_generics(ty.to_token_stream(), generics) {
-            measured_types.push(ty);
-        }
+        measured_types.push(ty);
     }
 
     // The types `#[scoped_cache]` replaced still count as used, so that their imports do
@@ -243,9 +169,16 @@ fn generate(input: &Input<'_>) -> TokenStream {
             }
         }
     });
-    let heap_generics = with_heap_size_bounds(generics, &measured_types);
-    let (heap_impl_generics, _, heap_where_clause) = heap_generics.split_for_impl();
     let total = format_ident!("__leakguard_total");
+    let heap_size = impl_heap_size::measured(
+        ident,
+        &with_heap_size_bounds(generics, &measured_types),
+        quote! {
+            let mut #total: ::core::primitive::usize = 0;
+            #(#measures)*
+            #total
+        },
+    );
     quote! {
         #(#attrs)*
         #vis struct #ident #generics #where_clause {
@@ -260,76 +193,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
             #replaced
 
-            #[automatically_derived]
-            impl #heap_impl_generics ::leakguard::HeapSize for #ident #ty_generics #heap_where_clause {
-                fn heap_size(&self) -> ::core::primitive::usize {
-                    ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
-                }
-
-                fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
-                    let mut #total: ::core::primitive::usize = 0;
-                    #(#measures)*
-                    #total
-                }
-            }
+            #heap_size
         };
     }
-}
-
-/// The span of the last token of `tokens`. Code spanned from the first token to it
-/// underlines all of them, where `Span::join` is unavailable.
-pub(crate) fn last_span(tokens: impl ToTokens) -> Span {
-    match tokens.into_token_stream().into_iter().last() {
-        Some(TokenTree::Group(group)) => group.span_close(),
-        Some(token) => token.span(),
-        None => Span::call_site(),
-    }
-}
-
-/// `generics` with `P: HeapSize` for each type parameter `P` that a measured type mentions.
-pub(crate) fn with_heap_size_bounds(generics: &Generics, measured: &[&syn::Type]) -> Generics {
-    let mut generics = generics.clone();
-    let params: Vec<_> = generics.type_params().map(|p| p.ident.clone()).collect();
-    for param in params {
-        let used = measured
-            .iter()
-            .any(|ty| mentions(ty.to_token_stream(), &|i| i == &param));
-        if used {
-            generics
-                .make_where_clause()
-                .predicates
-                .push(parse_quote!(#param: ::leakguard::HeapSize));
-        }
-    }
-    generics
-}
-
-/// Whether `tokens` name a generic parameter of `generics` (or `Self`), so they cannot
-/// appear outside the struct's own impls.
-fn mentions_generics(tokens: TokenStream, generics: &Generics) -> bool {
-    let lifetimes: Vec<_> = generics
-        .lifetimes()
-        .map(|l| l.lifetime.ident.to_string())
-        .collect();
-    let names: Vec<_> = generics
-        .type_params()
-        .map(|p| p.ident.to_string())
-        .chain(generics.const_params().map(|p| p.ident.to_string()))
-        .chain(std::iter::once("Self".to_string()))
-        .collect();
-    mentions(tokens, &|ident| {
-        let ident = ident.to_string();
-        names.contains(&ident) || lifetimes.contains(&ident)
-    })
-}
-
-/// Whether any identifier in `tokens`, at any depth, satisfies `is_param`.
-///
-/// A lifetime `'a` arrives as a `'` and the identifier `a`, so it is matched by `a`.
-fn mentions(tokens: TokenStream, is_param: &dyn Fn(&syn::Ident) -> bool) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => is_param(&ident),
-        TokenTree::Group(group) => mentions(group.stream(), is_param),
-        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
-    })
 }
