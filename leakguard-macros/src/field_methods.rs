@@ -250,7 +250,11 @@ impl Method {
         let turbofish = self.generics.type_params().map(|p| &p.ident);
         let accounted = Ident::new("accounted", Span::call_site());
         // The receiver as written, `&mut` or `&`, borrowing the field's `Accounted<C>`.
-        let borrow = self.receiver.clone().into_iter().take_while(|t| t.to_string() != "self");
+        let borrow = self
+            .receiver
+            .clone()
+            .into_iter()
+            .take_while(|t| t.to_string() != "self");
         let this = quote!(#(#borrow)* self.#accounted);
         let call = match trait_ {
             Some(trait_) => quote! {

@@ -18,7 +18,13 @@ impl Tally {
     /// were suppressed. A budget crossing or a hoard is one collection at one moment.
     fn unless_suppressed(verdict: Verdict) -> Tally {
         if verdict.suppressed == 0 {
-            Tally(Verdict { total: 1, suppressed: 0 }, 1)
+            Tally(
+                Verdict {
+                    total: 1,
+                    suppressed: 0,
+                },
+                1,
+            )
         } else {
             Tally(verdict, 1)
         }

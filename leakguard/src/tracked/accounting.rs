@@ -81,7 +81,8 @@ pub(super) fn unwalked(meta: &'static FieldMeta) -> Instrument {
 /// entries nobody has measured yet.
 #[inline]
 pub(super) fn cloned(of: &Instrument) -> Instrument {
-    of.each_ref().map(|accounting| Accounting::unwalked(accounting.meta))
+    of.each_ref()
+        .map(|accounting| Accounting::unwalked(accounting.meta))
 }
 
 /// `dirty_since_walk` of a collection whose entries have never been measured: the next

@@ -9,9 +9,7 @@ use super::accounted::{Accounted, kept};
 use crate::heap_size::{HeapSize, running_heap, running_heap_of};
 
 #[__field_methods]
-impl<K: Ord + HeapSize, V: HeapSize>
-    Accounted<BTreeMap<K, V>>
-{
+impl<K: Ord + HeapSize, V: HeapSize> Accounted<BTreeMap<K, V>> {
     /// Inserts a key-value pair, returning the value it replaced; see [`BTreeMap::insert`].
     #[track_caller]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
@@ -114,9 +112,7 @@ impl<K: Ord + HeapSize, V: HeapSize>
 }
 
 #[__field_methods]
-impl<K: Ord + HeapSize, V: HeapSize> Extend<(K, V)>
-    for Accounted<BTreeMap<K, V>>
-{
+impl<K: Ord + HeapSize, V: HeapSize> Extend<(K, V)> for Accounted<BTreeMap<K, V>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
         for (k, v) in iter {

@@ -163,9 +163,7 @@ impl<T: HeapSize> Extend<T> for Accounted<Vec<T>> {
 }
 
 #[__field_methods]
-impl<'a, T: HeapSize + Copy + 'a> Extend<&'a T>
-    for Accounted<Vec<T>>
-{
+impl<'a, T: HeapSize + Copy + 'a> Extend<&'a T> for Accounted<Vec<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = &'a T>>(&mut self, iter: It) {
         self.extend(iter.into_iter().copied());
@@ -370,9 +368,7 @@ impl<T: Ord + HeapSize> Accounted<BinaryHeap<T>> {
 }
 
 #[__field_methods]
-impl<T: Ord + HeapSize> Extend<T>
-    for Accounted<BinaryHeap<T>>
-{
+impl<T: Ord + HeapSize> Extend<T> for Accounted<BinaryHeap<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
         let mut added = 0;

@@ -156,4 +156,3 @@ impl fmt::Write for Accounted<String> {
         Ok(())
     }
 }
-
