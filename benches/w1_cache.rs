@@ -3,15 +3,13 @@
 //!
 //! `cargo bench -p leakguard-bench --bench w1_cache`
 
-mod caches;
-
 use std::collections::HashMap;
 use std::mem::size_of;
 
-use caches::{Cache, Pass, empty_instance, run};
 use criterion::{Criterion, SamplingMode};
 use leakguard::{HeapSize, ScopedCache};
 use leakguard_bench::alloc::Counting;
+use leakguard_bench::caches::{Cache, Pass, empty_instance, run};
 use leakguard_bench::w1::{CAPACITY, KEYS, OPS, Value, keys};
 use leakguard_bench::{criterion, fmt_bytes, fmt_ns, locked_version, median_ns, print_table};
 

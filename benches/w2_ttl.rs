@@ -4,15 +4,13 @@
 //!
 //! `cargo bench -p leakguard-bench --bench w2_ttl`
 
-mod caches;
-
 use std::thread::sleep;
 use std::time::Duration;
 
-use caches::{Cache, Held, Pass, empty_instance, run};
 use criterion::{Criterion, SamplingMode};
 use leakguard::ScopedCache;
 use leakguard_bench::alloc::Counting;
+use leakguard_bench::caches::{Cache, Held, Pass, empty_instance, run};
 use leakguard_bench::w1::{CAPACITY, OPS, Value, keys};
 use leakguard_bench::{criterion, fmt_bytes, fmt_ns, locked_version, median_ns, print_table};
 

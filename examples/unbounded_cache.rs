@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use leakguard::{HeapSize, Tracked, track_growth};
-use leakguard_examples::alloc::{Counting, live_bytes};
+use leakguard_support::alloc::{Counting, live_bytes};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use leakguard::{HeapSize, Tracked, track_growth};
-use leakguard_examples::alloc::{Counting, allocated_by, warm_up_registry};
+use leakguard_support::alloc::{Counting, allocated_by, warm_up_registry};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use leakguard::{Tracked, track_growth};
-use leakguard_examples::capture;
+use leakguard_support::capture;
 use tracing::Level;
 
 /// Declares the `Inbox` of the README, local to each test: warnings are rate-limited per

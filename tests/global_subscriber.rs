@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use leakguard::track_growth;
-use leakguard_examples::capture;
+use leakguard_support::capture;
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 

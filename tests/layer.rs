@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use leakguard::{Tracked, track_growth};
-use leakguard_examples::capture::{self, Events};
+use leakguard_support::capture::{self, Events};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 

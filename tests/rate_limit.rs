@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use leakguard::track_growth;
-use leakguard_examples::capture::{self, Events};
+use leakguard_support::capture::{self, Events};
 use tracing_subscriber::layer::SubscriberExt;
 
 const WINDOW: Duration = Duration::from_secs(1);

@@ -5,7 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use leakguard::track_growth;
-use leakguard_examples::capture;
+use leakguard_support::capture;
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use leakguard_examples::alloc::{Counting, allocated_by};
+use leakguard_support::alloc::{Counting, allocated_by};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use leakguard::{HeapSize, ManualClock, Tracked, track_growth};
-use leakguard_examples::alloc::{Counting, live_bytes, warm_up_registry};
+use leakguard_support::alloc::{Counting, live_bytes, warm_up_registry};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

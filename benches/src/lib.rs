@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use criterion::Criterion;
 
-/// The counting allocator of the root package's tests, without depending on that package.
-#[path = "../../src/alloc.rs"]
-pub mod alloc;
+pub mod caches;
+
+pub use leakguard_support::alloc;
 
 /// Where this build's criterion results go; separate for instrumentation on and off.
 pub fn output_dir() -> PathBuf {

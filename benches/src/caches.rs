@@ -1,6 +1,5 @@
 //! The caches of W1 and W2 behind one interface, and the one-pass measurement of what each
-//! holds. Shared by `w1_cache.rs` and `w2_ttl.rs`: the peers are dev-dependencies, so this
-//! cannot live in the library.
+//! holds. Shared by `w1_cache.rs` and `w2_ttl.rs`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -8,10 +7,10 @@ use std::mem::size_of;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use crate::alloc::{allocated_by, live_bytes};
+use crate::w1::{CAPACITY, Value, value};
 use cached::Cached;
 use leakguard::ScopedCache;
-use leakguard_bench::alloc::{allocated_by, live_bytes};
-use leakguard_bench::w1::{CAPACITY, Value, value};
 
 /// A cache as W1 and W2 drive it.
 pub trait Cache: Sized {

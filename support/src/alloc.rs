@@ -1,6 +1,6 @@
 //! A global allocator that counts the bytes each thread has live: the truth that the
 //! accuracy tests and the W3 benchmark compare leakguard's figures with. Shared by the
-//! root package and, through `#[path]`, by the benchmarks.
+//! examples, the end-to-end tests and the benchmarks.
 //!
 //! Counts are per thread, so tests running in parallel do not see each other's
 //! allocations; a value must be allocated and freed on the measuring thread.

@@ -1,11 +1,11 @@
 //! leakguard's own guarantees under load, faults and bad input: it never deadlocks, never
 //! panics a second time, never loses accounting, and never leaks memory of its own.
 //!
-//! Self-contained, so that the compiled-out crate (`tests/compiled-out`) runs the very same
+//! Each scenario is a function here; [`reliability_suite!`](crate::reliability_suite) makes
+//! them the tests of a test binary, so that the root package runs the suite with
+//! instrumentation on and the compiled-out package (`tests/compiled-out`) runs the very same
 //! suite with instrumentation off, where it must pass with no event emitted. The figures
 //! quoted in the closing notes (threads, operations, faults) are the constants below.
-
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -180,8 +180,7 @@ fn churn(rounds: usize) -> Vec<Work> {
     all
 }
 
-#[test]
-fn concurrent_churn_neither_deadlocks_nor_loses_figures_nor_grows_the_registry() {
+pub fn concurrent_churn_neither_deadlocks_nor_loses_figures_nor_grows_the_registry() {
     let _serial = serial();
     let (subscriber, seen) = subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -262,8 +261,7 @@ pub const FAULTS: [&str; 7] = [
     "a panic inside the closure of `testing::assert_no_leaks`",
 ];
 
-#[test]
-fn a_panic_in_user_code_mid_operation_loses_no_accounting() {
+pub fn a_panic_in_user_code_mid_operation_loses_no_accounting() {
     let _serial = serial();
     let mut inbox = Inbox::default();
     for i in 0..100 {
@@ -317,8 +315,7 @@ struct Armory {
     grenades: Vec<Grenade>,
 }
 
-#[test]
-fn a_panic_in_an_element_drop_during_clear_loses_no_accounting() {
+pub fn a_panic_in_an_element_drop_during_clear_loses_no_accounting() {
     let _serial = serial();
     let mut armory = Armory::default();
     for i in 0..10 {
@@ -337,8 +334,7 @@ fn a_panic_in_an_element_drop_during_clear_loses_no_accounting() {
     );
 }
 
-#[test]
-fn poisoned_locks_inside_leakguard_cause_no_second_panic() {
+pub fn poisoned_locks_inside_leakguard_cause_no_second_panic() {
     let _serial = serial();
     let (subscriber, seen) = subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -367,8 +363,7 @@ fn poisoned_locks_inside_leakguard_cause_no_second_panic() {
     assert_quiet_when_off(&seen);
 }
 
-#[test]
-fn a_dropped_subscriber_leaves_the_sampler_and_checks_harmless() {
+pub fn a_dropped_subscriber_leaves_the_sampler_and_checks_harmless() {
     let _serial = serial();
     let kept;
     {
@@ -387,8 +382,7 @@ fn a_dropped_subscriber_leaves_the_sampler_and_checks_harmless() {
     drop(kept);
 }
 
-#[test]
-fn a_layer_installed_after_collections_exist_sees_them() {
+pub fn a_layer_installed_after_collections_exist_sees_them() {
     let _serial = serial();
     #[track_growth]
     #[derive(Default)]
@@ -421,8 +415,7 @@ fn a_layer_installed_after_collections_exist_sees_them() {
     assert_quiet_when_off(&seen);
 }
 
-#[test]
-fn a_panic_inside_a_test_check_leaves_no_check_behind() {
+pub fn a_panic_inside_a_test_check_leaves_no_check_behind() {
     let _serial = serial();
     let result = catch_unwind(|| {
         leakguard::testing::assert_no_leaks(|| panic!("boom in the checked closure"));
@@ -434,8 +427,7 @@ fn a_panic_inside_a_test_check_leaves_no_check_behind() {
     leakguard::testing::assert_no_leaks(|| {});
 }
 
-#[test]
-fn bad_runtime_configuration_is_an_error_naming_the_setting() {
+pub fn bad_runtime_configuration_is_an_error_naming_the_setting() {
     let _serial = serial();
     for (variable, value, reason) in [
         ("LEAKGUARD_GRACE_PERIOD", "soon", "not a duration"),
@@ -486,4 +478,50 @@ fn bad_runtime_configuration_is_an_error_naming_the_setting() {
     }
     let cache = leakguard::ScopedCache::builder().max(0).build::<u64, u64>();
     assert_eq!(cache.err().map(|e| e.setting()), Some("max"));
+}
+
+/// The reliability suite as the tests of the test binary that invokes it.
+#[macro_export]
+macro_rules! reliability_suite {
+    () => {
+        #[test]
+        fn concurrent_churn_neither_deadlocks_nor_loses_figures_nor_grows_the_registry() {
+            $crate::reliability::concurrent_churn_neither_deadlocks_nor_loses_figures_nor_grows_the_registry();
+        }
+
+        #[test]
+        fn a_panic_in_user_code_mid_operation_loses_no_accounting() {
+            $crate::reliability::a_panic_in_user_code_mid_operation_loses_no_accounting();
+        }
+
+        #[test]
+        fn a_panic_in_an_element_drop_during_clear_loses_no_accounting() {
+            $crate::reliability::a_panic_in_an_element_drop_during_clear_loses_no_accounting();
+        }
+
+        #[test]
+        fn poisoned_locks_inside_leakguard_cause_no_second_panic() {
+            $crate::reliability::poisoned_locks_inside_leakguard_cause_no_second_panic();
+        }
+
+        #[test]
+        fn a_dropped_subscriber_leaves_the_sampler_and_checks_harmless() {
+            $crate::reliability::a_dropped_subscriber_leaves_the_sampler_and_checks_harmless();
+        }
+
+        #[test]
+        fn a_layer_installed_after_collections_exist_sees_them() {
+            $crate::reliability::a_layer_installed_after_collections_exist_sees_them();
+        }
+
+        #[test]
+        fn a_panic_inside_a_test_check_leaves_no_check_behind() {
+            $crate::reliability::a_panic_inside_a_test_check_leaves_no_check_behind();
+        }
+
+        #[test]
+        fn bad_runtime_configuration_is_an_error_naming_the_setting() {
+            $crate::reliability::bad_runtime_configuration_is_an_error_naming_the_setting();
+        }
+    };
 }

@@ -1,0 +1,122 @@
+//! A `tracing` layer that records events, for asserting on their exact text.
+
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+
+/// One recorded event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    pub level: Level,
+    pub target: String,
+    pub message: String,
+    /// The other fields, `name=value`, in the order they were recorded.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Captured {
+    /// The value of field `name`, as `Debug` printed it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The events a [`CaptureLayer`] has seen.
+#[derive(Clone, Debug, Default)]
+pub struct Events(Arc<Mutex<Vec<Captured>>>);
+
+impl Events {
+    /// All events so far.
+    pub fn all(&self) -> Vec<Captured> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The messages of the events with target `leakguard`.
+    pub fn leakguard_messages(&self) -> Vec<String> {
+        self.all()
+            .into_iter()
+            .filter(|e| e.target == "leakguard")
+            .map(|e| e.message)
+            .collect()
+    }
+
+    /// The events with target `leakguard` whose `kind` field is `kind`.
+    pub fn of_kind(&self, kind: &str) -> Vec<Captured> {
+        let quoted = format!("{kind:?}");
+        self.all()
+            .into_iter()
+            .filter(|e| e.target == "leakguard" && e.field("kind") == Some(quoted.as_str()))
+            .collect()
+    }
+
+    /// Forgets the events so far.
+    pub fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Records every event into its [`Events`].
+#[derive(Debug)]
+pub struct CaptureLayer(Events);
+
+/// A layer and the handle to read what it records.
+pub fn layer() -> (CaptureLayer, Events) {
+    let events = Events::default();
+    (CaptureLayer(events.clone()), events)
+}
+
+/// A subscriber that records every event, and the handle to read them.
+pub fn subscriber() -> (impl Subscriber + Send + Sync, Events) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (layer, events) = layer();
+    (tracing_subscriber::registry().with(layer), events)
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.fields
+                .push((field.name().to_string(), format!("{value:?}")));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for CaptureLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let captured = Captured {
+            level: *meta.level(),
+            target: meta.target().to_string(),
+            message: fields.message,
+            fields: fields.fields,
+        };
+        (self.0)
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(captured);
+    }
+}

@@ -1,0 +1,6 @@
+//! Support shared by leakguard's examples, end-to-end tests and benchmarks: a counting global
+//! allocator, a `tracing` layer that captures events, and the reliability suite.
+
+pub mod alloc;
+pub mod capture;
+pub mod reliability;
