@@ -261,11 +261,7 @@ impl HeapSize for String {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: self.capacity(),
-        })
+        Some(Footprint::array::<u8>(self.len(), self.capacity()))
     }
 }
 
@@ -300,11 +296,7 @@ impl<T: HeapSize> HeapSize for Vec<T> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: array_bytes::<T>(self.capacity()),
-        })
+        Some(Footprint::array::<T>(self.len(), self.capacity()))
     }
 }
 
@@ -318,11 +310,7 @@ impl<T: HeapSize> HeapSize for VecDeque<T> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: array_bytes::<T>(self.capacity()),
-        })
+        Some(Footprint::array::<T>(self.len(), self.capacity()))
     }
 }
 
@@ -335,11 +323,7 @@ impl<T: HeapSize> HeapSize for BinaryHeap<T> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: array_bytes::<T>(self.capacity()),
-        })
+        Some(Footprint::array::<T>(self.len(), self.capacity()))
     }
 }
 
@@ -356,11 +340,7 @@ impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: hash_table_bytes::<(K, V)>(self.capacity()),
-        })
+        Some(Footprint::hash_table::<(K, V)>(self.len(), self.capacity()))
     }
 }
 
@@ -374,11 +354,7 @@ impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.capacity(),
-            storage_bytes: hash_table_bytes::<T>(self.capacity()),
-        })
+        Some(Footprint::hash_table::<T>(self.len(), self.capacity()))
     }
 }
 
@@ -395,11 +371,10 @@ impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.len(),
-            storage_bytes: btree_bytes::<K, V>(self.len()),
-        })
+        Some(Footprint::per_entry(
+            self.len(),
+            btree_bytes::<K, V>(self.len()),
+        ))
     }
 }
 
@@ -413,11 +388,10 @@ impl<T: HeapSize> HeapSize for BTreeSet<T> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.len(),
-            storage_bytes: btree_bytes::<T, ()>(self.len()),
-        })
+        Some(Footprint::per_entry(
+            self.len(),
+            btree_bytes::<T, ()>(self.len()),
+        ))
     }
 }
 
@@ -431,11 +405,10 @@ impl<T: HeapSize> HeapSize for LinkedList<T> {
 
     #[inline]
     fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.len(),
-            capacity: self.len(),
-            storage_bytes: array_bytes::<ListNode<T>>(self.len()),
-        })
+        Some(Footprint::per_entry(
+            self.len(),
+            array_bytes::<ListNode<T>>(self.len()),
+        ))
     }
 }
 

@@ -84,6 +84,37 @@ pub struct Footprint {
 }
 
 impl Footprint {
+    /// The figures of a collection that stores `capacity` entries of `T` in one array.
+    #[inline]
+    pub(crate) fn array<T>(len: usize, capacity: usize) -> Self {
+        Self {
+            len,
+            capacity,
+            storage_bytes: layout::array_bytes::<T>(capacity),
+        }
+    }
+
+    /// The figures of a std hash table that can hold `capacity` entries of `T`.
+    #[inline]
+    pub(crate) fn hash_table<T>(len: usize, capacity: usize) -> Self {
+        Self {
+            len,
+            capacity,
+            storage_bytes: layout::hash_table_bytes::<T>(capacity),
+        }
+    }
+
+    /// The figures of a collection that allocates per entry, as a B-tree or a list does:
+    /// `storage_bytes` for its `len` entries.
+    #[inline]
+    pub(crate) fn per_entry(len: usize, storage_bytes: usize) -> Self {
+        Self {
+            len,
+            capacity: len,
+            storage_bytes,
+        }
+    }
+
     /// Storage bytes held for entries the collection does not currently hold.
     pub fn unused_bytes(&self) -> usize {
         if self.capacity == 0 || self.capacity <= self.len {

@@ -114,6 +114,17 @@ impl<C: HeapSize> Accounted<C> {
         }
     }
 
+    /// Records that the collection holds no entry any more, after `clear`: its entries own
+    /// no heap, whatever the figures said, and there is nothing to walk to know it.
+    #[inline]
+    pub(crate) fn emptied(&mut self) {
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.walked(0);
+            accounting.shut_window();
+        }
+        self.shrank(0);
+    }
+
     /// Records an in-place change of entry heap, as when a map replaces a value.
     #[inline]
     #[track_caller]

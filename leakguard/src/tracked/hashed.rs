@@ -72,13 +72,8 @@ where
 
     /// Removes all entries, keeping the storage; see [`HashMap::clear`].
     pub fn clear(&mut self) {
-        let removed = self
-            .raw()
-            .iter()
-            .map(|(k, v)| running_heap(k) + running_heap(v))
-            .sum();
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Removes all entries, returning them; see [`HashMap::drain`].
@@ -187,9 +182,8 @@ where
 
     /// Removes all values, keeping the storage; see [`HashSet::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Removes all values, returning them; see [`HashSet::drain`].

@@ -86,13 +86,8 @@ impl<K: Ord + HeapSize, V: HeapSize> Accounted<BTreeMap<K, V>> {
 
     /// Removes all entries; see [`BTreeMap::clear`].
     pub fn clear(&mut self) {
-        let removed = self
-            .raw()
-            .iter()
-            .map(|(k, v)| running_heap(k) + running_heap(v))
-            .sum();
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Splits off the entries from `key` on; see [`BTreeMap::split_off`].
@@ -187,9 +182,8 @@ impl<T: Ord + HeapSize> Accounted<BTreeSet<T>> {
 
     /// Removes all values; see [`BTreeSet::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 }
 

@@ -110,9 +110,8 @@ impl<T: HeapSize> Accounted<Vec<T>> {
 
     /// Removes all elements, keeping the storage; see [`Vec::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain`].
@@ -273,9 +272,8 @@ impl<T: HeapSize> Accounted<VecDeque<T>> {
 
     /// Removes all elements, keeping the storage; see [`VecDeque::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`VecDeque::retain`].
@@ -354,9 +352,8 @@ impl<T: Ord + HeapSize> Accounted<BinaryHeap<T>> {
 
     /// Removes all values, keeping the storage; see [`BinaryHeap::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Removes all values, returning them; see [`BinaryHeap::drain`].
@@ -420,9 +417,8 @@ impl<T: HeapSize> Accounted<LinkedList<T>> {
 
     /// Removes all elements; see [`LinkedList::clear`].
     pub fn clear(&mut self) {
-        let removed = running_heap_of(self.raw().iter());
         self.guarded(|c| c.clear());
-        self.shrank(removed);
+        self.emptied();
     }
 
     /// Splits off the elements from `at` on; see [`LinkedList::split_off`].
