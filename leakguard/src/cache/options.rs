@@ -101,7 +101,7 @@ impl ScopedCacheBuilder {
         })
     }
 
-    /// Builds a map hashing with [`DefaultHashBuilder`].
+    /// Builds a map hashing with [`DefaultHashBuilder`](super::DefaultHashBuilder).
     pub fn build<K: Eq + Hash + Clone, V>(self) -> Result<ScopedCache<K, V>, ConfigError> {
         self.build_with_hasher()
     }
@@ -115,7 +115,7 @@ impl ScopedCacheBuilder {
         self.config().map(ScopedCache::with_config)
     }
 
-    /// Builds a set hashing with [`DefaultHashBuilder`].
+    /// Builds a set hashing with [`DefaultHashBuilder`](super::DefaultHashBuilder).
     pub fn build_set<T: Eq + Hash + Clone>(self) -> Result<ScopedSet<T>, ConfigError> {
         self.build_set_with_hasher()
     }

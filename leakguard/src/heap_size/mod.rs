@@ -10,7 +10,7 @@ use std::collections::HashSet;
 /// The figure is what a counting global allocator would see: the storage of a collection
 /// counts its *capacity*, not its length (a truncated `Vec` and a map after deletes still
 /// own their memory), plus the heap its elements own. Inline bytes (`size_of::<Self>()`)
-/// are not included. A pointee shared through [`Arc`] or [`Rc`] is counted once per
+/// are not included. A pointee shared through [`Arc`](std::sync::Arc) or [`Rc`](std::rc::Rc) is counted once per
 /// measurement, together with its reference-count header.
 ///
 /// Derive it for your own value types with [`#[derive(HeapSize)]`](derive@crate::HeapSize);
