@@ -4,15 +4,16 @@
 //! Slots live in fixed chunks that are never freed, so a slot's address is stable and
 //! readers need no lock; a dropped collection's slot goes back to a free list and is reused,
 //! so the registry's memory is bounded by the most collections ever live at once. Each
-//! thread keeps a few free slots at hand, so that registering and releasing one takes no
-//! lock in the common case.
+//! thread keeps the slots its collections gave back at hand (a few dozen at most, returned
+//! when the thread ends), so that registering and releasing one takes no lock in the common
+//! case; a thread never takes a never-used slot before it needs it.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 use crate::meta::FieldMeta;
 use crate::sync::lock;
@@ -51,13 +52,13 @@ const CHUNKS: usize = 4096;
 pub(crate) struct Slot {
     /// The field's description; null while the slot is free.
     meta: AtomicPtr<FieldMeta>,
-    /// Bumped each time the slot is taken, so that a reader can tell a reused slot.
-    pub(crate) generation: AtomicU32,
+    /// The generation in the high 32 bits, bumped each time the slot is taken so that a
+    /// reader can tell a reused slot, and the flags ([`FLAG_OVER_BUDGET`], ...) in the low
+    /// 8: one word, so that a flag is set for one generation only.
+    state: AtomicU64,
     pub(crate) len: AtomicUsize,
     pub(crate) bytes: AtomicUsize,
     pub(crate) unused: AtomicUsize,
-    /// [`FLAG_OVER_BUDGET`], [`FLAG_OUTLIVED`].
-    pub(crate) flags: AtomicU8,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: AtomicPtr<Location<'static>>,
@@ -100,6 +101,11 @@ impl Published {
     }
 }
 
+/// The generation held in a slot's state word.
+fn generation(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
 pub(crate) const FLAG_OVER_BUDGET: u8 = 1;
 pub(crate) const FLAG_OUTLIVED: u8 = 2;
 pub(crate) const FLAG_SUSPECTED: u8 = 4;
@@ -119,21 +125,25 @@ impl Slot {
         Site(location.map(|l| (l.file(), l.line())))
     }
 
-    /// What the collection in this slot published, if the slot is taken.
+    /// What the collection in this slot published, if the slot is taken and was not taken
+    /// again while it was read.
     pub(crate) fn read(&self) -> Option<Published> {
+        let state = self.state.load(Acquire);
         let meta = self.meta()?;
-        Some(Published {
+        let published = Published {
             meta,
-            generation: self.generation.load(Relaxed),
+            generation: generation(state),
             len: self.len.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
-            flags: self.flags.load(Relaxed),
+            flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
             test: self.test.load(Relaxed),
             born: self.born.load(Relaxed),
-        })
+        };
+        // A collection released and another registered meanwhile: the figures may mix both.
+        (generation(self.state.load(Acquire)) == published.generation).then_some(published)
     }
 
     /// Records where the collection first grew, once.
@@ -149,16 +159,36 @@ impl Slot {
         );
     }
 
-    pub(crate) fn set_flag(&self, flag: u8, on: bool) {
-        if on {
-            self.flags.fetch_or(flag, Relaxed);
-        } else if self.flags.load(Relaxed) & flag != 0 {
-            self.flags.fetch_and(!flag, Relaxed);
+    /// Sets or clears `flag` of the collection of `generation`; does nothing, and returns
+    /// `false`, if the slot has been taken by another collection since.
+    pub(crate) fn set_flag(&self, generation: u32, flag: u8, on: bool) -> bool {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if self::generation(state) != generation {
+                return false;
+            }
+            let flags = if on {
+                state as u8 | flag
+            } else {
+                state as u8 & !flag
+            };
+            let new = (state & !0xff) | u64::from(flags);
+            if new == state {
+                return true;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, new, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
         }
     }
 
-    pub(crate) fn has_flag(&self, flag: u8) -> bool {
-        self.flags.load(Relaxed) & flag != 0
+    /// The generation of the collection in this slot now.
+    pub(crate) fn generation(&self) -> u32 {
+        generation(self.state.load(Relaxed))
     }
 }
 
@@ -191,7 +221,12 @@ fn fresh(count: usize) -> Vec<&'static Slot> {
     for index in start..end {
         let cell = &REGISTRY.chunks[index / CHUNK];
         if cell.load(Acquire).is_null() {
-            let chunk: Box<[Slot; CHUNK]> = Box::new(std::array::from_fn(|_| Slot::default()));
+            // Built in place on the heap: a chunk is 128 KiB, more than the stack of many a
+            // thread of a pool or async runtime has, so it must never pass through the stack.
+            let chunk: Box<[Slot]> = (0..CHUNK).map(|_| Slot::default()).collect();
+            let Ok(chunk) = Box::<[Slot; CHUNK]>::try_from(chunk) else {
+                unreachable!("{CHUNK} slots were made")
+            };
             let chunk = Box::into_raw(chunk);
             match cell.compare_exchange(ptr::null_mut(), chunk, AcqRel, Acquire) {
                 Ok(_) => reserve_free(index / CHUNK + 1),
@@ -255,9 +290,10 @@ fn refill(local: &mut Vec<&'static Slot>) {
         let at = shared.len().saturating_sub(BATCH);
         local.extend(shared.drain(at..));
     }
+    // No slot to reuse: make one, not a batch. A stock of never-used slots on every thread
+    // would grow the registry with the number of threads rather than with what is live.
     if local.is_empty() {
-        *local = fresh(BATCH);
-        local.reverse();
+        *local = fresh(1);
     }
 }
 
@@ -296,13 +332,14 @@ pub(crate) struct Registration {
 #[inline]
 pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     let slot = take_free()?;
-    // The slot is this thread's alone until published below: no read-modify-write needed.
-    slot.generation
-        .store(slot.generation.load(Relaxed).wrapping_add(1), Relaxed);
+    // A new generation with no flag set. The slot is this thread's alone until published
+    // below, but a reader may still hold the last generation and try to flag it: the CAS of
+    // `set_flag` then fails on the generation.
+    let generation = slot.generation().wrapping_add(1);
+    slot.state.store(u64::from(generation) << 32, Relaxed);
     slot.len.store(0, Relaxed);
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
-    slot.flags.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.test.store(registration.test, Relaxed);
@@ -384,6 +421,25 @@ mod tests {
         }
         // Other tests run in parallel: allow for their slots, not for ten thousand.
         assert!(high_water() < before + 1_000, "{} slots", high_water());
+    }
+
+    #[test]
+    fn a_flag_meant_for_a_released_collection_does_not_mark_the_next_one() {
+        let first = register(registration()).unwrap();
+        let seen = first.read().unwrap();
+        release(first);
+        // A check that read the first collection flags its slot after the slot was taken
+        // again, perhaps by this very thread's next collection.
+        let second = register(registration()).unwrap();
+        let reused = ptr::eq(first, second);
+        assert!(!first.set_flag(seen.generation, FLAG_OUTLIVED, true));
+        assert!(!second.read().unwrap().has_flag(FLAG_OUTLIVED));
+        if reused {
+            assert_ne!(second.read().unwrap().generation, seen.generation);
+        }
+        assert!(second.set_flag(second.generation(), FLAG_OUTLIVED, true));
+        assert!(second.read().unwrap().has_flag(FLAG_OUTLIVED));
+        release(second);
     }
 
     #[test]

@@ -52,11 +52,11 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
         let Some(scope) = (seen.scope != 0).then(|| scopes.get(&seen.scope)).flatten() else {
             return;
         };
-        // Each collection is reported once, though its scope may be checked again.
-        if seen.has_flag(FLAG_OUTLIVED) {
+        // Each collection is reported once, though its scope may be checked again; and not
+        // at all if its slot was taken by another collection since it was read.
+        if seen.has_flag(FLAG_OUTLIVED) || !slot.set_flag(seen.generation, FLAG_OUTLIVED, true) {
             return;
         }
-        slot.set_flag(FLAG_OUTLIVED, true);
         let age = now.saturating_sub(seen.born);
         let since_end = now.saturating_sub(scope.ended.load(Relaxed));
         let leak = leaks
@@ -100,7 +100,7 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
         if slot.sampled_generation.swap(seen.generation, Relaxed) != seen.generation {
             // A new collection in this slot: start over.
             slot.streak.store(0, Relaxed);
-            slot.set_flag(FLAG_SUSPECTED, false);
+            slot.set_flag(seen.generation, FLAG_SUSPECTED, false);
             return;
         }
         // Figures are published in steps of at most 1/1024, so any rise of len is one;
@@ -108,7 +108,7 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
         let grew = len > last_len || bytes > last_bytes.saturating_add(last_bytes / 100);
         if !grew {
             slot.streak.store(0, Relaxed);
-            slot.set_flag(FLAG_SUSPECTED, false);
+            slot.set_flag(seen.generation, FLAG_SUSPECTED, false);
             return;
         }
         let streak = slot.streak.fetch_add(1, Relaxed) + 1;
@@ -117,8 +117,10 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
             slot.first_growth_len.store(last_len, Relaxed);
             slot.first_growth_bytes.store(last_bytes, Relaxed);
         }
-        if streak >= needed && !slot.has_flag(FLAG_SUSPECTED) {
-            slot.set_flag(FLAG_SUSPECTED, true);
+        if streak >= needed
+            && !seen.has_flag(FLAG_SUSPECTED)
+            && slot.set_flag(seen.generation, FLAG_SUSPECTED, true)
+        {
             let secs =
                 (now.saturating_sub(slot.first_growth_at.load(Relaxed)) as f64 / 1e9).max(1e-9);
             suspects.push(Suspect {

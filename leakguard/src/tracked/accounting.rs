@@ -269,7 +269,7 @@ impl Accounting {
             slot.bytes.store(bytes, Relaxed);
             slot.unused.store(unused, Relaxed);
             let over = self.len_level.load(Relaxed) > 0 || self.bytes_level.load(Relaxed) > 0;
-            slot.set_flag(FLAG_OVER_BUDGET, over);
+            slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
         }
     }
 
