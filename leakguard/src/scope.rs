@@ -4,13 +4,16 @@
 //! explicit [`scope`] guard, whichever is innermost on the thread. When it ends, it is due
 //! for a check after the grace period: any collection it owns that is still alive then has
 //! outlived it. This module keeps the scopes; the check itself is the layer's.
+//!
+//! What is kept follows from what is live: a scoped collection holds its scope, and a scope
+//! is queued for its check only while a collection of it lives, so a scope that owned none,
+//! or whose collections were all dropped, leaves nothing behind.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
@@ -25,6 +28,8 @@ pub(crate) struct ScopeInfo {
     pub(crate) name: Cow<'static, str>,
     /// When it ended, 0 while open.
     pub(crate) ended: AtomicU64,
+    /// Its collections that hold memory and are alive.
+    live: AtomicUsize,
 }
 
 impl ScopeInfo {
@@ -34,6 +39,7 @@ impl ScopeInfo {
             id: NEXT.fetch_add(1, Relaxed),
             name,
             ended: AtomicU64::new(0),
+            live: AtomicUsize::new(0),
         })
     }
 }
@@ -79,7 +85,10 @@ pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
 #[must_use = "the scope ends when the guard is dropped"]
 pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::new(name.into());
-    with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
+    // Compiled out, no collection is ever scoped: the guard only keeps its name.
+    if crate::ENABLED {
+        with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
+    }
     ScopeGuard {
         info,
         not_send: PhantomData,
@@ -110,6 +119,9 @@ impl fmt::Debug for ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
+        if !crate::ENABLED {
+            return;
+        }
         let id = self.info.id;
         remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
         end(&self.info);
@@ -145,9 +157,9 @@ fn remove_innermost(is: impl Fn(&Entered) -> bool) {
     });
 }
 
-/// The innermost scope on this thread, 0 for none; makes a span's scope on first use.
+/// The innermost scope on this thread, if any; makes a span's scope on first use.
 #[inline]
-pub(crate) fn current() -> u64 {
+pub(crate) fn current() -> Option<Arc<ScopeInfo>> {
     STACK
         .try_with(|stack| {
             let mut stack = stack.try_borrow_mut().ok()?;
@@ -158,45 +170,31 @@ pub(crate) fn current() -> u64 {
                 } => scope,
                 Entered::Span { span, scope } => scope.insert(span_scope(*span)?),
             };
-            Some(scope.id)
+            Some(scope.clone())
         })
         .ok()
         .flatten()
-        .unwrap_or(0)
 }
 
-/// Whether scope `id` is open on this thread's stack.
-fn open_here(id: u64) -> bool {
-    STACK
-        .try_with(|stack| {
-            stack.try_borrow().is_ok_and(|stack| {
-                stack.iter().any(|entered| match entered {
-                    Entered::Explicit(scope)
-                    | Entered::Span {
-                        scope: Some(scope), ..
-                    } => scope.id == id,
-                    Entered::Span { scope: None, .. } => false,
-                })
-            })
-        })
-        .unwrap_or(false)
-}
-
-/// A collection of scope `id` registered, at its first growth. If the scope has ended
-/// already, the collection has outlived it: it is due for a check of its own.
-pub(crate) fn registered(id: u64) {
-    if open_here(id) {
-        return;
+/// A collection of `scope` registered, at its first growth. If the scope has ended already,
+/// the collection has outlived it: it is due for a check of its own.
+pub(crate) fn registered(scope: &Arc<ScopeInfo>) {
+    // Against `end`: one of the two sees the other, so the check is never missed (and if
+    // both do, the second check finds the collection already reported).
+    scope.live.fetch_add(1, SeqCst);
+    let ended = scope.ended.load(SeqCst);
+    if ended != 0 {
+        let at = ended.saturating_add(SETTINGS.grace()).max(monotonic_now());
+        queue(Due {
+            scope: scope.clone(),
+            at,
+        });
     }
-    let Some(scope) = ended().get(&id).cloned() else {
-        return;
-    };
-    let at = scope
-        .ended
-        .load(Relaxed)
-        .saturating_add(SETTINGS.grace())
-        .max(monotonic_now());
-    pending().push(Due { scope, at });
+}
+
+/// A registered collection of `scope` was dropped.
+pub(crate) fn released(scope: &ScopeInfo) {
+    scope.live.fetch_sub(1, SeqCst);
 }
 
 /// The scope of the span `span`, made and stored in its extensions on first use.
@@ -215,66 +213,54 @@ fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
     })
 }
 
-/// Scopes that ended lately, for collections that first grow after their scope ended.
-/// Bounded: the oldest are forgotten first.
-struct Ended {
-    by_id: HashMap<u64, Arc<ScopeInfo>>,
-    order: std::collections::VecDeque<u64>,
-}
-
-/// Most ended scopes remembered.
-const MAX_ENDED: usize = 16_384;
-
-static ENDED: Mutex<Option<Ended>> = Mutex::new(None);
-
-struct EndedGuard(MutexGuard<'static, Option<Ended>>);
-
-impl EndedGuard {
-    fn get(&self, id: &u64) -> Option<&Arc<ScopeInfo>> {
-        self.0.as_ref()?.by_id.get(id)
-    }
-}
-
-fn ended() -> EndedGuard {
-    EndedGuard(lock(&ENDED))
-}
-
 /// A scope that ended, due for its check.
 pub(crate) struct Due {
     pub(crate) scope: Arc<ScopeInfo>,
     at: Nanos,
 }
 
-static PENDING: Mutex<Vec<Due>> = Mutex::new(Vec::new());
+/// Scopes due for a check, and the length below which the queue needs no pruning.
+struct Pending {
+    due: Vec<Due>,
+    prune_at: usize,
+}
 
-fn pending() -> MutexGuard<'static, Vec<Due>> {
+static PENDING: Mutex<Pending> = Mutex::new(Pending {
+    due: Vec::new(),
+    prune_at: 64,
+});
+
+fn pending() -> MutexGuard<'static, Pending> {
     lock(&PENDING)
 }
 
 pub(crate) fn poison() {
     sync::poison(&PENDING);
-    sync::poison(&ENDED);
 }
 
-/// A scope ended: it is due for its check once the grace period is over.
+/// Queues `due` for its check. With no layer to check them, dues would pile up: whenever
+/// the queue doubles, the scopes with no live collection left are dropped from it, as
+/// their check could find nothing. The queue is bounded by the scopes live collections
+/// belong to.
+fn queue(due: Due) {
+    let mut pending = pending();
+    pending.due.push(due);
+    if pending.due.len() >= pending.prune_at {
+        pending.due.retain(|d| d.scope.live.load(SeqCst) > 0);
+        pending.prune_at = (2 * pending.due.len()).max(64);
+    }
+}
+
+/// A scope ended: if a collection of it lives, it is due for its check once the grace
+/// period is over.
 pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     let now = monotonic_now();
-    scope.ended.store(now.max(1), Relaxed);
-    pending().push(Due {
-        scope: scope.clone(),
-        at: now.saturating_add(SETTINGS.grace()),
-    });
-    let mut guard = ended();
-    let ended = guard.0.get_or_insert_with(|| Ended {
-        by_id: HashMap::new(),
-        order: std::collections::VecDeque::new(),
-    });
-    ended.by_id.insert(scope.id, scope.clone());
-    ended.order.push_back(scope.id);
-    while ended.order.len() > MAX_ENDED {
-        if let Some(oldest) = ended.order.pop_front() {
-            ended.by_id.remove(&oldest);
-        }
+    scope.ended.store(now.max(1), SeqCst);
+    if scope.live.load(SeqCst) > 0 {
+        queue(Due {
+            scope: scope.clone(),
+            at: now.saturating_add(SETTINGS.grace()),
+        });
     }
 }
 
@@ -282,7 +268,7 @@ pub(crate) fn end(scope: &Arc<ScopeInfo>) {
 /// then.
 pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
     let mut pending = pending();
-    let (due, waiting) = pending.drain(..).partition(|d| d.at <= due_by);
-    *pending = waiting;
+    let (due, waiting) = pending.due.drain(..).partition(|d| d.at <= due_by);
+    pending.due = waiting;
     due
 }

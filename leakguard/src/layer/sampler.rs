@@ -24,7 +24,12 @@ pub(super) fn poison() {
 
 /// Reports to `subscriber` from now on, starting the sampler thread the first time.
 pub(super) fn start(subscriber: WeakDispatch) {
-    lock(&SUBSCRIBERS).push(subscriber);
+    {
+        // Subscribers come and go (a test makes one per test): the list holds the live ones.
+        let mut subscribers = lock(&SUBSCRIBERS);
+        subscribers.retain(|s| s.upgrade().is_some());
+        subscribers.push(subscriber);
+    }
     STARTED.get_or_init(|| {
         // Without a thread, only `check_now` and budgets report; nothing to panic over.
         let _ = std::thread::Builder::new()
@@ -41,40 +46,83 @@ fn run() {
     let mut last_report = monotonic_now();
     let mut last_sample = last_report;
     loop {
-        let interval = SETTINGS.sample_interval().max(1_000_000);
-        let due = last_sample.saturating_add(interval);
-        let now = monotonic_now();
-        if now < due {
-            std::thread::sleep(Duration::from_nanos((due - now).min(NAP)));
-            continue;
+        // A panic in a subscriber handling these events, or anywhere below, ends this tick,
+        // not the sampler: without it no check that needs a clock would ever run again.
+        let tick = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tick(&mut last_report, &mut last_sample)
+        }));
+        if let Err(payload) = tick {
+            fault(&*payload);
         }
-        last_sample = now;
-        let mut found = checks(now, now, true);
-        found.extend(events::summaries());
-        let interval = SETTINGS.report_interval();
-        if interval != 0 && now.saturating_sub(last_report) >= interval {
-            last_report = now;
-            found.extend(events::admit(Finding::Report(report())));
-        } else if !found.is_empty() {
-            // Keep peaks and rates current between reports.
-            let _ = report();
-        }
-        if found.is_empty() {
-            continue;
-        }
-        let live: Vec<Dispatch> = {
-            let mut subscribers = lock(&SUBSCRIBERS);
-            subscribers.retain(|s| s.upgrade().is_some());
-            subscribers
-                .iter()
-                .filter_map(WeakDispatch::upgrade)
-                .collect()
-        };
-        if live.is_empty() {
-            events::deliver(&found);
-        }
-        for subscriber in &live {
-            dispatcher::with_default(subscriber, || events::deliver(&found));
+    }
+}
+
+/// Says once, on standard error and as an event, that a tick of the sampler panicked.
+#[cold]
+fn fault(payload: &(dyn std::any::Any + Send)) {
+    static SAID: OnceLock<()> = OnceLock::new();
+    if SAID.set(()).is_err() {
+        return;
+    }
+    let cause = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    eprintln!(
+        "leakguard: the sampler caught a panic while checking or reporting ({cause}); it goes on"
+    );
+    let _ = std::panic::catch_unwind(|| {
+        tracing::error!(
+            target: "leakguard",
+            kind = "sampler_fault",
+            cause,
+            "leakguard's sampler caught a panic while checking or reporting ({cause}); it goes on, and says this once",
+        );
+    });
+}
+
+/// Sleeps until the next sample is due, then runs the checks and emits what they found.
+fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
+    let interval = SETTINGS.sample_interval().max(1_000_000);
+    let due = last_sample.saturating_add(interval);
+    let now = monotonic_now();
+    if now < due {
+        std::thread::sleep(Duration::from_nanos((due - now).min(NAP)));
+        return;
+    }
+    *last_sample = now;
+    let mut found = checks(now, now, true);
+    found.extend(events::summaries());
+    let interval = SETTINGS.report_interval();
+    if interval != 0 && now.saturating_sub(*last_report) >= interval {
+        *last_report = now;
+        found.extend(events::admit(Finding::Report(report())));
+    } else if !found.is_empty() {
+        // Keep peaks and rates current between reports.
+        let _ = report();
+    }
+    if found.is_empty() {
+        return;
+    }
+    let live: Vec<Dispatch> = {
+        let mut subscribers = lock(&SUBSCRIBERS);
+        subscribers.retain(|s| s.upgrade().is_some());
+        subscribers
+            .iter()
+            .filter_map(WeakDispatch::upgrade)
+            .collect()
+    };
+    if live.is_empty() {
+        events::deliver(&found);
+    }
+    for subscriber in &live {
+        // One subscriber that panics does not keep the others from their events.
+        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            dispatcher::with_default(subscriber, || events::deliver(&found))
+        }));
+        if let Err(payload) = delivered {
+            fault(&*payload);
         }
     }
 }

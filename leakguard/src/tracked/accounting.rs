@@ -3,6 +3,7 @@
 //! once in leakguard, whatever the collections and structs that use it.
 
 use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Crossing, Limit, Step};
@@ -12,7 +13,7 @@ use crate::harness;
 use crate::heap_size::Footprint;
 use crate::meta::FieldMeta;
 use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot};
-use crate::scope;
+use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
 
 /// The instrumentation state of one tracked collection.
@@ -35,8 +36,8 @@ pub(crate) struct Accounting {
     dirty_since_walk: AtomicUsize,
     /// Its slot in the registry, once it holds memory.
     slot: Option<&'static Slot>,
-    /// The scope it belongs to, for a scoped collection created in one; 0 otherwise.
-    scope: u64,
+    /// The scope it belongs to, for a scoped collection created in one.
+    scope: Option<Arc<ScopeInfo>>,
     /// The test check it was created under, 0 for none.
     test: u32,
     /// The figures stay inside this window until something needs re-evaluating.
@@ -115,14 +116,18 @@ impl Accounting {
             dirty_since_walk: AtomicUsize::new(0),
             slot: None,
             // It registers when it first holds memory: one that never does retains nothing.
-            scope: if meta.scoped { Self::scope_of_new() } else { 0 },
+            scope: if meta.scoped {
+                Self::scope_of_new()
+            } else {
+                None
+            },
             test: harness::current(),
             window: Window::SHUT,
         }
     }
 
     #[inline(never)]
-    fn scope_of_new() -> u64 {
+    fn scope_of_new() -> Option<Arc<ScopeInfo>> {
         scope::current()
     }
 
@@ -292,12 +297,12 @@ impl Accounting {
         if self.slot.is_none() && (len > 0 || storage > 0) {
             self.slot = registry::register(Registration {
                 meta: self.meta,
-                scope: self.scope,
+                scope: self.scope.as_ref().map_or(0, |s| s.id),
                 test: self.test,
                 now: monotonic_now(),
             });
-            if self.scope != 0 {
-                scope::registered(self.scope);
+            if let (Some(scope), Some(_)) = (&self.scope, self.slot) {
+                scope::registered(scope);
             }
         }
         if let (Some(slot), Some(site), true) = (self.slot, site, len > 0) {
@@ -341,12 +346,15 @@ impl Drop for Accounting {
     #[inline(always)]
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            release(slot);
+            release(slot, self.scope.as_deref());
         }
     }
 }
 
 #[inline(never)]
-fn release(slot: &'static Slot) {
+fn release(slot: &'static Slot, scope: Option<&ScopeInfo>) {
     registry::release(slot);
+    if let Some(scope) = scope {
+        scope::released(scope);
+    }
 }
