@@ -352,13 +352,22 @@ fn the_layer_never_disables_anything() {
 
 #[test]
 fn bad_layer_settings_are_errors_naming_the_setting() {
-    let err = leakguard::layer()
-        .sample_interval(Duration::ZERO)
-        .unwrap_err();
-    assert_eq!(err.setting(), "sample_interval");
-    assert_eq!(
-        err.to_string(),
-        "invalid leakguard setting `sample_interval`: it must be longer than zero"
+    for interval in [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_micros(999),
+    ] {
+        let err = leakguard::layer().sample_interval(interval).unwrap_err();
+        assert_eq!(err.setting(), "sample_interval");
+        assert_eq!(
+            err.to_string(),
+            "invalid leakguard setting `sample_interval`: it must be at least 1 ms"
+        );
+    }
+    assert!(
+        leakguard::layer()
+            .sample_interval(Duration::from_millis(1))
+            .is_ok()
     );
     assert_eq!(
         leakguard::layer().growth_samples(1).unwrap_err().setting(),

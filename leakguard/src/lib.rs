@@ -259,7 +259,7 @@ pub mod __hooks {
     /// for the reliability tests.
     pub fn poison_internal_locks() {
         crate::registry::poison();
-        crate::events::poison();
+        crate::events::poison_deferred();
         crate::scope::poison();
         crate::report::poison();
         crate::layer::poison();

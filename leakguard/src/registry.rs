@@ -186,6 +186,12 @@ impl Slot {
         }
     }
 
+    /// A number for the collection in this slot that tells it from every other live one,
+    /// and from those that held the slot before it.
+    pub(crate) fn instance(&self) -> u64 {
+        (ptr::from_ref(self) as usize as u64) ^ (u64::from(self.generation()) << 48)
+    }
+
     /// The generation of the collection in this slot now.
     pub(crate) fn generation(&self) -> u32 {
         generation(self.state.load(Relaxed))

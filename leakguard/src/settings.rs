@@ -12,7 +12,6 @@ pub(crate) struct Settings {
     growth_samples: AtomicU32,
     hoard_ratio: AtomicU32,
     hoard_bytes: AtomicUsize,
-    rate_window: AtomicU64,
     report_interval: AtomicU64,
 }
 
@@ -30,7 +29,6 @@ pub(crate) static SETTINGS: Settings = Settings {
     growth_samples: AtomicU32::new(DEFAULT_GROWTH_SAMPLES),
     hoard_ratio: AtomicU32::new(DEFAULT_HOARD_RATIO),
     hoard_bytes: AtomicUsize::new(DEFAULT_HOARD_BYTES),
-    rate_window: AtomicU64::new(DEFAULT_RATE_WINDOW.as_secs() * 1_000_000_000),
     report_interval: AtomicU64::new(0),
 };
 
@@ -50,9 +48,6 @@ impl Settings {
     pub(crate) fn hoard_bytes(&self) -> usize {
         self.hoard_bytes.load(Relaxed)
     }
-    pub(crate) fn rate_window(&self) -> Nanos {
-        self.rate_window.load(Relaxed)
-    }
     pub(crate) fn report_interval(&self) -> Nanos {
         self.report_interval.load(Relaxed)
     }
@@ -69,9 +64,6 @@ impl Settings {
     pub(crate) fn set_hoard(&self, ratio: u32, bytes: usize) {
         self.hoard_ratio.store(ratio, Relaxed);
         self.hoard_bytes.store(bytes, Relaxed);
-    }
-    pub(crate) fn set_rate_window(&self, window: Duration) {
-        self.rate_window.store(nanos(window), Relaxed);
     }
     pub(crate) fn set_report_interval(&self, interval: Option<Duration>) {
         self.report_interval

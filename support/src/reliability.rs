@@ -431,14 +431,16 @@ pub fn bad_runtime_configuration_is_an_error_naming_the_setting() {
     let _serial = serial();
     for (variable, value, reason) in [
         ("LEAKGUARD_GRACE_PERIOD", "soon", "not a duration"),
-        (
-            "LEAKGUARD_SAMPLE_INTERVAL",
-            "0s",
-            "must be longer than zero",
-        ),
+        ("LEAKGUARD_SAMPLE_INTERVAL", "0s", "must be at least 1 ms"),
+        ("LEAKGUARD_SAMPLE_INTERVAL", "1ns", "must be at least 1 ms"),
         ("LEAKGUARD_SAMPLE_INTERVAL", "5", "not a duration"),
         ("LEAKGUARD_GROWTH_SAMPLES", "1", "must be at least 2"),
         ("LEAKGUARD_GROWTH_SAMPLES", "many", "not a whole number"),
+        (
+            "LEAKGUARD_GROWTH_SAMPLES",
+            "4294967296",
+            "too large: at most 4294967295",
+        ),
         ("LEAKGUARD_RATE_LIMIT", "-1s", "not a duration"),
         ("LEAKGUARD_REPORT_EVERY", "0ms", "must be longer than zero"),
     ] {
@@ -453,6 +455,20 @@ pub fn bad_runtime_configuration_is_an_error_naming_the_setting() {
             "{text}"
         );
     }
+    // A megabyte of garbage is named, not repeated.
+    let huge = "9".repeat(1 << 20);
+    let error =
+        LeakLayer::from_vars(|name| (name == "LEAKGUARD_GRACE_PERIOD").then(|| format!("{huge}x")))
+            .expect_err("not a duration");
+    let text = error.to_string();
+    assert!(text.len() < 400, "{} bytes: {}", text.len(), &text[..200]);
+    assert!(
+        text.starts_with(&format!(
+            "invalid environment variable LEAKGUARD_GRACE_PERIOD=\"{}… (1048577 bytes)\": not a duration",
+            &huge[..64]
+        )),
+        "{text}"
+    );
     let fine = LeakLayer::from_vars(|name| match name {
         "LEAKGUARD_GRACE_PERIOD" => Some("250ms".into()),
         "LEAKGUARD_GROWTH_SAMPLES" => Some(" 7 ".into()),

@@ -10,6 +10,7 @@ use crate::registry::Site;
 use crate::report::Report;
 
 /// One thing worth an event.
+#[derive(Clone)]
 pub(crate) enum Finding {
     /// A collection went over a limit of its budget.
     OverBudget {
@@ -18,11 +19,15 @@ pub(crate) enum Finding {
         site: Site,
         /// The test check the collection was made under, 0 for none.
         test: u32,
+        /// Which collection, so that its own crossing after it re-armed is never taken for
+        /// a repeat of another's; 0 before it registered.
+        instance: u64,
     },
     /// A collection holds far more storage than it uses.
     HoardedCapacity {
         meta: &'static FieldMeta,
         site: Site,
+        instance: u64,
         len: usize,
         capacity: usize,
         unused: usize,
@@ -37,6 +42,7 @@ pub(crate) enum Finding {
 }
 
 /// Collections found alive after their scope ended, grouped as one leak.
+#[derive(Clone)]
 pub(crate) struct Outlived {
     pub(crate) meta: &'static FieldMeta,
     pub(crate) scope: Cow<'static, str>,
@@ -51,6 +57,7 @@ pub(crate) struct Outlived {
 }
 
 /// A collection that grew at every sample of a run.
+#[derive(Clone)]
 pub(crate) struct Suspect {
     pub(crate) meta: &'static FieldMeta,
     pub(crate) site: Site,
@@ -83,19 +90,42 @@ pub(crate) enum Kind {
     HoardedCapacity,
 }
 
+/// Most bytes of a scope's name a fingerprint keeps.
+pub(crate) const MAX_DETAIL: usize = 128;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Detail {
     None,
+    /// The scope's name, cut to [`MAX_DETAIL`] bytes: rate tables are bounded in bytes.
     Scope(String),
-    Budget { limit: Limit, level: u8 },
+    Budget {
+        limit: Limit,
+        level: u8,
+    },
+}
+
+impl Detail {
+    pub(crate) fn scope(name: &str) -> Detail {
+        let mut at = name.len().min(MAX_DETAIL);
+        while !name.is_char_boundary(at) {
+            at -= 1;
+        }
+        Detail::Scope(name[..at].to_string())
+    }
 }
 
 impl Finding {
-    /// The fingerprint it is rate-limited by, and how many occurrences it stands for; `None`
-    /// for what is never rate-limited.
-    pub(crate) fn fingerprint(&self) -> Option<(Fingerprint, u64)> {
-        let (kind, meta, site, detail, count) = match self {
-            Finding::OverBudget { meta, crossing, .. } => (
+    /// The fingerprint it is rate-limited by, how many occurrences it stands for, and the
+    /// collection it is about (0 for none in particular); `None` for what is never
+    /// rate-limited.
+    pub(crate) fn fingerprint(&self) -> Option<(Fingerprint, u64, u64)> {
+        let (kind, meta, site, detail, count, instance) = match self {
+            Finding::OverBudget {
+                meta,
+                crossing,
+                instance,
+                ..
+            } => (
                 Kind::OverBudget,
                 *meta,
                 Site::default(),
@@ -104,16 +134,28 @@ impl Finding {
                     level: crossing.level,
                 },
                 1,
+                *instance,
             ),
-            Finding::HoardedCapacity { meta, site, .. } => {
-                (Kind::HoardedCapacity, *meta, *site, Detail::None, 1)
-            }
+            Finding::HoardedCapacity {
+                meta,
+                site,
+                instance,
+                ..
+            } => (
+                Kind::HoardedCapacity,
+                *meta,
+                *site,
+                Detail::None,
+                1,
+                *instance,
+            ),
             Finding::Outlived(leak) => (
                 Kind::Outlived,
                 leak.meta,
                 leak.site,
-                Detail::Scope(leak.scope.to_string()),
+                Detail::scope(&leak.scope),
                 leak.instances,
+                0,
             ),
             Finding::SuspectedLeak(suspect) => (
                 Kind::SuspectedLeak,
@@ -121,6 +163,7 @@ impl Finding {
                 suspect.site,
                 Detail::None,
                 1,
+                0,
             ),
             Finding::Report(_) => return None,
         };
@@ -131,6 +174,6 @@ impl Finding {
             site,
             detail,
         };
-        Some((fingerprint, count))
+        Some((fingerprint, count, instance))
     }
 }

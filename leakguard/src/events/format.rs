@@ -53,9 +53,30 @@ impl fmt::Display for Tally {
 }
 
 /// Emits `event` to this thread's subscriber.
-pub(super) fn emit(event: &Event) {
+pub(super) fn emit(event: &Event<'_>) {
     match event {
         Event::Finding(finding, verdict) => emit_finding(finding, *verdict),
+        Event::Overflow(verdict) => {
+            tracing::warn!(
+                target: "leakguard",
+                kind = "suppressed",
+                suppressed = verdict.suppressed,
+                total = verdict.total,
+                "{} events of other leaks held back: more distinct leaks than the rate limit tells apart ({}); {} in all",
+                verdict.suppressed,
+                super::rate::MAX_FINGERPRINTS,
+                verdict.total,
+            );
+        }
+        Event::Lost(lost) => {
+            tracing::warn!(
+                target: "leakguard",
+                kind = "lost",
+                lost,
+                "{lost} leakguard events were lost: raised inside a subscriber's callbacks, they waited for a chance to be emitted, and more than {} waited at once",
+                super::defer::MAX_DEFERRED,
+            );
+        }
         Event::Summary(fingerprint, verdict) => {
             let what = match &fingerprint.detail {
                 Detail::Scope(scope) => format!("outlived its scope `{scope}`"),

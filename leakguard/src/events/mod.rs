@@ -1,72 +1,152 @@
 //! The one pipeline of leakguard's events: a [`Finding`] is recorded for the test check its
-//! collection was made under, rate-limited by its fingerprint, formatted, and emitted through
-//! `tracing`. Budget and hoarding findings come from the hot path of tracked collections,
-//! the others from the layer's checks; all take the same way.
+//! collection was made under, rate-limited by the receiving subscriber's
+//! [`LeakLayer`](crate::LeakLayer), if it has one, formatted, and emitted through `tracing`.
+//! Budget and hoarding findings come from the hot path of tracked collections, the others
+//! from the layer's checks; all take the same way.
+//!
+//! leakguard never emits from inside the dispatch of another event on the same thread, as it
+//! would when a subscriber's own callback uses a tracked collection: the subscriber would be
+//! re-entered, and deadlock on its own lock or panic on its own `RefCell`. A finding raised
+//! there is deferred, and emitted at the thread's next leakguard event outside a callback,
+//! by [`check_now`](crate::check_now), or, under a global default subscriber, by a delivery
+//! thread within milliseconds.
 
+mod defer;
 mod finding;
 mod format;
 mod rate;
 
+use std::any::TypeId;
 use std::cell::Cell;
+use std::sync::Arc;
 
+use tracing::Dispatch;
+use tracing::dispatcher;
+
+pub(crate) use defer::{arm, poison as poison_deferred};
 pub(crate) use finding::{Finding, Fingerprint, Outlived, Suspect};
-pub(crate) use rate::Verdict;
+pub(crate) use rate::{Rates, Verdict};
 
 use crate::harness;
 
-/// A finding that passed the rate limit, or the summary of occurrences it held back.
-pub(crate) enum Event {
-    Finding(Finding, Verdict),
+/// A finding as one subscriber receives it, or the summary of what its rate limit held back.
+pub(crate) enum Event<'a> {
+    Finding(&'a Finding, Verdict),
     Summary(Fingerprint, Verdict),
+    /// New leaks the subscriber's full rate table could not tell apart.
+    Overflow(Verdict),
+    /// Findings deferred and dropped for want of room.
+    Lost(u64),
 }
 
-/// Takes `finding` through the pipeline up to the rate limit: `Some` if it is due now.
-pub(crate) fn admit(finding: Finding) -> Option<Event> {
+/// Records `finding` for the test check its collection was made under: once, whatever
+/// subscribers receive it.
+pub(crate) fn record(finding: &Finding) {
     if let Finding::OverBudget {
         meta,
         crossing,
         site,
         test,
-    } = &finding
+        ..
+    } = finding
     {
         if *test != 0 {
             harness::record_crossing(*test, meta, *site, *crossing);
         }
     }
-    let verdict = match finding.fingerprint() {
-        Some((fingerprint, count)) => rate::occurred(&fingerprint, count)?,
-        None => Verdict {
-            total: 1,
-            suppressed: 0,
-        },
-    };
-    Some(Event::Finding(finding, verdict))
 }
 
-/// Takes `finding` through the whole pipeline, emitting to this thread's subscriber.
+/// Takes `finding`, raised on the hot path, through the whole pipeline to this thread's
+/// subscriber, or defers it if this thread is inside the dispatch of another event.
 pub(crate) fn emit_now(finding: Finding) {
-    if let Some(event) = admit(finding) {
-        emit_once(|| format::emit(&event));
+    record(&finding);
+    match current() {
+        Some(dispatch) => {
+            defer::flush_here(&dispatch);
+            deliver_to(&dispatch, std::slice::from_ref(&finding));
+        }
+        None if has_subscriber() => defer::defer(finding),
+        // Nobody listens: there is nothing to wait for.
+        None => {}
     }
 }
 
-/// The summaries of fingerprints whose window is over with occurrences held back.
-pub(crate) fn summaries() -> Vec<Event> {
-    rate::due_summaries()
-        .into_iter()
-        .map(|(fingerprint, verdict)| Event::Summary(fingerprint, verdict))
-        .collect()
-}
-
-/// Emits `events` to this thread's subscriber.
-pub(crate) fn deliver(events: &[Event]) {
-    for event in events {
-        emit_once(|| format::emit(event));
+/// Emits `findings` to this thread's subscriber, rate-limited by its layer, with the
+/// summaries its layer has due; deferred findings of this thread go first.
+pub(crate) fn deliver(findings: &[Finding]) {
+    match current() {
+        Some(dispatch) => {
+            defer::flush_here(&dispatch);
+            deliver_to(&dispatch, findings);
+        }
+        None if has_subscriber() => findings.iter().for_each(|f| defer::defer(f.clone())),
+        None => {}
     }
 }
 
-pub(crate) fn poison() {
-    rate::poison();
+/// This thread's subscriber, or `None` inside the dispatch of another event, where `tracing`
+/// hands out none (see [`arm`]), and where there is none at all.
+fn current() -> Option<Dispatch> {
+    let dispatch = dispatcher::get_default(|dispatch| {
+        (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| dispatch.clone())
+    });
+    if dispatch.is_some() {
+        saw_subscriber();
+    }
+    dispatch
+}
+
+thread_local! {
+    /// Whether this thread has had a subscriber: the one that `tracing` hides inside a
+    /// dispatch, as opposed to none at all.
+    static SAW_SUBSCRIBER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that this thread has a subscriber; the layer does so on each of its events.
+pub(crate) fn saw_subscriber() {
+    let _ = SAW_SUBSCRIBER.try_with(|saw| saw.set(true));
+}
+
+/// Whether a finding that finds no subscriber here has one to wait for: the thread's own,
+/// hidden by a dispatch in progress, or the global default.
+fn has_subscriber() -> bool {
+    defer::global_seen() || SAW_SUBSCRIBER.try_with(Cell::get).unwrap_or(false)
+}
+
+/// The rate table of the layer in `dispatch`, if it has one.
+fn rates(dispatch: &Dispatch) -> Option<&Rates> {
+    dispatch.downcast_ref::<Rates>()
+}
+
+/// Emits `findings` and the due summaries to `dispatch`, which is this thread's subscriber.
+fn deliver_to(dispatch: &Dispatch, findings: &[Finding]) {
+    let rates = rates(dispatch);
+    for finding in findings {
+        let verdict = match (rates, finding.fingerprint()) {
+            (Some(rates), Some((fingerprint, count, instance))) => {
+                match rates.occurred(&fingerprint, count, instance) {
+                    Some(verdict) => verdict,
+                    None => continue,
+                }
+            }
+            _ => Verdict::ALONE,
+        };
+        emit_once(|| format::emit(&Event::Finding(finding, verdict)));
+    }
+    if let Some(rates) = rates {
+        let (due, overflow) = rates.due_summaries();
+        for (fingerprint, verdict) in due {
+            emit_once(|| format::emit(&Event::Summary(fingerprint, verdict)));
+        }
+        if let Some(verdict) = overflow {
+            emit_once(|| format::emit(&Event::Overflow(verdict)));
+        }
+    }
+}
+
+/// A pointer to `rates` when a layer's `downcast_raw` is asked for [`Rates`].
+pub(crate) fn downcast_rates(rates: &Arc<Rates>, id: TypeId) -> Option<*const ()> {
+    (id == TypeId::of::<Rates>()).then(|| Arc::as_ptr(rates).cast::<()>())
 }
 
 thread_local! {

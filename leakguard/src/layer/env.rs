@@ -19,7 +19,7 @@ impl LeakLayer {
             if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(variable) {
                 return Err(ConfigError::Env {
                     variable,
-                    value: value.to_string_lossy().into_owned(),
+                    value: shown(&value.to_string_lossy()),
                     reason: "not valid Unicode".into(),
                 });
             }
@@ -44,7 +44,7 @@ impl LeakLayer {
         fn env(variable: &'static str, value: &str, reason: impl fmt::Display) -> ConfigError {
             ConfigError::Env {
                 variable,
-                value: value.to_string(),
+                value: shown(value),
                 reason: reason.to_string(),
             }
         }
@@ -77,10 +77,17 @@ impl LeakLayer {
                 .map_err(|e| out_of_range(interval, &value, e))?;
         }
         if let Some(value) = lookup(samples) {
-            let count: u32 = value
+            let count: u64 = value
                 .trim()
                 .parse()
                 .map_err(|_| env(samples, &value, "not a whole number"))?;
+            let count = u32::try_from(count).map_err(|_| {
+                env(
+                    samples,
+                    &value,
+                    format_args!("too large: at most {}", u32::MAX),
+                )
+            })?;
             layer = layer
                 .growth_samples(count)
                 .map_err(|e| out_of_range(samples, &value, e))?;
@@ -94,5 +101,17 @@ impl LeakLayer {
                 .map_err(|e| out_of_range(report, &value, e))?;
         }
         Ok(layer)
+    }
+}
+
+/// Most characters of a variable's value an error repeats.
+const SHOWN: usize = 64;
+
+/// `value` as an error shows it: whole if short, else its start and its length, so that a
+/// value of a megabyte does not become an error of a megabyte.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN) {
+        None => value.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
     }
 }

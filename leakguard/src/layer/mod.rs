@@ -5,6 +5,8 @@ mod detect;
 mod env;
 mod sampler;
 
+use std::any::TypeId;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::dispatcher::Dispatch;
@@ -15,7 +17,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::monotonic_now;
 use crate::error::ConfigError;
-use crate::events;
+use crate::events::{self, Rates};
 use crate::scope::{self, SpanScope};
 use crate::settings::{self, SETTINGS};
 
@@ -50,7 +52,10 @@ pub fn layer() -> LeakLayer {
 /// | [`rate_limit`](Self::rate_limit): one event per leak fingerprint per window | 10 s |
 /// | [`report_every`](Self::report_every): log [`report`](crate::report()) at this interval | off |
 ///
-/// The settings apply to the whole process when the layer is installed.
+/// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
+/// own events, so that a test's own subscriber sees what its own code caused, and a
+/// subscriber without the layer gets every event. The other settings apply to the whole
+/// process when the layer is installed.
 #[derive(Clone, Debug)]
 pub struct LeakLayer {
     grace: Duration,
@@ -60,6 +65,8 @@ pub struct LeakLayer {
     hoard_bytes: usize,
     rate_window: Duration,
     report_interval: Option<Duration>,
+    /// The subscriber's rate table, made anew when the layer joins a subscriber.
+    rates: Arc<Rates>,
 }
 
 impl Default for LeakLayer {
@@ -72,6 +79,7 @@ impl Default for LeakLayer {
             hoard_bytes: settings::DEFAULT_HOARD_BYTES,
             rate_window: settings::DEFAULT_RATE_WINDOW,
             report_interval: None,
+            rates: Arc::new(Rates::new(settings::DEFAULT_RATE_WINDOW)),
         }
     }
 }
@@ -91,6 +99,9 @@ fn nonzero(setting: &'static str, interval: Duration) -> Result<Duration, Config
     Ok(interval)
 }
 
+/// The shortest sample interval: the sampler sleeps in steps of no less.
+const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(1);
+
 impl LeakLayer {
     /// How long a scoped collection may outlive its scope before it is reported; 0 reports
     /// it at the next check.
@@ -99,9 +110,12 @@ impl LeakLayer {
         self
     }
 
-    /// How often the sampler reads the figures of every live collection. Longer than zero.
+    /// How often the sampler reads the figures of every live collection. At least 1 ms.
     pub fn sample_interval(mut self, interval: Duration) -> Result<Self, ConfigError> {
-        self.sample_interval = nonzero("sample_interval", interval)?;
+        if interval < MIN_SAMPLE_INTERVAL {
+            return Err(invalid("sample_interval", "at least 1 ms"));
+        }
+        self.sample_interval = interval;
         Ok(self)
     }
 
@@ -133,10 +147,13 @@ impl LeakLayer {
         Ok(self)
     }
 
-    /// At most one event per leak fingerprint per `window`; further occurrences are counted
-    /// and reported as suppressed. Zero emits every event.
+    /// At most one event per leak fingerprint per `window`, in the subscriber this layer is
+    /// part of; further occurrences are counted and reported as suppressed. A collection
+    /// that crosses its budget again after falling back under warns again, whatever the
+    /// window. Zero emits every event.
     pub fn rate_limit(mut self, window: Duration) -> Self {
         self.rate_window = window;
+        self.rates.set_window(window);
         self
     }
 
@@ -151,7 +168,6 @@ impl LeakLayer {
         SETTINGS.set_sample_interval(self.sample_interval);
         SETTINGS.set_growth_samples(self.growth_samples);
         SETTINGS.set_hoard(self.hoard_ratio, self.hoard_bytes);
-        SETTINGS.set_rate_window(self.rate_window);
         SETTINGS.set_report_interval(self.report_interval);
     }
 }
@@ -162,12 +178,30 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         self.apply();
+        events::arm();
         sampler::start(subscriber.downgrade());
     }
 
     fn on_layer(&mut self, _: &mut S) {
         // Settings also apply to subscribers that never register as a dispatch.
         self.apply();
+        // A table of this subscriber's own, even if a clone of this layer joined another.
+        self.rates = Arc::new(Rates::new(self.rate_window));
+    }
+
+    /// Hands out the subscriber's rate table, which leakguard's events find through the
+    /// dispatcher they are emitted to.
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(std::ptr::from_ref(self).cast());
+        }
+        events::downcast_rates(&self.rates, id)
+    }
+
+    fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+        // This thread has a subscriber, though a finding raised inside this dispatch finds
+        // none: it waits for it rather than being dropped.
+        events::saw_subscriber();
     }
 
     fn on_enter(&self, id: &span::Id, _: Context<'_, S>) {
@@ -194,8 +228,7 @@ where
 /// thread's subscriber. For tests and shutdown hooks.
 pub fn check_now() {
     let now = monotonic_now();
-    let mut found = detect::checks(now.saturating_add(SETTINGS.grace()), now, false);
-    found.extend(events::summaries());
+    let found = detect::checks(now.saturating_add(SETTINGS.grace()), now, false);
     events::deliver(&found);
 }
 

@@ -93,18 +93,16 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
     }
     *last_sample = now;
     let mut found = checks(now, now, true);
-    found.extend(events::summaries());
     let interval = SETTINGS.report_interval();
     if interval != 0 && now.saturating_sub(*last_report) >= interval {
         *last_report = now;
-        found.extend(events::admit(Finding::Report(report())));
+        found.push(Finding::Report(report()));
     } else if !found.is_empty() {
         // Keep peaks and rates current between reports.
         let _ = report();
     }
-    if found.is_empty() {
-        return;
-    }
+    // Each subscriber's layer keeps its own rate table: what one held back is summarised
+    // to it, even on a tick that found nothing new.
     let live: Vec<Dispatch> = {
         let mut subscribers = lock(&SUBSCRIBERS);
         subscribers.retain(|s| s.upgrade().is_some());

@@ -250,6 +250,7 @@ impl Accounting {
                         },
                         site: self.site(),
                         test: self.test,
+                        instance: self.instance(),
                     });
                 }
             }
@@ -262,6 +263,7 @@ impl Accounting {
                 events::emit_now(Finding::HoardedCapacity {
                     meta,
                     site: self.site(),
+                    instance: self.instance(),
                     len,
                     capacity: fp.capacity,
                     unused,
@@ -282,6 +284,10 @@ impl Accounting {
         self.slot.map(Slot::site).unwrap_or_default()
     }
 
+    fn instance(&self) -> u64 {
+        self.slot.map_or(0, Slot::instance)
+    }
+
     /// Registers the collection once it holds memory, notes where it grew, evaluates the
     /// figures and recomputes the window of the fast path. `site` is where the collection
     /// grew, if it did.
@@ -295,6 +301,7 @@ impl Accounting {
             (fp.len, fp.capacity, fp.storage_bytes)
         });
         if self.slot.is_none() && (len > 0 || storage > 0) {
+            events::arm();
             self.slot = registry::register(Registration {
                 meta: self.meta,
                 scope: self.scope.as_ref().map_or(0, |s| s.id),
