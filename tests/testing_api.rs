@@ -140,6 +140,46 @@ fn a_collection_growing_at_every_iteration_fails_assert_no_growth() {
     );
 }
 
+/// The README's example: a server made before the checks, whose history grows with every
+/// request it handles.
+#[derive(Default)]
+struct Server {
+    history: History,
+}
+
+/// Where `handle` grows the history.
+const HANDLE_LINE: u32 = line!() + 4;
+
+impl Server {
+    fn handle(&mut self, request: u64) {
+        self.history.entries.push(request);
+    }
+}
+
+#[test]
+fn a_collection_made_before_the_check_that_grows_in_it_fails_assert_no_growth() {
+    let mut server = Server::default(); // alive before the check
+    server.handle(0);
+    testing::assert_no_leaks(|| {
+        server.handle(1); // grows, but was not made here: no leak of the closure
+    });
+    let message = failure_of(|| {
+        testing::assert_no_growth(10, || {
+            server.handle(2); // grows on every iteration
+        })
+    });
+    assert!(
+        message.starts_with(
+            "assert_no_growth failed: 1 problem\n  History.entries grew on every one of 9 iterations after the first: +1 entries"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!("first grown at {}:{HANDLE_LINE}", file!())),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_steady_scenario_passes_assert_no_growth() {
     let mut history = None;

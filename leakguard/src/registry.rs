@@ -66,6 +66,9 @@ pub(crate) struct Slot {
     pub(crate) scope: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
+    /// The test check whose thread last changed it, 0 for none: a collection made before a
+    /// check can still grow in it.
+    pub(crate) touched: AtomicU32,
     /// When it was registered, on the registry's clock.
     pub(crate) born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
@@ -92,6 +95,7 @@ pub(crate) struct Published {
     pub(crate) site: Site,
     pub(crate) scope: u64,
     pub(crate) test: u32,
+    pub(crate) touched: u32,
     pub(crate) born: u64,
 }
 
@@ -140,6 +144,7 @@ impl Slot {
             site: self.site(),
             scope: self.scope.load(Relaxed),
             test: self.test.load(Relaxed),
+            touched: self.touched.load(Relaxed),
             born: self.born.load(Relaxed),
         };
         // A collection released and another registered meanwhile: the figures may mix both.
@@ -349,6 +354,7 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.test.store(registration.test, Relaxed);
+    slot.touched.store(registration.test, Relaxed);
     slot.born.store(registration.now, Relaxed);
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);

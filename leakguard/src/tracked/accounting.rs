@@ -315,6 +315,12 @@ impl Accounting {
         if let (Some(slot), Some(site), true) = (self.slot, site, len > 0) {
             slot.grew_at(site);
         }
+        if let (Some(slot), true) = (self.slot, harness::active()) {
+            let check = harness::current();
+            if check != 0 {
+                slot.touched.store(check, Relaxed);
+            }
+        }
         self.evaluate(footprint);
 
         let budget = self.meta.budget;
