@@ -388,3 +388,55 @@ fn bad_layer_settings_are_errors_naming_the_setting() {
         "report_every"
     );
 }
+
+#[track_growth(scoped)]
+#[derive(Default)]
+struct Upload {
+    parts: Vec<u8>,
+}
+
+/// One request keeping its upload past its scope.
+fn keep_upload(kept: &mut Vec<Upload>) {
+    let _scope = leakguard::scope("upload");
+    let mut upload = Upload::default();
+    upload.parts.push(1);
+    kept.push(upload);
+}
+
+#[test]
+fn an_outlived_event_counts_every_instance_alive_not_only_the_last_batch() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut kept = Vec::new();
+    for _ in 0..9 {
+        keep_upload(&mut kept);
+    }
+    leakguard::check_now();
+    for _ in 0..11 {
+        keep_upload(&mut kept);
+    }
+    leakguard::check_now();
+    let outlived = events.of_kind("outlived");
+    assert_eq!(outlived.len(), 2, "{outlived:#?}");
+    assert_eq!(outlived[0].field("instances"), Some("9"));
+    assert!(
+        outlived[0].message.ends_with("(9 instances)"),
+        "{}",
+        outlived[0].message
+    );
+    // The second check found 11 more; 20 are alive, as the report says.
+    assert_eq!(outlived[1].field("instances"), Some("20"));
+    assert!(
+        outlived[1].message.ends_with("(20 instances)"),
+        "{}",
+        outlived[1].message
+    );
+    if leakguard::ENABLED {
+        assert_eq!(
+            leakguard::report()
+                .group("Upload.parts")
+                .map(|g| g.outlived),
+            Some(20)
+        );
+    }
+}

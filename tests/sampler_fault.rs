@@ -66,9 +66,16 @@ fn the_sampler_goes_on_after_a_subscriber_panicked_on_its_thread() {
 
     leak("first", &mut kept);
     // The sampler's delivery of the first leak panics in the subscriber...
-    assert_eq!(wait_for(&events, |e| e.of_kind("sampler_fault").len(), 1), 1);
+    assert_eq!(
+        wait_for(&events, |e| e.of_kind("sampler_fault").len(), 1),
+        1
+    );
     let fault = &events.of_kind("sampler_fault")[0];
-    assert!(fault.message.contains("a subscriber bug"), "{}", fault.message);
+    assert!(
+        fault.message.contains("a subscriber bug"),
+        "{}",
+        fault.message
+    );
 
     // ...and the sampler still reports the next one, and says nothing more of the fault.
     leak("second", &mut kept);

@@ -112,9 +112,8 @@ fn without_the_layer_every_crossing_is_a_line() {
 fn held_back_crossings_are_summarised_once_the_window_is_over() {
     let (capture, events) = capture::layer();
     let layer = leakguard::layer().rate_limit(Duration::from_millis(200));
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(capture).with(layer),
-    );
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture).with(layer));
     for _ in 0..10 {
         let mut queue = Queue::default();
         fill(&mut queue, 101);

@@ -62,8 +62,9 @@ pub(crate) struct Slot {
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: AtomicPtr<Location<'static>>,
-    /// The scope it belongs to, 0 for none.
+    /// The scope it belongs to, 0 for none, and the hash of the scope's name.
     pub(crate) scope: AtomicU64,
+    pub(crate) scope_name: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
     /// The test check whose thread last changed it, 0 for none: a collection made before a
@@ -94,6 +95,7 @@ pub(crate) struct Published {
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
+    pub(crate) scope_name: u64,
     pub(crate) test: u32,
     pub(crate) touched: u32,
     pub(crate) born: u64,
@@ -143,6 +145,7 @@ impl Slot {
             flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
+            scope_name: self.scope_name.load(Relaxed),
             test: self.test.load(Relaxed),
             touched: self.touched.load(Relaxed),
             born: self.born.load(Relaxed),
@@ -335,6 +338,7 @@ fn spill(local: &mut Vec<&'static Slot>) {
 pub(crate) struct Registration {
     pub(crate) meta: &'static FieldMeta,
     pub(crate) scope: u64,
+    pub(crate) scope_name: u64,
     pub(crate) test: u32,
     pub(crate) now: u64,
 }
@@ -353,6 +357,7 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.unused.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
+    slot.scope_name.store(registration.scope_name, Relaxed);
     slot.test.store(registration.test, Relaxed);
     slot.touched.store(registration.test, Relaxed);
     slot.born.store(registration.now, Relaxed);
@@ -413,6 +418,7 @@ mod tests {
         Registration {
             meta: &META,
             scope: 0,
+            scope_name: 0,
             test: 0,
             now: 0,
         }

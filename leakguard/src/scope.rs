@@ -30,19 +30,28 @@ pub(crate) struct ScopeInfo {
     pub(crate) ended: AtomicU64,
     /// Its collections that hold memory and are alive.
     live: AtomicUsize,
+    /// A hash of its name, which the registry keeps for each of its collections: the
+    /// collections of one leak, in however many scopes of that name, are counted together.
+    pub(crate) name_hash: u64,
 }
 
 impl ScopeInfo {
     fn new(name: Cow<'static, str>) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
+        let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
         Arc::new(Self {
             id: NEXT.fetch_add(1, Relaxed),
             name,
             ended: AtomicU64::new(0),
             live: AtomicUsize::new(0),
+            name_hash,
         })
     }
 }
+
+/// The hasher of scope names: fixed, so that two scopes of one name hash alike.
+const NAME_HASH: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> =
+    std::hash::BuildHasherDefault::new();
 
 /// A scope entered on this thread.
 enum Entered {

@@ -47,7 +47,11 @@ pub(crate) struct Outlived {
     pub(crate) meta: &'static FieldMeta,
     pub(crate) scope: Cow<'static, str>,
     pub(crate) site: Site,
+    /// Collections found to have outlived their scope in this check.
     pub(crate) instances: u64,
+    /// Collections of this leak alive and known to have outlived their scope, these and
+    /// those found before: what the report counts.
+    pub(crate) alive: u64,
     /// Figures of the oldest of them.
     pub(crate) len: usize,
     pub(crate) bytes: usize,

@@ -159,7 +159,7 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 outlived_ms = leak.since_end / 1_000_000,
                 len = leak.len,
                 bytes = leak.bytes,
-                instances = leak.instances,
+                instances = leak.alive,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
                 "{} outlived its scope `{}` by {}: age {}, len {}, {}, first grown at {}{}",
@@ -170,7 +170,7 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 leak.len,
                 ByteSize(leak.bytes),
                 site,
-                Tally(verdict, leak.instances),
+                Tally(verdict, leak.alive),
             );
         }
         Finding::SuspectedLeak(suspect) => {

@@ -48,25 +48,34 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
     let scopes: HashMap<u64, &Arc<ScopeInfo>> =
         due.iter().map(|d| (d.scope.id, &d.scope)).collect();
     // Same type, field, site and scope name, in however many scopes: one leak.
-    let mut leaks: HashMap<(FieldKey, Site, &str), Outlived> = HashMap::new();
+    let mut leaks: HashMap<(FieldKey, Site, u64), Outlived> = HashMap::new();
+    // Collections of each leak found in earlier checks and still alive.
+    let mut earlier: HashMap<(FieldKey, Site, u64), u64> = HashMap::new();
     registry::for_each_live(|slot, seen| {
+        if seen.has_flag(FLAG_OUTLIVED) {
+            *earlier
+                .entry((seen.meta.key(), seen.site, seen.scope_name))
+                .or_default() += 1;
+            return;
+        }
         let Some(scope) = (seen.scope != 0).then(|| scopes.get(&seen.scope)).flatten() else {
             return;
         };
         // Each collection is reported once, though its scope may be checked again; and not
         // at all if its slot was taken by another collection since it was read.
-        if seen.has_flag(FLAG_OUTLIVED) || !slot.set_flag(seen.generation, FLAG_OUTLIVED, true) {
+        if !slot.set_flag(seen.generation, FLAG_OUTLIVED, true) {
             return;
         }
         let age = now.saturating_sub(seen.born);
         let since_end = now.saturating_sub(scope.ended.load(Relaxed));
         let leak = leaks
-            .entry((seen.meta.key(), seen.site, &scope.name))
+            .entry((seen.meta.key(), seen.site, scope.name_hash))
             .or_insert_with(|| Outlived {
                 meta: seen.meta,
                 scope: scope.name.clone(),
                 site: seen.site,
                 instances: 0,
+                alive: 0,
                 len: 0,
                 bytes: 0,
                 age: 0,
@@ -80,7 +89,13 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
             leak.bytes = seen.bytes;
         }
     });
-    let mut out: Vec<Outlived> = leaks.into_values().collect();
+    let mut out: Vec<Outlived> = leaks
+        .into_iter()
+        .map(|(key, mut leak)| {
+            leak.alive = leak.instances + earlier.get(&key).copied().unwrap_or(0);
+            leak
+        })
+        .collect();
     out.sort_by(|a, b| a.meta.name.cmp(b.meta.name).then(a.scope.cmp(&b.scope)));
     out
 }

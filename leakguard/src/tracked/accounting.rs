@@ -305,6 +305,7 @@ impl Accounting {
             self.slot = registry::register(Registration {
                 meta: self.meta,
                 scope: self.scope.as_ref().map_or(0, |s| s.id),
+                scope_name: self.scope.as_ref().map_or(0, |s| s.name_hash),
                 test: self.test,
                 now: monotonic_now(),
             });
