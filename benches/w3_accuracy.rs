@@ -156,6 +156,8 @@ fn main() {
         &blobs,
     ));
 
+    rows.push(c6::row());
+
     print_table(
         "W3 accuracy: estimated heap bytes / true requested bytes",
         &HEADER,
@@ -164,6 +166,93 @@ fn main() {
     println!();
     for note in NOTES {
         println!("- {note}");
+    }
+}
+
+mod c6 {
+    //! Tracked structs nested in a tracked collection: 1,000 sessions, each with tracked and
+    //! untracked fields, in a `Vec` beside an index. leakguard measures the
+    //! `#[track_growth]` structs; the peers measure plain twins with their own derives, built
+    //! from the same data.
+
+    use std::collections::HashMap;
+
+    use deepsize::DeepSizeOf;
+    use get_size2::GetSize;
+    use leakguard::HeapSize;
+    use leakguard_bench::alloc::allocated_by;
+    use leakguard_bench::w3::key;
+    use mem_dbg::{MemSize, SizeFlags};
+
+    #[leakguard::track_growth]
+    #[derive(Default)]
+    struct Session {
+        tags: Vec<String>,
+        user: String,
+        #[track(skip)]
+        scratch: Vec<u8>,
+        token: Option<String>,
+        id: u64,
+    }
+
+    #[leakguard::track_growth]
+    #[derive(Default)]
+    struct Sessions {
+        live: Vec<Session>,
+        by_user: HashMap<String, u64>,
+    }
+
+    #[derive(Default, MemSize, GetSize, DeepSizeOf)]
+    struct PlainSession {
+        tags: Vec<String>,
+        user: String,
+        scratch: Vec<u8>,
+        token: Option<String>,
+        id: u64,
+    }
+
+    #[derive(Default, MemSize, GetSize, DeepSizeOf)]
+    struct PlainSessions {
+        live: Vec<PlainSession>,
+        by_user: HashMap<String, u64>,
+    }
+
+    /// Fills either shape with the same data.
+    macro_rules! fill {
+        ($sessions:ty, $session:ty) => {{
+            let mut sessions = <$sessions>::default();
+            for i in 0..1_000u64 {
+                let mut session = <$session>::default();
+                for t in 0..(i % 5) {
+                    session.tags.push(format!("tag-{t}"));
+                }
+                session.user.push_str(&key(i as usize));
+                session.scratch = vec![0; (i % 64) as usize];
+                session.token = (i % 2 == 0).then(|| format!("token-{i}"));
+                session.id = i;
+                sessions.by_user.insert(key(i as usize), i);
+                sessions.live.push(session);
+            }
+            sessions
+        }};
+    }
+
+    pub(super) fn row() -> Vec<String> {
+        // Let the registry make room for the 2,000 collections first: its chunks are
+        // leakguard's own memory, not the sessions'.
+        drop(fill!(Sessions, Session));
+        let (tracked, tracked_truth) = allocated_by(|| fill!(Sessions, Session));
+        let (plain, truth) = allocated_by(|| fill!(PlainSessions, PlainSession));
+        let inline = size_of_val(&plain);
+        let ratio = |bytes: usize, truth: isize| format!("{:.3}", bytes as f64 / truth as f64);
+        vec![
+            "c6 1,000 `#[track_growth]` structs in a tracked `Vec`, with an index".to_string(),
+            truth.to_string(),
+            ratio(tracked.heap_size(), tracked_truth),
+            ratio(plain.mem_size(SizeFlags::CAPACITY) - inline, truth),
+            ratio(plain.get_heap_size(), truth),
+            ratio(plain.deep_size_of() - inline, truth),
+        ]
     }
 }
 

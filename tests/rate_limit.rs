@@ -73,7 +73,8 @@ fn a_repeated_leak_is_reported_once_per_window_then_summarised() {
     assert_eq!(summaries[0].field("suppressed"), Some("4"));
     assert_eq!(summaries[0].field("total"), Some("5"));
 
-    // A window after the summary, the same leak is reported again, with its running total.
+    // A window after the summary, the same leak is reported again, with its running total:
+    // all six collections are alive.
     thread::sleep(WINDOW + Duration::from_millis(100));
     leaky_request(&mut kept);
     leakguard::check_now();
@@ -82,7 +83,7 @@ fn a_repeated_leak_is_reported_once_per_window_then_summarised() {
     assert_eq!(outlived[1].field("total"), Some("6"));
     assert_eq!(outlived[1].field("suppressed"), Some("0"));
     assert!(
-        outlived[1].message.ends_with("(6 in all)"),
+        outlived[1].message.ends_with("(6 instances)"),
         "{}",
         outlived[1].message
     );

@@ -21,6 +21,9 @@ pub(crate) struct Field<'a> {
     /// Belongs to the scope it is created in: `#[track(scoped)]` or
     /// `#[track_growth(scoped)]`. Not to be confused with a bounded cache, [`Kind::Cache`].
     pub(crate) in_scope: bool,
+    /// How the struct's `HeapSize` counts it: `#[heap_size(skip)]`,
+    /// `#[heap_size(with = path)]`, or by its own `HeapSize` (tracked or not).
+    pub(crate) heap_size: How,
 }
 
 /// What leakguard does with a field.
@@ -188,6 +191,7 @@ impl<'a> Input<'a> {
             .iter()
             .map(|original| {
                 let attrs = attr::field_attrs(&original.attrs, errors);
+                let heap_size = attr::how(&original.attrs, errors);
                 let kind = match (attrs.track, attrs.cache) {
                     (Some((_, Track::Skip)), _) => Kind::Skipped,
                     (_, Some((_, bounds))) => match cache_kind(&original.ty) {
@@ -210,6 +214,7 @@ impl<'a> Input<'a> {
                     attrs,
                     kind,
                     in_scope,
+                    heap_size,
                 }
             })
             .collect();

@@ -65,7 +65,7 @@ pub(crate) struct FieldAttrs<'a> {
 /// Whether `attr` is one of the field attributes `#[track_growth]` consumes.
 pub(crate) fn is_helper(attr: &Attribute) -> bool {
     let path = attr.path();
-    path == BUDGET || path == TRACK || path == SCOPED_CACHE
+    path == BUDGET || path == TRACK || path == SCOPED_CACHE || path == HEAP_SIZE
 }
 
 /// The paths in `#[derive(..)]` that name `HeapSize`, like `HeapSize` or `leakguard::HeapSize`.
@@ -396,7 +396,7 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
     bounds
 }
 
-/// How `#[derive(HeapSize)]` measures one field.
+/// How `#[derive(HeapSize)]`, or a `#[track_growth]` struct's `HeapSize`, measures one field.
 pub(crate) enum How {
     /// With its own `HeapSize`.
     Measure,

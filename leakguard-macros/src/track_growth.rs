@@ -8,6 +8,7 @@ use syn::{Data, DeriveInput};
 
 use crate::ast::{CacheKind, Input, Kind};
 use crate::attr;
+use crate::attr::How;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
 use crate::impl_heap_size;
@@ -92,8 +93,30 @@ fn generate(input: &Input<'_>) -> TokenStream {
         let field_vis = &original.vis;
         let field_ident = field.ident;
         let ty = &original.ty;
+        // A field compiled out by `cfg` is measured only where it exists.
+        let cfgs: Vec<_> = original
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .collect();
         if !field.kind.is_tracked() {
             fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #ty));
+            // What the allocator sees of the struct: every field whose type implements
+            // `HeapSize` counts, tracked or not, unless `#[heap_size(skip)]` says otherwise.
+            let measure = match &field.heap_size {
+                How::Skip => continue,
+                How::With(path) => quote_spanned!(path.span()=> #path(&self.#field_ident)),
+                How::Measure => quote! {
+                    (&::leakguard::__private::IfHeapSize(&self.#field_ident))
+                        .__leakguard_heap_size_in(__leakguard_m)
+                },
+            };
+            measures.push(quote! {
+                #(#cfgs)*
+                {
+                    __leakguard_total += #measure;
+                }
+            });
             continue;
         }
         let position = Literal::usize_unsuffixed(index);
@@ -146,16 +169,24 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 #len #bytes #cache #in_scope
         });
 
-        // A field compiled out by `cfg` is measured only where it exists.
-        let cfgs = original.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-        let cfgs: Vec<_> = cfgs.collect();
+        let measure = match &field.heap_size {
+            How::Skip => continue,
+            How::With(path) => {
+                quote_spanned!(path.span()=> #path(::core::ops::Deref::deref(&self.#field_ident)))
+            }
+            How::Measure => {
+                measured_types.push(ty);
+                quote! {
+                    <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m)
+                }
+            }
+        };
         measures.push(quote! {
             #(#cfgs)*
             {
-                __leakguard_total += <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m);
+                __leakguard_total += #measure;
             }
         });
-        measured_types.push(ty);
     }
 
     // The types `#[scoped_cache]` replaced still count as used, so that their imports do
@@ -174,6 +205,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
         ident,
         &with_heap_size_bounds(generics, &measured_types),
         quote! {
+            #[allow(unused_imports)]
+            use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
             let mut #total: ::core::primitive::usize = 0;
             #(#measures)*
             #total

@@ -179,8 +179,9 @@ pub use tracked::Tracked;
 /// Fields whose type is a std collection (`Vec`, `VecDeque`, `HashMap`, `HashSet`,
 /// `BTreeMap`, `BTreeSet`, `BinaryHeap`, `String`, `LinkedList`, with any hasher) become
 /// [`Tracked`] collections, which dereference to the collection. Other fields are left as
-/// they are. The struct implements [`HeapSize`](trait@HeapSize) as the sum of its tracked
-/// fields, so tracked structs nest.
+/// they are. The struct implements [`HeapSize`](trait@HeapSize) as what the allocator sees of
+/// it: every field whose type implements `HeapSize`, tracked or not, so tracked structs
+/// nest.
 ///
 /// | attribute | on | meaning |
 /// |---|---|---|
@@ -191,6 +192,8 @@ pub use tracked::Tracked;
 /// | `#[track(skip)]` | field | leave a collection untracked |
 /// | `#[track(scoped)]` | field | the field belongs to the scope it was made in |
 /// | `#[scoped_cache(max = N, ttl = "D")]` | field | make a map, set or `Vec`/`VecDeque` a bounded cache |
+/// | `#[heap_size(skip)]` | field | leave the field out of the struct's `HeapSize` |
+/// | `#[heap_size(with = path)]` | field | count the field as `path(&field) -> usize` |
 ///
 /// Sizes take a unit: `B`, `KiB`, `MiB`, `GiB` (powers of 1024) or `KB`, `MB`, `GB`
 /// (powers of 1000). Durations are humantime's: `"250ms"`, `"30s"`, `"1h30m"`. Mistakes
@@ -240,6 +243,8 @@ pub mod __private {
     pub use crate::cache::{ScopedCache, ScopedRing, ScopedSet};
     /// What the `HeapSize` impls of `#[track_growth]` and `derive(HeapSize)` call.
     pub use crate::heap_size::{HeapSize, Measurement};
+    /// How a `#[track_growth]` struct's `HeapSize` measures a field it does not track.
+    pub use crate::heap_size::{IfHeapSize, MeasureHeapSize, MeasureNothing};
     /// The descriptions `#[track_growth]` emits for each tracked field, and the trait
     /// through which a field's type finds its own.
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};

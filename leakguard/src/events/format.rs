@@ -8,39 +8,72 @@ use super::rate::Verdict;
 use crate::budget;
 use crate::units::{ByteSize, Elapsed, SignedBytes};
 
-/// ` (3 in all, 2 suppressed since the last report)`, or ` (5 instances)` for a first batch,
-/// or nothing for a first, single occurrence.
+/// What follows an event's message about how many there were: nothing for one first
+/// occurrence, ` (5 instances)` for a first batch, else the running total and what the rate
+/// limit held back, ` (6 in all, 2 suppressed since the last report)`. An outlived leak
+/// also says how many of its collections are alive when that is not all of them:
+/// ` (3 alive, 6 in all)`.
 #[derive(Clone, Copy)]
-struct Tally(Verdict, u64);
+struct Tally {
+    verdict: Verdict,
+    /// This event's occurrences, or for an outlived leak, its collections alive.
+    now: u64,
+    alive: bool,
+}
 
 impl Tally {
-    /// The tally of an event whose running total is not news: nothing unless occurrences
-    /// were suppressed. A budget crossing or a hoard is one collection at one moment.
+    /// The tally of an event about one collection whose running total is not news: nothing
+    /// unless occurrences were suppressed (a budget crossing, a hoard).
     fn unless_suppressed(verdict: Verdict) -> Tally {
-        if verdict.suppressed == 0 {
-            Tally(
-                Verdict {
-                    total: 1,
-                    suppressed: 0,
-                },
-                1,
-            )
+        let verdict = if verdict.suppressed == 0 {
+            Verdict::ALONE
         } else {
-            Tally(verdict, 1)
+            verdict
+        };
+        Tally {
+            verdict,
+            now: 1,
+            alive: false,
+        }
+    }
+
+    /// The tally of an event about one occurrence (a suspected leak).
+    fn one(verdict: Verdict) -> Tally {
+        Tally {
+            verdict,
+            now: 1,
+            alive: false,
+        }
+    }
+
+    /// The tally of an outlived leak with `alive` collections alive.
+    fn alive(verdict: Verdict, alive: u64) -> Tally {
+        Tally {
+            verdict,
+            now: alive,
+            alive: true,
         }
     }
 }
 
 impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Tally(verdict, now) = *self;
+        let Tally {
+            verdict,
+            now,
+            alive,
+        } = *self;
         if verdict.total == now && verdict.suppressed == 0 {
             if now > 1 {
                 write!(f, " ({now} instances)")?;
             }
             return Ok(());
         }
-        write!(f, " ({} in all", verdict.total)?;
+        f.write_str(" (")?;
+        if alive && now != verdict.total {
+            write!(f, "{now} alive, ")?;
+        }
+        write!(f, "{} in all", verdict.total)?;
         if verdict.suppressed > 0 {
             write!(
                 f,
@@ -170,7 +203,7 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 leak.len,
                 ByteSize(leak.bytes),
                 site,
-                Tally(verdict, leak.alive),
+                Tally::alive(verdict, leak.alive),
             );
         }
         Finding::SuspectedLeak(suspect) => {
@@ -195,7 +228,7 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 suspect.len,
                 ByteSize(suspect.bytes),
                 site,
-                Tally(verdict, 1),
+                Tally::one(verdict),
             );
         }
         Finding::Report(report) => {

@@ -46,7 +46,7 @@ use std::collections::HashSet;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
-    note = "derive it with `#[derive(leakguard::HeapSize)]` or implement it by hand; to leave the field unmeasured, mark it `#[track(skip)]` in a `#[track_growth]` struct or `#[heap_size(skip)]` in a derive"
+    note = "derive it with `#[derive(leakguard::HeapSize)]` or implement it by hand; to leave a collection field untracked, mark it `#[track(skip)]` in a `#[track_growth]` struct; to leave a field unmeasured, `#[heap_size(skip)]`"
 )]
 pub trait HeapSize {
     /// Heap bytes owned by `self`, counting a shared pointee once.
@@ -189,3 +189,38 @@ pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
         0
     }
 }
+
+/// A field of a `#[track_growth]` struct that is not tracked, to be measured if its type
+/// implements [`HeapSize`] and counted as 0 otherwise: the struct's figure is what the
+/// allocator sees of every field leakguard can measure.
+///
+/// Chosen by method resolution (`(&IfHeapSize(&field)).__leakguard_heap_size_in(m)`): the
+/// impl for `IfHeapSize` is found before the one for `&IfHeapSize`, and applies only when
+/// the type implements `HeapSize`. A field whose type mentions a type parameter counts
+/// only where the struct's bounds make that parameter `HeapSize`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct IfHeapSize<'a, T: ?Sized>(pub &'a T);
+
+#[doc(hidden)]
+pub trait MeasureHeapSize {
+    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize;
+}
+
+impl<T: ?Sized + HeapSize> MeasureHeapSize for IfHeapSize<'_, T> {
+    #[inline]
+    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.0.heap_size_in(m)
+    }
+}
+
+#[doc(hidden)]
+pub trait MeasureNothing {
+    #[inline]
+    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize {
+        let _ = m;
+        0
+    }
+}
+
+impl<T: ?Sized> MeasureNothing for &IfHeapSize<'_, T> {}
