@@ -3,14 +3,19 @@
 //! examples, the end-to-end tests and the benchmarks.
 //!
 //! Counts are per thread, so tests running in parallel do not see each other's
-//! allocations; a value must be allocated and freed on the measuring thread.
+//! allocations; a value must be allocated and freed on the measuring thread. The process's
+//! total is kept too, for what crosses threads (leakguard's own tables, thread stocks): read
+//! it where nothing else runs, as the memory-bound tests do in their own binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
 }
+
+static PROCESS_LIVE: AtomicIsize = AtomicIsize::new(0);
 
 /// Counts requested bytes (`Layout::size`) on top of the system allocator.
 ///
@@ -24,10 +29,17 @@ pub struct Counting;
 fn add(delta: isize) {
     // Unavailable only while the thread is being torn down.
     let _ = LIVE.try_with(|live| live.set(live.get() + delta));
+    PROCESS_LIVE.fetch_add(delta, Ordering::Relaxed);
+}
+
+/// Bytes the whole process has allocated and not yet freed, on every thread.
+pub fn process_live_bytes() -> isize {
+    PROCESS_LIVE.load(Ordering::Relaxed)
 }
 
 // SAFETY: every call forwards to `System` with the caller's arguments unchanged; the
-// bookkeeping touches a const-initialized thread-local that never allocates.
+// bookkeeping touches a const-initialized thread-local and an atomic, neither of which
+// allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is.
