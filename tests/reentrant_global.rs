@@ -25,11 +25,11 @@ struct LockedAudit(Arc<Mutex<AuditLog>>);
 
 impl<S: Subscriber> Layer<S> for LockedAudit {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() == "leakguard" {
-            return;
-        }
+        // Locked for every event, leakguard's included, as an audit log would be.
         let mut log = self.0.lock().unwrap();
-        log.lines.push(event.metadata().name().to_string());
+        if event.metadata().target() != "leakguard" {
+            log.lines.push(event.metadata().name().to_string());
+        }
     }
 }
 
@@ -42,12 +42,11 @@ struct CellAudit;
 
 impl<S: Subscriber> Layer<S> for CellAudit {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() == "leakguard" {
-            return;
-        }
         CELL_LOG.with(|log| {
             let mut log = log.borrow_mut();
-            log.lines.push(event.metadata().name().to_string());
+            if event.metadata().target() != "leakguard" {
+                log.lines.push(event.metadata().name().to_string());
+            }
         });
     }
 }
