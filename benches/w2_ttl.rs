@@ -4,11 +4,12 @@
 //!
 //! `cargo bench -p leakguard-bench --bench w2_ttl`
 
+use std::collections::HashMap;
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
-use leakguard::ScopedCache;
+use leakguard::{ManualClock, ScopedCache, ScopedRing, track_growth};
 use leakguard_bench::alloc::Counting;
 use leakguard_bench::caches::{Cache, Held, Pass, empty_instance, run};
 use leakguard_bench::w1::{CAPACITY, OPS, Value, keys};
@@ -178,5 +179,155 @@ fn main() {
         "- moka: measured from plain operations only; `run_pending_tasks()` called after the \
          protocol leaves {}",
         held(&moka_after_pending)
+    );
+    println!();
+    expiry_pauses();
+}
+
+/// How long one operation may take once a million entries have expired together, and how
+/// many operations it takes to release them: the pause that releasing them all at once used
+/// to be (14 ms for `u64` values, 43 ms for `String`s, 40 ms through a field). The
+/// operations are lookups of missing keys (pops for the ring): they free and do nothing
+/// else, where an insert may also grow quick_cache's table.
+fn expiry_pauses() {
+    const ENTRIES: u64 = 1_000_000;
+
+    /// What releasing took: the longest operation but the last, the last (which also drops
+    /// the emptied storage), how many operations, and their time in all.
+    type Pauses = (Duration, Duration, usize, Duration);
+
+    /// Fills `cache` with a million entries, lets them expire, and times each operation of
+    /// `op` until `expired` says all million were released.
+    fn pauses<C>(
+        mut cache: C,
+        clock: &ManualClock,
+        fill: impl Fn(&mut C, u64),
+        op: impl Fn(&mut C, u64),
+        expired: impl Fn(&C) -> u64,
+    ) -> Pauses {
+        for i in 0..ENTRIES {
+            fill(&mut cache, i);
+        }
+        clock.advance(Duration::from_secs(61));
+        let mut times = Vec::new();
+        while expired(&cache) < ENTRIES {
+            let start = Instant::now();
+            op(&mut cache, ENTRIES + times.len() as u64);
+            times.push(start.elapsed());
+        }
+        let total = times.iter().sum();
+        let last = times.pop().unwrap_or_default();
+        let longest = times.iter().max().copied().unwrap_or_default();
+        (longest, last, times.len() + 1, total)
+    }
+
+    #[track_growth]
+    struct Service {
+        #[scoped_cache(ttl = "60s")]
+        sessions: HashMap<u64, String>,
+    }
+
+    let ttl = Duration::from_secs(60);
+    let mut rows = Vec::new();
+    let mut row = |case: &str, (longest, last, operations, total): Pauses| {
+        rows.push(vec![
+            case.to_string(),
+            fmt_ns(longest.as_nanos() as f64),
+            fmt_ns(last.as_nanos() as f64),
+            operations.to_string(),
+            fmt_ns(total.as_nanos() as f64),
+        ]);
+    };
+    let clock = ManualClock::new();
+    let cache: ScopedCache<u64, u64> = ScopedCache::builder()
+        .ttl(ttl)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    row(
+        "`ScopedCache<u64, u64>`",
+        pauses(
+            cache,
+            &clock,
+            |c, i| {
+                c.insert(i, i);
+            },
+            |c, i| {
+                c.get(&i);
+            },
+            |c| c.stats().expirations,
+        ),
+    );
+    let clock = ManualClock::new();
+    let cache: ScopedCache<u64, String> = ScopedCache::builder()
+        .ttl(ttl)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    row(
+        "`ScopedCache<u64, String>`",
+        pauses(
+            cache,
+            &clock,
+            |c, i| {
+                c.insert(i, format!("value {i}"));
+            },
+            |c, i| {
+                c.get(&i);
+            },
+            |c| c.stats().expirations,
+        ),
+    );
+    let clock = ManualClock::new();
+    let service = {
+        let _installed = clock.install();
+        Service {
+            sessions: Default::default(),
+        }
+    };
+    row(
+        "`#[scoped_cache(ttl = \"60s\")]` field, `String` values",
+        pauses(
+            service,
+            &clock,
+            |s, i| {
+                s.sessions.insert(i, format!("value {i}"));
+            },
+            |s, i| {
+                s.sessions.get(&i);
+            },
+            |s| s.sessions.stats().expirations,
+        ),
+    );
+    let clock = ManualClock::new();
+    let ring: ScopedRing<String> = ScopedCache::builder()
+        .ttl(ttl)
+        .clock(clock.clone())
+        .build_ring()
+        .unwrap();
+    row(
+        "`ScopedRing<String>`",
+        pauses(
+            ring,
+            &clock,
+            |r, i| {
+                r.push(format!("event {i}"));
+            },
+            |r, i| {
+                r.pop_front();
+            },
+            |r| r.stats().expirations,
+        ),
+    );
+    print_table(
+        "A million entries expired together, then one lookup (pop) per operation until all are released",
+        &[
+            "cache",
+            "longest operation but the last",
+            "the last, which drops the emptied storage",
+            "operations to release them",
+            "time in all",
+        ],
+        &rows,
     );
 }

@@ -81,7 +81,10 @@ fn leakguards_own_memory_is_bounded_by_what_is_live() {
             }
         }
     });
-    assert!(threads <= 16 * 1024, "{threads} B retained by 20,000 threads");
+    assert!(
+        threads <= 16 * 1024,
+        "{threads} B retained by 20,000 threads"
+    );
 
     // 20,000 distinct leaks, each its own fingerprint, in one subscriber's rate table: the
     // table keeps 4,096 at most, with scope names of 128 bytes at most, and what does not
@@ -89,9 +92,8 @@ fn leakguards_own_memory_is_bounded_by_what_is_live() {
     // every round was emitted again.
     let (capture, events) = leakguard_support::capture::layer();
     let layer = leakguard::layer().grace_period(Duration::ZERO);
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(capture).with(layer),
-    );
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture).with(layer));
     let mut kept = Vec::with_capacity(2 * 20_000);
     let mut checks = Vec::new();
     for round in 0..2 {
@@ -110,8 +112,16 @@ fn leakguards_own_memory_is_bounded_by_what_is_live() {
         checks.push((process_live_bytes() - before, emitted));
     }
     eprintln!("20,000 fingerprints, twice: {checks:?} (bytes kept by the check, events)");
-    assert!(checks[0].0 <= 3 << 20, "{} B kept by the first check", checks[0].0);
-    assert!(checks[1].0 <= 4 * 1024, "{} B kept by the second check", checks[1].0);
+    assert!(
+        checks[0].0 <= 3 << 20,
+        "{} B kept by the first check",
+        checks[0].0
+    );
+    assert!(
+        checks[1].0 <= 4 * 1024,
+        "{} B kept by the second check",
+        checks[1].0
+    );
     assert_eq!(checks[0].1, 4096, "the table's worth of leaks is emitted");
     assert_eq!(checks[1].1, 0, "within the window, nothing more");
     assert_eq!(kept.len(), 40_000);

@@ -157,13 +157,114 @@ fn lookups_alone_release_expired_entries() {
     assert_eq!(cache.expired_len(), 0);
     assert_eq!(cache.stats().expirations, 100);
 
-    // Misses read no clock: the lookup after one releases, here everything at once.
+    // Misses read no clock: the lookup after one releases, here everything at once, as
+    // every entry expired and they are few.
     clock.advance(Duration::from_secs(10));
     assert_eq!(cache.get(&999), None);
     assert_eq!(cache.len(), 100, "a miss releases nothing itself");
     assert_eq!(cache.get(&999), None);
     assert_eq!(cache.len(), 0);
     assert_eq!(cache.stats().expirations, 200);
+}
+
+#[test]
+fn a_cache_whose_entries_all_expired_frees_them_a_bounded_share_at_a_time() {
+    let clock = ManualClock::new();
+    let (mut cache, filled) = allocated_by(|| {
+        let mut cache: ScopedCache<u64, String> = ScopedCache::builder()
+            .ttl(Duration::from_secs(60))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        for key in 0..200_000u64 {
+            cache.insert(key, format!("value {key}"));
+        }
+        cache
+    });
+    let empty = cache_baseline(&clock);
+    clock.advance(Duration::from_secs(61));
+    // One live entry among 200,000 expired ones: releasing no longer waits for writes to
+    // outnumber it, nor does one operation free them all.
+    cache.insert(u64::MAX, "live".to_string());
+    let mut operations = 1;
+    let mut most = cache.stats().expirations;
+    while cache.len() > 1 {
+        let before = cache.stats().expirations;
+        assert_eq!(cache.get(&operations), None);
+        most = most.max(cache.stats().expirations - before);
+        operations += 1;
+        assert!(operations <= 1_000, "still {} entries", cache.len());
+    }
+    // A 512th of the store at the most: 200,000 entries in 512 slabs of 391.
+    assert!(
+        most <= 200_000 / 512 + 1,
+        "{most} entries freed by one operation"
+    );
+    assert!(
+        operations <= 600,
+        "{operations} operations to free 200,000 entries"
+    );
+    assert_eq!(cache.get(&u64::MAX).map(String::as_str), Some("live"));
+    // Once the store is sparse it is rebuilt around the live entry: back to the baseline.
+    let now = cache.heap_size() as isize;
+    assert!(now < filled / 100, "{now} B after expiry, {filled} B full");
+    assert!(now <= empty + 4096, "{now} B, an empty cache's {empty} B");
+}
+
+#[test]
+fn a_ring_whose_entries_all_expired_frees_them_a_bounded_share_at_a_time() {
+    let clock = ManualClock::new();
+    let mut ring: ScopedRing<String> = ScopedCache::builder()
+        .ttl(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build_ring()
+        .unwrap();
+    for i in 0..200_000 {
+        ring.push(format!("event {i}"));
+    }
+    clock.advance(Duration::from_secs(61));
+    let mut operations = 0;
+    let mut most = 0;
+    while ring.expired_len() > 0 {
+        let before = ring.stats().expirations;
+        ring.push("live".to_string());
+        most = most.max(ring.stats().expirations - before);
+        operations += 1;
+        assert!(operations <= 1_000, "still {} expired", ring.expired_len());
+    }
+    assert!(
+        most <= 262_144 / 512,
+        "{most} entries freed by one operation"
+    );
+    assert_eq!(ring.len(), operations);
+    assert!(ring.heap_size() < 64 * 1024, "{} B", ring.heap_size());
+
+    // Popping from behind a wall of expired entries takes the oldest live one, and frees
+    // no more than a share of the wall.
+    for i in 0..200_000 {
+        ring.push(format!("old {i}"));
+    }
+    clock.advance(Duration::from_secs(61));
+    ring.push("first live".to_string());
+    ring.push("second live".to_string());
+    let before = ring.stats().expirations;
+    assert_eq!(ring.pop_front().as_deref(), Some("first live"));
+    assert!(ring.stats().expirations - before <= 262_144 / 512 * 2);
+    assert_eq!(ring.len(), 1);
+    assert_eq!(ring.front().map(String::as_str), Some("second live"));
+    assert_eq!(ring.pop_front().as_deref(), Some("second live"));
+    assert!(ring.is_empty());
+}
+
+/// Heap bytes of a cache like the one above holding one entry.
+fn cache_baseline(clock: &ManualClock) -> isize {
+    let mut cache: ScopedCache<u64, String> = ScopedCache::builder()
+        .ttl(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    cache.insert(u64::MAX, "live".to_string());
+    cache.heap_size() as isize
 }
 
 #[test]

@@ -184,8 +184,22 @@ macro_rules! with_core {
 }
 pub(super) use with_core;
 
-/// How many expired entries one operation releases, at most.
+/// How many expired entries one operation releases at the least, when that many are due.
 pub(super) const SWEEP: usize = 8;
+
+/// How many expired entries one operation may release in a store of `slots` slots: a
+/// 512th of them, so that a store whose entries have all expired is empty within 512
+/// operations, whatever its size, and no operation frees more than a bounded share (some
+/// 2,000 entries of a million, a tenth of a millisecond).
+pub(crate) fn sweep_budget(slots: usize) -> usize {
+    (slots / 512).max(SWEEP)
+}
+
+/// Most entries one operation moves or drops in one go: a sparse store is rebuilt around
+/// its live entries, and a store whose entries all expired is dropped whole, only up to
+/// this many (a few tenths of a millisecond); beyond, the store keeps its size until fewer
+/// are left.
+pub(crate) const MAX_REBUILD: usize = 16_384;
 
 /// What [`Core::liveness`] found of an entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -370,8 +384,10 @@ where
     W: Stored<Value: HeapSize>,
     S: BuildHasher + Default,
 {
-    /// Releases up to [`SWEEP`] expired entries, or every entry at once when all have
-    /// expired; shrinks the storage after a mass release.
+    /// Releases the expired entries due at `now`, up to [`sweep_budget`] of them, then
+    /// shrinks the storage if it has become sparse; or, when every entry has expired and
+    /// they are no more than [`MAX_REBUILD`], all at once. A million entries that expired
+    /// together are freed over some 500 operations, never in one.
     #[cold]
     #[inline(never)]
     pub(super) fn sweep(&mut self, now: Nanos, counters: &mut Counters, delta: &mut isize) {
@@ -380,17 +396,24 @@ where
             .as_ref()
             .and_then(|e| e.newest_deadline())
             .is_some_and(|d| d <= now);
-        if all_expired {
+        if all_expired && self.qc.len() <= MAX_REBUILD {
+            // Few enough to drop in one go, as one store: cheaper than one by one.
             counters.expirations += self.qc.len() as u64;
             *delta -= self.entries_heap();
             self.reset();
-        } else {
-            for _ in 0..SWEEP {
-                if !self.expire_oldest(now, counters, delta) {
-                    break;
-                }
+            return;
+        }
+        let slots = self.expiry.as_ref().map_or(0, |e| e.slots());
+        for _ in 0..sweep_budget(slots) {
+            if !self.expire_oldest(now, counters, delta) {
+                // Nothing left due: a store rebuilt now holds live entries only, and its
+                // size, which the budget follows, is theirs.
+                self.shrink_if_sparse();
+                return;
             }
-            self.shrink_if_sparse();
+        }
+        if self.qc.is_empty() {
+            self.reset();
         }
     }
 
@@ -422,9 +445,9 @@ where
         true
     }
 
-    /// Rebuilds the storage once it has four times more slots than entries, and releases
-    /// it once empty, so that a cache drained by expiry or removals gives its memory back.
-    /// Write order is kept.
+    /// Rebuilds the storage once it has four times more slots than entries (and no more
+    /// than [`MAX_REBUILD`] entries to move), and releases it once empty, so that a cache
+    /// drained by expiry or removals gives its memory back. Write order is kept.
     pub(super) fn shrink_if_sparse(&mut self) {
         if self.qc.is_empty() {
             if self.slab_len() > 0 {
@@ -433,7 +456,7 @@ where
             return;
         }
         let slots = self.slab_len();
-        if slots < 64 || self.qc.len() > slots / 4 {
+        if slots < 64 || self.qc.len() > slots / 4 || self.qc.len() > MAX_REBUILD {
             return;
         }
         let mut fresh: Core<K, W, S> = Core::new(self.max());

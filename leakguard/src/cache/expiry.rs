@@ -185,9 +185,15 @@ impl<K> Expiry<K> {
         self.oldest().is_none_or(|(_, _, deadline)| deadline <= now)
     }
 
-    /// The deadline of the newest record.
+    /// The deadline of the newest record: every record is due once it is.
     pub(crate) fn newest_deadline(&self) -> Option<Nanos> {
         self.deadline(self.tail?)
+    }
+
+    /// Records the list has room for, live or free: the size of the store it times, which
+    /// does not shrink as entries expire.
+    pub(crate) fn slots(&self) -> usize {
+        self.records.len()
     }
 
     /// How many records are expired at `now`; walks the expired ones only.
@@ -251,7 +257,8 @@ mod tests {
         assert_eq!(d, b, "freed slot reused");
         assert_eq!(list.remove(a), Some("a"));
         assert_eq!(list.remove(a), None, "already removed");
-        assert_eq!(list.newest_deadline(), Some(40));
+        assert_eq!(list.in_order().last().map(|(_, d)| d), Some(40));
+        assert_eq!(list.slots(), 3, "three records made, one reused");
         assert_eq!(list.remove(c), Some("c"));
         assert_eq!(list.remove(d), Some("d"));
         assert_eq!(list.len(), 0);

@@ -27,12 +27,14 @@ use crate::heap_size::{Footprint, HeapSize, Measurement, running_heap};
 ///   least worth keeping, chosen by [quick_cache](https://docs.rs/quick_cache)'s
 ///   CLOCK-Pro-style policy, which keeps frequently used entries over merely recent ones.
 /// - `ttl` expires an entry that long after it was written. An expired entry is never
-///   returned, and its memory is released as operations go on: each write releases up to
-///   eight expired entries, and so does a lookup after one that found nothing or saw entries
-///   due. (A lookup releases before it looks, as it returns a borrow, and reads the clock
-///   only once it finds an entry.) Once every entry has expired, the storage is released
-///   whole within two operations. [`purge_expired`](Self::purge_expired) releases them all
-///   at once.
+///   returned, and its memory is released as operations go on: each write releases a
+///   bounded share of the expired entries (a 512th of the store, eight at the least), and
+///   so does a lookup after one that found nothing or saw entries due. (A lookup releases
+///   before it looks, as it returns a borrow, and reads the clock only once it finds an
+///   entry.) When every entry has expired and they are no more than 16,384, the storage
+///   is released whole at once; a larger store whose entries all expired is back to its
+///   baseline within about 512 operations, and no operation pauses to free them all.
+///   [`purge_expired`](Self::purge_expired) releases them all at once.
 ///
 /// There is no background thread and no preallocation: an empty cache is a few hundred
 /// bytes, so a struct with a cache field can be created per request.

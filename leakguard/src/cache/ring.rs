@@ -7,7 +7,7 @@ use std::mem::size_of;
 use std::ops::Index;
 use std::time::Duration;
 
-use super::engine::SWEEP;
+use super::engine::{MAX_REBUILD, sweep_budget};
 use super::options::{Config, Lifetime, ScopedCacheBuilder};
 use super::stats::{CacheStats, Counters, Delta};
 use crate::clock::Nanos;
@@ -136,24 +136,31 @@ impl<T: HeapSize> ScopedRing<T> {
         Some(item)
     }
 
-    /// Releases up to [`SWEEP`] expired entries, or all at once when every entry has expired.
+    /// Releases the expired entries due at `now`, up to
+    /// [`sweep_budget`](super::engine::sweep_budget) of them, or all of them when every
+    /// entry has expired and they are few: never all of a large ring at once.
     fn sweep(&mut self, now: Nanos) {
         if self.deadlines.front().is_none_or(|&d| d > now) {
             return;
         }
-        if self.deadlines.back().is_some_and(|&d| d <= now) {
+        if self.items.len() <= MAX_REBUILD && self.deadlines.back().is_some_and(|&d| d <= now) {
+            // Few enough to drop in one go.
             self.counters.expirations += self.items.len() as u64;
             self.release_all();
             return;
         }
-        for _ in 0..SWEEP {
+        for _ in 0..sweep_budget(self.items.capacity()) {
             if self.deadlines.front().is_none_or(|&d| d > now) {
-                break;
+                // Nothing left due: shrunk now, the storage holds live entries only.
+                self.shrink_if_sparse();
+                return;
             }
             self.drop_oldest();
             self.counters.expirations += 1;
         }
-        self.shrink_if_sparse();
+        if self.items.is_empty() {
+            self.shrink_if_sparse();
+        }
     }
 
     fn release_all(&mut self) {
@@ -169,7 +176,10 @@ impl<T: HeapSize> ScopedRing<T> {
         if self.items.is_empty() {
             self.items = VecDeque::new();
             self.deadlines = VecDeque::new();
-        } else if self.items.capacity() >= 64 && self.items.len() <= self.items.capacity() / 4 {
+        } else if self.items.capacity() >= 64
+            && self.items.len() <= self.items.capacity() / 4
+            && self.items.len() <= MAX_REBUILD
+        {
             self.items.shrink_to_fit();
             self.deadlines.shrink_to_fit();
         }
@@ -204,11 +214,19 @@ impl<T: HeapSize> ScopedRing<T> {
         let now = self.lifetime.now().0;
         self.sweep(now);
         let first = self.first_live();
-        for _ in 0..first {
-            self.drop_oldest();
-            self.counters.expirations += 1;
-        }
-        self.drop_oldest()
+        let item = if first == 0 {
+            self.drop_oldest()
+        } else {
+            // More expired entries ahead than one operation releases: take the oldest live
+            // one from behind them, and put the first expired one in its place, to be
+            // released by the operations to come. Expired entries stay ahead of live ones.
+            let item = self.items.swap_remove_front(first)?;
+            self.deadlines.swap_remove_front(first);
+            self.delta.add(-(running_heap(&item) as isize));
+            Some(item)
+        };
+        self.release_if_empty();
+        item
     }
 
     /// Removes and returns the newest live entry.
@@ -221,7 +239,16 @@ impl<T: HeapSize> ScopedRing<T> {
         let item = self.items.pop_back()?;
         self.deadlines.pop_back();
         self.delta.add(-(running_heap(&item) as isize));
+        self.release_if_empty();
         Some(item)
+    }
+
+    /// Gives the storage back once the ring holds nothing.
+    fn release_if_empty(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > 0 {
+            self.items = VecDeque::new();
+            self.deadlines = VecDeque::new();
+        }
     }
 
     /// Same as [`pop_back`](Self::pop_back), under `Vec`'s name.
