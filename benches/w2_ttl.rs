@@ -313,7 +313,7 @@ fn expiry_pauses() {
             |r, i| {
                 r.push(format!("event {i}"));
             },
-            |r, i| {
+            |r, _| {
                 r.pop_front();
             },
             |r| r.stats().expirations,
