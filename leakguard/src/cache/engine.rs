@@ -386,7 +386,7 @@ where
 {
     /// Releases the expired entries due at `now`, up to [`sweep_budget`] of them, then
     /// shrinks the storage if it has become sparse; or, when every entry has expired and
-    /// they are no more than [`MAX_REBUILD`], all at once. A million entries that expired
+    /// the store is no larger than [`MAX_REBUILD`], all at once. A million entries that expired
     /// together are freed over some 500 operations, never in one.
     #[cold]
     #[inline(never)]
@@ -396,14 +396,14 @@ where
             .as_ref()
             .and_then(|e| e.newest_deadline())
             .is_some_and(|d| d <= now);
-        if all_expired && self.qc.len() <= MAX_REBUILD {
-            // Few enough to drop in one go, as one store: cheaper than one by one.
+        let slots = self.expiry.as_ref().map_or(0, |e| e.slots());
+        if all_expired && slots <= MAX_REBUILD {
+            // A small store: dropped in one go, cheaper than entry by entry.
             counters.expirations += self.qc.len() as u64;
             *delta -= self.entries_heap();
             self.reset();
             return;
         }
-        let slots = self.expiry.as_ref().map_or(0, |e| e.slots());
         for _ in 0..sweep_budget(slots) {
             if !self.expire_oldest(now, counters, delta) {
                 // Nothing left due: a store rebuilt now holds live entries only, and its

@@ -31,9 +31,9 @@ use crate::heap_size::{Footprint, HeapSize, Measurement, running_heap};
 ///   bounded share of the expired entries (a 512th of the store, eight at the least), and
 ///   so does a lookup after one that found nothing or saw entries due. (A lookup releases
 ///   before it looks, as it returns a borrow, and reads the clock only once it finds an
-///   entry.) When every entry has expired and they are no more than 16,384, the storage
-///   is released whole at once; a larger store whose entries all expired is back to its
-///   baseline within about 512 operations, and no operation pauses to free them all.
+///   entry.) When every entry has expired and the store holds no more than 16,384, it is
+///   released whole at once; a larger store whose entries all expired is back to its
+///   baseline within about 512 operations, the last of which drops the emptied storage.
 ///   [`purge_expired`](Self::purge_expired) releases them all at once.
 ///
 /// There is no background thread and no preallocation: an empty cache is a few hundred

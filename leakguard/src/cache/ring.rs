@@ -143,7 +143,8 @@ impl<T: HeapSize> ScopedRing<T> {
         if self.deadlines.front().is_none_or(|&d| d > now) {
             return;
         }
-        if self.items.len() <= MAX_REBUILD && self.deadlines.back().is_some_and(|&d| d <= now) {
+        if self.items.capacity() <= MAX_REBUILD && self.deadlines.back().is_some_and(|&d| d <= now)
+        {
             // Few enough to drop in one go.
             self.counters.expirations += self.items.len() as u64;
             self.release_all();
