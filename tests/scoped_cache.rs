@@ -106,6 +106,30 @@ fn builder_names_the_bad_setting() {
     assert_eq!(err.setting(), "ttl");
     let err = ScopedCache::builder().build_set::<u8>().unwrap_err();
     assert_eq!(err, ConfigError::Unbounded);
+    // A bound no cache can reach bounds nothing: it is not a way around "set a bound".
+    for max in [usize::MAX, leakguard::MAX_ENTRIES + 1] {
+        let err = ScopedCache::builder()
+            .max(max)
+            .build::<u64, u64>()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::MaxTooLarge {
+                most: leakguard::MAX_ENTRIES
+            }
+        );
+        assert_eq!(err.setting(), "max");
+        assert_eq!(
+            err.to_string(),
+            "invalid scoped cache setting `max`: it must be at most 4294967294, the most entries a cache can index"
+        );
+    }
+    assert!(
+        ScopedCache::builder()
+            .max(leakguard::MAX_ENTRIES)
+            .build::<u64, u64>()
+            .is_ok()
+    );
 }
 
 #[test]

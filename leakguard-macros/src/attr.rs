@@ -377,7 +377,20 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
     for meta in list_metas(attr, errors) {
         if meta.path() == MAX {
             if seen.first(MAX, &meta, errors) {
-                bounds.max = count(&meta, MAX, errors);
+                bounds.max = count(&meta, MAX, errors).filter(|&max| {
+                    // The runtime's `MAX_ENTRIES`: quick_cache indexes entries with 32 bits.
+                    let most = u32::MAX as usize - 1;
+                    let fits = max <= most;
+                    if let (false, Meta::NameValue(nv)) = (fits, &meta) {
+                        errors.at(
+                            &nv.value,
+                            format!(
+                                "`max` must be at most {most}, the most entries a cache can index"
+                            ),
+                        );
+                    }
+                    fits
+                });
             }
         } else if meta.path() == TTL {
             if seen.first(TTL, &meta, errors) {

@@ -15,6 +15,12 @@ pub enum ConfigError {
     ZeroTtl,
     /// A scoped cache had neither `max` nor `ttl`: it would be unbounded.
     Unbounded,
+    /// A scoped cache's `max` was more entries than a cache can index: it would bound
+    /// nothing.
+    MaxTooLarge {
+        /// The most a cache can hold, [`MAX_ENTRIES`](crate::MAX_ENTRIES).
+        most: usize,
+    },
     /// A layer setting out of its range.
     Invalid {
         /// The setting, as its builder method names it.
@@ -38,7 +44,7 @@ impl ConfigError {
     /// such as `"sample_interval"`, or an environment variable.
     pub fn setting(&self) -> &'static str {
         match self {
-            ConfigError::ZeroMax => "max",
+            ConfigError::ZeroMax | ConfigError::MaxTooLarge { .. } => "max",
             ConfigError::ZeroTtl => "ttl",
             ConfigError::Unbounded => "max, ttl",
             ConfigError::Invalid { setting, .. } => setting,
@@ -58,6 +64,10 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Unbounded => f.write_str(
                 "invalid scoped cache settings: set `max`, `ttl` or both, or the cache is unbounded",
+            ),
+            ConfigError::MaxTooLarge { most } => write!(
+                f,
+                "invalid scoped cache setting `max`: it must be at most {most}, the most entries a cache can index"
             ),
             ConfigError::Invalid { setting, requirement } => {
                 write!(f, "invalid leakguard setting `{setting}`: it must be {requirement}")

@@ -163,8 +163,8 @@ pub mod testing;
 
 pub use budget::Budget;
 pub use cache::{
-    CacheStats, DefaultHashBuilder, ScopedCache, ScopedCacheBuilder, ScopedRing, ScopedSet,
-    ValueMut,
+    CacheStats, DefaultHashBuilder, MAX_ENTRIES, ScopedCache, ScopedCacheBuilder, ScopedRing,
+    ScopedSet, ValueMut,
 };
 pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;

@@ -13,7 +13,7 @@ mod set;
 mod stats;
 
 pub use map::{ScopedCache, ValueMut};
-pub use options::ScopedCacheBuilder;
+pub use options::{MAX_ENTRIES, ScopedCacheBuilder};
 pub use quick_cache::DefaultHashBuilder;
 pub use ring::ScopedRing;
 pub use set::ScopedSet;

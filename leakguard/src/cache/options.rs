@@ -55,6 +55,9 @@ pub struct ScopedCacheBuilder {
     clock: Option<Clock>,
 }
 
+/// The most entries a scoped cache can hold: quick_cache indexes them with 32 bits.
+pub const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -85,6 +88,9 @@ impl ScopedCacheBuilder {
     pub(crate) fn config(self) -> Result<Config, ConfigError> {
         if self.max == Some(0) {
             return Err(ConfigError::ZeroMax);
+        }
+        if self.max.is_some_and(|max| max > MAX_ENTRIES) {
+            return Err(ConfigError::MaxTooLarge { most: MAX_ENTRIES });
         }
         if self.ttl == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroTtl);

@@ -258,6 +258,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "thousands of fingerprints: too slow under Miri")]
     fn a_full_table_turns_new_fingerprints_into_one_overflow_tally() {
         let mut table = RateTable::default();
         let names: Vec<String> = (0..MAX_FINGERPRINTS + 100)
