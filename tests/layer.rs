@@ -258,6 +258,7 @@ fn a_map_emptied_by_deletes_reports_its_hoarded_capacity_once() {
     assert_eq!(hoarded[0].level, Level::INFO);
     // Reported as it starts hoarding, partway through the deletes.
     let event = &hoarded[0];
+    assert_eq!(event.field("cause"), Some("\"storage\""));
     let len: usize = event.field("len").unwrap().parse().unwrap();
     let capacity: usize = event.field("capacity").unwrap().parse().unwrap();
     let unused: usize = event.field("unused_bytes").unwrap().parse().unwrap();

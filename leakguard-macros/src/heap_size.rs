@@ -72,18 +72,21 @@ fn fields_sum(fields: &[MeasuredField<'_>]) -> (TokenStream, TokenStream) {
                 let deref = quote_spanned!(ty.span()=> &*);
                 let mut binding = binding.clone();
                 binding.set_span(last_span(ty));
-                quote!(::leakguard::__private::HeapSize::heap_size_in(#deref #binding, __leakguard_m))
+                quote!(::leakguard::__private::HeapSize::heap_usage_in(#deref #binding, __leakguard_m))
             }
             How::Skip => continue,
             How::With(path) => quote_spanned! {path.span()=>
-                #path(#binding)
+                ::leakguard::__private::HeapUsage::used(#path(#binding))
             },
         };
         bindings.push(quote!(#member: #binding));
         terms.push(term);
     }
     let pattern = quote!({ #(#bindings,)* .. });
-    (quote!(0 #(+ #terms)*), pattern)
+    (
+        quote!(::leakguard::__private::HeapUsage::used(0) #(+ #terms)*),
+        pattern,
+    )
 }
 
 fn body(measured: &Measured<'_>) -> TokenStream {

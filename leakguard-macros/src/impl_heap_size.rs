@@ -5,10 +5,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, Generics, Ident};
 
-/// `impl HeapSize for ident` whose `heap_size_in` is `body`, which reads `self` and the
-/// ongoing measurement, `__leakguard_m`.
+/// `impl HeapSize for ident` whose `heap_usage_in` is `body`, which reads `self` and the
+/// ongoing measurement, `__leakguard_m`, and gives a `HeapUsage`: `heap_size` and
+/// `heap_size_in` take its bytes.
 ///
-/// Both methods are `#[inline]`: a crate that never measures the type then compiles neither,
+/// Every method is `#[inline]`: a crate that never measures the type then compiles neither,
 /// where a non-generic impl's methods are otherwise compiled whether called or not (a
 /// fifth of the optimized build of a crate of tracked structs).
 pub(crate) fn measured(ident: &Ident, generics: &Generics, body: TokenStream) -> TokenStream {
@@ -23,6 +24,11 @@ pub(crate) fn measured(ident: &Ident, generics: &Generics, body: TokenStream) ->
 
             #[inline]
             fn heap_size_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::core::primitive::usize {
+                ::leakguard::__private::HeapSize::heap_usage_in(self, __leakguard_m).bytes
+            }
+
+            #[inline]
+            fn heap_usage_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::leakguard::__private::HeapUsage {
                 #body
             }
         }

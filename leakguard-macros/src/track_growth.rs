@@ -105,10 +105,12 @@ fn generate(input: &Input<'_>) -> TokenStream {
             // `HeapSize` counts, tracked or not, unless `#[heap_size(skip)]` says otherwise.
             let measure = match &field.heap_size {
                 How::Skip => continue,
-                How::With(path) => quote_spanned!(path.span()=> #path(&self.#field_ident)),
+                How::With(path) => quote_spanned! {path.span()=>
+                    ::leakguard::__private::HeapUsage::used(#path(&self.#field_ident))
+                },
                 How::Measure => quote! {
                     (&::leakguard::__private::IfHeapSize(&self.#field_ident))
-                        .__leakguard_heap_size_in(__leakguard_m)
+                        .__leakguard_heap_usage_in(__leakguard_m)
                 },
             };
             measures.push(quote! {
@@ -171,13 +173,13 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
         let measure = match &field.heap_size {
             How::Skip => continue,
-            How::With(path) => {
-                quote_spanned!(path.span()=> #path(::core::ops::Deref::deref(&self.#field_ident)))
-            }
+            How::With(path) => quote_spanned! {path.span()=>
+                ::leakguard::__private::HeapUsage::used(#path(::core::ops::Deref::deref(&self.#field_ident)))
+            },
             How::Measure => {
                 measured_types.push(ty);
                 quote! {
-                    <#tracked as ::leakguard::__private::HeapSize>::heap_size_in(&self.#field_ident, __leakguard_m)
+                    <#tracked as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#field_ident, __leakguard_m)
                 }
             }
         };
@@ -207,7 +209,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
         quote! {
             #[allow(unused_imports)]
             use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
-            let mut #total: ::core::primitive::usize = 0;
+            let mut #total = ::leakguard::__private::HeapUsage::used(0);
             #(#measures)*
             #total
         },

@@ -168,7 +168,7 @@ pub use cache::{
 };
 pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
-pub use heap_size::{Footprint, HeapSize, Measurement};
+pub use heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupReport, Report, report};
 pub use scope::{ScopeGuard, scope};
@@ -242,7 +242,7 @@ pub mod __private {
     /// The bounded collections `#[scoped_cache]` fields become.
     pub use crate::cache::{ScopedCache, ScopedRing, ScopedSet};
     /// What the `HeapSize` impls of `#[track_growth]` and `derive(HeapSize)` call.
-    pub use crate::heap_size::{HeapSize, Measurement};
+    pub use crate::heap_size::{HeapSize, HeapUsage, Measurement};
     /// How a `#[track_growth]` struct's `HeapSize` measures a field it does not track.
     pub use crate::heap_size::{IfHeapSize, MeasureHeapSize, MeasureNothing};
     /// The descriptions `#[track_growth]` emits for each tracked field, and the trait

@@ -1,4 +1,4 @@
-//! How leakguard prints quantities: bytes, signed changes of bytes, rates and spans of time.
+//! How leakguard prints quantities: counts, bytes, signed changes of bytes, rates and spans of time.
 
 use std::fmt;
 
@@ -27,6 +27,23 @@ impl fmt::Display for ByteSize {
         } else {
             write!(f, "{tenths:.1} {}", UNITS[unit])
         }
+    }
+}
+
+/// A count printed with thousands separators: `1,000`, `12,345,678`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Count(pub(crate) usize);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.to_string();
+        for (i, digit) in digits.char_indices() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        Ok(())
     }
 }
 
@@ -90,6 +107,14 @@ mod tests {
         assert_eq!(ByteSize(64 * 1024).to_string(), "64 KiB");
         assert_eq!(ByteSize(1536 * 1024).to_string(), "1.5 MiB");
         assert_eq!(ByteSize(64_000).to_string(), "62.5 KiB");
+    }
+
+    #[test]
+    fn counts_print_with_thousands_separators() {
+        assert_eq!(Count(0).to_string(), "0");
+        assert_eq!(Count(999).to_string(), "999");
+        assert_eq!(Count(1_000).to_string(), "1,000");
+        assert_eq!(Count(12_345_678).to_string(), "12,345,678");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::options::Lifetime;
 use super::stats::Counters;
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
-use crate::heap_size::{HeapSize, running_heap};
+use crate::heap_size::{HeapChange, HeapSize, HeapUsage, running_heap};
 
 /// The hooks through which quick_cache reports entries leaving it during an insert.
 #[derive(Clone, Copy, Default)]
@@ -211,8 +211,8 @@ pub(super) enum Liveness {
 }
 
 /// Heap owned by one entry as it comes in or goes out; 0 when compiled out.
-pub(super) fn entry_heap<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> isize {
-    (running_heap(key) + running_heap(value)) as isize
+pub(super) fn entry_heap<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> HeapUsage {
+    running_heap(key) + running_heap(value)
 }
 
 impl<K, W: Stored, S> Core<K, W, S> {
@@ -333,7 +333,7 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
 
     /// Releases what an entry that left the quick_cache core still holds: its expiry
     /// record with the key clone in it, and its share of the figures.
-    pub(super) fn released(&mut self, key: &K, stored: &W, delta: &mut isize)
+    pub(super) fn released(&mut self, key: &K, stored: &W, delta: &mut HeapChange)
     where
         K: HeapSize,
         W::Value: HeapSize,
@@ -341,7 +341,7 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         *delta -= entry_heap(key, stored.value());
         if let (Some(slot), Some(expiry)) = (stored.slot(), self.expiry.as_mut()) {
             if let Some(clone) = expiry.remove(slot) {
-                *delta -= running_heap(&clone) as isize;
+                *delta -= running_heap(&clone);
             }
         }
     }
@@ -357,24 +357,25 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
     }
 
     /// Heap owned by every entry, key clones included; 0 when compiled out.
-    pub(super) fn entries_heap(&self) -> isize
+    pub(super) fn entries_heap(&self) -> HeapUsage
     where
         K: HeapSize,
         W::Value: HeapSize,
     {
         if !crate::ENABLED {
-            return 0;
+            return HeapUsage::default();
         }
-        let entries: isize = self
+        let entries: HeapUsage = self
             .qc
             .iter()
             .map(|(key, stored)| entry_heap(key, stored.value()))
             .sum();
-        let clones: usize = self
+        let clones: HeapUsage = self
             .expiry
             .as_ref()
-            .map_or(0, |e| e.in_order().map(|(key, _)| running_heap(key)).sum());
-        entries + clones as isize
+            .map(|e| e.in_order().map(|(key, _)| running_heap(key)).sum())
+            .unwrap_or_default();
+        entries + clones
     }
 }
 
@@ -390,7 +391,7 @@ where
     /// together are freed over some 500 operations, never in one.
     #[cold]
     #[inline(never)]
-    pub(super) fn sweep(&mut self, now: Nanos, counters: &mut Counters, delta: &mut isize) {
+    pub(super) fn sweep(&mut self, now: Nanos, counters: &mut Counters, delta: &mut HeapChange) {
         let all_expired = self
             .expiry
             .as_ref()
@@ -422,7 +423,7 @@ where
         &mut self,
         now: Nanos,
         counters: &mut Counters,
-        delta: &mut isize,
+        delta: &mut HeapChange,
     ) -> bool {
         let Some(expiry) = self.expiry.as_mut() else {
             return false;
@@ -484,5 +485,23 @@ where
             }
         }
         *self = fresh;
+    }
+}
+
+/// One of two iterators.
+pub(super) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+impl<A: Iterator, B: Iterator<Item = A::Item>> Iterator for Either<A, B> {
+    type Item = A::Item;
+
+    #[inline]
+    fn next(&mut self) -> Option<A::Item> {
+        match self {
+            Either::Left(a) => a.next(),
+            Either::Right(b) => b.next(),
+        }
     }
 }

@@ -231,8 +231,8 @@ impl<K> Expiry<K> {
 
 impl<K: HeapSize> Expiry<K> {
     /// Heap bytes owned by the key clones.
-    pub(crate) fn keys_heap(&self, m: &mut crate::Measurement) -> usize {
-        self.in_order().map(|(key, _)| key.heap_size_in(m)).sum()
+    pub(crate) fn keys_heap(&self, m: &mut crate::Measurement) -> crate::HeapUsage {
+        self.in_order().map(|(key, _)| key.heap_usage_in(m)).sum()
     }
 }
 

@@ -9,13 +9,15 @@ use quick_cache::UnitWeighter;
 use quick_cache::unsync;
 
 use super::DefaultHashBuilder;
-use super::engine::{Bare, Core, Hooks, Outcome, Store, Stored, Timed, entry_heap, with_core};
+use super::engine::{
+    Bare, Core, Either, Hooks, Outcome, Store, Stored, Timed, entry_heap, with_core,
+};
 use super::expiry::Expiry;
 use super::options::{Config, Lifetime, ScopedCacheBuilder};
 use super::stats::{CacheStats, Counters, Delta};
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
-use crate::heap_size::{Footprint, HeapSize, Measurement, running_heap};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, running_heap};
 
 /// A map bounded in entries, in age, or both, that evicts on its own.
 ///
@@ -138,7 +140,7 @@ where
     }
 
     /// Heap that entries brought in or took out since the last call.
-    pub(crate) fn take_delta(&mut self) -> isize {
+    pub(crate) fn take_delta(&mut self) -> HeapChange {
         self.delta.take()
     }
 }
@@ -162,7 +164,7 @@ where
             .and_then(|e| e.oldest())
             .is_some_and(|(_, _, d)| d <= now)
         {
-            let mut delta = 0;
+            let mut delta = HeapChange::default();
             core.sweep(now, &mut self.counters, &mut delta);
             self.delta.add(delta);
         }
@@ -184,7 +186,7 @@ where
     #[inline]
     fn insert_at(&mut self, key: K, value: V, now: Nanos, tick: Nanos) -> Option<V> {
         let lifetime = &self.lifetime;
-        let mut delta = 0;
+        let mut delta = HeapChange::default();
         let stats = &mut self.counters;
         let replaced = with_core!(&mut self.store, core => {
             let slot = lifetime.expires().then(|| {
@@ -193,7 +195,7 @@ where
                     .expiry
                     .get_or_insert_with(|| Box::new(Expiry::new(max)));
                 let clone = key.clone();
-                delta += running_heap(&clone) as isize;
+                delta += running_heap(&clone);
                 expiry.push(clone, lifetime.deadline(now, tick))
             });
             delta += entry_heap(&key, &value);
@@ -320,7 +322,7 @@ where
     {
         let now = self.now();
         self.sweep(now);
-        let mut delta = 0;
+        let mut delta = HeapChange::default();
         let stats = &mut self.counters;
         let removed = with_core!(&mut self.store, core => {
             let removed = core.qc.remove(key).and_then(|(key, stored)| {
@@ -360,7 +362,7 @@ where
             // A ghost of the key (an entry evicted lately) would be re-admitted by the
             // insert and may be evicted again before the insert returns; an expired entry
             // is due anyway. Removing either first makes the new entry stay.
-            let mut delta = 0;
+            let mut delta = HeapChange::default();
             let stats = &mut self.counters;
             with_core!(&mut self.store, core => {
                 if let Some((key, stored)) = core.qc.remove(key) {
@@ -392,18 +394,18 @@ where
 
     /// Removes every entry and releases the storage.
     pub fn clear(&mut self) {
-        let delta = with_core!(&mut self.store, core => {
+        let heap = with_core!(&mut self.store, core => {
             let heap = core.entries_heap();
             core.reset();
-            -heap
+            heap
         });
-        self.delta.add(delta);
+        self.delta.lose(heap);
     }
 
     /// Keeps the live entries for which `keep` returns `true`; releases expired ones.
     pub fn retain<F: FnMut(&K, &V) -> bool>(&mut self, mut keep: F) {
         let now = self.now();
-        let mut delta = 0;
+        let mut delta = HeapChange::default();
         let stats = &mut self.counters;
         with_core!(&mut self.store, core => {
             let doomed: Vec<(K, bool)> = core
@@ -430,7 +432,7 @@ where
     /// Releases every expired entry now, returning how many there were.
     pub fn purge_expired(&mut self) -> usize {
         let now = self.now();
-        let mut delta = 0;
+        let mut delta = HeapChange::default();
         let mut purged = 0;
         let stats = &mut self.counters;
         with_core!(&mut self.store, core => {
@@ -507,24 +509,6 @@ impl<K, V: fmt::Debug, S> fmt::Debug for ValueMut<'_, K, V, S> {
     }
 }
 
-/// One of two iterators.
-enum Either<A, B> {
-    Left(A),
-    Right(B),
-}
-
-impl<A: Iterator, B: Iterator<Item = A::Item>> Iterator for Either<A, B> {
-    type Item = A::Item;
-
-    #[inline]
-    fn next(&mut self) -> Option<A::Item> {
-        match self {
-            Either::Left(a) => a.next(),
-            Either::Right(b) => b.next(),
-        }
-    }
-}
-
 impl<K, V, S> HeapSize for ScopedCache<K, V, S>
 where
     K: Eq + Hash + Clone + HeapSize,
@@ -535,17 +519,22 @@ where
         self.heap_size_in(&mut Measurement::new())
     }
 
+    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+        self.heap_usage_in(m).bytes
+    }
+
     /// The storage, every entry's heap, and in a TTL cache the key clones of its expiry
     /// list; expired entries still held are included.
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let footprint = self.footprint().unwrap_or_default();
         with_core!(&self.store, core => {
-            let entries: usize = core
+            let entries: HeapUsage = core
                 .qc
                 .iter()
-                .map(|(k, stored)| k.heap_size_in(m) + stored.value().heap_size_in(m))
+                .map(|(k, stored)| k.heap_usage_in(m) + stored.value().heap_usage_in(m))
                 .sum();
-            let keys = core.expiry.as_ref().map_or(0, |e| e.keys_heap(m));
-            core.storage_bytes() + entries + keys
+            let keys = core.expiry.as_ref().map(|e| e.keys_heap(m)).unwrap_or_default();
+            HeapUsage::of_collection(footprint, entries + keys)
         })
     }
 

@@ -11,8 +11,8 @@ use super::engine::{MAX_REBUILD, sweep_budget};
 use super::options::{Config, Lifetime, ScopedCacheBuilder};
 use super::stats::{CacheStats, Counters, Delta};
 use crate::clock::Nanos;
-use crate::heap_size::running_heap;
 use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::heap_size::{HeapChange, HeapUsage, running_heap};
 
 /// A queue bounded in length, in age, or both: pushing past `max` drops the oldest entry,
 /// and with a `ttl` entries expire that long after they were pushed.
@@ -122,7 +122,7 @@ impl<T> ScopedRing<T> {
         self.counters.stats(self.items.len())
     }
 
-    pub(crate) fn take_delta(&mut self) -> isize {
+    pub(crate) fn take_delta(&mut self) -> HeapChange {
         self.delta.take()
     }
 }
@@ -132,7 +132,7 @@ impl<T: HeapSize> ScopedRing<T> {
     fn drop_oldest(&mut self) -> Option<T> {
         let item = self.items.pop_front()?;
         self.deadlines.pop_front();
-        self.delta.add(-(running_heap(&item) as isize));
+        self.delta.lose(running_heap(&item));
         Some(item)
     }
 
@@ -166,8 +166,8 @@ impl<T: HeapSize> ScopedRing<T> {
 
     fn release_all(&mut self) {
         if crate::ENABLED {
-            let heap: usize = self.items.iter().map(running_heap).sum();
-            self.delta.add(-(heap as isize));
+            let heap: HeapUsage = self.items.iter().map(running_heap).sum();
+            self.delta.lose(heap);
         }
         self.items = VecDeque::new();
         self.deadlines = VecDeque::new();
@@ -196,7 +196,7 @@ impl<T: HeapSize> ScopedRing<T> {
         } else {
             None
         };
-        self.delta.add(running_heap(&value) as isize);
+        self.delta.add(running_heap(&value).into());
         self.items.push_back(value);
         if self.lifetime.expires() {
             self.deadlines.push_back(self.lifetime.deadline(now, tick));
@@ -223,7 +223,7 @@ impl<T: HeapSize> ScopedRing<T> {
             // released by the operations to come. Expired entries stay ahead of live ones.
             let item = self.items.swap_remove_front(first)?;
             self.deadlines.swap_remove_front(first);
-            self.delta.add(-(running_heap(&item) as isize));
+            self.delta.lose(running_heap(&item));
             Some(item)
         };
         self.release_if_empty();
@@ -239,7 +239,7 @@ impl<T: HeapSize> ScopedRing<T> {
         }
         let item = self.items.pop_back()?;
         self.deadlines.pop_back();
-        self.delta.add(-(running_heap(&item) as isize));
+        self.delta.lose(running_heap(&item));
         self.release_if_empty();
         Some(item)
     }
@@ -266,7 +266,7 @@ impl<T: HeapSize> ScopedRing<T> {
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut keep: F) {
         let first = self.first_live();
         let mut index = 0;
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         let (items, deadlines) = (&mut self.items, &mut self.deadlines);
         let mut kept = 0;
         let mut expired = 0u64;
@@ -289,7 +289,7 @@ impl<T: HeapSize> ScopedRing<T> {
             deadlines.truncate(kept);
         }
         self.counters.expirations += expired;
-        self.delta.add(-(removed as isize));
+        self.delta.lose(removed);
         self.shrink_if_sparse();
     }
 
@@ -341,10 +341,14 @@ impl<T: HeapSize> HeapSize for ScopedRing<T> {
         self.heap_size_in(&mut Measurement::new())
     }
 
-    /// The storage and every entry's heap, expired entries still held included.
     fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self.items.iter().map(|item| item.heap_size_in(m)).sum();
-        self.footprint().map_or(0, |f| f.storage_bytes) + entries
+        self.heap_usage_in(m).bytes
+    }
+
+    /// The storage and every entry's heap, expired entries still held included.
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries: HeapUsage = self.items.iter().map(|item| item.heap_usage_in(m)).sum();
+        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
     }
 
     fn footprint(&self) -> Option<Footprint> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::options::ScopedCacheBuilder;
 use super::stats::CacheStats;
 use super::{DefaultHashBuilder, ScopedCache};
-use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 
 /// A set bounded in entries, in age, or both; what `#[scoped_cache]` turns a `HashSet` into.
 ///
@@ -71,7 +71,7 @@ where
         self.0.stats()
     }
 
-    pub(crate) fn take_delta(&mut self) -> isize {
+    pub(crate) fn take_delta(&mut self) -> HeapChange {
         self.0.take_delta()
     }
 }
@@ -146,6 +146,10 @@ where
 
     fn heap_size_in(&self, m: &mut Measurement) -> usize {
         self.0.heap_size_in(m)
+    }
+
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.0.heap_usage_in(m)
     }
 
     fn footprint(&self) -> Option<Footprint> {

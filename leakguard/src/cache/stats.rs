@@ -1,21 +1,31 @@
 //! What a scoped cache counts: its stats, and the heap its entries moved in and out.
 
+use crate::heap_size::{HeapChange, HeapUsage};
+
 /// Heap that entries brought in (positive) or took out since the figures last looked;
 /// nothing is kept when instrumentation is compiled out.
 #[derive(Default)]
-pub(crate) struct Delta([isize; crate::ENABLED as usize]);
+pub(crate) struct Delta([HeapChange; crate::ENABLED as usize]);
 
 impl Delta {
     #[inline]
-    pub(crate) fn add(&mut self, delta: isize) {
+    pub(crate) fn add(&mut self, change: HeapChange) {
         if let Some(d) = self.0.first_mut() {
-            *d += delta;
+            *d += change;
+        }
+    }
+
+    /// Records that `usage` went out.
+    #[inline]
+    pub(crate) fn lose(&mut self, usage: HeapUsage) {
+        if let Some(d) = self.0.first_mut() {
+            *d -= usage;
         }
     }
 
     /// What was added since the last call.
-    pub(crate) fn take(&mut self) -> isize {
-        self.0.first_mut().map_or(0, std::mem::take)
+    pub(crate) fn take(&mut self) -> HeapChange {
+        self.0.first_mut().map(std::mem::take).unwrap_or_default()
     }
 }
 

@@ -23,14 +23,17 @@ pub(crate) enum Finding {
         /// a repeat of another's; 0 before it registered.
         instance: u64,
     },
-    /// A collection holds far more storage than it uses.
+    /// A collection holds far more than it uses, in its own storage or inside its entries.
     HoardedCapacity {
         meta: &'static FieldMeta,
         site: Site,
         instance: u64,
+        cause: Hoard,
         len: usize,
         capacity: usize,
+        /// The unused bytes of what `cause` names: the storage's or the entries'.
         unused: usize,
+        /// The collection's heap, storage and entries.
         bytes: usize,
     },
     /// Scoped collections alive after their scope ended.
@@ -39,6 +42,25 @@ pub(crate) enum Finding {
     SuspectedLeak(Suspect),
     /// The periodic report.
     Report(Report),
+}
+
+/// Where a collection's unused bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Hoard {
+    /// Spare capacity of the collection's own storage: a map after deletes.
+    Storage,
+    /// Spare capacity inside its entries: strings or buffers built with a large capacity.
+    Entries,
+}
+
+impl Hoard {
+    /// The value of the event's `cause` field.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Hoard::Storage => "storage",
+            Hoard::Entries => "entries",
+        }
+    }
 }
 
 /// Collections found alive after their scope ended, grouped as one leak.
@@ -106,6 +128,8 @@ pub(crate) enum Detail {
         limit: Limit,
         level: u8,
     },
+    /// Where a hoard is: the storage's and the entries' are two leaks.
+    Hoard(Hoard),
 }
 
 impl Detail {
@@ -144,12 +168,13 @@ impl Finding {
                 meta,
                 site,
                 instance,
+                cause,
                 ..
             } => (
                 Kind::HoardedCapacity,
                 *meta,
                 *site,
-                Detail::None,
+                Detail::Hoard(*cause),
                 1,
                 *instance,
             ),

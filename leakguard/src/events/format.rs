@@ -3,10 +3,10 @@
 use std::fmt;
 
 use super::Event;
-use super::finding::{Detail, Finding, Kind};
+use super::finding::{Detail, Finding, Hoard, Kind};
 use super::rate::Verdict;
 use crate::budget;
-use crate::units::{ByteSize, Elapsed, SignedBytes};
+use crate::units::{ByteSize, Count, Elapsed, SignedBytes};
 
 /// What follows an event's message about how many there were: nothing for one first
 /// occurrence, ` (5 instances)` for a first batch, else the running total and what the rate
@@ -119,7 +119,12 @@ pub(super) fn emit(event: &Event<'_>) {
                 Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
                     "kept growing".to_string()
                 }
-                Detail::None => "hoarded unused capacity".to_string(),
+                Detail::Hoard(Hoard::Storage) | Detail::None => {
+                    "hoarded unused capacity".to_string()
+                }
+                Detail::Hoard(Hoard::Entries) => {
+                    "hoarded unused capacity in its entries".to_string()
+                }
             };
             tracing::warn!(
                 target: "leakguard",
@@ -159,6 +164,7 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
         }
         Finding::HoardedCapacity {
             meta,
+            cause,
             len,
             capacity,
             unused,
@@ -166,19 +172,37 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
             ..
         } => {
             let collection = meta.name;
-            tracing::info!(
-                target: "leakguard",
-                kind = "hoarded_capacity",
-                collection,
-                len,
-                capacity,
-                unused_bytes = unused,
-                bytes,
-                suppressed = verdict.suppressed,
-                "{collection} holds {} of unused capacity (len {len}, capacity {capacity}): call shrink_to_fit to release it{}",
-                ByteSize(*unused),
-                Tally::unless_suppressed(verdict),
-            );
+            let (hoard, cause) = (*cause, cause.name());
+            let unused = *unused;
+            macro_rules! hoarded {
+                ($($message:tt)*) => {
+                    tracing::info!(
+                        target: "leakguard",
+                        kind = "hoarded_capacity",
+                        cause,
+                        collection,
+                        len,
+                        capacity,
+                        unused_bytes = unused,
+                        bytes,
+                        suppressed = verdict.suppressed,
+                        $($message)*
+                    )
+                };
+            }
+            match hoard {
+                Hoard::Storage => hoarded!(
+                    "{collection} holds {} of unused capacity (len {len}, capacity {capacity}): call shrink_to_fit to release it{}",
+                    ByteSize(unused),
+                    Tally::unless_suppressed(verdict),
+                ),
+                Hoard::Entries => hoarded!(
+                    "{collection}: {} entries hold {} they do not use: their strings or buffers were built with a larger capacity than they need; shrink them or copy them before storing{}",
+                    Count(*len),
+                    ByteSize(unused),
+                    Tally::unless_suppressed(verdict),
+                ),
+            }
         }
         Finding::Outlived(leak) => {
             let site = leak.site.to_string();

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 
-use super::layout::{ListNode, array_bytes, btree_bytes, counted_allocation, hash_table_bytes};
-use super::{Footprint, HeapSize, Measurement};
+use super::layout::{ListNode, array_bytes, btree_bytes, counted_allocation};
+use super::{Footprint, HeapSize, HeapUsage, Measurement};
 
 macro_rules! no_heap {
     ($($ty:ty),* $(,)?) => {$(
@@ -70,12 +70,18 @@ impl<T: Copy> HeapSize for Cell<T> {
     }
 }
 
-/// Implements `heap_size` through `heap_size_in` with a fresh measurement.
+/// Implements `heap_size` and `heap_size_in` through `heap_usage_in`: one walk gives both
+/// the bytes and the part of them unused.
 macro_rules! measured {
     () => {
         #[inline]
         fn heap_size(&self) -> usize {
             self.heap_size_in(&mut Measurement::new())
+        }
+
+        #[inline]
+        fn heap_size_in(&self, m: &mut Measurement) -> usize {
+            self.heap_usage_in(m).bytes
         }
     };
 }
@@ -84,8 +90,8 @@ impl<T: HeapSize> HeapSize for [T] {
     measured!();
 
     #[inline]
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.iter().map(|e| e.heap_size_in(m)).sum()
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.iter().map(|e| e.heap_usage_in(m)).sum()
     }
 }
 
@@ -93,8 +99,8 @@ impl<T: HeapSize, const N: usize> HeapSize for [T; N] {
     measured!();
 
     #[inline]
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.as_slice().heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.as_slice().heap_usage_in(m)
     }
 }
 
@@ -102,18 +108,20 @@ impl<T: HeapSize> HeapSize for Option<T> {
     measured!();
 
     #[inline]
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.as_ref().map_or(0, |v| v.heap_size_in(m))
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.as_ref()
+            .map(|v| v.heap_usage_in(m))
+            .unwrap_or_default()
     }
 }
 
 impl<T: HeapSize, E: HeapSize> HeapSize for Result<T, E> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         match self {
-            Ok(v) => v.heap_size_in(m),
-            Err(e) => e.heap_size_in(m),
+            Ok(v) => v.heap_usage_in(m),
+            Err(e) => e.heap_usage_in(m),
         }
     }
 }
@@ -124,8 +132,8 @@ macro_rules! tuples {
             measured!();
 
             #[inline]
-            fn heap_size_in(&self, m: &mut Measurement) -> usize {
-                0 $(+ self.$idx.heap_size_in(m))+
+            fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+                HeapUsage::default() $(+ self.$idx.heap_usage_in(m))+
             }
         }
     )*};
@@ -149,33 +157,37 @@ tuples! {
 impl<T: ?Sized + HeapSize> HeapSize for Box<T> {
     measured!();
 
+    /// The boxed value itself is used; what it owns may not be.
     #[inline]
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        size_of_val::<T>(self) + (**self).heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        HeapUsage::used(size_of_val::<T>(self)) + (**self).heap_usage_in(m)
     }
+}
+
+/// Usage of a value shared through an `Rc`/`Arc`: its allocation once per measurement.
+fn shared_usage<T: ?Sized + HeapSize>(value: &T, counted: bool, m: &mut Measurement) -> HeapUsage {
+    if !counted {
+        return HeapUsage::default();
+    }
+    HeapUsage::used(counted_allocation(size_of_val(value), align_of_val(value)))
+        + value.heap_usage_in(m)
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Arc<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        if !m.count_shared(Arc::as_ptr(self), Arc::strong_count(self)) {
-            return 0;
-        }
-        let value: &T = self;
-        counted_allocation(size_of_val(value), align_of_val(value)) + value.heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let counted = m.count_shared(Arc::as_ptr(self), Arc::strong_count(self));
+        shared_usage::<T>(self, counted, m)
     }
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Rc<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        if !m.count_shared(Rc::as_ptr(self), Rc::strong_count(self)) {
-            return 0;
-        }
-        let value: &T = self;
-        counted_allocation(size_of_val(value), align_of_val(value)) + value.heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let counted = m.count_shared(Rc::as_ptr(self), Rc::strong_count(self));
+        shared_usage::<T>(self, counted, m)
     }
 }
 
@@ -202,10 +214,10 @@ where
 {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         match self {
-            Cow::Borrowed(_) => 0,
-            Cow::Owned(owned) => owned.heap_size_in(m),
+            Cow::Borrowed(_) => HeapUsage::default(),
+            Cow::Owned(owned) => owned.heap_usage_in(m),
         }
     }
 }
@@ -213,21 +225,23 @@ where
 impl<T: ?Sized + HeapSize> HeapSize for RefCell<T> {
     measured!();
 
-    /// Counts 0 while the cell is mutably borrowed, rather than panicking.
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.try_borrow().map_or(0, |v| v.heap_size_in(m))
+    /// Counts nothing while the cell is mutably borrowed, rather than panicking.
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.try_borrow()
+            .map(|v| v.heap_usage_in(m))
+            .unwrap_or_default()
     }
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Mutex<T> {
     measured!();
 
-    /// Counts 0 while another thread holds the lock: measuring never blocks.
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    /// Counts nothing while another thread holds the lock: measuring never blocks.
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         match self.try_lock() {
-            Ok(guard) => guard.heap_size_in(m),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_size_in(m),
-            Err(TryLockError::WouldBlock) => 0,
+            Ok(guard) => guard.heap_usage_in(m),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_usage_in(m),
+            Err(TryLockError::WouldBlock) => HeapUsage::default(),
         }
     }
 }
@@ -235,12 +249,12 @@ impl<T: ?Sized + HeapSize> HeapSize for Mutex<T> {
 impl<T: ?Sized + HeapSize> HeapSize for RwLock<T> {
     measured!();
 
-    /// Counts 0 while a writer holds the lock: measuring never blocks.
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    /// Counts nothing while a writer holds the lock: measuring never blocks.
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         match self.try_read() {
-            Ok(guard) => guard.heap_size_in(m),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_size_in(m),
-            Err(TryLockError::WouldBlock) => 0,
+            Ok(guard) => guard.heap_usage_in(m),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_usage_in(m),
+            Err(TryLockError::WouldBlock) => HeapUsage::default(),
         }
     }
 }
@@ -248,10 +262,32 @@ impl<T: ?Sized + HeapSize> HeapSize for RwLock<T> {
 impl<T: HeapSize> HeapSize for OnceLock<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.get().map_or(0, |v| v.heap_size_in(m))
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.get().map(|v| v.heap_usage_in(m)).unwrap_or_default()
     }
 }
+
+/// A buffer of bytes with a length and a capacity: the spare capacity is unused.
+macro_rules! byte_buffer {
+    ($($ty:ty),*) => {$(
+        impl HeapSize for $ty {
+            #[inline]
+            fn heap_size(&self) -> usize {
+                self.capacity()
+            }
+
+            #[inline]
+            fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
+                HeapUsage {
+                    bytes: self.capacity(),
+                    unused: self.capacity() - self.as_os_str().len(),
+                }
+            }
+        }
+    )*};
+}
+
+byte_buffer!(PathBuf, OsString);
 
 impl HeapSize for String {
     #[inline]
@@ -260,22 +296,16 @@ impl HeapSize for String {
     }
 
     #[inline]
+    fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
+        HeapUsage {
+            bytes: self.capacity(),
+            unused: self.capacity() - self.len(),
+        }
+    }
+
+    #[inline]
     fn footprint(&self) -> Option<Footprint> {
         Some(Footprint::array::<u8>(self.len(), self.capacity()))
-    }
-}
-
-impl HeapSize for PathBuf {
-    #[inline]
-    fn heap_size(&self) -> usize {
-        self.capacity()
-    }
-}
-
-impl HeapSize for OsString {
-    #[inline]
-    fn heap_size(&self) -> usize {
-        self.capacity()
     }
 }
 
@@ -290,8 +320,9 @@ impl<T: HeapSize> HeapSize for Vec<T> {
     measured!();
 
     #[inline]
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        array_bytes::<T>(self.capacity()) + self.as_slice().heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let footprint = Footprint::array::<T>(self.len(), self.capacity());
+        HeapUsage::of_collection(footprint, self.as_slice().heap_usage_in(m))
     }
 
     #[inline]
@@ -303,9 +334,10 @@ impl<T: HeapSize> HeapSize for Vec<T> {
 impl<T: HeapSize> HeapSize for VecDeque<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         let (front, back) = self.as_slices();
-        array_bytes::<T>(self.capacity()) + front.heap_size_in(m) + back.heap_size_in(m)
+        let footprint = Footprint::array::<T>(self.len(), self.capacity());
+        HeapUsage::of_collection(footprint, front.heap_usage_in(m) + back.heap_usage_in(m))
     }
 
     #[inline]
@@ -317,8 +349,9 @@ impl<T: HeapSize> HeapSize for VecDeque<T> {
 impl<T: HeapSize> HeapSize for BinaryHeap<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        array_bytes::<T>(self.capacity()) + self.as_slice().heap_size_in(m)
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let footprint = Footprint::array::<T>(self.len(), self.capacity());
+        HeapUsage::of_collection(footprint, self.as_slice().heap_usage_in(m))
     }
 
     #[inline]
@@ -330,12 +363,13 @@ impl<T: HeapSize> HeapSize for BinaryHeap<T> {
 impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries = self
             .iter()
-            .map(|(k, v)| k.heap_size_in(m) + v.heap_size_in(m))
+            .map(|(k, v)| k.heap_usage_in(m) + v.heap_usage_in(m))
             .sum();
-        hash_table_bytes::<(K, V)>(self.capacity()) + entries
+        let footprint = Footprint::hash_table::<(K, V)>(self.len(), self.capacity());
+        HeapUsage::of_collection(footprint, entries)
     }
 
     #[inline]
@@ -347,9 +381,10 @@ impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
 impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
-        hash_table_bytes::<T>(self.capacity()) + entries
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
+        let footprint = Footprint::hash_table::<T>(self.len(), self.capacity());
+        HeapUsage::of_collection(footprint, entries)
     }
 
     #[inline]
@@ -361,12 +396,12 @@ impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
 impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries = self
             .iter()
-            .map(|(k, v)| k.heap_size_in(m) + v.heap_size_in(m))
+            .map(|(k, v)| k.heap_usage_in(m) + v.heap_usage_in(m))
             .sum();
-        btree_bytes::<K, V>(self.len()) + entries
+        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
     }
 
     #[inline]
@@ -381,9 +416,9 @@ impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
 impl<T: HeapSize> HeapSize for BTreeSet<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
-        btree_bytes::<T, ()>(self.len()) + entries
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
+        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
     }
 
     #[inline]
@@ -398,9 +433,9 @@ impl<T: HeapSize> HeapSize for BTreeSet<T> {
 impl<T: HeapSize> HeapSize for LinkedList<T> {
     measured!();
 
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        let entries: usize = self.iter().map(|v| v.heap_size_in(m)).sum();
-        array_bytes::<ListNode<T>>(self.len()) + entries
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
+        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
     }
 
     #[inline]
@@ -433,6 +468,38 @@ mod tests {
         let s: Arc<str> = Arc::from("hello");
         // Two counters, then five bytes, rounded up to the counters' alignment.
         assert_eq!(s.heap_size(), 24);
+    }
+
+    #[test]
+    fn unused_bytes_are_spare_capacity_at_every_depth() {
+        let mut line = String::with_capacity(4096);
+        line.push_str("twenty bytes of text");
+        let usage = line.heap_usage_in(&mut Measurement::new());
+        assert_eq!(
+            usage,
+            HeapUsage {
+                bytes: 4096,
+                unused: 4076
+            }
+        );
+
+        let mut lines = Vec::with_capacity(4);
+        lines.push(line);
+        let usage = lines.heap_usage_in(&mut Measurement::new());
+        // Three spare `String`s of storage, and the first one's spare bytes.
+        assert_eq!(usage.bytes, 4 * size_of::<String>() + 4096);
+        assert_eq!(usage.unused, 3 * size_of::<String>() + 4076);
+        assert_eq!(lines.heap_size(), usage.bytes);
+
+        let boxed: Box<[Vec<u8>]> = vec![Vec::with_capacity(64)].into_boxed_slice();
+        let usage = boxed.heap_usage_in(&mut Measurement::new());
+        assert_eq!(
+            usage,
+            HeapUsage {
+                bytes: size_of::<Vec<u8>>() + 64,
+                unused: 64
+            }
+        );
     }
 
     #[test]

@@ -43,6 +43,10 @@ use std::collections::HashSet;
 /// let blob = Blob { bytes: vec![0; 100].into_boxed_slice(), tags: Vec::with_capacity(2) };
 /// assert_eq!(blob.heap_size(), 100 + 2 * size_of::<String>());
 /// ```
+///
+/// Such an impl counts every byte as used. To report the spare capacity inside the
+/// values it holds, as the std impls and the derive do, override
+/// [`heap_usage_in`](HeapSize::heap_usage_in) too, summing the fields' usage.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
@@ -60,6 +64,34 @@ pub trait HeapSize {
         self.heap_size()
     }
 
+    /// Heap bytes owned by `self` within an ongoing measurement, and how many of them hold
+    /// nothing: spare capacity at any depth, as a `String` built with a large capacity and
+    /// stored in a map keeps.
+    ///
+    /// The default counts every byte as used, which is right for a type without spare
+    /// capacity and never overstates what is wasted. Containers override it to report their
+    /// own spare and pass `m` to their elements; [`derive(HeapSize)`](derive@crate::HeapSize)
+    /// does so for every field.
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        HeapUsage::used(self.heap_size_in(m))
+    }
+
+    /// Heap bytes owned by `self`, and how many of them hold nothing, counting a shared
+    /// pointee once.
+    ///
+    /// ```
+    /// use leakguard::HeapSize;
+    ///
+    /// let mut line = String::with_capacity(4096);
+    /// line.push_str("id=7 name=ada");
+    /// let usage = vec![line].heap_usage();
+    /// assert_eq!(usage.bytes, size_of::<String>() + 4096);
+    /// assert_eq!(usage.unused, 4096 - 13);
+    /// ```
+    fn heap_usage(&self) -> HeapUsage {
+        self.heap_usage_in(&mut Measurement::new())
+    }
+
     /// The cheap figures of a collection, or `None` for a value that is not one.
     ///
     /// Computed in O(1) from the collection's length and capacity; the heap the elements
@@ -67,6 +99,112 @@ pub trait HeapSize {
     /// without walking it.
     fn footprint(&self) -> Option<Footprint> {
         None
+    }
+}
+
+/// Heap bytes a value owns, and how many of them hold nothing: what
+/// [`HeapSize::heap_usage_in`] returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HeapUsage {
+    /// Every heap byte owned, as [`HeapSize::heap_size`] counts them.
+    pub bytes: usize,
+    /// The part of `bytes` that holds nothing: spare capacity of the value and of
+    /// everything it owns.
+    pub unused: usize,
+}
+
+impl HeapUsage {
+    /// No heap at all.
+    pub(crate) const NONE: Self = Self::used(0);
+
+    /// `bytes` bytes, every one of them in use.
+    pub const fn used(bytes: usize) -> Self {
+        Self { bytes, unused: 0 }
+    }
+
+    /// The storage of a collection, from its [`Footprint`], with what its entries own.
+    #[inline]
+    pub fn of_collection(footprint: Footprint, entries: HeapUsage) -> Self {
+        Self {
+            bytes: footprint.storage_bytes + entries.bytes,
+            unused: footprint.unused_bytes() + entries.unused,
+        }
+    }
+}
+
+/// A change of heap usage: what came in (positive) or went out (negative).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeapChange {
+    pub(crate) bytes: isize,
+    pub(crate) unused: isize,
+}
+
+impl From<HeapUsage> for HeapChange {
+    #[inline]
+    fn from(usage: HeapUsage) -> Self {
+        Self {
+            bytes: usage.bytes as isize,
+            unused: usage.unused as isize,
+        }
+    }
+}
+
+impl std::ops::AddAssign for HeapChange {
+    #[inline]
+    fn add_assign(&mut self, other: Self) {
+        self.bytes += other.bytes;
+        self.unused += other.unused;
+    }
+}
+
+impl std::ops::AddAssign<HeapUsage> for HeapChange {
+    #[inline]
+    fn add_assign(&mut self, usage: HeapUsage) {
+        *self += HeapChange::from(usage);
+    }
+}
+
+impl std::ops::SubAssign<HeapUsage> for HeapChange {
+    #[inline]
+    fn sub_assign(&mut self, usage: HeapUsage) {
+        self.bytes -= usage.bytes as isize;
+        self.unused -= usage.unused as isize;
+    }
+}
+
+impl HeapUsage {
+    /// This usage less `other`, never below zero.
+    #[inline]
+    pub(crate) fn saturating_sub(self, other: Self) -> Self {
+        Self {
+            bytes: self.bytes.saturating_sub(other.bytes),
+            unused: self.unused.saturating_sub(other.unused),
+        }
+    }
+}
+
+impl std::ops::Add for HeapUsage {
+    type Output = Self;
+
+    #[inline]
+    fn add(self, other: Self) -> Self {
+        Self {
+            bytes: self.bytes + other.bytes,
+            unused: self.unused + other.unused,
+        }
+    }
+}
+
+impl std::ops::AddAssign for HeapUsage {
+    #[inline]
+    fn add_assign(&mut self, other: Self) {
+        *self = *self + other;
+    }
+}
+
+impl std::iter::Sum for HeapUsage {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |a, b| a + b)
     }
 }
 
@@ -168,13 +306,14 @@ impl Measurement {
     }
 }
 
-/// Heap owned by one value entering or leaving a tracked collection; 0 when compiled out.
+/// Heap owned by one value entering or leaving a tracked collection, and how much of it is
+/// unused; nothing when compiled out.
 #[inline]
-pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> usize {
+pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> HeapUsage {
     if crate::ENABLED {
-        value.heap_size_in(&mut Measurement::running())
+        value.heap_usage_in(&mut Measurement::running())
     } else {
-        0
+        HeapUsage::default()
     }
 }
 
@@ -182,11 +321,11 @@ pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> usize {
 #[inline]
 pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
     values: impl IntoIterator<Item = &'a T>,
-) -> usize {
+) -> HeapUsage {
     if crate::ENABLED {
         values.into_iter().map(running_heap).sum()
     } else {
-        0
+        HeapUsage::default()
     }
 }
 
@@ -194,7 +333,7 @@ pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
 /// implements [`HeapSize`] and counted as 0 otherwise: the struct's figure is what the
 /// allocator sees of every field leakguard can measure.
 ///
-/// Chosen by method resolution (`(&IfHeapSize(&field)).__leakguard_heap_size_in(m)`): the
+/// Chosen by method resolution (`(&IfHeapSize(&field)).__leakguard_heap_usage_in(m)`): the
 /// impl for `IfHeapSize` is found before the one for `&IfHeapSize`, and applies only when
 /// the type implements `HeapSize`. A field whose type mentions a type parameter counts
 /// only where the struct's bounds make that parameter `HeapSize`.
@@ -204,22 +343,22 @@ pub struct IfHeapSize<'a, T: ?Sized>(pub &'a T);
 
 #[doc(hidden)]
 pub trait MeasureHeapSize {
-    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize;
+    fn __leakguard_heap_usage_in(&self, m: &mut Measurement) -> HeapUsage;
 }
 
 impl<T: ?Sized + HeapSize> MeasureHeapSize for IfHeapSize<'_, T> {
     #[inline]
-    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.0.heap_size_in(m)
+    fn __leakguard_heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.0.heap_usage_in(m)
     }
 }
 
 #[doc(hidden)]
 pub trait MeasureNothing {
     #[inline]
-    fn __leakguard_heap_size_in(&self, m: &mut Measurement) -> usize {
+    fn __leakguard_heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
         let _ = m;
-        0
+        HeapUsage::NONE
     }
 }
 

@@ -62,7 +62,8 @@ pub struct GroupReport {
     pub peak_len: usize,
     /// The most heap bytes seen across them at once, by the sampler or a report.
     pub peak_bytes: usize,
-    /// Storage bytes held for entries they do not hold.
+    /// Heap bytes held and holding nothing: storage for entries they do not hold, and spare
+    /// capacity inside the entries (strings and buffers built larger than their content).
     pub unused_bytes: usize,
     /// The field's budget.
     pub budget: Budget,

@@ -8,7 +8,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::accounting::{self, Accounting, Instrument};
-use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::FieldMeta;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
@@ -61,13 +61,15 @@ impl<C> Accounted<C> {
         }
     }
 
-    /// Records that the entries of a draining iterator left with `removed` bytes of heap.
+    /// Records that the entries of a draining iterator left with `removed` heap.
     ///
     /// The collection's length settles when the iterator is dropped, so the window
     /// re-evaluates on the next growth or removal.
-    pub(crate) fn drained(&mut self, removed: usize) {
+    pub(crate) fn drained(&mut self, removed: HeapUsage) {
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.add_heap(-(removed as isize));
+            let mut change = HeapChange::default();
+            change -= removed;
+            accounting.add_heap(change);
             accounting.shut_window();
         }
     }
@@ -92,7 +94,7 @@ impl<C: HeapSize> Accounted<C> {
     /// For entries that own no heap `added` is a constant 0, and only the length check stays.
     #[inline]
     #[track_caller]
-    pub(crate) fn grew(&mut self, added: usize) {
+    pub(crate) fn grew(&mut self, added: HeapUsage) {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
@@ -104,7 +106,7 @@ impl<C: HeapSize> Accounted<C> {
 
     /// Records that `removed` bytes of entry heap went out; call after the collection shrank.
     #[inline]
-    pub(crate) fn shrank(&mut self, removed: usize) {
+    pub(crate) fn shrank(&mut self, removed: HeapUsage) {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
@@ -119,20 +121,21 @@ impl<C: HeapSize> Accounted<C> {
     #[inline]
     pub(crate) fn emptied(&mut self) {
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.walked(0);
+            accounting.walked(HeapUsage::NONE);
             accounting.shut_window();
         }
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
     }
 
     /// Records an in-place change of entry heap, as when a map replaces a value.
     #[inline]
     #[track_caller]
-    pub(crate) fn replaced(&mut self, added: usize, removed: usize) {
-        if added >= removed {
-            self.grew(added - removed);
-        } else {
-            self.shrank(removed - added);
+    pub(crate) fn replaced(&mut self, added: HeapUsage, removed: HeapUsage) {
+        let Some(accounting) = self.accounting.first_mut() else {
+            return;
+        };
+        if accounting.replaced(added, removed) {
+            self.resync(Some(Location::caller()));
         }
     }
 
@@ -147,7 +150,7 @@ impl<C: HeapSize> Accounted<C> {
     /// Records the entry heap a self-evicting collection reports as gone in or out, and
     /// re-evaluates: such a collection's storage changes without its length growing.
     /// `site` is where it grew, if it did.
-    pub(crate) fn settle(&mut self, delta: isize, site: Option<&'static Location<'static>>) {
+    pub(crate) fn settle(&mut self, delta: HeapChange, site: Option<&'static Location<'static>>) {
         if let Some(accounting) = self.accounting.first_mut() {
             accounting.add_heap(delta);
             self.resync(site);
@@ -178,9 +181,12 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        let total = self.inner.heap_size();
-        let storage = self.inner.footprint().map_or(0, |fp| fp.storage_bytes);
-        accounting.walked(total.saturating_sub(storage));
+        let total = self.inner.heap_usage_in(&mut Measurement::new());
+        let storage = self.inner.footprint().unwrap_or_default();
+        accounting.walked(total.saturating_sub(HeapUsage {
+            bytes: storage.storage_bytes,
+            unused: storage.unused_bytes(),
+        }));
     }
 
     /// Brings the figures up to date after `DerefMut` access: a walk of the entries when
@@ -272,6 +278,10 @@ impl<C: HeapSize> HeapSize for Accounted<C> {
         self.inner.heap_size_in(m)
     }
 
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.inner.heap_usage_in(m)
+    }
+
     fn footprint(&self) -> Option<Footprint> {
         self.inner.footprint()
     }
@@ -280,7 +290,7 @@ impl<C: HeapSize> HeapSize for Accounted<C> {
 /// `keep`, adding the element's `heap` to `removed` when it goes: a `retain` predicate that
 /// tallies what it drops.
 #[inline]
-pub(super) fn kept(keep: bool, heap: impl FnOnce() -> usize, removed: &mut usize) -> bool {
+pub(super) fn kept(keep: bool, heap: impl FnOnce() -> HeapUsage, removed: &mut HeapUsage) -> bool {
     if !keep {
         *removed += heap();
     }

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
-use crate::events::{self, Finding};
+use crate::events::{self, Finding, Hoard};
 use crate::harness;
-use crate::heap_size::Footprint;
+use crate::heap_size::{Footprint, HeapChange, HeapUsage};
 use crate::meta::FieldMeta;
 use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot};
 use crate::scope::{self, ScopeInfo};
@@ -25,12 +25,16 @@ pub(crate) struct Accounting {
     pub(super) meta: &'static FieldMeta,
     /// Heap owned by the entries, kept current by the growth and removal methods.
     pub(super) elem_heap: AtomicUsize,
+    /// The part of `elem_heap` that holds nothing: spare capacity inside the entries.
+    elem_unused: AtomicUsize,
+    /// Whether the entries were last seen hoarding unused capacity.
+    entries_hoarding: AtomicBool,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
     /// Warning levels of the len and bytes budgets (see [`budget::warn_above`]).
     len_level: AtomicU8,
     bytes_level: AtomicU8,
-    /// Whether the collection was last seen hoarding unused capacity.
+    /// Whether the collection's storage was last seen hoarding unused capacity.
     hoarding: AtomicBool,
     /// Accesses through `DerefMut` since the entries were last walked.
     dirty_since_walk: AtomicUsize,
@@ -51,6 +55,8 @@ struct Window {
     len_hi: usize,
     heap_lo: usize,
     heap_hi: usize,
+    unused_lo: usize,
+    unused_hi: usize,
 }
 
 impl Window {
@@ -60,6 +66,8 @@ impl Window {
         len_hi: 0,
         heap_lo: usize::MAX,
         heap_hi: 0,
+        unused_lo: usize::MAX,
+        unused_hi: 0,
     };
 }
 
@@ -109,6 +117,8 @@ impl Accounting {
         Self {
             meta,
             elem_heap: AtomicUsize::new(0),
+            elem_unused: AtomicUsize::new(0),
+            entries_hoarding: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             len_level: AtomicU8::new(0),
             bytes_level: AtomicU8::new(0),
@@ -147,36 +157,58 @@ impl Accounting {
         self.window = Window::SHUT;
     }
 
-    /// Records `added` bytes of entry heap at length `len`, after the collection grew;
+    /// Records `added` entry heap at length `len`, after the collection grew; whether the
+    /// figures left their window.
+    #[inline]
+    pub(super) fn grew(&mut self, len: usize, added: HeapUsage) -> bool {
+        let mut leave = len > self.window.len_hi;
+        if added.bytes != 0 {
+            leave |= self.changed(added, HeapUsage::NONE);
+        }
+        leave
+    }
+
+    /// Records `removed` entry heap going out at length `len`, after the collection shrank;
     /// whether the figures left their window.
     #[inline]
-    pub(super) fn grew(&mut self, len: usize, added: usize) -> bool {
-        let mut leave = len > self.window.len_hi;
-        if added != 0 {
-            let heap = self.elem_heap.get_mut();
-            *heap = heap.saturating_add(added);
-            leave |= *heap > self.window.heap_hi;
-        }
-        leave
-    }
-
-    /// Records `removed` bytes of entry heap going out at length `len`, after the collection
-    /// shrank; whether the figures left their window.
-    #[inline]
-    pub(super) fn shrank(&mut self, len: usize, removed: usize) -> bool {
+    pub(super) fn shrank(&mut self, len: usize, removed: HeapUsage) -> bool {
         let mut leave = len < self.window.len_lo;
-        if removed != 0 {
-            let heap = self.elem_heap.get_mut();
-            *heap = heap.saturating_sub(removed);
-            leave |= *heap < self.window.heap_lo;
+        if removed.bytes != 0 {
+            leave |= self.changed(HeapUsage::NONE, removed);
         }
         leave
     }
 
-    /// Adds `delta` to the entry heap, as a self-evicting collection reports it.
-    pub(super) fn add_heap(&mut self, delta: isize) {
+    /// Records an entry changed in place, `removed` heap replaced by `added`, the length
+    /// staying; whether the figures left their window.
+    #[inline]
+    pub(super) fn replaced(&mut self, added: HeapUsage, removed: HeapUsage) -> bool {
+        added != removed && self.changed(added, removed)
+    }
+
+    /// Applies a change of entry heap; whether it left the window. The unused part has its
+    /// own window: replacing an entry can change it alone.
+    #[inline]
+    fn changed(&mut self, added: HeapUsage, removed: HeapUsage) -> bool {
         let heap = self.elem_heap.get_mut();
-        *heap = heap.saturating_add_signed(delta);
+        *heap = heap
+            .saturating_add(added.bytes)
+            .saturating_sub(removed.bytes);
+        let unused = self.elem_unused.get_mut();
+        *unused = unused
+            .saturating_add(added.unused)
+            .saturating_sub(removed.unused);
+        let window = &self.window;
+        !(window.heap_lo..=window.heap_hi).contains(heap)
+            || !(window.unused_lo..=window.unused_hi).contains(unused)
+    }
+
+    /// Applies `change` to the entry heap, as a self-evicting collection reports it.
+    pub(super) fn add_heap(&mut self, change: HeapChange) {
+        let heap = self.elem_heap.get_mut();
+        *heap = heap.saturating_add_signed(change.bytes);
+        let unused = self.elem_unused.get_mut();
+        *unused = unused.saturating_add_signed(change.unused);
     }
 
     /// Records that entries may have changed through `&mut`, as `DerefMut` does.
@@ -211,8 +243,9 @@ impl Accounting {
     }
 
     /// Records a full measurement of the entries' heap.
-    pub(super) fn walked(&self, elem_heap: usize) {
-        self.elem_heap.store(elem_heap, Relaxed);
+    pub(super) fn walked(&self, entries: HeapUsage) {
+        self.elem_heap.store(entries.bytes, Relaxed);
+        self.elem_unused.store(entries.unused, Relaxed);
         self.dirty_since_walk.store(0, Relaxed);
     }
 
@@ -255,20 +288,42 @@ impl Accounting {
                 }
             }
         }
-        let unused = footprint.map_or(0, |fp| fp.unused_bytes());
+        let storage_unused = footprint.map_or(0, |fp| fp.unused_bytes());
+        let entries = HeapUsage {
+            bytes: self.elem_heap.load(Relaxed),
+            unused: self.elem_unused.load(Relaxed),
+        };
+        let unused = storage_unused.saturating_add(entries.unused);
         if let Some(fp) = footprint {
-            let hoarding = unused >= SETTINGS.hoard_bytes()
-                && fp.capacity >= fp.len.saturating_mul(SETTINGS.hoard_ratio() as usize);
-            if hoarding != self.hoarding.swap(hoarding, Relaxed) && hoarding {
-                events::emit_now(Finding::HoardedCapacity {
-                    meta,
-                    site: self.site(),
-                    instance: self.instance(),
-                    len,
-                    capacity: fp.capacity,
-                    unused,
-                    bytes,
-                });
+            let ratio = SETTINGS.hoard_ratio() as usize;
+            let floor = SETTINGS.hoard_bytes();
+            // The storage holds `ratio` times the entries it has room for; the entries hold
+            // `ratio` times the bytes they use.
+            let storage = storage_unused >= floor && fp.capacity >= fp.len.saturating_mul(ratio);
+            let entries_used = entries.bytes.saturating_sub(entries.unused);
+            let inside =
+                entries.unused >= floor && entries.bytes >= entries_used.saturating_mul(ratio);
+            for (hoarding, was, cause, unused) in [
+                (storage, &self.hoarding, Hoard::Storage, storage_unused),
+                (
+                    inside,
+                    &self.entries_hoarding,
+                    Hoard::Entries,
+                    entries.unused,
+                ),
+            ] {
+                if hoarding != was.swap(hoarding, Relaxed) && hoarding {
+                    events::emit_now(Finding::HoardedCapacity {
+                        meta,
+                        site: self.site(),
+                        instance: self.instance(),
+                        cause,
+                        len,
+                        capacity: fp.capacity,
+                        unused,
+                        bytes,
+                    });
+                }
             }
         }
         if let Some(slot) = self.slot {
@@ -334,11 +389,15 @@ impl Accounting {
         let exact = harness::active();
         let len_step = if exact { 1 } else { publish_step(len, 1) };
         let heap_step = if exact { 1 } else { publish_step(heap, 64) };
+        let unused = *self.elem_unused.get_mut();
+        let unused_step = if exact { 1 } else { publish_step(unused, 64) };
         let window = &mut self.window;
         window.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
         window.len_lo = len.saturating_sub(len_step - 1);
         window.heap_hi = heap.saturating_add(heap_step - 1);
         window.heap_lo = heap.saturating_sub(heap_step - 1);
+        window.unused_hi = unused.saturating_add(unused_step - 1);
+        window.unused_lo = unused.saturating_sub(unused_step - 1);
         if let Some(max) = budget.len {
             window.len_hi = window.len_hi.min(budget::warn_above(max, len_level));
             if len_level > 0 {

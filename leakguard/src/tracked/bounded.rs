@@ -12,29 +12,29 @@ use leakguard_macros::__field_methods;
 use super::Tracked;
 use super::accounted::Accounted;
 use crate::cache::{ScopedCache, ScopedRing, ScopedSet, ValueMut};
-use crate::heap_size::HeapSize;
+use crate::heap_size::{HeapChange, HeapSize};
 use crate::meta::TrackedStruct;
 
 /// The bounded collections: each keeps the entry heap that went in or out, evictions and
 /// expirations included, until its tracked field settles it.
 pub(crate) trait Bounded {
-    fn take_delta(&mut self) -> isize;
+    fn take_delta(&mut self) -> HeapChange;
 }
 
 impl<K: Eq + Hash + Clone, V, S: BuildHasher + Default> Bounded for ScopedCache<K, V, S> {
-    fn take_delta(&mut self) -> isize {
+    fn take_delta(&mut self) -> HeapChange {
         ScopedCache::take_delta(self)
     }
 }
 
 impl<T: Eq + Hash + Clone, S: BuildHasher + Default> Bounded for ScopedSet<T, S> {
-    fn take_delta(&mut self) -> isize {
+    fn take_delta(&mut self) -> HeapChange {
         ScopedSet::take_delta(self)
     }
 }
 
 impl<T> Bounded for ScopedRing<T> {
-    fn take_delta(&mut self) -> isize {
+    fn take_delta(&mut self) -> HeapChange {
         ScopedRing::take_delta(self)
     }
 }

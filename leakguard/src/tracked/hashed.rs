@@ -7,7 +7,7 @@ use leakguard_macros::__field_methods;
 
 use super::Tracked;
 use super::accounted::{Accounted, kept, storage_methods};
-use crate::heap_size::{HeapSize, running_heap, running_heap_of};
+use crate::heap_size::{HeapSize, HeapUsage, running_heap, running_heap_of};
 
 #[__field_methods]
 impl<K, V, S> Accounted<HashMap<K, V, S>>
@@ -61,7 +61,7 @@ where
 
     /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
     pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| {
             c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
         });
@@ -175,7 +175,7 @@ where
 
     /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
         self.shrank(removed);
     }

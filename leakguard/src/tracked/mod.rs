@@ -25,7 +25,7 @@ use std::ops::{Deref, DerefMut};
 use accounted::Accounted;
 
 use crate::budget::Budget;
-use crate::heap_size::{Footprint, HeapSize, Measurement};
+use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
@@ -221,6 +221,10 @@ impl<C: HeapSize, O, const I: usize> HeapSize for Tracked<C, O, I> {
 
     fn heap_size_in(&self, m: &mut Measurement) -> usize {
         self.accounted.heap_size_in(m)
+    }
+
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.accounted.heap_usage_in(m)
     }
 
     fn footprint(&self) -> Option<Footprint> {

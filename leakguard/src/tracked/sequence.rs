@@ -12,7 +12,7 @@ use leakguard_macros::__field_methods;
 
 use super::Tracked;
 use super::accounted::{Accounted, kept, resolve, storage_methods};
-use crate::heap_size::{HeapSize, running_heap, running_heap_of};
+use crate::heap_size::{HeapSize, HeapUsage, running_heap, running_heap_of};
 
 #[__field_methods]
 impl<T: HeapSize> Accounted<Vec<T>> {
@@ -116,14 +116,14 @@ impl<T: HeapSize> Accounted<Vec<T>> {
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
     }
 
     /// Keeps the elements for which `f` returns `true`; see [`Vec::retain_mut`].
     pub fn retain_mut<F: FnMut(&mut T) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| c.retain_mut(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
         // Kept elements may have changed through `&mut`.
@@ -154,7 +154,7 @@ impl<T: HeapSize> Accounted<Vec<T>> {
 impl<T: HeapSize> Extend<T> for Accounted<Vec<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
-        let mut added = 0;
+        let mut added = HeapUsage::default();
         self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
         self.grew(added);
@@ -278,7 +278,7 @@ impl<T: HeapSize> Accounted<VecDeque<T>> {
 
     /// Keeps the elements for which `f` returns `true`; see [`VecDeque::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| c.retain(|e| kept(f(e), || running_heap(e), &mut removed)));
         self.shrank(removed);
     }
@@ -309,7 +309,7 @@ impl<T: HeapSize> Accounted<VecDeque<T>> {
 impl<T: HeapSize> Extend<T> for Accounted<VecDeque<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
-        let mut added = 0;
+        let mut added = HeapUsage::default();
         self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
         self.grew(added);
@@ -345,7 +345,7 @@ impl<T: Ord + HeapSize> Accounted<BinaryHeap<T>> {
 
     /// Keeps the values for which `f` returns `true`; see [`BinaryHeap::retain`].
     pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
-        let mut removed = 0;
+        let mut removed = HeapUsage::default();
         self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
         self.shrank(removed);
     }
@@ -368,7 +368,7 @@ impl<T: Ord + HeapSize> Accounted<BinaryHeap<T>> {
 impl<T: Ord + HeapSize> Extend<T> for Accounted<BinaryHeap<T>> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
-        let mut added = 0;
+        let mut added = HeapUsage::default();
         self.raw()
             .extend(iter.into_iter().inspect(|e| added += running_heap(e)));
         self.grew(added);

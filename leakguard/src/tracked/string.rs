@@ -7,6 +7,7 @@ use leakguard_macros::__field_methods;
 
 use super::Tracked;
 use super::accounted::{Accounted, storage_methods};
+use crate::heap_size::HeapUsage;
 
 #[__field_methods]
 impl Accounted<String> {
@@ -23,7 +24,7 @@ impl Accounted<String> {
     #[track_caller]
     pub fn push(&mut self, ch: char) {
         self.raw().push(ch);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 
     /// Appends a string slice; see [`String::push_str`].
@@ -31,27 +32,27 @@ impl Accounted<String> {
     #[track_caller]
     pub fn push_str(&mut self, string: &str) {
         self.raw().push_str(string);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 
     /// Inserts a character at byte `idx`; see [`String::insert`].
     #[track_caller]
     pub fn insert(&mut self, idx: usize, ch: char) {
         self.raw().insert(idx, ch);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 
     /// Inserts a string slice at byte `idx`; see [`String::insert_str`].
     #[track_caller]
     pub fn insert_str(&mut self, idx: usize, string: &str) {
         self.raw().insert_str(idx, string);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 
     /// Removes and returns the last character; see [`String::pop`].
     pub fn pop(&mut self) -> Option<char> {
         let ch = self.raw().pop()?;
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
         Some(ch)
     }
 
@@ -59,7 +60,7 @@ impl Accounted<String> {
     #[track_caller]
     pub fn remove(&mut self, idx: usize) -> char {
         let ch = self.raw().remove(idx);
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
         ch
     }
 
@@ -67,33 +68,33 @@ impl Accounted<String> {
     #[track_caller]
     pub fn truncate(&mut self, new_len: usize) {
         self.raw().truncate(new_len);
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
     }
 
     /// Empties the string, keeping the storage; see [`String::clear`].
     pub fn clear(&mut self) {
         self.raw().clear();
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
     }
 
     /// Keeps the characters for which `f` returns `true`; see [`String::retain`].
     pub fn retain<F: FnMut(char) -> bool>(&mut self, f: F) {
         self.guarded(|c| c.retain(f));
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
     }
 
     /// Splits off the bytes from `at` on; see [`String::split_off`].
     #[track_caller]
     pub fn split_off(&mut self, at: usize) -> String {
         let tail = self.raw().split_off(at);
-        self.shrank(0);
+        self.shrank(HeapUsage::NONE);
         tail
     }
 
     /// Removes the bytes in `range`, returning their characters; see [`String::drain`].
     #[track_caller]
     pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> std::string::Drain<'_> {
-        self.drained(0);
+        self.drained(HeapUsage::NONE);
         self.raw().drain(range)
     }
 }
@@ -103,7 +104,7 @@ impl<'a> Extend<&'a str> for Accounted<String> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = &'a str>>(&mut self, iter: It) {
         self.raw().extend(iter);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 }
 
@@ -112,7 +113,7 @@ impl Extend<String> for Accounted<String> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = String>>(&mut self, iter: It) {
         self.raw().extend(iter);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 }
 
@@ -121,7 +122,7 @@ impl Extend<char> for Accounted<String> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = char>>(&mut self, iter: It) {
         self.raw().extend(iter);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 }
 
@@ -130,7 +131,7 @@ impl<'a> Extend<&'a char> for Accounted<String> {
     #[track_caller]
     fn extend<It: IntoIterator<Item = &'a char>>(&mut self, iter: It) {
         self.raw().extend(iter);
-        self.grew(0);
+        self.grew(HeapUsage::NONE);
     }
 }
 
