@@ -18,17 +18,25 @@ trait Measurable: HeapSize + MemSize + GetSize + DeepSizeOf {}
 impl<T: HeapSize + MemSize + GetSize + DeepSizeOf> Measurable for T {}
 
 /// The tools in table order, as criterion names them; leakguard first, the base of ratios.
-const TOOLS: [&str; 4] = ["leakguard", "mem_dbg", "get-size2", "deepsize"];
+/// `leakguard heap_usage` is the walk that also sums the unused bytes.
+const TOOLS: [&str; 5] = [
+    "leakguard",
+    "leakguard heap_usage",
+    "mem_dbg",
+    "get-size2",
+    "deepsize",
+];
 
 /// Times each tool's deep walk of `value`, each through the call the accuracy table uses.
 fn walk_each<T: Measurable>(c: &mut Criterion, group: &str, value: &T) {
     let mut group = c.benchmark_group(group);
     group.bench_function(TOOLS[0], |b| b.iter(|| black_box(value).heap_size()));
-    group.bench_function(TOOLS[1], |b| {
+    group.bench_function(TOOLS[1], |b| b.iter(|| black_box(value).heap_usage()));
+    group.bench_function(TOOLS[2], |b| {
         b.iter(|| black_box(value).mem_size(SizeFlags::CAPACITY))
     });
-    group.bench_function(TOOLS[2], |b| b.iter(|| black_box(value).get_heap_size()));
-    group.bench_function(TOOLS[3], |b| b.iter(|| black_box(value).deep_size_of()));
+    group.bench_function(TOOLS[3], |b| b.iter(|| black_box(value).get_heap_size()));
+    group.bench_function(TOOLS[4], |b| b.iter(|| black_box(value).deep_size_of()));
     group.finish();
 }
 

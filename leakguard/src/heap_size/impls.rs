@@ -70,71 +70,100 @@ impl<T: Copy> HeapSize for Cell<T> {
     }
 }
 
-/// Implements `heap_size` and `heap_size_in` through `heap_usage_in`: one walk gives both
-/// the bytes and the part of them unused.
-macro_rules! measured {
-    () => {
+/// What a walk adds up: bytes alone, for `heap_size_in`, or bytes and the unused part of
+/// them, for `heap_usage_in`. Each container writes its walk once, generic over this; the
+/// bytes-only walk then costs nothing for the unused figure it does not need.
+trait Tally: Copy + Default + std::ops::Add<Output = Self> + std::iter::Sum {
+    /// What `value` owns.
+    fn of<T: ?Sized + HeapSize>(value: &T, m: &mut Measurement) -> Self;
+    /// A collection's own storage.
+    fn storage(footprint: Footprint) -> Self;
+    /// `bytes` bytes, all in use.
+    fn used(bytes: usize) -> Self;
+}
+
+impl Tally for usize {
+    #[inline]
+    fn of<T: ?Sized + HeapSize>(value: &T, m: &mut Measurement) -> Self {
+        value.heap_size_in(m)
+    }
+
+    #[inline]
+    fn storage(footprint: Footprint) -> Self {
+        footprint.storage_bytes
+    }
+
+    #[inline]
+    fn used(bytes: usize) -> Self {
+        bytes
+    }
+}
+
+impl Tally for HeapUsage {
+    #[inline]
+    fn of<T: ?Sized + HeapSize>(value: &T, m: &mut Measurement) -> Self {
+        value.heap_usage_in(m)
+    }
+
+    #[inline]
+    fn storage(footprint: Footprint) -> Self {
+        HeapUsage::of_collection(footprint, HeapUsage::NONE)
+    }
+
+    #[inline]
+    fn used(bytes: usize) -> Self {
+        HeapUsage::used(bytes)
+    }
+}
+
+/// Implements `heap_size`, `heap_size_in` and `heap_usage_in` from one walk, `body`, which
+/// reads `this` and `m` and adds up a [`Tally`] named `A`.
+macro_rules! walked {
+    (|$this:ident, $m:ident, $A:ident| $body:expr) => {
         #[inline]
         fn heap_size(&self) -> usize {
             self.heap_size_in(&mut Measurement::new())
         }
 
         #[inline]
-        fn heap_size_in(&self, m: &mut Measurement) -> usize {
-            self.heap_usage_in(m).bytes
+        fn heap_size_in(&self, $m: &mut Measurement) -> usize {
+            type $A = usize;
+            let $this = self;
+            $body
+        }
+
+        #[inline]
+        fn heap_usage_in(&self, $m: &mut Measurement) -> HeapUsage {
+            type $A = HeapUsage;
+            let $this = self;
+            $body
         }
     };
 }
 
 impl<T: HeapSize> HeapSize for [T] {
-    measured!();
-
-    #[inline]
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.iter().map(|e| e.heap_usage_in(m)).sum()
-    }
+    walked!(|this, m, A| this.iter().map(|e| A::of(e, m)).sum());
 }
 
 impl<T: HeapSize, const N: usize> HeapSize for [T; N] {
-    measured!();
-
-    #[inline]
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.as_slice().heap_usage_in(m)
-    }
+    walked!(|this, m, A| A::of(this.as_slice(), m));
 }
 
 impl<T: HeapSize> HeapSize for Option<T> {
-    measured!();
-
-    #[inline]
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.as_ref()
-            .map(|v| v.heap_usage_in(m))
-            .unwrap_or_default()
-    }
+    walked!(|this, m, A| this.as_ref().map(|v| A::of(v, m)).unwrap_or_default());
 }
 
 impl<T: HeapSize, E: HeapSize> HeapSize for Result<T, E> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        match self {
-            Ok(v) => v.heap_usage_in(m),
-            Err(e) => e.heap_usage_in(m),
-        }
-    }
+    walked!(|this, m, A| match this {
+        Ok(v) => A::of(v, m),
+        Err(e) => A::of(e, m),
+    });
 }
 
 macro_rules! tuples {
     ($(($($name:ident $idx:tt),+))*) => {$(
         impl<$($name: HeapSize),+> HeapSize for ($($name,)+) {
-            measured!();
-
-            #[inline]
-            fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-                HeapUsage::default() $(+ self.$idx.heap_usage_in(m))+
-            }
+            walked!(|this, m, A| A::default() $(+ A::of(&this.$idx, m))+);
         }
     )*};
 }
@@ -155,40 +184,31 @@ tuples! {
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Box<T> {
-    measured!();
-
-    /// The boxed value itself is used; what it owns may not be.
-    #[inline]
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        HeapUsage::used(size_of_val::<T>(self)) + (**self).heap_usage_in(m)
-    }
+    // The boxed value itself is used; what it owns may not be.
+    walked!(|this, m, A| A::used(size_of_val::<T>(this)) + A::of::<T>(this, m));
 }
 
-/// Usage of a value shared through an `Rc`/`Arc`: its allocation once per measurement.
-fn shared_usage<T: ?Sized + HeapSize>(value: &T, counted: bool, m: &mut Measurement) -> HeapUsage {
+/// A value shared through an `Rc`/`Arc`: its allocation, once per measurement.
+#[inline]
+fn shared<A: Tally, T: ?Sized + HeapSize>(value: &T, counted: bool, m: &mut Measurement) -> A {
     if !counted {
-        return HeapUsage::default();
+        return A::default();
     }
-    HeapUsage::used(counted_allocation(size_of_val(value), align_of_val(value)))
-        + value.heap_usage_in(m)
+    A::used(counted_allocation(size_of_val(value), align_of_val(value))) + A::of(value, m)
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Arc<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let counted = m.count_shared(Arc::as_ptr(self), Arc::strong_count(self));
-        shared_usage::<T>(self, counted, m)
-    }
+    walked!(|this, m, A| {
+        let counted = m.count_shared(Arc::as_ptr(this), Arc::strong_count(this));
+        shared::<A, T>(this, counted, m)
+    });
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Rc<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let counted = m.count_shared(Rc::as_ptr(self), Rc::strong_count(self));
-        shared_usage::<T>(self, counted, m)
-    }
+    walked!(|this, m, A| {
+        let counted = m.count_shared(Rc::as_ptr(this), Rc::strong_count(this));
+        shared::<A, T>(this, counted, m)
+    });
 }
 
 impl<T: ?Sized> HeapSize for std::sync::Weak<T> {
@@ -212,64 +232,45 @@ where
     B: ?Sized + ToOwned,
     B::Owned: HeapSize,
 {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        match self {
-            Cow::Borrowed(_) => HeapUsage::default(),
-            Cow::Owned(owned) => owned.heap_usage_in(m),
-        }
-    }
+    walked!(|this, m, A| match this {
+        Cow::Borrowed(_) => A::default(),
+        Cow::Owned(owned) => A::of(owned, m),
+    });
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for RefCell<T> {
-    measured!();
-
-    /// Counts nothing while the cell is mutably borrowed, rather than panicking.
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.try_borrow()
-            .map(|v| v.heap_usage_in(m))
-            .unwrap_or_default()
-    }
+    // Counts nothing while the cell is mutably borrowed, rather than panicking.
+    walked!(|this, m, A| this
+        .try_borrow()
+        .map(|v| A::of::<T>(&v, m))
+        .unwrap_or_default());
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for Mutex<T> {
-    measured!();
-
-    /// Counts nothing while another thread holds the lock: measuring never blocks.
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        match self.try_lock() {
-            Ok(guard) => guard.heap_usage_in(m),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_usage_in(m),
-            Err(TryLockError::WouldBlock) => HeapUsage::default(),
-        }
-    }
+    // Counts nothing while another thread holds the lock: measuring never blocks.
+    walked!(|this, m, A| match this.try_lock() {
+        Ok(guard) => A::of::<T>(&guard, m),
+        Err(TryLockError::Poisoned(poisoned)) => A::of::<T>(&poisoned.into_inner(), m),
+        Err(TryLockError::WouldBlock) => A::default(),
+    });
 }
 
 impl<T: ?Sized + HeapSize> HeapSize for RwLock<T> {
-    measured!();
-
-    /// Counts nothing while a writer holds the lock: measuring never blocks.
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        match self.try_read() {
-            Ok(guard) => guard.heap_usage_in(m),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().heap_usage_in(m),
-            Err(TryLockError::WouldBlock) => HeapUsage::default(),
-        }
-    }
+    // Counts nothing while a writer holds the lock: measuring never blocks.
+    walked!(|this, m, A| match this.try_read() {
+        Ok(guard) => A::of::<T>(&guard, m),
+        Err(TryLockError::Poisoned(poisoned)) => A::of::<T>(&poisoned.into_inner(), m),
+        Err(TryLockError::WouldBlock) => A::default(),
+    });
 }
 
 impl<T: HeapSize> HeapSize for OnceLock<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.get().map(|v| v.heap_usage_in(m)).unwrap_or_default()
-    }
+    walked!(|this, m, A| this.get().map(|v| A::of(v, m)).unwrap_or_default());
 }
 
 /// A buffer of bytes with a length and a capacity: the spare capacity is unused.
 macro_rules! byte_buffer {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty: $len:expr),*) => {$(
         impl HeapSize for $ty {
             #[inline]
             fn heap_size(&self) -> usize {
@@ -278,16 +279,17 @@ macro_rules! byte_buffer {
 
             #[inline]
             fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
+                let len: fn(&$ty) -> usize = $len;
                 HeapUsage {
                     bytes: self.capacity(),
-                    unused: self.capacity() - self.as_os_str().len(),
+                    unused: self.capacity() - len(self),
                 }
             }
         }
     )*};
 }
 
-byte_buffer!(PathBuf, OsString);
+byte_buffer!(PathBuf: |p| p.as_os_str().len(), OsString: |s| s.len());
 
 impl HeapSize for String {
     #[inline]
@@ -316,135 +318,79 @@ impl HeapSize for CString {
     }
 }
 
+/// The storage of a collection, from its footprint, and what its entries own.
+macro_rules! collection {
+    ($footprint:expr, |$this:ident, $m:ident, $A:ident| $entries:expr) => {
+        walked!(|$this, $m, $A| {
+            let footprint: Footprint = $footprint;
+            $A::storage(footprint) + $entries
+        });
+
+        #[inline]
+        fn footprint(&self) -> Option<Footprint> {
+            let $this = self;
+            Some($footprint)
+        }
+    };
+}
+
 impl<T: HeapSize> HeapSize for Vec<T> {
-    measured!();
-
-    #[inline]
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let footprint = Footprint::array::<T>(self.len(), self.capacity());
-        HeapUsage::of_collection(footprint, self.as_slice().heap_usage_in(m))
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::array::<T>(self.len(), self.capacity()))
-    }
+    collection!(
+        Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m, A| A::of(this.as_slice(), m)
+    );
 }
 
 impl<T: HeapSize> HeapSize for VecDeque<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let (front, back) = self.as_slices();
-        let footprint = Footprint::array::<T>(self.len(), self.capacity());
-        HeapUsage::of_collection(footprint, front.heap_usage_in(m) + back.heap_usage_in(m))
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::array::<T>(self.len(), self.capacity()))
-    }
+    collection!(
+        Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m, A| {
+            let (front, back) = this.as_slices();
+            A::of(front, m) + A::of(back, m)
+        }
+    );
 }
 
 impl<T: HeapSize> HeapSize for BinaryHeap<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let footprint = Footprint::array::<T>(self.len(), self.capacity());
-        HeapUsage::of_collection(footprint, self.as_slice().heap_usage_in(m))
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::array::<T>(self.len(), self.capacity()))
-    }
+    collection!(
+        Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m, A| A::of(this.as_slice(), m)
+    );
 }
 
 impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let entries = self
-            .iter()
-            .map(|(k, v)| k.heap_usage_in(m) + v.heap_usage_in(m))
-            .sum();
-        let footprint = Footprint::hash_table::<(K, V)>(self.len(), self.capacity());
-        HeapUsage::of_collection(footprint, entries)
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::hash_table::<(K, V)>(self.len(), self.capacity()))
-    }
+    collection!(
+        Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
+        |this, m, A| this.iter().map(|(k, v)| A::of(k, m) + A::of(v, m)).sum::<A>()
+    );
 }
 
 impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
-        let footprint = Footprint::hash_table::<T>(self.len(), self.capacity());
-        HeapUsage::of_collection(footprint, entries)
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::hash_table::<T>(self.len(), self.capacity()))
-    }
+    collection!(
+        Footprint::hash_table::<T>(this.len(), this.capacity()),
+        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+    );
 }
 
 impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let entries = self
-            .iter()
-            .map(|(k, v)| k.heap_usage_in(m) + v.heap_usage_in(m))
-            .sum();
-        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::per_entry(
-            self.len(),
-            btree_bytes::<K, V>(self.len()),
-        ))
-    }
+    collection!(
+        Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
+        |this, m, A| this.iter().map(|(k, v)| A::of(k, m) + A::of(v, m)).sum::<A>()
+    );
 }
 
 impl<T: HeapSize> HeapSize for BTreeSet<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
-        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::per_entry(
-            self.len(),
-            btree_bytes::<T, ()>(self.len()),
-        ))
-    }
+    collection!(
+        Footprint::per_entry(this.len(), btree_bytes::<T, ()>(this.len())),
+        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+    );
 }
 
 impl<T: HeapSize> HeapSize for LinkedList<T> {
-    measured!();
-
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let entries = self.iter().map(|v| v.heap_usage_in(m)).sum();
-        HeapUsage::of_collection(self.footprint().unwrap_or_default(), entries)
-    }
-
-    #[inline]
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint::per_entry(
-            self.len(),
-            array_bytes::<ListNode<T>>(self.len()),
-        ))
-    }
+    collection!(
+        Footprint::per_entry(this.len(), array_bytes::<ListNode<T>>(this.len())),
+        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+    );
 }
 
 #[cfg(test)]
