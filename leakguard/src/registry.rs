@@ -370,6 +370,51 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     Some(slot)
 }
 
+/// Where a collection keeps its slot: empty until it holds memory. Taken through `&self` as
+/// well as `&mut self`, since content can arrive behind a shared reference (a collection
+/// replaced through `&mut` and next read through `&`); two threads racing to take it keep
+/// one slot.
+#[derive(Debug, Default)]
+pub(crate) struct SlotCell(AtomicPtr<Slot>);
+
+impl SlotCell {
+    pub(crate) const fn empty() -> SlotCell {
+        SlotCell(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&'static Slot> {
+        // SAFETY: only null or a `&'static Slot` is ever stored.
+        unsafe { self.0.load(Acquire).as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self) -> Option<&'static Slot> {
+        // SAFETY: as above.
+        unsafe { self.0.get_mut().as_ref() }
+    }
+
+    /// Registers the collection in an empty cell; the slot if this call took it, `None` if
+    /// the cell held one already (or the registry is full).
+    pub(crate) fn register(&self, registration: Registration) -> Option<&'static Slot> {
+        if self.get().is_some() {
+            return None;
+        }
+        let slot = register(registration)?;
+        let new = ptr::from_ref(slot).cast_mut();
+        match self
+            .0
+            .compare_exchange(ptr::null_mut(), new, AcqRel, Acquire)
+        {
+            Ok(_) => Some(slot),
+            Err(_) => {
+                release(slot);
+                None
+            }
+        }
+    }
+}
+
 /// Releases a collection's slot.
 #[inline]
 pub(crate) fn release(slot: &'static Slot) {

@@ -361,7 +361,10 @@ impl<T: HeapSize> HeapSize for BinaryHeap<T> {
 impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
     collection!(
         Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
-        |this, m, A| this.iter().map(|(k, v)| A::of(k, m) + A::of(v, m)).sum::<A>()
+        |this, m, A| this
+            .iter()
+            .map(|(k, v)| A::of(k, m) + A::of(v, m))
+            .sum::<A>()
     );
 }
 
@@ -375,7 +378,10 @@ impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
 impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
     collection!(
         Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
-        |this, m, A| this.iter().map(|(k, v)| A::of(k, m) + A::of(v, m)).sum::<A>()
+        |this, m, A| this
+            .iter()
+            .map(|(k, v)| A::of(k, m) + A::of(v, m))
+            .sum::<A>()
     );
 }
 

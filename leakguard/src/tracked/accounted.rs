@@ -28,15 +28,6 @@ impl<C> Accounted<C> {
         }
     }
 
-    /// `inner`, with entries nobody has measured yet: its first access walks them.
-    #[inline]
-    pub(crate) fn unwalked(inner: C, meta: &'static FieldMeta) -> Self {
-        Self {
-            inner,
-            accounting: accounting::unwalked(meta),
-        }
-    }
-
     pub(crate) fn into_inner(self) -> C {
         self.inner
     }
@@ -89,6 +80,31 @@ impl<C> Accounted<C> {
 }
 
 impl<C: HeapSize> Accounted<C> {
+    /// `inner`, with whatever content it arrived with (`From`, `FromIterator`, `Clone`,
+    /// serde, a `Default` that fills it): measured now, and registered with the scope and
+    /// test check it is constructed under and where, so that reports and checks see it
+    /// before it first grows.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn constructed(inner: C, meta: &'static FieldMeta) -> Self {
+        let empty = inner
+            .footprint()
+            .is_some_and(|fp| fp.len == 0 && fp.storage_bytes == 0);
+        let mut this = Self::empty(inner, meta);
+        if !empty && !this.accounting.is_empty() {
+            this.settle_constructed(Location::caller());
+        }
+        this
+    }
+
+    #[inline(never)]
+    fn settle_constructed(&mut self, site: &'static Location<'static>) {
+        self.walk_entries();
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.resync(self.inner.footprint(), Some(site));
+        }
+    }
+
     /// Records that `added` bytes of entry heap came in; call after the collection grew.
     ///
     /// For entries that own no heap `added` is a constant 0, and only the length check stays.
@@ -209,7 +225,7 @@ impl<C: HeapSize> Accounted<C> {
         }
         let footprint = self.inner.footprint();
         self.catch_up(accounting, footprint);
-        accounting.evaluate(footprint);
+        accounting.refresh(footprint);
     }
 
     /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
@@ -252,12 +268,19 @@ impl<C: HeapSize> DerefMut for Accounted<C> {
     }
 }
 
-impl<C: Clone> Clone for Accounted<C> {
-    /// Clones the collection; the clone is tracked on its own, as the same field.
+impl<C: Clone + HeapSize> Clone for Accounted<C> {
+    /// Clones the collection; the clone is tracked on its own, as the same field, and
+    /// registered where it is cloned.
+    #[track_caller]
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            accounting: accounting::cloned(&self.accounting),
+        let inner = self.inner.clone();
+        match self.accounting.first() {
+            Some(accounting) => Self::constructed(inner, accounting.meta),
+            // Compiled out: the instrument has no accounting to make.
+            None => Self {
+                inner,
+                accounting: std::array::from_fn(|_| unreachable!("compiled out")),
+            },
         }
     }
 }

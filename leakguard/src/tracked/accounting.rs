@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
@@ -12,7 +12,7 @@ use crate::events::{self, Finding, Hoard};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapChange, HeapUsage};
 use crate::meta::FieldMeta;
-use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot};
+use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
 
@@ -27,19 +27,15 @@ pub(crate) struct Accounting {
     pub(super) elem_heap: AtomicUsize,
     /// The part of `elem_heap` that holds nothing: spare capacity inside the entries.
     elem_unused: AtomicUsize,
-    /// Whether the entries were last seen hoarding unused capacity.
-    entries_hoarding: AtomicBool,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
-    /// Warning levels of the len and bytes budgets (see [`budget::warn_above`]).
-    len_level: AtomicU8,
-    bytes_level: AtomicU8,
-    /// Whether the collection's storage was last seen hoarding unused capacity.
-    hoarding: AtomicBool,
+    /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
+    /// where the collection was last seen hoarding, in one word: see [`Marks`].
+    marks: AtomicU32,
     /// Accesses through `DerefMut` since the entries were last walked.
-    dirty_since_walk: AtomicUsize,
+    dirty_since_walk: AtomicU32,
     /// Its slot in the registry, once it holds memory.
-    slot: Option<&'static Slot>,
+    slot: SlotCell,
     /// The scope it belongs to, for a scoped collection created in one.
     scope: Option<Arc<ScopeInfo>>,
     /// The test check it was created under, 0 for none.
@@ -50,25 +46,78 @@ pub(crate) struct Accounting {
 
 /// Bounds of the figures between two evaluations: a growth or removal that stays inside
 /// needs no more than a comparison.
+///
+/// The length has bounds; the entry heap and its unused part have a drift instead, what
+/// they moved by in all since the last evaluation, which is at least their net change: one
+/// figure where bounds would take four, for a struct that is created and dropped often.
 struct Window {
     len_lo: usize,
     len_hi: usize,
-    heap_lo: usize,
-    heap_hi: usize,
-    unused_lo: usize,
-    unused_hi: usize,
+    /// Bytes the entry heap and its unused part moved by since the last evaluation.
+    drift: u32,
+    /// The most `drift` may reach before the figures re-evaluate.
+    drift_max: u32,
 }
 
 impl Window {
+    /// Adds `bytes` to the drift; whether it left the window.
+    #[inline]
+    fn drifted(&mut self, bytes: usize) -> bool {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.drift = self.drift.saturating_add(bytes);
+        self.drift > self.drift_max
+    }
+
     /// A window every figure is outside of: the next growth or removal re-evaluates.
     const SHUT: Window = Window {
         len_lo: usize::MAX,
         len_hi: 0,
-        heap_lo: usize::MAX,
-        heap_hi: 0,
-        unused_lo: usize::MAX,
-        unused_hi: 0,
+        drift: 0,
+        drift_max: 0,
     };
+}
+
+/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, and a bit
+/// per place it was last seen hoarding: one field to set up for a collection that is
+/// created and dropped often, where five took a store each.
+struct Marks;
+
+impl Marks {
+    fn shift(limit: Limit) -> u32 {
+        match limit {
+            Limit::Len => 0,
+            Limit::Bytes => 8,
+        }
+    }
+
+    fn hoard_bit(cause: Hoard) -> u32 {
+        match cause {
+            Hoard::Storage => 1 << 16,
+            Hoard::Entries => 1 << 17,
+        }
+    }
+
+    fn level(marks: &AtomicU32, limit: Limit) -> u8 {
+        (marks.load(Relaxed) >> Self::shift(limit)) as u8
+    }
+
+    fn set_level(marks: &AtomicU32, limit: Limit, level: u8) {
+        let shift = Self::shift(limit);
+        let _ = marks.fetch_update(Relaxed, Relaxed, |word| {
+            Some(word & !(0xFF << shift) | u32::from(level) << shift)
+        });
+    }
+
+    /// Sets whether the collection hoards in the place `cause` names; whether it did.
+    fn swap_hoard(marks: &AtomicU32, cause: Hoard, hoarding: bool) -> bool {
+        let bit = Self::hoard_bit(cause);
+        let before = if hoarding {
+            marks.fetch_or(bit, Relaxed)
+        } else {
+            marks.fetch_and(!bit, Relaxed)
+        };
+        before & bit != 0
+    }
 }
 
 /// One [`Accounting`] when instrumentation is compiled in, none (zero bytes) when it is not.
@@ -80,23 +129,9 @@ pub(super) fn empty(meta: &'static FieldMeta) -> Instrument {
     std::array::from_fn(|_| Accounting::empty(meta))
 }
 
-/// The instrument of a collection with entries nobody has measured yet.
-#[inline]
-pub(super) fn unwalked(meta: &'static FieldMeta) -> Instrument {
-    std::array::from_fn(|_| Accounting::unwalked(meta))
-}
-
-/// The instrument of a clone of the collection `of` instruments: the same field, with
-/// entries nobody has measured yet.
-#[inline]
-pub(super) fn cloned(of: &Instrument) -> Instrument {
-    of.each_ref()
-        .map(|accounting| Accounting::unwalked(accounting.meta))
-}
-
 /// `dirty_since_walk` of a collection whose entries have never been measured: the next
 /// access walks them whatever their number.
-const NEVER_WALKED: usize = usize::MAX / 64;
+const NEVER_WALKED: u32 = u32::MAX / 64;
 
 /// The published figures move in steps of at most 1/1024 of themselves: fine enough that
 /// reports are within 0.1% and the sampler sees growth, coarse enough that republishing
@@ -118,13 +153,10 @@ impl Accounting {
             meta,
             elem_heap: AtomicUsize::new(0),
             elem_unused: AtomicUsize::new(0),
-            entries_hoarding: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
-            len_level: AtomicU8::new(0),
-            bytes_level: AtomicU8::new(0),
-            hoarding: AtomicBool::new(false),
-            dirty_since_walk: AtomicUsize::new(0),
-            slot: None,
+            marks: AtomicU32::new(0),
+            dirty_since_walk: AtomicU32::new(0),
+            slot: SlotCell::empty(),
             // It registers when it first holds memory: one that never does retains nothing.
             scope: if meta.scoped {
                 Self::scope_of_new()
@@ -141,16 +173,6 @@ impl Accounting {
         scope::current()
     }
 
-    /// The state of a collection with entries nobody has measured yet: its first access
-    /// walks them.
-    #[inline]
-    fn unwalked(meta: &'static FieldMeta) -> Self {
-        let accounting = Self::empty(meta);
-        accounting.dirty.store(true, Relaxed);
-        accounting.dirty_since_walk.store(NEVER_WALKED, Relaxed);
-        accounting
-    }
-
     /// Makes the next growth or removal leave the window, so that it re-evaluates.
     #[inline]
     pub(super) fn shut_window(&mut self) {
@@ -163,7 +185,12 @@ impl Accounting {
     pub(super) fn grew(&mut self, len: usize, added: HeapUsage) -> bool {
         let mut leave = len > self.window.len_hi;
         if added.bytes != 0 {
-            leave |= self.changed(added, HeapUsage::NONE);
+            let heap = self.elem_heap.get_mut();
+            *heap = heap.saturating_add(added.bytes);
+            let unused = self.elem_unused.get_mut();
+            *unused = unused.saturating_add(added.unused);
+            // The unused part moves by no more than the bytes do.
+            leave |= self.window.drifted(added.bytes);
         }
         leave
     }
@@ -174,22 +201,22 @@ impl Accounting {
     pub(super) fn shrank(&mut self, len: usize, removed: HeapUsage) -> bool {
         let mut leave = len < self.window.len_lo;
         if removed.bytes != 0 {
-            leave |= self.changed(HeapUsage::NONE, removed);
+            let heap = self.elem_heap.get_mut();
+            *heap = heap.saturating_sub(removed.bytes);
+            let unused = self.elem_unused.get_mut();
+            *unused = unused.saturating_sub(removed.unused);
+            leave |= self.window.drifted(removed.bytes);
         }
         leave
     }
 
     /// Records an entry changed in place, `removed` heap replaced by `added`, the length
-    /// staying; whether the figures left their window.
+    /// staying; whether the figures left their window. The unused part can change alone.
     #[inline]
     pub(super) fn replaced(&mut self, added: HeapUsage, removed: HeapUsage) -> bool {
-        added != removed && self.changed(added, removed)
-    }
-
-    /// Applies a change of entry heap; whether it left the window. The unused part has its
-    /// own window: replacing an entry can change it alone.
-    #[inline]
-    fn changed(&mut self, added: HeapUsage, removed: HeapUsage) -> bool {
+        if added == removed {
+            return false;
+        }
         let heap = self.elem_heap.get_mut();
         *heap = heap
             .saturating_add(added.bytes)
@@ -198,9 +225,8 @@ impl Accounting {
         *unused = unused
             .saturating_add(added.unused)
             .saturating_sub(removed.unused);
-        let window = &self.window;
-        !(window.heap_lo..=window.heap_hi).contains(heap)
-            || !(window.unused_lo..=window.unused_hi).contains(unused)
+        self.window
+            .drifted(added.bytes.abs_diff(removed.bytes) + added.unused.abs_diff(removed.unused))
     }
 
     /// Applies `change` to the entry heap, as a self-evicting collection reports it.
@@ -221,7 +247,7 @@ impl Accounting {
     /// Marks the figures as unknown while user code runs on the collection; returns what
     /// [`restore`](Self::restore) puts back once it returned.
     #[inline]
-    pub(super) fn suspend(&mut self) -> (bool, usize) {
+    pub(super) fn suspend(&mut self) -> (bool, u32) {
         let saved = (*self.dirty.get_mut(), *self.dirty_since_walk.get_mut());
         *self.dirty.get_mut() = true;
         *self.dirty_since_walk.get_mut() = NEVER_WALKED;
@@ -230,7 +256,7 @@ impl Accounting {
     }
 
     #[inline]
-    pub(super) fn restore(&mut self, (dirty, since_walk): (bool, usize)) {
+    pub(super) fn restore(&mut self, (dirty, since_walk): (bool, u32)) {
         *self.dirty.get_mut() = dirty;
         *self.dirty_since_walk.get_mut() = since_walk;
     }
@@ -238,7 +264,7 @@ impl Accounting {
     /// Whether enough accesses through `DerefMut` have paid for a walk of `len` entries (at
     /// most 64 entries per access, amortized); counts this access.
     pub(super) fn walk_due(&self, len: usize) -> bool {
-        let accesses = self.dirty_since_walk.fetch_add(1, Relaxed) + 1;
+        let accesses = self.dirty_since_walk.fetch_add(1, Relaxed) as usize + 1;
         accesses.saturating_mul(64) >= len
     }
 
@@ -262,16 +288,16 @@ impl Accounting {
         let len = footprint.map_or(0, |fp| fp.len);
         let bytes = self.bytes(footprint);
         let budget = meta.budget;
-        for (limit, level, value, max) in [
-            (Limit::Len, &self.len_level, len, budget.len),
-            (Limit::Bytes, &self.bytes_level, bytes, budget.bytes),
+        for (limit, value, max) in [
+            (Limit::Len, len, budget.len),
+            (Limit::Bytes, bytes, budget.bytes),
         ] {
             let Some(max) = max else { continue };
-            match budget::step(level.load(Relaxed), value, max) {
+            match budget::step(Marks::level(&self.marks, limit), value, max) {
                 Step::Stay => {}
-                Step::Rearm => level.store(0, Relaxed),
+                Step::Rearm => Marks::set_level(&self.marks, limit, 0),
                 Step::Warn(next) => {
-                    level.store(next, Relaxed);
+                    Marks::set_level(&self.marks, limit, next);
                     events::emit_now(Finding::OverBudget {
                         meta,
                         crossing: Crossing {
@@ -303,16 +329,11 @@ impl Accounting {
             let entries_used = entries.bytes.saturating_sub(entries.unused);
             let inside =
                 entries.unused >= floor && entries.bytes >= entries_used.saturating_mul(ratio);
-            for (hoarding, was, cause, unused) in [
-                (storage, &self.hoarding, Hoard::Storage, storage_unused),
-                (
-                    inside,
-                    &self.entries_hoarding,
-                    Hoard::Entries,
-                    entries.unused,
-                ),
+            for (hoarding, cause, unused) in [
+                (storage, Hoard::Storage, storage_unused),
+                (inside, Hoard::Entries, entries.unused),
             ] {
-                if hoarding != was.swap(hoarding, Relaxed) && hoarding {
+                if Marks::swap_hoard(&self.marks, cause, hoarding) != hoarding && hoarding {
                     events::emit_now(Finding::HoardedCapacity {
                         meta,
                         site: self.site(),
@@ -326,21 +347,56 @@ impl Accounting {
                 }
             }
         }
-        if let Some(slot) = self.slot {
+        if let Some(slot) = self.slot.get() {
             slot.len.store(len, Relaxed);
             slot.bytes.store(bytes, Relaxed);
             slot.unused.store(unused, Relaxed);
-            let over = self.len_level.load(Relaxed) > 0 || self.bytes_level.load(Relaxed) > 0;
+            let over = Marks::level(&self.marks, Limit::Len) > 0
+                || Marks::level(&self.marks, Limit::Bytes) > 0;
             slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
         }
     }
 
     fn site(&self) -> registry::Site {
-        self.slot.map(Slot::site).unwrap_or_default()
+        self.slot.get().map(Slot::site).unwrap_or_default()
     }
 
     fn instance(&self) -> u64 {
-        self.slot.map_or(0, Slot::instance)
+        self.slot.get().map_or(0, Slot::instance)
+    }
+
+    /// Registers the collection, which holds memory, with its scope and test check, and
+    /// notes `site` as where it grew. Through `&self`: content can arrive while the
+    /// collection is only borrowed, as after a replacement through `&mut`.
+    #[cold]
+    #[inline(never)]
+    fn register(&self, site: Option<&'static Location<'static>>) {
+        events::arm();
+        let Some(slot) = self.slot.register(Registration {
+            meta: self.meta,
+            scope: self.scope.as_ref().map_or(0, |s| s.id),
+            scope_name: self.scope.as_ref().map_or(0, |s| s.name_hash),
+            test: self.test,
+            now: monotonic_now(),
+        }) else {
+            return;
+        };
+        if let Some(scope) = &self.scope {
+            scope::registered(scope);
+        }
+        if let Some(site) = site {
+            slot.grew_at(site);
+        }
+    }
+
+    /// Registers the collection if it holds memory and has not yet, and re-evaluates the
+    /// figures: what a read through `&self` does after the collection changed through `&mut`.
+    pub(super) fn refresh(&self, footprint: Option<Footprint>) {
+        let holds = footprint.is_none_or(|fp| fp.len > 0 || fp.storage_bytes > 0);
+        if holds && self.slot.get().is_none() && self.bytes(footprint) > 0 {
+            self.register(None);
+        }
+        self.evaluate(footprint);
     }
 
     /// Registers the collection once it holds memory, notes where it grew, evaluates the
@@ -355,23 +411,15 @@ impl Accounting {
         let (len, capacity, storage) = footprint.map_or((0, usize::MAX, 0), |fp| {
             (fp.len, fp.capacity, fp.storage_bytes)
         });
-        if self.slot.is_none() && (len > 0 || storage > 0) {
-            events::arm();
-            self.slot = registry::register(Registration {
-                meta: self.meta,
-                scope: self.scope.as_ref().map_or(0, |s| s.id),
-                scope_name: self.scope.as_ref().map_or(0, |s| s.name_hash),
-                test: self.test,
-                now: monotonic_now(),
-            });
-            if let (Some(scope), Some(_)) = (&self.scope, self.slot) {
-                scope::registered(scope);
-            }
+        let site = site.filter(|site| in_user_code(site));
+        if self.slot.get_mut().is_none() && (len > 0 || storage > 0) {
+            self.register(site);
         }
-        if let (Some(slot), Some(site), true) = (self.slot, site, len > 0) {
+        let slot = self.slot.get_mut();
+        if let (Some(slot), Some(site), true) = (slot, site, len > 0) {
             slot.grew_at(site);
         }
-        if let (Some(slot), true) = (self.slot, harness::active()) {
+        if let (Some(slot), true) = (slot, harness::active()) {
             let check = harness::current();
             if check != 0 {
                 slot.touched.store(check, Relaxed);
@@ -381,23 +429,18 @@ impl Accounting {
 
         let budget = self.meta.budget;
         let heap = *self.elem_heap.get_mut();
-        let len_level = *self.len_level.get_mut();
-        let bytes_level = *self.bytes_level.get_mut();
+        let len_level = Marks::level(&self.marks, Limit::Len);
+        let bytes_level = Marks::level(&self.marks, Limit::Bytes);
         // Storage grows only when the entries outgrow the capacity; figures republish after
         // a step, and a budget warns past its next threshold. Under a test check, figures
         // are exact.
         let exact = harness::active();
         let len_step = if exact { 1 } else { publish_step(len, 1) };
         let heap_step = if exact { 1 } else { publish_step(heap, 64) };
-        let unused = *self.elem_unused.get_mut();
-        let unused_step = if exact { 1 } else { publish_step(unused, 64) };
         let window = &mut self.window;
         window.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
         window.len_lo = len.saturating_sub(len_step - 1);
-        window.heap_hi = heap.saturating_add(heap_step - 1);
-        window.heap_lo = heap.saturating_sub(heap_step - 1);
-        window.unused_hi = unused.saturating_add(unused_step - 1);
-        window.unused_lo = unused.saturating_sub(unused_step - 1);
+        let mut drift_max = heap_step - 1;
         if let Some(max) = budget.len {
             window.len_hi = window.len_hi.min(budget::warn_above(max, len_level));
             if len_level > 0 {
@@ -405,20 +448,24 @@ impl Accounting {
             }
         }
         if let Some(max) = budget.bytes {
-            window.heap_hi = window
-                .heap_hi
-                .min(budget::warn_above(max, bytes_level).saturating_sub(storage));
+            // The entry heap that would cross the next threshold up, or fall back under the
+            // budget: the drift that could get there.
+            let up = budget::warn_above(max, bytes_level).saturating_sub(storage);
+            drift_max = drift_max.min(up.saturating_sub(heap));
             if bytes_level > 0 {
-                window.heap_lo = window.heap_lo.max((max + 1).saturating_sub(storage));
+                let down = (max + 1).saturating_sub(storage);
+                drift_max = drift_max.min(heap.saturating_sub(down));
             }
         }
+        window.drift = 0;
+        window.drift_max = u32::try_from(drift_max).unwrap_or(u32::MAX);
     }
 }
 
 impl Drop for Accounting {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
+        if let Some(slot) = self.slot.get_mut() {
             release(slot, self.scope.as_deref());
         }
     }
@@ -430,4 +477,14 @@ fn release(slot: &'static Slot, scope: Option<&ScopeInfo>) {
     if let Some(scope) = scope {
         scope::released(scope);
     }
+}
+
+/// Whether `site` is in code the user wrote, rather than in the toolchain's library or a
+/// dependency's source, where `#[track_caller]` stops when content arrives through
+/// `.into()`, `collect()` or serde.
+fn in_user_code(site: &Location<'_>) -> bool {
+    let file = site.file();
+    !(file.starts_with("/rustc/")
+        || file.contains("/.cargo/registry/")
+        || file.contains("/cargo/registry/"))
 }

@@ -136,17 +136,22 @@ impl<C: HeapSize, O, const I: usize> Borrow<C> for Tracked<C, O, I> {
     }
 }
 
-impl<C, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I> {
+impl<C: HeapSize, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I> {
+    /// Tracks `inner` with the content it holds: measured, and registered with the scope and
+    /// test check of the code that converts it.
+    #[track_caller]
     fn from(inner: C) -> Self {
         Self {
-            accounted: Accounted::unwalked(inner, Self::META),
+            accounted: Accounted::constructed(inner, Self::META),
             owner: PhantomData,
         }
     }
 }
 
-impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I> {
-    /// An empty collection; for a `#[scoped_cache]` field, one with the field's bounds.
+impl<C: FromMeta + HeapSize, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I> {
+    /// An empty collection; for a `#[scoped_cache]` field, one with the field's bounds. A
+    /// type whose `Default` holds content is registered with it at once.
+    #[track_caller]
     fn default() -> Self {
         Self {
             accounted: Accounted::empty(C::from_meta(Self::META), Self::META),
@@ -155,8 +160,9 @@ impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I>
     }
 }
 
-impl<C: Clone, O, const I: usize> Clone for Tracked<C, O, I> {
+impl<C: Clone + HeapSize, O, const I: usize> Clone for Tracked<C, O, I> {
     /// Clones the collection; the clone is tracked on its own.
+    #[track_caller]
     fn clone(&self) -> Self {
         Self {
             accounted: self.accounted.clone(),
@@ -265,7 +271,10 @@ where
     }
 }
 
-impl<C: FromIterator<A>, A, O: TrackedStruct, const I: usize> FromIterator<A> for Tracked<C, O, I> {
+impl<C: FromIterator<A> + HeapSize, A, O: TrackedStruct, const I: usize> FromIterator<A>
+    for Tracked<C, O, I>
+{
+    #[track_caller]
     fn from_iter<T: IntoIterator<Item = A>>(iter: T) -> Self {
         Self::from(C::from_iter(iter))
     }
@@ -280,8 +289,8 @@ impl<C: serde::Serialize, O, const I: usize> serde::Serialize for Tracked<C, O, 
 }
 
 #[cfg(feature = "serde")]
-impl<'de, C: serde::Deserialize<'de>, O: TrackedStruct, const I: usize> serde::Deserialize<'de>
-    for Tracked<C, O, I>
+impl<'de, C: serde::Deserialize<'de> + HeapSize, O: TrackedStruct, const I: usize>
+    serde::Deserialize<'de> for Tracked<C, O, I>
 {
     /// Deserializes the collection and tracks it.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
