@@ -7,4 +7,5 @@ fn ui() {
     t.compile_fail("tests/ui/track_growth/*.rs");
     t.compile_fail("tests/ui/heap_size/*.rs");
     t.compile_fail("tests/ui/scoped_cache/*.rs");
+    t.compile_fail("tests/ui/tracked/*.rs");
 }

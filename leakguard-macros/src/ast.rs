@@ -1,12 +1,14 @@
 //! The items the macros are applied to, as leakguard sees them: typed, with their attributes
 //! parsed, and borrowing the syn input so that errors can point into it.
 
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, PathSegment, Type};
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, PathSegment, Type,
+};
 
 use crate::attr::{self, CacheBounds, FieldAttrs, How, StructArgs, Track};
 use crate::errors::Errors;
 
-/// A struct with named fields, its attributes parsed.
+/// A struct, its attributes parsed.
 pub(crate) struct Input<'a> {
     pub(crate) original: &'a DeriveInput,
     pub(crate) args: StructArgs,
@@ -15,7 +17,10 @@ pub(crate) struct Input<'a> {
 
 pub(crate) struct Field<'a> {
     pub(crate) original: &'a syn::Field,
-    pub(crate) ident: &'a Ident,
+    /// How the struct reaches it: `self.name`, or `self.0` in a tuple struct.
+    pub(crate) member: Member,
+    /// Its name in reports after the struct's: `name`, `0`, or nothing for a newtype.
+    pub(crate) name: String,
     pub(crate) attrs: FieldAttrs<'a>,
     pub(crate) kind: Kind,
     /// Belongs to the scope it is created in: `#[track(scoped)]` or
@@ -24,6 +29,8 @@ pub(crate) struct Field<'a> {
     /// How the struct's `HeapSize` counts it: `#[heap_size(skip)]`,
     /// `#[heap_size(with = path)]`, or by its own `HeapSize` (tracked or not).
     pub(crate) heap_size: How,
+    /// Whether the tracked collection sits inside wrappers, like `Arc<RwLock<HashMap<..>>>`.
+    pub(crate) wrapped: bool,
 }
 
 /// What leakguard does with a field.
@@ -39,6 +46,16 @@ pub(crate) enum Kind {
     Skipped,
     /// `#[scoped_cache]`: replaced by a bounded collection.
     Cache(CacheKind, CacheBounds),
+}
+
+impl Field<'_> {
+    /// The field as messages name it: `` `name` ``, or `field 0` in a tuple struct.
+    pub(crate) fn describe(&self) -> String {
+        match &self.member {
+            Member::Named(ident) => format!("`{}`", syn::ext::IdentExt::unraw(ident)),
+            Member::Unnamed(index) => format!("field {}", index.index),
+        }
+    }
 }
 
 impl Kind {
@@ -131,7 +148,7 @@ const COLLECTIONS: &[&str] = &[
 ];
 
 /// Whether `ty` names one of the std collections, like `Vec<T>` or `std::collections::HashMap<K, V, S>`.
-fn is_std_collection(ty: &Type) -> bool {
+pub(crate) fn is_std_collection(ty: &Type) -> bool {
     match ty {
         Type::Group(group) => is_std_collection(&group.elem),
         Type::Paren(paren) => is_std_collection(&paren.elem),
@@ -149,20 +166,88 @@ fn last_segment(ty: &Type) -> Option<&PathSegment> {
     }
 }
 
+/// The types whose contents leakguard tracks through them: a field of type
+/// `Arc<RwLock<HashMap<K, V>>>` tracks the map. Each takes the wrapped type as its first
+/// type argument.
+const WRAPPERS: &[&str] = &[
+    "Arc", "Rc", "Box", "Option", "Mutex", "RwLock", "RefCell", "LazyLock", "OnceLock", "OnceCell",
+    "LazyCell",
+];
+
+/// The type `ty` wraps, if it is one of the [`WRAPPERS`] written with its type argument.
+fn wrapped(ty: &Type) -> Option<&Type> {
+    let segment = last_segment(ty)?;
+    if !WRAPPERS.iter().any(|name| segment.ident == name) {
+        return None;
+    }
+    match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// The type inside every wrapper around `ty`: `HashMap<K, V>` in `Arc<RwLock<HashMap<K, V>>>`.
+pub(crate) fn innermost(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => innermost(&group.elem),
+        Type::Paren(paren) => innermost(&paren.elem),
+        _ => wrapped(ty).map_or(ty, innermost),
+    }
+}
+
+/// `ty` with the type inside its wrappers replaced by `with`.
+pub(crate) fn replace_innermost(ty: &Type, with: Type) -> Type {
+    let mut ty = ty.clone();
+    replace_in(&mut ty, with);
+    ty
+}
+
+fn replace_in(ty: &mut Type, with: Type) {
+    match ty {
+        Type::Group(group) => return replace_in(&mut group.elem, with),
+        Type::Paren(paren) => return replace_in(&mut paren.elem, with),
+        _ => {}
+    }
+    if wrapped(ty).is_none() {
+        *ty = with;
+        return;
+    }
+    let Type::Path(path) = ty else { return };
+    let Some(segment) = path.path.segments.last_mut() else {
+        return;
+    };
+    if let PathArguments::AngleBracketed(args) = &mut segment.arguments {
+        if let Some(inner) = args.args.iter_mut().find_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }) {
+            replace_in(inner, with);
+        }
+    }
+}
+
+/// Whether `ty` is a type that is certainly not a collection, like `u64` or `bool`.
+pub(crate) fn is_primitive(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| {
+        segment.arguments.is_none()
+            && PRIMITIVES.contains(&segment.ident.to_string().as_str())
+            && segment.ident != "String"
+    })
+}
+
 impl<'a> Input<'a> {
-    /// Reads a struct with named fields, or reports what the item is instead.
+    /// Reads a struct, or reports what the item is instead.
     pub(crate) fn from_syn(
         input: &'a DeriveInput,
         args: StructArgs,
         errors: &mut Errors,
     ) -> Option<Self> {
-        let named = match &input.data {
+        let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
-                Fields::Named(named) => named,
-                Fields::Unnamed(unnamed) => {
-                    errors.at(unnamed, "#[track_growth] needs named fields to name the collections it reports; this is a tuple struct");
-                    return None;
-                }
+                Fields::Named(_) | Fields::Unnamed(_) => &data.fields,
                 Fields::Unit => {
                     errors.at(
                         data.struct_token,
@@ -174,47 +259,80 @@ impl<'a> Input<'a> {
             Data::Enum(data) => {
                 errors.at(
                     data.enum_token,
-                    "#[track_growth] applies to structs with named fields, not enums",
+                    "#[track_growth] applies to structs and statics, not enums",
                 );
                 return None;
             }
             Data::Union(data) => {
                 errors.at(
                     data.union_token,
-                    "#[track_growth] applies to structs with named fields, not unions",
+                    "#[track_growth] applies to structs and statics, not unions",
                 );
                 return None;
             }
         };
-        let fields = named
-            .named
+        let newtype = matches!(fields, Fields::Unnamed(_)) && fields.len() == 1;
+        let fields = fields
             .iter()
-            .map(|original| {
+            .enumerate()
+            .map(|(index, original)| {
                 let attrs = attr::field_attrs(&original.attrs, errors);
                 let heap_size = attr::how(&original.attrs, errors);
+                let inner = innermost(&original.ty);
+                let wrapped = !std::ptr::eq(inner, &original.ty);
                 let kind = match (attrs.track, attrs.cache) {
                     (Some((_, Track::Skip)), _) => Kind::Skipped,
-                    (_, Some((_, bounds))) => match cache_kind(&original.ty) {
+                    (_, Some((_, bounds))) => match cache_kind(inner) {
                         Ok(cache) => Kind::Cache(cache, bounds),
                         Err(message) => {
-                            errors.at(&original.ty, message);
+                            errors.at(inner, message);
                             Kind::Untracked
                         }
                     },
+                    (Some((attr, Track::In { .. })), None) if is_primitive(inner) => {
+                        errors.at(
+                            attr,
+                            format!(
+                                "`#[track]` on a field of type `{}`, which holds no collection; \
+                                 track a field whose type is a collection or implements `HeapSize`",
+                                quote::ToTokens::to_token_stream(&original.ty)
+                                    .to_string()
+                                    .replace(' ', "")
+                            ),
+                        );
+                        Kind::Untracked
+                    }
                     (Some((_, Track::In { .. })), None) => Kind::OptedIn,
-                    (None, None) if is_std_collection(&original.ty) => Kind::Collection,
+                    (None, None) if is_std_collection(inner) => Kind::Collection,
                     (None, None) => Kind::Untracked,
                 };
-                let in_scope = kind.is_tracked()
-                    && (args.in_scope
+                let tracked = kind.is_tracked();
+                let in_scope = tracked
+                    && (args.in_scope.is_some()
                         || matches!(attrs.track, Some((_, Track::In { in_scope: true }))));
+                let (member, name) = match &original.ident {
+                    Some(ident) => (
+                        Member::Named(ident.clone()),
+                        syn::ext::IdentExt::unraw(ident).to_string(),
+                    ),
+                    None => (
+                        Member::Unnamed(syn::Index::from(index)),
+                        if newtype {
+                            String::new()
+                        } else {
+                            index.to_string()
+                        },
+                    ),
+                };
                 Field {
                     original,
-                    ident: original.ident.as_ref().expect("named field"),
+                    member,
+                    name,
                     attrs,
                     kind,
                     in_scope,
                     heap_size,
+                    wrapped: wrapped && tracked,
                 }
             })
             .collect();

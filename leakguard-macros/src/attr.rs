@@ -38,12 +38,12 @@ pub(crate) enum Track {
 }
 
 /// The arguments of `#[track_growth(..)]`.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct StructArgs {
     /// Defaults for every tracked field's budget.
     pub(crate) budget: Budget,
     /// `scoped`: every tracked field belongs to the scope it is created in.
-    pub(crate) in_scope: bool,
+    pub(crate) in_scope: Option<Path>,
 }
 
 /// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
@@ -266,20 +266,29 @@ fn budget_args(metas: Vec<Meta>, budget: &mut Budget, errors: &mut Errors) -> Ve
 
 /// Parses the arguments of `#[track_growth(..)]`.
 pub(crate) fn struct_args(args: TokenStream, errors: &mut Errors) -> StructArgs {
+    args_of(TRACK_GROWTH, metas(args, errors), errors)
+}
+
+/// Parses `len`, `bytes` and `scoped`, the arguments of `#[track_growth(..)]` and of
+/// `tracked!(.., ..)` after its name and value.
+pub(crate) fn args_of(what: Symbol, metas: Vec<Meta>, errors: &mut Errors) -> StructArgs {
     let mut out = StructArgs::default();
     let mut seen = Seen::default();
-    for meta in budget_args(metas(args, errors), &mut out.budget, errors) {
+    for meta in budget_args(metas, &mut out.budget, errors) {
         if meta.path() == SCOPED {
-            if flag(&meta, SCOPED, "#[track_growth(scoped)]", errors)
-                && seen.first(SCOPED, &meta, errors)
-            {
-                out.in_scope = true;
+            let written = if what == TRACKED {
+                "tracked!(.., .., scoped)"
+            } else {
+                "#[track_growth(scoped)]"
+            };
+            if flag(&meta, SCOPED, written, errors) && seen.first(SCOPED, &meta, errors) {
+                out.in_scope = Some(meta.path().clone());
             }
             continue;
         }
         errors.at(
             meta.path(),
-            unknown(TRACK_GROWTH, &meta, "`len`, `bytes` or `scoped`"),
+            unknown(what, &meta, "`len`, `bytes` or `scoped`"),
         );
     }
     out

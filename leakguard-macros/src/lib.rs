@@ -5,6 +5,7 @@
 
 mod ast;
 mod attr;
+mod describe;
 mod duration;
 mod errors;
 mod field_methods;
@@ -17,6 +18,8 @@ mod size;
 mod span;
 mod symbol;
 mod track_growth;
+mod track_static;
+mod tracked_local;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -25,6 +28,12 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn track_growth(args: TokenStream, input: TokenStream) -> TokenStream {
     track_growth::expand(args.into(), input.into()).into()
+}
+
+// Documented where `leakguard` re-exports it.
+#[proc_macro]
+pub fn tracked(input: TokenStream) -> TokenStream {
+    tracked_local::expand(input.into()).into()
 }
 
 // Documented where `leakguard` re-exports it.

@@ -16,6 +16,11 @@ pub(crate) fn last_span(tokens: impl ToTokens) -> Span {
 /// The first token of an item that is not an attribute or its visibility: `fn` in
 /// `#[inline] pub fn f() {}`. Used to point at items that are not structs.
 pub(crate) fn item_keyword(tokens: &TokenStream) -> Span {
+    item_keyword_token(tokens).map_or_else(Span::call_site, |token| token.span())
+}
+
+/// The token [`item_keyword`] points at.
+pub(crate) fn item_keyword_token(tokens: &TokenStream) -> Option<TokenTree> {
     let mut iter = tokens.clone().into_iter().peekable();
     while let Some(token) = iter.next() {
         match &token {
@@ -28,8 +33,8 @@ pub(crate) fn item_keyword(tokens: &TokenStream) -> Span {
                     iter.next();
                 }
             }
-            _ => return token.span(),
+            _ => return Some(token),
         }
     }
-    Span::call_site()
+    None
 }

@@ -8,6 +8,7 @@ use syn::{Ident, Path};
 pub(crate) struct Symbol(&'static str);
 
 pub(crate) const TRACK_GROWTH: Symbol = Symbol("track_growth");
+pub(crate) const TRACKED: Symbol = Symbol("tracked!");
 pub(crate) const BUDGET: Symbol = Symbol("budget");
 pub(crate) const TRACK: Symbol = Symbol("track");
 pub(crate) const HEAP_SIZE: Symbol = Symbol("heap_size");

@@ -6,24 +6,34 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput};
 
-use crate::ast::{CacheKind, Input, Kind};
+use crate::ast::{self, CacheKind, Input, Kind};
 use crate::attr;
 use crate::attr::How;
+use crate::describe::Description;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
 use crate::impl_heap_size;
 use crate::span::{item_keyword, last_span};
-use crate::valid;
+use crate::{track_static, valid};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::struct_args(args, &mut errors);
+    match track_static::parse(&input) {
+        Some(Ok(item)) => return track_static::expand(args, item, errors),
+        Some(Err(error)) => {
+            errors.push(error);
+            let errors = errors.into_compile_errors();
+            return quote!(#input #errors);
+        }
+        None => {}
+    }
     let item = match syn::parse2::<DeriveInput>(input.clone()) {
         Ok(item) => item,
         Err(_) => {
             errors.push(syn::Error::new(
                 item_keyword(&input),
-                "#[track_growth] applies to structs with named fields",
+                "#[track_growth] applies to structs and statics",
             ));
             // Not a type, so nothing can need it to implement `HeapSize`.
             let errors = errors.into_compile_errors();
@@ -72,26 +82,27 @@ fn without_helpers(input: &DeriveInput) -> TokenStream {
 
 fn generate(input: &Input<'_>) -> TokenStream {
     let DeriveInput {
-        attrs,
-        vis,
-        ident,
-        generics,
-        ..
+        ident, generics, ..
     } = input.original;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let type_name = ident.unraw().to_string();
 
-    let mut fields = Vec::new();
+    // The item as written, tracked field types rewritten and helper attributes removed.
+    let mut item = input.original.clone();
+    let Data::Struct(data) = &mut item.data else {
+        unreachable!("`Input` reads structs only")
+    };
+    let mut fields: Vec<&mut syn::Field> = data.fields.iter_mut().collect();
+
     let mut metas = Vec::new();
     let mut measures = Vec::new();
     let mut measured_types = Vec::new();
     let mut replaced_types = Vec::new();
     let mut index = 0usize;
-    for field in &input.fields {
+    for (field, out) in input.fields.iter().zip(fields.iter_mut()) {
+        out.attrs.retain(|a| !attr::is_helper(a));
         let original = field.original;
-        let field_attrs = original.attrs.iter().filter(|a| !attr::is_helper(a));
-        let field_vis = &original.vis;
-        let field_ident = field.ident;
+        let member = &field.member;
         let ty = &original.ty;
         // A field compiled out by `cfg` is measured only where it exists.
         let cfgs: Vec<_> = original
@@ -100,16 +111,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
             .filter(|a| a.path().is_ident("cfg"))
             .collect();
         if !field.kind.is_tracked() {
-            fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #ty));
             // What the allocator sees of the struct: every field whose type implements
             // `HeapSize` counts, tracked or not, unless `#[heap_size(skip)]` says otherwise.
             let measure = match &field.heap_size {
                 How::Skip => continue,
                 How::With(path) => quote_spanned! {path.span()=>
-                    ::leakguard::__private::HeapUsage::used(#path(&self.#field_ident))
+                    ::leakguard::__private::HeapUsage::used(#path(&self.#member))
                 },
                 How::Measure => quote! {
-                    (&::leakguard::__private::IfHeapSize(&self.#field_ident))
+                    (&::leakguard::__private::IfHeapSize(&self.#member))
                         .__leakguard_heap_usage_in(__leakguard_m)
                 },
             };
@@ -123,63 +133,73 @@ fn generate(input: &Input<'_>) -> TokenStream {
         }
         let position = Literal::usize_unsuffixed(index);
         index += 1;
-        // Spanned from the first to the last token of the field type, so that an error about
-        // it, like a type without `HeapSize` in the measurement below, underlines all of it.
-        let end = quote_spanned!(last_span(ty)=> >);
+        let inner = ast::innermost(ty);
+        // Spanned from the first to the last token of the collection's type, so that an
+        // error about it, like a type without `HeapSize`, underlines all of it.
+        let end = quote_spanned!(last_span(inner)=> >);
         let collection = match &field.kind {
             Kind::Cache(kind, _) => {
-                replaced_types.push(ty);
+                replaced_types.push(inner);
                 let (bounded, args) = match kind {
                     CacheKind::Map(args) => (format_ident!("ScopedCache"), args),
                     CacheKind::Set(args) => (format_ident!("ScopedSet"), args),
                     CacheKind::Ring(args) => (format_ident!("ScopedRing"), args),
                 };
-                quote_spanned!(ty.span()=> ::leakguard::__private::#bounded<#(#args),*>)
+                quote_spanned!(inner.span()=> ::leakguard::__private::#bounded<#(#args),*>)
             }
-            _ => ty.to_token_stream(),
+            _ => inner.to_token_stream(),
         };
-        let tracked = quote_spanned!(ty.span()=> ::leakguard::__private::Tracked<#collection, Self, #position #end);
-        fields.push(quote!(#(#field_attrs)* #field_vis #field_ident: #tracked));
+        let tracked: syn::Type = syn::parse_quote_spanned! {inner.span()=>
+            ::leakguard::__private::Tracked<#collection, Self, #position #end
+        };
+        let field_ty = ast::replace_innermost(ty, tracked.clone());
+        out.ty = field_ty.clone();
 
-        let field_name = field_ident.unraw().to_string();
-        let name = format!("{type_name}.{field_name}");
-        let budget = field
-            .attrs
-            .budget
-            .map(|(_, b)| b)
-            .unwrap_or_default()
-            .or(input.args.budget);
-        let len = budget.len.map(|n| quote!(.len(#n)));
-        let bytes = budget.bytes.map(|n| quote!(.bytes(#n)));
+        let name = if field.name.is_empty() {
+            type_name.clone()
+        } else {
+            format!("{type_name}.{}", field.name)
+        };
         let cache = match &field.kind {
-            Kind::Cache(_, bounds) => {
-                let max = bounds.max.unwrap_or(0);
-                let ttl = bounds.ttl.unwrap_or(0);
-                Some(quote!(.cache(#max, #ttl)))
-            }
+            Kind::Cache(_, bounds) => Some((bounds.max.unwrap_or(0), bounds.ttl.unwrap_or(0))),
             _ => None,
         };
-        let in_scope = field.in_scope.then(|| quote!(.scoped()));
-        metas.push(quote! {
-            ::leakguard::__private::FieldMeta::new(
-                #name,
-                #type_name,
-                #field_name,
-                ::core::module_path!(),
-                (::core::file!(), ::core::line!(), ::core::column!()),
-            )
-                #len #bytes #cache #in_scope
-        });
+        metas.push(
+            Description {
+                name: &name,
+                type_name: &type_name,
+                field: &field.name,
+                budget: field
+                    .attrs
+                    .budget
+                    .map(|(_, b)| b)
+                    .unwrap_or_default()
+                    .or(input.args.budget),
+                cache,
+                scoped: field.in_scope,
+                global: false,
+            }
+            .to_tokens(),
+        );
 
         let measure = match &field.heap_size {
             How::Skip => continue,
+            How::With(path) if field.wrapped => quote_spanned! {path.span()=>
+                ::leakguard::__private::HeapUsage::used(#path(&self.#member))
+            },
             How::With(path) => quote_spanned! {path.span()=>
-                ::leakguard::__private::HeapUsage::used(#path(::core::ops::Deref::deref(&self.#field_ident)))
+                ::leakguard::__private::HeapUsage::used(#path(::core::ops::Deref::deref(&self.#member)))
+            },
+            // A wrapper leakguard has no `HeapSize` for (a lock of a crate whose feature is
+            // off) counts nothing here; the collection inside is still tracked and reported.
+            How::Measure if field.wrapped => quote! {
+                (&::leakguard::__private::IfHeapSize(&self.#member))
+                    .__leakguard_heap_usage_in(__leakguard_m)
             },
             How::Measure => {
                 measured_types.push(ty);
                 quote! {
-                    <#tracked as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#field_ident, __leakguard_m)
+                    <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
                 }
             }
         };
@@ -215,10 +235,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
         },
     );
     quote! {
-        #(#attrs)*
-        #vis struct #ident #generics #where_clause {
-            #(#fields,)*
-        }
+        #item
 
         const _: () = {
             #[automatically_derived]

@@ -1,8 +1,6 @@
 //! The rules of `#[track_growth]` that parsing one attribute at a time cannot check: one
 //! function a rule, each with an example of what it rejects.
 
-use syn::ext::IdentExt;
-
 use crate::ast::{Field, Input, Kind};
 use crate::attr;
 use crate::errors::Errors;
@@ -29,15 +27,15 @@ fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
     let Some((budget, _)) = field.attrs.budget else {
         return;
     };
-    let name = field.ident.unraw();
+    let name = field.describe();
     match field.kind {
         Kind::Untracked => errors.at(
             budget.path(),
-            format!("`#[budget]` on `{name}`, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
+            format!("`#[budget]` on {name}, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
         ),
         Kind::Skipped => errors.at(
             budget.path(),
-            format!("`#[budget]` on `{name}`, which is marked `#[track(skip)]`; a skipped field has no budget"),
+            format!("`#[budget]` on {name}, which is marked `#[track(skip)]`; a skipped field has no budget"),
         ),
         Kind::Collection | Kind::OptedIn | Kind::Cache(..) => {}
     }
@@ -55,8 +53,8 @@ fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
         errors.at(
             cache.path(),
             format!(
-                "`#[scoped_cache]` on `{}`, which is marked `#[track(skip)]`; remove one of the two",
-                field.ident.unraw()
+                "`#[scoped_cache]` on {}, which is marked `#[track(skip)]`; remove one of the two",
+                field.describe()
             ),
         );
     }

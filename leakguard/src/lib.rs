@@ -172,7 +172,7 @@ pub use heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupReport, Report, report};
 pub use scope::{ScopeGuard, scope};
-pub use tracked::Tracked;
+pub use tracked::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, Tracked};
 
 /// Tracks the collection fields of a struct.
 ///
@@ -202,7 +202,49 @@ pub use tracked::Tracked;
 /// A struct literal needs `.into()` on tracked fields (`messages: vec![].into()`), or
 /// `..Default::default()`. Derives above the attribute see the struct as written, those
 /// below it see the tracked fields; serde's `Deserialize` must come below it.
+///
+/// **Wrappers.** A collection inside `Arc`, `Rc`, `Box`, `Option`, `Mutex`, `RwLock`,
+/// `RefCell`, `LazyLock`, `OnceLock`, `OnceCell` or `LazyCell` (by name, so parking_lot's
+/// and tokio's locks too) is tracked through them: `Arc<RwLock<HashMap<K, V>>>` becomes
+/// `Arc<RwLock<Tracked<HashMap<K, V>, ..>>>`, and `state.users.write().unwrap().insert(..)`
+/// keeps the figures as a plain field does. A struct literal converts the innermost
+/// collection: `Arc::new(RwLock::new(HashMap::new().into()))`.
+///
+/// **Tuple structs.** A newtype's collection is named after the type (`Tokens`), other
+/// fields `Type.0`, `Type.1`.
+///
+/// **Statics.** On a `static`, the collection inside its wrappers is tracked under the
+/// static's name, with the budget of `len`/`bytes`:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{LazyLock, Mutex};
+///
+/// #[leakguard::track_growth(len = 10_000)]
+/// static SESSIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
+///
+/// SESSIONS.lock().unwrap().insert("ada".to_string(), 1);
+/// assert_eq!(leakguard::report().group("SESSIONS").unwrap().len, 1);
+/// ```
+///
+/// A static is process-wide: it belongs to no scope and is never counted as made inside a
+/// test check, though its growth under `assert_no_growth` is.
 pub use leakguard_macros::track_growth;
+
+/// A tracked collection in a local variable, for code that has no struct to annotate:
+/// `tracked!(name, collection, options..)`.
+///
+/// The name is how events and reports show it; the options are those of
+/// `#[track_growth(..)]`: `len = N`, `bytes = "S"`, and `scoped` to make it belong to the
+/// scope it is created in. The value is a [`Tracked`] collection that dereferences to the
+/// one given, registered at once if it already holds memory.
+///
+/// ```
+/// let mut scratch = leakguard::tracked!("handle.scratch", Vec::<u8>::new(), len = 4096, scoped);
+/// scratch.extend_from_slice(b"GET / HTTP/1.1");
+/// assert_eq!(leakguard::report().group("handle.scratch").unwrap().len, 14);
+/// ```
+pub use leakguard_macros::tracked;
 
 /// Derives [`HeapSize`](trait@HeapSize) for a struct or enum.
 ///

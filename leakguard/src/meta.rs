@@ -27,6 +27,8 @@ pub struct FieldMeta {
     /// `#[track_growth(scoped)]` or `#[track(scoped)]`: the collection belongs to the scope
     /// it is created in.
     pub scoped: bool,
+    /// A `static`'s collection: process-wide, never counted as made inside a test check.
+    pub global: bool,
 }
 
 impl FieldMeta {
@@ -48,7 +50,14 @@ impl FieldMeta {
             budget: Budget::unlimited(),
             cache: (0, 0),
             scoped: false,
+            global: false,
         }
+    }
+
+    /// This collection as process-wide, as a `static`'s is.
+    pub const fn global(mut self) -> Self {
+        self.global = true;
+        self
     }
 
     /// This field as belonging to the scope it is created in.
