@@ -300,7 +300,7 @@ fn c6_tracked_structs_nested_in_a_tracked_collection_add_up() {
             }
             session.user.push_str(&key(i as usize));
             session.scratch = vec![0; (i % 64) as usize];
-            session.token = (i % 2 == 0).then(|| format!("token-{i}"));
+            session.token = (i % 2 == 0).then(|| format!("token-{i}").into());
             session.id = i;
             sessions.by_user.insert(key(i as usize), i);
             sessions.live.push(session);

@@ -399,6 +399,13 @@ impl<T: HeapSize> HeapSize for LinkedList<T> {
     );
 }
 
+impl<T: HeapSize> HeapSize for std::cell::OnceCell<T> {
+    walked!(|this, m, A| this.get().map(|v| A::of(v, m)).unwrap_or_default());
+}
+
+// After the macros above, which it uses.
+mod ecosystem;
+
 #[cfg(test)]
 mod tests {
     use super::super::layout::counted_allocation;

@@ -50,7 +50,9 @@ use std::collections::HashSet;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
-    note = "derive it with `#[derive(leakguard::HeapSize)]` or implement it by hand; to leave a collection field untracked, mark it `#[track(skip)]` in a `#[track_growth]` struct; to leave a field unmeasured, `#[heap_size(skip)]`"
+    note = "for a type of hashbrown, indexmap, smallvec, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
+    note = "for a field of a `#[track_growth]` struct or a `derive(HeapSize)` type: measure it with `#[heap_size(with = path)]`, leave it out with `#[heap_size(skip)]`, or leave a collection untracked with `#[track(skip)]`",
+    note = "for a type of your own: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand"
 )]
 pub trait HeapSize {
     /// Heap bytes owned by `self`, counting a shared pointee once.

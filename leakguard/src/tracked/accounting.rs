@@ -163,7 +163,7 @@ impl Accounting {
             } else {
                 None
             },
-            test: harness::current(),
+            test: if meta.global { 0 } else { harness::current() },
             window: Window::SHUT,
         }
     }

@@ -1,209 +1,230 @@
-//! Growth and removal methods of tracked hash maps and sets, with any hasher.
+//! Growth and removal methods of tracked hash maps and sets, with any hasher: std's, and
+//! hashbrown's with the feature `hashbrown`.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash};
+/// The methods, written once against the names `HashMap`, `HashSet`, `hash_map` and
+/// `hash_set`, for the module that invokes it to bind to std's or hashbrown's.
+macro_rules! hashed_methods {
+    () => {
+        use std::hash::{BuildHasher, Hash};
 
-use leakguard_macros::__field_methods;
+        use leakguard_macros::__field_methods;
 
-use super::Tracked;
-use super::accounted::{Accounted, kept, storage_methods};
-use crate::heap_size::{HeapSize, HeapUsage, running_heap, running_heap_of};
+        use crate::heap_size::{HeapSize, HeapUsage, running_heap, running_heap_of};
+        use crate::tracked::Tracked;
+        use crate::tracked::accounted::{Accounted, kept, storage_methods};
 
-#[__field_methods]
-impl<K, V, S> Accounted<HashMap<K, V, S>>
-where
-    K: Eq + Hash + HeapSize,
-    V: HeapSize,
-    S: BuildHasher,
-{
-    storage_methods!();
+        #[__field_methods]
+        impl<K, V, S> Accounted<HashMap<K, V, S>>
+        where
+            K: Eq + Hash + HeapSize,
+            V: HeapSize,
+            S: BuildHasher,
+        {
+            storage_methods!();
 
-    /// Inserts a key-value pair, returning the value it replaced; see [`HashMap::insert`].
-    ///
-    /// When the key was present the map keeps its old key and drops `k`.
-    #[inline]
-    #[track_caller]
-    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let key_heap = running_heap(&k);
-        let value_heap = running_heap(&v);
-        match self.raw().insert(k, v) {
-            Some(old) => {
-                self.replaced(value_heap, running_heap(&old));
-                Some(old)
+            /// Inserts a key-value pair, returning the value it replaced; see [`HashMap::insert`].
+            ///
+            /// When the key was present the map keeps its old key and drops `k`.
+            #[inline]
+            #[track_caller]
+            pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+                let key_heap = running_heap(&k);
+                let value_heap = running_heap(&v);
+                match self.raw().insert(k, v) {
+                    Some(old) => {
+                        self.replaced(value_heap, running_heap(&old));
+                        Some(old)
+                    }
+                    None => {
+                        self.grew(key_heap + value_heap);
+                        None
+                    }
+                }
             }
-            None => {
-                self.grew(key_heap + value_heap);
-                None
+
+            /// Removes a key, returning its value; see [`HashMap::remove`].
+            #[inline]
+            pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+            where
+                K: std::borrow::Borrow<Q>,
+                Q: ?Sized + Hash + Eq,
+            {
+                self.remove_entry(k).map(|(_, v)| v)
             }
-        }
-    }
 
-    /// Removes a key, returning its value; see [`HashMap::remove`].
-    #[inline]
-    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: ?Sized + Hash + Eq,
-    {
-        self.remove_entry(k).map(|(_, v)| v)
-    }
-
-    /// Removes a key, returning the stored key and value; see [`HashMap::remove_entry`].
-    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: ?Sized + Hash + Eq,
-    {
-        let (key, value) = self.raw().remove_entry(k)?;
-        self.shrank(running_heap(&key) + running_heap(&value));
-        Some((key, value))
-    }
-
-    /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
-    pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
-        let mut removed = HeapUsage::default();
-        self.guarded(|c| {
-            c.retain(|k, v| kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed))
-        });
-        self.shrank(removed);
-        // Kept values may have changed through `&mut`.
-        self.touched();
-    }
-
-    /// Removes all entries, keeping the storage; see [`HashMap::clear`].
-    pub fn clear(&mut self) {
-        self.guarded(|c| c.clear());
-        self.emptied();
-    }
-
-    /// Removes all entries, returning them; see [`HashMap::drain`].
-    pub fn drain(&mut self) -> std::collections::hash_map::Drain<'_, K, V> {
-        let removed = self
-            .raw()
-            .iter()
-            .map(|(k, v)| running_heap(k) + running_heap(v))
-            .sum();
-        self.drained(removed);
-        self.raw().drain()
-    }
-}
-
-#[__field_methods]
-impl<K, V, S> Extend<(K, V)> for Accounted<HashMap<K, V, S>>
-where
-    K: Eq + Hash + HeapSize,
-    V: HeapSize,
-    S: BuildHasher,
-{
-    #[track_caller]
-    fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
-    }
-}
-
-#[__field_methods]
-impl<'a, K, V, S> Extend<(&'a K, &'a V)> for Accounted<HashMap<K, V, S>>
-where
-    K: Eq + Hash + HeapSize + Copy + 'a,
-    V: HeapSize + Copy + 'a,
-    S: BuildHasher,
-{
-    #[track_caller]
-    fn extend<It: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: It) {
-        self.extend(iter.into_iter().map(|(k, v)| (*k, *v)));
-    }
-}
-
-#[__field_methods]
-impl<T, S> Accounted<HashSet<T, S>>
-where
-    T: Eq + Hash + HeapSize,
-    S: BuildHasher,
-{
-    storage_methods!();
-
-    /// Adds a value, returning whether it was new; see [`HashSet::insert`].
-    #[inline]
-    #[track_caller]
-    pub fn insert(&mut self, value: T) -> bool {
-        let added = running_heap(&value);
-        let new = self.raw().insert(value);
-        if new {
-            self.grew(added);
-        }
-        new
-    }
-
-    /// Adds a value, replacing and returning an equal one; see [`HashSet::replace`].
-    #[track_caller]
-    pub fn replace(&mut self, value: T) -> Option<T> {
-        let added = running_heap(&value);
-        match self.raw().replace(value) {
-            Some(old) => {
-                self.replaced(added, running_heap(&old));
-                Some(old)
+            /// Removes a key, returning the stored key and value; see [`HashMap::remove_entry`].
+            pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+            where
+                K: std::borrow::Borrow<Q>,
+                Q: ?Sized + Hash + Eq,
+            {
+                let (key, value) = self.raw().remove_entry(k)?;
+                self.shrank(running_heap(&key) + running_heap(&value));
+                Some((key, value))
             }
-            None => {
-                self.grew(added);
-                None
+
+            /// Keeps the entries for which `f` returns `true`; see [`HashMap::retain`].
+            pub fn retain<F: FnMut(&K, &mut V) -> bool>(&mut self, mut f: F) {
+                let mut removed = HeapUsage::default();
+                self.guarded(|c| {
+                    c.retain(|k, v| {
+                        kept(f(k, v), || running_heap(k) + running_heap(v), &mut removed)
+                    })
+                });
+                self.shrank(removed);
+                // Kept values may have changed through `&mut`.
+                self.touched();
+            }
+
+            /// Removes all entries, keeping the storage; see [`HashMap::clear`].
+            pub fn clear(&mut self) {
+                self.guarded(|c| c.clear());
+                self.emptied();
+            }
+
+            /// Removes all entries, returning them; see [`HashMap::drain`].
+            pub fn drain(&mut self) -> hash_map::Drain<'_, K, V> {
+                let removed = self
+                    .raw()
+                    .iter()
+                    .map(|(k, v)| running_heap(k) + running_heap(v))
+                    .sum();
+                self.drained(removed);
+                self.raw().drain()
             }
         }
-    }
 
-    /// Removes a value, returning whether it was present; see [`HashSet::remove`].
-    #[inline]
-    pub fn remove<Q>(&mut self, value: &Q) -> bool
-    where
-        T: std::borrow::Borrow<Q>,
-        Q: ?Sized + Hash + Eq,
-    {
-        self.take(value).is_some()
-    }
+        #[__field_methods]
+        impl<K, V, S> Extend<(K, V)> for Accounted<HashMap<K, V, S>>
+        where
+            K: Eq + Hash + HeapSize,
+            V: HeapSize,
+            S: BuildHasher,
+        {
+            #[track_caller]
+            fn extend<It: IntoIterator<Item = (K, V)>>(&mut self, iter: It) {
+                for (k, v) in iter {
+                    self.insert(k, v);
+                }
+            }
+        }
 
-    /// Removes and returns a value; see [`HashSet::take`].
-    pub fn take<Q>(&mut self, value: &Q) -> Option<T>
-    where
-        T: std::borrow::Borrow<Q>,
-        Q: ?Sized + Hash + Eq,
-    {
-        let value = self.raw().take(value)?;
-        self.shrank(running_heap(&value));
-        Some(value)
-    }
+        #[__field_methods]
+        impl<'a, K, V, S> Extend<(&'a K, &'a V)> for Accounted<HashMap<K, V, S>>
+        where
+            K: Eq + Hash + HeapSize + Copy + 'a,
+            V: HeapSize + Copy + 'a,
+            S: BuildHasher,
+        {
+            #[track_caller]
+            fn extend<It: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: It) {
+                self.extend(iter.into_iter().map(|(k, v)| (*k, *v)));
+            }
+        }
 
-    /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
-    pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
-        let mut removed = HeapUsage::default();
-        self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
-        self.shrank(removed);
-    }
+        #[__field_methods]
+        impl<T, S> Accounted<HashSet<T, S>>
+        where
+            T: Eq + Hash + HeapSize,
+            S: BuildHasher,
+        {
+            storage_methods!();
 
-    /// Removes all values, keeping the storage; see [`HashSet::clear`].
-    pub fn clear(&mut self) {
-        self.guarded(|c| c.clear());
-        self.emptied();
-    }
+            /// Adds a value, returning whether it was new; see [`HashSet::insert`].
+            #[inline]
+            #[track_caller]
+            pub fn insert(&mut self, value: T) -> bool {
+                let added = running_heap(&value);
+                let new = self.raw().insert(value);
+                if new {
+                    self.grew(added);
+                }
+                new
+            }
 
-    /// Removes all values, returning them; see [`HashSet::drain`].
-    pub fn drain(&mut self) -> std::collections::hash_set::Drain<'_, T> {
-        let removed = running_heap_of(self.raw().iter());
-        self.drained(removed);
-        self.raw().drain()
-    }
+            /// Adds a value, replacing and returning an equal one; see [`HashSet::replace`].
+            #[track_caller]
+            pub fn replace(&mut self, value: T) -> Option<T> {
+                let added = running_heap(&value);
+                match self.raw().replace(value) {
+                    Some(old) => {
+                        self.replaced(added, running_heap(&old));
+                        Some(old)
+                    }
+                    None => {
+                        self.grew(added);
+                        None
+                    }
+                }
+            }
+
+            /// Removes a value, returning whether it was present; see [`HashSet::remove`].
+            #[inline]
+            pub fn remove<Q>(&mut self, value: &Q) -> bool
+            where
+                T: std::borrow::Borrow<Q>,
+                Q: ?Sized + Hash + Eq,
+            {
+                self.take(value).is_some()
+            }
+
+            /// Removes and returns a value; see [`HashSet::take`].
+            pub fn take<Q>(&mut self, value: &Q) -> Option<T>
+            where
+                T: std::borrow::Borrow<Q>,
+                Q: ?Sized + Hash + Eq,
+            {
+                let value = self.raw().take(value)?;
+                self.shrank(running_heap(&value));
+                Some(value)
+            }
+
+            /// Keeps the values for which `f` returns `true`; see [`HashSet::retain`].
+            pub fn retain<F: FnMut(&T) -> bool>(&mut self, mut f: F) {
+                let mut removed = HeapUsage::default();
+                self.guarded(|c| c.retain(|v| kept(f(v), || running_heap(v), &mut removed)));
+                self.shrank(removed);
+            }
+
+            /// Removes all values, keeping the storage; see [`HashSet::clear`].
+            pub fn clear(&mut self) {
+                self.guarded(|c| c.clear());
+                self.emptied();
+            }
+
+            /// Removes all values, returning them; see [`HashSet::drain`].
+            pub fn drain(&mut self) -> hash_set::Drain<'_, T> {
+                let removed = running_heap_of(self.raw().iter());
+                self.drained(removed);
+                self.raw().drain()
+            }
+        }
+
+        #[__field_methods]
+        impl<T, S> Extend<T> for Accounted<HashSet<T, S>>
+        where
+            T: Eq + Hash + HeapSize,
+            S: BuildHasher,
+        {
+            #[track_caller]
+            fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
+                for value in iter {
+                    self.insert(value);
+                }
+            }
+        }
+    };
 }
 
-#[__field_methods]
-impl<T, S> Extend<T> for Accounted<HashSet<T, S>>
-where
-    T: Eq + Hash + HeapSize,
-    S: BuildHasher,
-{
-    #[track_caller]
-    fn extend<It: IntoIterator<Item = T>>(&mut self, iter: It) {
-        for value in iter {
-            self.insert(value);
-        }
-    }
+mod std_tables {
+    use std::collections::{HashMap, HashSet, hash_map, hash_set};
+
+    hashed_methods!();
+}
+
+#[cfg(feature = "hashbrown")]
+mod hashbrown_tables {
+    use hashbrown::{HashMap, HashSet, hash_map, hash_set};
+
+    hashed_methods!();
 }

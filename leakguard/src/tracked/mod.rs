@@ -11,6 +11,7 @@ mod accounted;
 mod accounting;
 mod bounded;
 mod hashed;
+mod named;
 mod ordered;
 mod sequence;
 mod string;
@@ -23,6 +24,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use accounted::Accounted;
+pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
@@ -133,6 +135,16 @@ impl<C: HeapSize, O, const I: usize> AsMut<C> for Tracked<C, O, I> {
 impl<C: HeapSize, O, const I: usize> Borrow<C> for Tracked<C, O, I> {
     fn borrow(&self) -> &C {
         self
+    }
+}
+
+impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
+    /// Not public API: what `tracked!` expands to, `From` with the collection's type
+    /// inferred from the value.
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn __local(inner: C) -> Self {
+        Self::from(inner)
     }
 }
 

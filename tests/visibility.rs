@@ -1,0 +1,233 @@
+//! Every collection a service holds is seen: behind `Arc<RwLock<..>>` and other wrappers, in
+//! a `static`, in a local, in a tuple struct, in a user type marked `#[track]`, and in a
+//! cache built with a name.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::time::Duration;
+
+use leakguard::testing::assert_no_leaks;
+use leakguard::{HeapSize, ScopedCache, Tracked, track_growth};
+use leakguard_support::capture::{self, Events};
+use tracing_subscriber::layer::SubscriberExt;
+
+fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
+    let (capture, events) = capture::layer();
+    let layer = leakguard::layer()
+        .grace_period(Duration::ZERO)
+        .rate_limit(Duration::ZERO);
+    (
+        tracing_subscriber::registry().with(capture).with(layer),
+        events,
+    )
+}
+
+/// The over-budget events about `collection`.
+fn over_budget(events: &Events, collection: &str) -> Vec<leakguard_support::capture::Captured> {
+    let quoted = format!("{collection:?}");
+    events
+        .of_kind("over_budget")
+        .into_iter()
+        .filter(|e| e.field("collection") == Some(quoted.as_str()))
+        .collect()
+}
+
+#[derive(Clone, Debug, HeapSize)]
+struct User {
+    name: String,
+}
+
+/// The axum `State` shape.
+#[track_growth]
+#[derive(Clone, Default)]
+struct AppState {
+    #[budget(len = 100)]
+    users: Arc<RwLock<HashMap<u64, User>>>,
+    sessions: Arc<Mutex<Vec<String>>>,
+    audit: Option<Box<Vec<u64>>>,
+}
+
+#[test]
+fn a_map_behind_arc_rwlock_is_tracked_and_warns_past_its_budget() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let state = AppState::default();
+    let handler_state = state.clone(); // what axum hands each handler
+    for id in 0..4_000 {
+        let user = User {
+            name: format!("user-{id}"),
+        };
+        handler_state.users.write().unwrap().insert(id, user);
+    }
+    let users = state.users.read().unwrap();
+    assert!(Tracked::bytes(&users) > 4_000 * size_of::<(u64, User)>());
+    assert_eq!(Tracked::name(&users), "AppState.users");
+    drop(users);
+    let warnings = over_budget(&events, "AppState.users");
+    assert!(!warnings.is_empty(), "{:#?}", events.all());
+    assert_eq!(warnings[0].field("len"), Some("101"));
+    // Reports read figures published within 0.1%; `measure` makes them exact.
+    Tracked::measure(&mut state.users.write().unwrap());
+    let report = leakguard::report();
+    let group = report.group("AppState.users").unwrap();
+    assert_eq!((group.instances, group.len), (1, 4_000));
+}
+
+#[test]
+fn other_wrappers_track_what_they_hold_and_literals_convert_the_innermost_collection() {
+    let state = AppState {
+        users: Arc::new(RwLock::new(HashMap::new().into())),
+        sessions: Arc::new(Mutex::new(vec!["s1".to_string()].into())),
+        audit: Some(Box::new(vec![1, 2, 3].into())),
+    };
+    state.sessions.lock().unwrap().push("s2".to_string());
+    let report = leakguard::report();
+    assert_eq!(report.group("AppState.sessions").unwrap().len, 2);
+    assert_eq!(report.group("AppState.audit").unwrap().len, 3);
+    // The struct's own figure counts what its wrappers hold, the Arc allocations included.
+    assert!(state.heap_size() > Tracked::bytes(&state.sessions.lock().unwrap()));
+}
+
+#[track_growth]
+#[derive(Default)]
+struct Local {
+    seen: RefCell<HashSet<u64>>,
+}
+
+#[test]
+fn a_refcell_holds_a_tracked_set() {
+    let local = Local::default();
+    local.seen.borrow_mut().extend(0..10);
+    assert_eq!(leakguard::report().group("Local.seen").unwrap().len, 10);
+}
+
+/// A process-wide cache, the classic Go leak, as Rust writes it.
+#[track_growth(len = 1_000)]
+static SESSIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
+
+#[test]
+fn a_static_cache_is_named_after_the_static_and_warns_past_its_budget() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for i in 0..2_000u64 {
+        SESSIONS.lock().unwrap().insert(format!("token-{i}"), i);
+    }
+    let warnings = over_budget(&events, "SESSIONS");
+    assert_eq!(warnings.len(), 1, "{:#?}", events.all());
+    assert!(
+        warnings[0].message.starts_with("SESSIONS over len budget"),
+        "{}",
+        warnings[0].message
+    );
+    let report = leakguard::report();
+    assert_eq!(report.group("SESSIONS").unwrap().len, 2_000);
+}
+
+#[track_growth]
+static LATE: LazyLock<Mutex<Vec<u64>>> = LazyLock::new(Default::default);
+
+#[test]
+fn a_static_first_touched_inside_a_test_check_is_not_its_leak() {
+    assert_no_leaks(|| {
+        LATE.lock().unwrap().push(1);
+    });
+    assert_eq!(leakguard::report().group("LATE").unwrap().len, 1);
+}
+
+fn handle(body: &[u8], kept: &mut Vec<impl Send + 'static>) -> usize {
+    let _ = kept;
+    let mut scratch = leakguard::tracked!("handle.scratch", Vec::<u8>::new(), len = 4096, scoped);
+    scratch.extend_from_slice(body);
+    scratch.len()
+}
+
+#[test]
+fn a_tracked_local_is_reported_under_its_name_and_leaves_nothing_when_dropped() {
+    let mut kept: Vec<u8> = Vec::new();
+    let (_, events) = {
+        let (subscriber, events) = subscriber();
+        let guard = tracing::subscriber::set_default(subscriber);
+        assert_no_leaks(|| {
+            assert_eq!(handle(b"GET / HTTP/1.1", &mut kept), 14);
+        });
+        leakguard::check_now();
+        (guard, events)
+    };
+    assert_eq!(events.of_kind("outlived"), vec![]);
+}
+
+#[test]
+fn a_scoped_local_kept_past_its_scope_is_reported_outlived() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut kept = Vec::new();
+    {
+        let _scope = leakguard::scope("batch");
+        let mut rows = leakguard::tracked!("batch.rows", HashMap::<u64, String>::new(), scoped);
+        rows.insert(1, "one".to_string());
+        kept.push(rows);
+    }
+    leakguard::check_now();
+    let outlived = events.of_kind("outlived");
+    assert_eq!(outlived.len(), 1, "{outlived:#?}");
+    assert_eq!(outlived[0].field("collection"), Some("\"batch.rows\""));
+    assert_eq!(outlived[0].field("scope"), Some("batch"));
+}
+
+#[test]
+fn a_local_over_its_budget_warns() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut buffer = leakguard::tracked!("upload.buffer", Vec::<u8>::new(), bytes = "1 KiB");
+    buffer.extend_from_slice(&[0; 4096]);
+    assert_eq!(over_budget(&events, "upload.buffer").len(), 1);
+}
+
+/// A newtype: its collection is named after it.
+#[track_growth]
+#[derive(Default)]
+struct Tokens(HashSet<String>);
+
+/// A tuple struct of two: `Pair.0`, `Pair.1`.
+#[track_growth]
+#[derive(Default)]
+struct Pair(Vec<u64>, #[budget(len = 5)] Vec<u64>);
+
+#[test]
+fn tuple_structs_name_their_collections_by_type_or_position() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut tokens = Tokens::default();
+    tokens.0.insert("t".to_string());
+    let mut pair = Pair::default();
+    pair.0.push(1);
+    pair.1.extend(0..6);
+    let report = leakguard::report();
+    assert_eq!(report.group("Tokens").unwrap().len, 1);
+    assert_eq!(report.group("Pair.0").unwrap().len, 1);
+    assert_eq!(report.group("Pair.1").unwrap().len, 6);
+    assert_eq!(over_budget(&events, "Pair.1").len(), 1);
+    assert_eq!(
+        tokens.heap_size(),
+        tokens.0.heap_size(),
+        "a newtype measures as what it wraps"
+    );
+}
+
+#[test]
+fn a_cache_built_with_a_name_is_reported_under_it() {
+    let mut tokens = ScopedCache::builder()
+        .name("tokens")
+        .max(1_000)
+        .build::<String, u64>()
+        .unwrap();
+    for i in 0..5_000 {
+        tokens.insert(format!("token-{i}"), i);
+    }
+    assert_eq!(tokens.len(), 1_000);
+    let report = leakguard::report();
+    let group = report.group("tokens").expect("named caches are reported");
+    assert_eq!(group.len, 1_000);
+    assert_eq!(group.bytes, tokens.heap_size());
+}
