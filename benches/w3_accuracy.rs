@@ -167,6 +167,93 @@ fn main() {
     for note in NOTES {
         println!("- {note}");
     }
+    println!();
+    ecosystem::table();
+}
+
+mod ecosystem {
+    //! The types of leakguard's ecosystem features against the counting allocator, with
+    //! get-size2, the peer that measures the same crates, where it does.
+
+    use get_size2::GetSize;
+    use leakguard::HeapSize;
+    use leakguard_bench::alloc::allocated_by;
+    use leakguard_bench::print_table;
+    use leakguard_bench::w3::key;
+
+    fn ratio(bytes: usize, truth: isize) -> String {
+        format!("{:.3}", bytes as f64 / truth as f64)
+    }
+
+    pub(super) fn table() {
+        let mut rows = Vec::new();
+        let (map, truth) = allocated_by(|| {
+            (0..100_000)
+                .map(|i| (key(i), vec![7u8; i % 65]))
+                .collect::<hashbrown::HashMap<String, Vec<u8>>>()
+        });
+        rows.push(vec![
+            "c7 `hashbrown::HashMap<String, Vec<u8>>`, 100k".to_string(),
+            truth.to_string(),
+            ratio(map.heap_size(), truth),
+            ratio(map.get_heap_size(), truth),
+        ]);
+        drop(map);
+
+        let (map, truth) = allocated_by(|| {
+            (0..100_000)
+                .map(|i| (key(i), vec![7u8; i % 65]))
+                .collect::<indexmap::IndexMap<String, Vec<u8>>>()
+        });
+        rows.push(vec![
+            "c8 `indexmap::IndexMap<String, Vec<u8>>`, 100k".to_string(),
+            truth.to_string(),
+            ratio(map.heap_size(), truth),
+            ratio(map.get_heap_size(), truth),
+        ]);
+        drop(map);
+
+        let (values, truth) = allocated_by(|| {
+            (0..100_000u32)
+                .map(|i| (0..i % 9).collect::<smallvec::SmallVec<[u32; 4]>>())
+                .collect::<Vec<_>>()
+        });
+        rows.push(vec![
+            "c9 `Vec<SmallVec<[u32; 4]>>`, 100k of 0 to 8 entries".to_string(),
+            truth.to_string(),
+            ratio(values.heap_size(), truth),
+            ratio(values.get_heap_size(), truth),
+        ]);
+        drop(values);
+
+        let text = serde_json::to_string(
+            &(0..2_000)
+                .map(|i| {
+                    serde_json::json!({
+                        "id": i,
+                        "name": key(i),
+                        "tags": ["a", "b", key(i)],
+                        "nested": {"score": i * 2, "label": "x".repeat(i % 40)},
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let (value, truth) =
+            allocated_by(|| serde_json::from_str::<serde_json::Value>(&text).unwrap());
+        rows.push(vec![
+            "c10 `serde_json::Value`, 2,000 objects".to_string(),
+            truth.to_string(),
+            ratio(value.heap_size(), truth),
+            "n/a".to_string(),
+        ]);
+
+        print_table(
+            "W3 accuracy, ecosystem types: estimated heap bytes / true requested bytes",
+            &["case", "true bytes", "leakguard", "get-size2 0.11"],
+            &rows,
+        );
+    }
 }
 
 mod c6 {
@@ -228,7 +315,7 @@ mod c6 {
                 }
                 session.user.push_str(&key(i as usize));
                 session.scratch = vec![0; (i % 64) as usize];
-                session.token = (i % 2 == 0).then(|| format!("token-{i}"));
+                session.token = (i % 2 == 0).then(|| format!("token-{i}").into());
                 session.id = i;
                 sessions.by_user.insert(key(i as usize), i);
                 sessions.live.push(session);

@@ -311,3 +311,100 @@ fn c6_tracked_structs_nested_in_a_tracked_collection_add_up() {
     let measured = Tracked::measure(&mut sessions.live) + Tracked::measure(&mut sessions.by_user);
     assert_exact("c6 measured", measured, truth);
 }
+
+/// c7: c1's map as hashbrown's, the table behind std's: exact.
+#[test]
+fn c7_hashbrown_map() {
+    warm_up_registry();
+    let (map, truth) = allocated_by(|| {
+        (0..100_000)
+            .map(|i| (key(i), vec![7u8; i % 65]))
+            .collect::<hashbrown::HashMap<String, Vec<u8>>>()
+    });
+    assert_exact("c7 hashbrown deep", map.heap_size(), truth);
+
+    #[track_growth]
+    #[derive(Default)]
+    struct Store {
+        map: hashbrown::HashMap<String, Vec<u8>>,
+    }
+    let (store, truth) = allocated_by(|| {
+        let mut store = Store::default();
+        for i in 0..100_000 {
+            store.map.insert(key(i), vec![7u8; i % 65]);
+        }
+        store
+    });
+    assert_exact("c7 hashbrown running", Tracked::bytes(&store.map), truth);
+}
+
+/// c8: c1's map as an `IndexMap`: entries in a vector beside a table of indices, which
+/// indexmap keeps at the same capacity.
+#[test]
+fn c8_indexmap() {
+    let (map, truth) = allocated_by(|| {
+        (0..100_000)
+            .map(|i| (key(i), vec![7u8; i % 65]))
+            .collect::<indexmap::IndexMap<String, Vec<u8>>>()
+    });
+    assert_exact("c8 indexmap", map.heap_size(), truth);
+}
+
+/// c9: small vectors, inline up to 4 and spilled past it: exact.
+#[test]
+fn c9_smallvec() {
+    let (values, truth) = allocated_by(|| {
+        (0..100_000u32)
+            .map(|i| (0..i % 9).collect::<smallvec::SmallVec<[u32; 4]>>())
+            .collect::<Vec<_>>()
+    });
+    assert_exact("c9 smallvec", values.heap_size(), truth);
+}
+
+/// c10: a JSON document as serde_json's `Value`: objects are B-trees (serde_json's
+/// `preserve_order` makes them `IndexMap`s, which leakguard does not see).
+#[test]
+fn c10_serde_json_value() {
+    let text = serde_json::to_string(
+        &(0..2_000)
+            .map(|i| {
+                serde_json::json!({
+                    "id": i,
+                    "name": key(i),
+                    "tags": ["a", "b", key(i)],
+                    "nested": {"score": i * 2, "label": "x".repeat(i % 40)},
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let (value, truth) = allocated_by(|| serde_json::from_str::<serde_json::Value>(&text).unwrap());
+    assert_exact("c10 serde_json", value.heap_size(), truth);
+}
+
+/// bytes: `BytesMut` by its capacity, exactly; `Bytes` by its length, which is the whole
+/// buffer for one made from a `Vec` of the same length.
+#[test]
+fn bytes_buffers_by_capacity_and_by_length() {
+    let (buffer, truth) = allocated_by(|| bytes::BytesMut::with_capacity(64 * 1024));
+    assert_exact("BytesMut", buffer.heap_size(), truth);
+    let frozen = bytes::Bytes::from(vec![1u8; 4096]);
+    assert_eq!(frozen.heap_size(), 4096);
+    assert_eq!(bytes::Bytes::from_static(b"static").heap_size(), 6);
+}
+
+/// parking_lot's and tokio's locks are measured without blocking: a held lock counts
+/// nothing rather than waiting.
+#[test]
+fn locks_of_other_crates_are_measured_without_blocking() {
+    let lock = parking_lot::Mutex::new(vec![0u8; 100]);
+    assert_eq!(lock.heap_size(), 100);
+    let guard = lock.lock();
+    assert_eq!(lock.heap_size(), 0);
+    drop(guard);
+    let lock = tokio::sync::RwLock::new(vec![0u8; 100]);
+    assert_eq!(lock.heap_size(), 100);
+    let guard = lock.try_write().unwrap();
+    assert_eq!(lock.heap_size(), 0);
+    drop(guard);
+}

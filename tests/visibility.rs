@@ -231,3 +231,83 @@ fn a_cache_built_with_a_name_is_reported_under_it() {
     assert_eq!(group.len, 1_000);
     assert_eq!(group.bytes, tokens.heap_size());
 }
+
+/// A user type over a hashbrown map, measured by the derive, which forwards the map's
+/// length and capacity.
+#[derive(Default, HeapSize)]
+struct SessionTable(hashbrown::HashMap<u64, String>);
+
+#[track_growth]
+#[derive(Default)]
+struct Server {
+    #[track]
+    #[budget(len = 100)]
+    sessions: SessionTable,
+}
+
+#[test]
+fn a_user_type_marked_track_is_reported_and_warns_by_the_next_access() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut server = Server::default();
+    for i in 0..150 {
+        server.sessions.0.insert(i, format!("session-{i}"));
+    }
+    let warnings = over_budget(&events, "Server.sessions");
+    assert_eq!(warnings.len(), 1, "{:#?}", events.all());
+    // Inserted through `&mut`: seen at the access after the 101st insert.
+    assert_eq!(warnings[0].field("len"), Some("101"));
+    assert_eq!(server.sessions.0.len(), 150); // a read evaluates the last insert
+    let report = leakguard::report();
+    let group = report.group("Server.sessions").unwrap();
+    assert_eq!((group.instances, group.len), (1, 150));
+    assert_eq!(group.bytes, server.sessions.heap_size());
+}
+
+#[test]
+#[should_panic(expected = "Server.sessions")]
+fn assert_no_leaks_catches_a_user_type_kept_in_a_global() {
+    static KEEP: Mutex<Vec<Server>> = Mutex::new(Vec::new());
+    assert_no_leaks(|| {
+        let mut server = Server::default();
+        server.sessions.0.insert(1, "leaked".to_string());
+        KEEP.lock().unwrap().push(server);
+    });
+}
+
+#[track_growth]
+#[derive(Default)]
+struct FastIndex {
+    #[budget(len = 10)]
+    by_id: hashbrown::HashMap<u64, String>,
+}
+
+#[test]
+fn a_hashbrown_map_is_tracked_like_a_std_one() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut index = FastIndex::default();
+    for i in 0..20 {
+        index.by_id.insert(i, format!("value-{i}"));
+    }
+    index.by_id.remove(&0);
+    let warnings = over_budget(&events, "FastIndex.by_id");
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].field("len"), Some("11"));
+    assert_eq!(Tracked::bytes(&index.by_id), index.by_id.heap_size());
+    assert_eq!(
+        leakguard::report().group("FastIndex.by_id").unwrap().len,
+        19
+    );
+}
+
+#[track_growth]
+static HISTORY: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Default::default);
+
+#[test]
+#[should_panic(expected = "HISTORY")]
+fn a_static_that_grows_on_every_iteration_fails_assert_no_growth() {
+    leakguard::testing::assert_no_growth(10, || {
+        HISTORY.lock().unwrap().push("request".to_string());
+    });
+}

@@ -33,7 +33,33 @@ fn generate(measured: &Measured<'_>) -> TokenStream {
         ident, generics, ..
     } = measured.original;
     let generics = with_heap_size_bounds(generics, &measured_types(measured));
-    impl_heap_size::measured(ident, &generics, body(measured))
+    impl_heap_size::measured(
+        ident,
+        &generics,
+        body(measured),
+        newtype_footprint(measured),
+    )
+}
+
+/// A struct of one measured field has that field's footprint: a newtype over a map is a
+/// map, with its length and capacity, to budgets and the hoarded-capacity detector.
+fn newtype_footprint(measured: &Measured<'_>) -> Option<TokenStream> {
+    let Shape::Struct(fields) = &measured.shape else {
+        return None;
+    };
+    let [field] = fields.as_slice() else {
+        return None;
+    };
+    if !matches!(field.how, How::Measure) {
+        return None;
+    }
+    let member = match &field.original.ident {
+        Some(ident) => quote!(#ident),
+        None => quote!(0),
+    };
+    Some(quote! {
+        ::leakguard::__private::HeapSize::footprint(&self.#member)
+    })
 }
 
 /// The type of every field measured with its own `HeapSize`, for the generic bounds.

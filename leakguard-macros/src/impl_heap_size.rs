@@ -12,8 +12,21 @@ use syn::{DeriveInput, Generics, Ident};
 /// Every method is `#[inline]`: a crate that never measures the type then compiles neither,
 /// where a non-generic impl's methods are otherwise compiled whether called or not (a
 /// fifth of the optimized build of a crate of tracked structs).
-pub(crate) fn measured(ident: &Ident, generics: &Generics, body: TokenStream) -> TokenStream {
+pub(crate) fn measured(
+    ident: &Ident,
+    generics: &Generics,
+    body: TokenStream,
+    footprint: Option<TokenStream>,
+) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let footprint = footprint.map(|footprint| {
+        quote! {
+            #[inline]
+            fn footprint(&self) -> ::core::option::Option<::leakguard::Footprint> {
+                #footprint
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
@@ -31,6 +44,8 @@ pub(crate) fn measured(ident: &Ident, generics: &Generics, body: TokenStream) ->
             fn heap_usage_in(&self, __leakguard_m: &mut ::leakguard::__private::Measurement) -> ::leakguard::__private::HeapUsage {
                 #body
             }
+
+            #footprint
         }
     }
 }

@@ -233,6 +233,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
             #(#measures)*
             #total
         },
+        None,
     );
     quote! {
         #item

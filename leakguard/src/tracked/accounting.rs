@@ -389,6 +389,29 @@ impl Accounting {
         }
     }
 
+    /// Whether the collection is unregistered where a scope or a test check needs to see it
+    /// even before it holds memory: it may be about to, through `&mut`.
+    #[inline]
+    pub(super) fn unregistered_in_view(&self) -> bool {
+        (self.scope.is_some() || self.test != 0) && self.slot.get().is_none()
+    }
+
+    /// Whether `len` is past the next warning of the length budget.
+    #[inline]
+    pub(super) fn len_over_budget(&self, len: usize) -> bool {
+        self.meta
+            .budget
+            .len
+            .is_some_and(|max| len > budget::warn_above(max, Marks::level(&self.marks, Limit::Len)))
+    }
+
+    /// Registers the collection if a scope or a test check needs to see it.
+    pub(super) fn register_in_view(&self) {
+        if self.unregistered_in_view() {
+            self.register(None);
+        }
+    }
+
     /// Registers the collection if it holds memory and has not yet, and re-evaluates the
     /// figures: what a read through `&self` does after the collection changed through `&mut`.
     pub(super) fn refresh(&self, footprint: Option<Footprint>) {
