@@ -135,6 +135,7 @@
 // Layers, leaves first: each module imports only from the modules listed before it.
 mod clock;
 mod error;
+mod mode;
 mod sync;
 mod units;
 
@@ -268,15 +269,7 @@ pub use leakguard_macros::tracked;
 /// ```
 pub use leakguard_macros::HeapSize;
 
-/// Whether instrumentation is compiled into this build.
-///
-/// `true` with the feature `enabled` (a default) in builds with `debug_assertions`, or with
-/// the feature `release` in any build. Eviction by [scoped caches](crate) is behaviour, not
-/// instrumentation, and does not depend on it.
-pub const ENABLED: bool = cfg!(all(
-    feature = "enabled",
-    any(debug_assertions, feature = "release")
-));
+pub use mode::ENABLED;
 
 /// Not public API: what the macros expand to. Each item names the code that uses it.
 #[doc(hidden)]

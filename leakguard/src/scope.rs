@@ -95,7 +95,7 @@ pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
 pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::new(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
-    if crate::ENABLED {
+    if crate::mode::ENABLED {
         with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
     }
     ScopeGuard {
@@ -128,7 +128,7 @@ impl fmt::Debug for ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        if !crate::ENABLED {
+        if !crate::mode::ENABLED {
             return;
         }
         let id = self.info.id;

@@ -85,7 +85,7 @@ impl<K, W: Stored> Lifecycle<K, W> for Hooks {
 /// Whether an evicted entry has anything left to release: an expiry record, or its share of
 /// the heap figures.
 const fn keeps_evicted<W: Stored>() -> bool {
-    W::HAS_SLOT || crate::ENABLED
+    W::HAS_SLOT || crate::mode::ENABLED
 }
 
 /// What the cache stores for an entry: its value, and in a TTL cache its expiry record.
@@ -362,7 +362,7 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         K: HeapSize,
         W::Value: HeapSize,
     {
-        if !crate::ENABLED {
+        if !crate::mode::ENABLED {
             return HeapUsage::default();
         }
         let entries: HeapUsage = self

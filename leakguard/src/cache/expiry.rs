@@ -231,7 +231,10 @@ impl<K> Expiry<K> {
 
 impl<K: HeapSize> Expiry<K> {
     /// Heap bytes owned by the key clones.
-    pub(crate) fn keys_heap(&self, m: &mut crate::Measurement) -> crate::HeapUsage {
+    pub(crate) fn keys_heap(
+        &self,
+        m: &mut crate::heap_size::Measurement,
+    ) -> crate::heap_size::HeapUsage {
         self.in_order().map(|(key, _)| key.heap_usage_in(m)).sum()
     }
 }

@@ -165,7 +165,7 @@ impl<T: HeapSize> ScopedRing<T> {
     }
 
     fn release_all(&mut self) {
-        if crate::ENABLED {
+        if crate::mode::ENABLED {
             let heap: HeapUsage = self.items.iter().map(running_heap).sum();
             self.delta.lose(heap);
         }

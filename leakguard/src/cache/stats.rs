@@ -5,7 +5,7 @@ use crate::heap_size::{HeapChange, HeapUsage};
 /// Heap that entries brought in (positive) or took out since the figures last looked;
 /// nothing is kept when instrumentation is compiled out.
 #[derive(Default)]
-pub(crate) struct Delta([HeapChange; crate::ENABLED as usize]);
+pub(crate) struct Delta([HeapChange; crate::mode::ENABLED as usize]);
 
 impl Delta {
     #[inline]

@@ -129,7 +129,12 @@ fn take(pick: impl Fn(&Deferred) -> bool) -> (Vec<Finding>, u64) {
 fn deliver_waiting(dispatch: &Dispatch, findings: Vec<Finding>, lost: u64) {
     deliver_to(dispatch, &findings);
     if lost > 0 {
-        emit_once(|| format::emit(&Event::Lost(lost)));
+        emit_once(|| {
+            format::emit(&Event::Lost {
+                lost,
+                most: MAX_DEFERRED,
+            })
+        });
     }
 }
 

@@ -101,13 +101,12 @@ pub(super) fn emit(event: &Event<'_>) {
                 verdict.total,
             );
         }
-        Event::Lost(lost) => {
+        Event::Lost { lost, most } => {
             tracing::warn!(
                 target: "leakguard",
                 kind = "lost",
                 lost,
-                "{lost} leakguard events were lost: raised inside a subscriber's callbacks, they waited for a chance to be emitted, and more than {} waited at once",
-                super::defer::MAX_DEFERRED,
+                "{lost} leakguard events were lost: raised inside a subscriber's callbacks, they waited for a chance to be emitted, and more than {most} waited at once",
             );
         }
         Event::Summary(fingerprint, verdict) => {

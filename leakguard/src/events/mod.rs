@@ -35,8 +35,11 @@ pub(crate) enum Event<'a> {
     Summary(Fingerprint, Verdict),
     /// New leaks the subscriber's full rate table could not tell apart.
     Overflow(Verdict),
-    /// Findings deferred and dropped for want of room.
-    Lost(u64),
+    /// Findings deferred and dropped for want of room: how many, and the most that may wait.
+    Lost {
+        lost: u64,
+        most: usize,
+    },
 }
 
 /// Records `finding` for the test check its collection was made under: once, whatever

@@ -312,7 +312,7 @@ impl Measurement {
 /// unused; nothing when compiled out.
 #[inline]
 pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> HeapUsage {
-    if crate::ENABLED {
+    if crate::mode::ENABLED {
         value.heap_usage_in(&mut Measurement::running())
     } else {
         HeapUsage::default()
@@ -324,7 +324,7 @@ pub(crate) fn running_heap<T: ?Sized + HeapSize>(value: &T) -> HeapUsage {
 pub(crate) fn running_heap_of<'a, T: HeapSize + 'a>(
     values: impl IntoIterator<Item = &'a T>,
 ) -> HeapUsage {
-    if crate::ENABLED {
+    if crate::mode::ENABLED {
         values.into_iter().map(running_heap).sum()
     } else {
         HeapUsage::default()

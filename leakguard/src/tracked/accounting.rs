@@ -121,7 +121,7 @@ impl Marks {
 }
 
 /// One [`Accounting`] when instrumentation is compiled in, none (zero bytes) when it is not.
-pub(super) type Instrument = [Accounting; crate::ENABLED as usize];
+pub(super) type Instrument = [Accounting; crate::mode::ENABLED as usize];
 
 /// The instrument of a collection known to be empty.
 #[inline(always)]
