@@ -50,6 +50,24 @@ fn live(count: usize) -> Vec<Session> {
         .collect()
 }
 
+/// `per_name` named rings for each of `names` names, each holding one entry.
+fn named_rings(names: usize, per_name: usize) -> Vec<leakguard::NamedRing<u64>> {
+    (0..names)
+        .flat_map(|n| {
+            let name = format!("ring-{n:04}");
+            (0..per_name).map(move |i| {
+                let mut ring = leakguard::ScopedRing::builder()
+                    .name(&name)
+                    .max(4)
+                    .build_ring()
+                    .expect("a valid bound");
+                ring.push(i as u64);
+                ring
+            })
+        })
+        .collect()
+}
+
 fn main() {
     if !leakguard::ENABLED {
         eprintln!("instrumentation is compiled out: run with --features instrumented");
@@ -70,6 +88,18 @@ fn main() {
         b.iter(|| black_box(leakguard::report()))
     });
     drop(sessions);
+
+    // Exports of a report of 100,000 live collections in 1,000 groups: named rings, 100
+    // of each name, each holding an entry.
+    let rings = named_rings(1_000, 100);
+    let report = leakguard::report();
+    assert_eq!(report.groups.len(), 1_000);
+    let mut group = c.benchmark_group("export_100k_in_1k_groups");
+    group.bench_function("to_pprof", |b| b.iter(|| black_box(report.to_pprof())));
+    group.bench_function("folded", |b| b.iter(|| black_box(report.folded())));
+    group.bench_function("report", |b| b.iter(|| black_box(leakguard::report())));
+    group.finish();
+    drop(rings);
 
     let mut group = c.benchmark_group("layer_create_drop");
     group.bench_function("unscoped", |b| {
@@ -135,6 +165,24 @@ fn main() {
             format!("{:.1} ms", report / 1e6),
             "< 50 ms".into(),
         ]);
+    }
+    for (export, what, target) in [
+        (
+            "to_pprof",
+            "`to_pprof()`, 100,000 collections in 1,000 groups",
+            "< 20 ms",
+        ),
+        ("folded", "`folded()`, the same", "< 5 ms"),
+        ("report", "`report()` of the same, for scale", ""),
+    ] {
+        if let Some(ns) = median_ns("export_100k_in_1k_groups", export) {
+            rows.push(vec![
+                what.into(),
+                fmt_ns(ns),
+                format!("{:.2} ms", ns / 1e6),
+                target.into(),
+            ]);
+        }
     }
     for (group, what) in [
         ("layer_create_drop", "create + drop x 1M, three fields"),

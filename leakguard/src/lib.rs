@@ -155,6 +155,10 @@ mod registry;
 mod harness;
 mod report;
 
+mod publish;
+
+pub mod http;
+
 mod events;
 
 mod tracked;
@@ -171,7 +175,7 @@ pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
 pub use heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
-pub use report::{GroupReport, Report, report};
+pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
 pub use tracked::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, Tracked};
 

@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
@@ -280,4 +281,38 @@ pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
     let (due, waiting) = pending.due.drain(..).partition(|d| d.at <= due_by);
     pending.due = waiting;
     due
+}
+
+/// The names of scopes collections outlived, by the hash the registry keeps: what a report
+/// labels outlived collections with. At most [`MAX_NAMES`]; names are forgotten once no
+/// outlived collection of theirs is live.
+static OUTLIVED_NAMES: Mutex<Option<HashMap<u64, Cow<'static, str>>>> = Mutex::new(None);
+
+/// Most scope names kept for reports.
+const MAX_NAMES: usize = 4096;
+
+/// Notes the name of a scope that collections outlived.
+pub(crate) fn remember_outlived(scope: &ScopeInfo) {
+    let mut names = lock(&OUTLIVED_NAMES);
+    let names = names.get_or_insert_with(HashMap::new);
+    if names.len() < MAX_NAMES || names.contains_key(&scope.name_hash) {
+        names.insert(scope.name_hash, scope.name.clone());
+    }
+}
+
+/// The name of the outlived scope of hash `name_hash`, if noted.
+pub(crate) fn outlived_name(name_hash: u64) -> Option<Cow<'static, str>> {
+    if name_hash == 0 {
+        return None;
+    }
+    lock(&OUTLIVED_NAMES)
+        .as_ref()
+        .and_then(|names| names.get(&name_hash).cloned())
+}
+
+/// Forgets the names of outlived scopes that no live collection outlived any more.
+pub(crate) fn retain_outlived_names(live: &std::collections::HashSet<u64>) {
+    if let Some(names) = lock(&OUTLIVED_NAMES).as_mut() {
+        names.retain(|hash, _| live.contains(hash));
+    }
 }

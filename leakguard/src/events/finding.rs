@@ -143,6 +143,17 @@ impl Detail {
 }
 
 impl Finding {
+    /// The `kind` its event carries, or `None` for a report.
+    pub(crate) fn kind_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Finding::OverBudget { .. } => "over_budget",
+            Finding::HoardedCapacity { .. } => "hoarded_capacity",
+            Finding::Outlived(_) => "outlived",
+            Finding::SuspectedLeak(_) => "suspected_leak",
+            Finding::Report(_) => return None,
+        })
+    }
+
     /// The fingerprint it is rate-limited by, how many occurrences it stands for, and the
     /// collection it is about (0 for none in particular); `None` for what is never
     /// rate-limited.

@@ -45,6 +45,9 @@ pub(crate) enum Event<'a> {
 /// Records `finding` for the test check its collection was made under: once, whatever
 /// subscribers receive it.
 pub(crate) fn record(finding: &Finding) {
+    if let Some(kind) = finding.kind_name() {
+        crate::publish::event(kind);
+    }
     if let Finding::OverBudget {
         meta,
         crossing,

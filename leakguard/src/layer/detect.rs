@@ -66,6 +66,7 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
         if !slot.set_flag(seen.generation, FLAG_OUTLIVED, true) {
             return;
         }
+        scope::remember_outlived(scope);
         let age = now.saturating_sub(seen.born);
         let since_end = now.saturating_sub(scope.ended.load(Relaxed));
         let leak = leaks

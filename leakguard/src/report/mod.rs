@@ -1,15 +1,25 @@
 //! Reports: a snapshot of every live tracked collection, grouped by `Type.field`.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use crate::budget::Budget;
 use crate::clock::{Nanos, monotonic_now};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_OVER_BUDGET};
+use crate::scope;
 use crate::sync::{self, lock};
 
+mod diff;
+#[cfg(feature = "inferno")]
+mod flamegraph;
+mod folded;
+mod pprof;
 mod table;
+
+pub use diff::{GroupDiff, ReportDiff};
 
 /// What is holding memory: every live tracked collection, grouped by `Type.field`.
 ///
@@ -33,7 +43,7 @@ mod table;
 /// assert_eq!(group.len, 1);
 /// println!("{report}");
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
@@ -41,6 +51,23 @@ pub struct Report {
     pub groups: Vec<GroupReport>,
     /// Heap bytes held by leakguard's own registry.
     pub registry_bytes: usize,
+    /// When the snapshot was taken.
+    pub taken_at: SystemTime,
+    /// The same moment on the monotonic clock, for rates between two reports.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    at: Nanos,
+}
+
+impl Default for Report {
+    /// An empty report, taken now.
+    fn default() -> Self {
+        Self {
+            groups: Vec::new(),
+            registry_bytes: 0,
+            taken_at: SystemTime::now(),
+            at: monotonic_now(),
+        }
+    }
 }
 
 /// The live collections of one `Type.field`.
@@ -76,6 +103,34 @@ pub struct GroupReport {
     pub bytes_per_sec: f64,
     /// Growth of `len` per second, likewise.
     pub len_per_sec: f64,
+    /// The same collections by where they were created, the most bytes first.
+    pub sites: Vec<SiteReport>,
+}
+
+/// The live collections of one `Type.field` created (first grown) at one place.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SiteReport {
+    /// The file where they were created, if known.
+    pub file: Option<&'static str>,
+    /// The line in `file`; 0 if unknown.
+    pub line: u32,
+    /// The scope they outlived, for collections that did; their scope's name is not kept
+    /// otherwise.
+    pub scope: Option<Cow<'static, str>>,
+    /// Live collections.
+    pub instances: usize,
+    /// Entries across them.
+    pub len: usize,
+    /// Heap bytes across them, unused capacity included.
+    pub bytes: usize,
+    /// The part of `bytes` that holds nothing.
+    pub unused_bytes: usize,
+    /// Those over their budget.
+    pub over_budget: usize,
+    /// Those that outlived their scope.
+    pub outlived: usize,
 }
 
 impl Report {
@@ -117,7 +172,10 @@ const MIN_RATE_SPAN: Nanos = 100_000_000;
 
 /// Takes a snapshot of every live tracked collection.
 pub fn report() -> Report {
+    let taken_at = SystemTime::now();
     let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
+    let mut sites: HashMap<(FieldKey, registry::Site, u64), SiteReport> = HashMap::new();
+    let mut outlived_scopes = HashSet::new();
     registry::for_each_live(|_, seen| {
         let meta = seen.meta;
         let group = groups.entry(meta.key()).or_insert_with(|| GroupReport {
@@ -134,14 +192,53 @@ pub fn report() -> Report {
             outlived: 0,
             bytes_per_sec: 0.0,
             len_per_sec: 0.0,
+            sites: Vec::new(),
         });
+        let over = usize::from(seen.has_flag(FLAG_OVER_BUDGET));
+        let outlived = usize::from(seen.has_flag(FLAG_OUTLIVED));
         group.instances += 1;
         group.len += seen.len;
         group.bytes += seen.bytes;
         group.unused_bytes += seen.unused;
-        group.over_budget += usize::from(seen.has_flag(FLAG_OVER_BUDGET));
-        group.outlived += usize::from(seen.has_flag(FLAG_OUTLIVED));
+        group.over_budget += over;
+        group.outlived += outlived;
+        // Outlived collections are told apart by the scope they outlived.
+        let scope = if outlived == 1 { seen.scope_name } else { 0 };
+        outlived_scopes.insert(scope);
+        let site = sites
+            .entry((meta.key(), seen.site, scope))
+            .or_insert_with(|| SiteReport {
+                file: seen.site.0.map(|(file, _)| file),
+                line: seen.site.0.map_or(0, |(_, line)| line),
+                scope: scope::outlived_name(scope),
+                instances: 0,
+                len: 0,
+                bytes: 0,
+                unused_bytes: 0,
+                over_budget: 0,
+                outlived: 0,
+            });
+        site.instances += 1;
+        site.len += seen.len;
+        site.bytes += seen.bytes;
+        site.unused_bytes += seen.unused;
+        site.over_budget += over;
+        site.outlived += outlived;
     });
+    scope::retain_outlived_names(&outlived_scopes);
+    for ((key, _, _), site) in sites {
+        if let Some(group) = groups.get_mut(&key) {
+            group.sites.push(site);
+        }
+    }
+    for group in groups.values_mut() {
+        group.sites.sort_by(|a, b| {
+            b.bytes
+                .cmp(&a.bytes)
+                .then(a.file.cmp(&b.file))
+                .then(a.line.cmp(&b.line))
+        });
+    }
 
     let now = monotonic_now();
     let mut history = history();
@@ -180,5 +277,7 @@ pub fn report() -> Report {
     Report {
         groups,
         registry_bytes: registry::memory(),
+        taken_at,
+        at: now,
     }
 }

@@ -1,0 +1,154 @@
+//! A debug endpoint for any HTTP server, like Go's `/debug/pprof/heap`: map a route to
+//! [`respond`] and serve what it returns.
+//!
+//! ```no_run
+//! // In an axum router:
+//! // .route("/debug/leakguard/{*path}", get(|uri: Uri| async move {
+//! //     match leakguard::http::respond(uri.path(), uri.query().unwrap_or("")) {
+//! //         Ok((content_type, body)) => ([(CONTENT_TYPE, content_type)], body).into_response(),
+//! //         Err(error) => (StatusCode::from_u16(error.status()).unwrap(), error.to_string()).into_response(),
+//! //     }
+//! // }))
+//! let (content_type, body) = leakguard::http::respond("/debug/leakguard/heap", "").unwrap();
+//! assert_eq!(content_type, "application/octet-stream");
+//! ```
+
+use std::fmt;
+
+use crate::report::report;
+
+/// The routes [`respond`] serves, under `/debug/leakguard/`.
+pub const ROUTES: [&str; 5] = [
+    "/debug/leakguard/heap",
+    "/debug/leakguard/report",
+    "/debug/leakguard/report.json",
+    "/debug/leakguard/folded",
+    "/debug/leakguard/flamegraph.svg",
+];
+
+/// Why [`respond`] could not serve a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The path is none of [`ROUTES`].
+    NotFound(String),
+    /// The query has a parameter the route does not take, or a value it cannot use.
+    BadQuery {
+        /// The parameter, as written.
+        parameter: String,
+        /// What the route takes.
+        expected: &'static str,
+    },
+    /// The route needs a cargo feature of leakguard that is off.
+    FeatureOff {
+        /// The route.
+        route: &'static str,
+        /// The feature that turns it on.
+        feature: &'static str,
+    },
+}
+
+impl HttpError {
+    /// The HTTP status that goes with the error: 404, 400, or 501 for a feature that is off.
+    pub fn status(&self) -> u16 {
+        match self {
+            HttpError::NotFound(_) => 404,
+            HttpError::BadQuery { .. } => 400,
+            HttpError::FeatureOff { .. } => 501,
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::NotFound(path) => write!(
+                f,
+                "no leakguard route at `{path}`; the routes are {}",
+                ROUTES.join(", ")
+            ),
+            HttpError::BadQuery {
+                parameter,
+                expected,
+            } => write!(f, "bad query parameter `{parameter}`: {expected}"),
+            HttpError::FeatureOff { route, feature } => {
+                write!(f, "`{route}` needs leakguard's cargo feature `{feature}`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Serves one request for `path`, with its raw `query` string (`""` for none): the content
+/// type and the body. Never panics; an unknown path or a bad query is an [`HttpError`].
+///
+/// | path | body | query |
+/// |---|---|---|
+/// | `/debug/leakguard/heap` | the pprof heap profile ([`Report::to_pprof`](crate::Report::to_pprof)) | `debug=1` for the text table, as Go's `debug=1` |
+/// | `/debug/leakguard/report` | the text table | |
+/// | `/debug/leakguard/report.json` | the report as JSON (feature `serde_json`) | |
+/// | `/debug/leakguard/folded` | folded stacks ([`Report::folded`](crate::Report::folded)) | |
+/// | `/debug/leakguard/flamegraph.svg` | a flame graph (feature `inferno`) | |
+pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpError> {
+    let path = path.trim_end_matches('/');
+    let route = ROUTES
+        .iter()
+        .copied()
+        .find(|route| *route == path)
+        .ok_or_else(|| HttpError::NotFound(path.to_string()))?;
+    let mut debug = false;
+    for parameter in query.split('&').filter(|p| !p.is_empty()) {
+        match (route, parameter) {
+            ("/debug/leakguard/heap", "debug=0") => debug = false,
+            ("/debug/leakguard/heap", "debug=1") => debug = true,
+            _ => {
+                return Err(HttpError::BadQuery {
+                    parameter: parameter.chars().take(64).collect(),
+                    expected: if route == "/debug/leakguard/heap" {
+                        "`debug=0` (the profile) or `debug=1` (the text table)"
+                    } else {
+                        "no parameters"
+                    },
+                });
+            }
+        }
+    }
+    let text = |body: String| Ok(("text/plain; charset=utf-8", body.into_bytes()));
+    match route {
+        "/debug/leakguard/heap" if debug => text(report().to_string()),
+        "/debug/leakguard/heap" => Ok(("application/octet-stream", report().to_pprof())),
+        "/debug/leakguard/report" => text(report().to_string()),
+        "/debug/leakguard/report.json" => json(),
+        "/debug/leakguard/folded" => text(report().folded()),
+        _ => flamegraph(),
+    }
+}
+
+#[cfg(feature = "serde_json")]
+fn json() -> Result<(&'static str, Vec<u8>), HttpError> {
+    // A report always serializes: its fields are numbers and strings.
+    let body = serde_json::to_vec(&report()).unwrap_or_default();
+    Ok(("application/json", body))
+}
+
+#[cfg(not(feature = "serde_json"))]
+fn json() -> Result<(&'static str, Vec<u8>), HttpError> {
+    Err(HttpError::FeatureOff {
+        route: "/debug/leakguard/report.json",
+        feature: "serde_json",
+    })
+}
+
+#[cfg(feature = "inferno")]
+fn flamegraph() -> Result<(&'static str, Vec<u8>), HttpError> {
+    Ok(("image/svg+xml", report().flamegraph_svg().into_bytes()))
+}
+
+#[cfg(not(feature = "inferno"))]
+fn flamegraph() -> Result<(&'static str, Vec<u8>), HttpError> {
+    Err(HttpError::FeatureOff {
+        route: "/debug/leakguard/flamegraph.svg",
+        feature: "inferno",
+    })
+}

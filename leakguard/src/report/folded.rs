@@ -1,0 +1,37 @@
+//! A report as folded stacks, one line per `Type.field` and creation site:
+//! `module;Type.field;file:line bytes`, what inferno and Pyroscope's ingest read.
+
+use std::fmt::Write as _;
+
+use super::Report;
+
+impl Report {
+    /// The report as folded stacks for a flame graph: `module;Type.field;file:line bytes`,
+    /// one line per `Type.field` and creation site that holds memory (the site frame is left
+    /// out where it is unknown). The format of `inferno-flamegraph` and Pyroscope's ingest.
+    pub fn folded(&self) -> String {
+        let mut out = String::new();
+        for group in &self.groups {
+            for site in &group.sites {
+                if site.bytes == 0 {
+                    continue;
+                }
+                let _ = write!(out, "{};{}", frame(group.module), frame(group.collection));
+                if let Some(file) = site.file {
+                    let _ = write!(out, ";{}:{}", frame(file), site.line);
+                }
+                let _ = writeln!(out, " {}", site.bytes);
+            }
+        }
+        out
+    }
+}
+
+/// A frame's name, with what would break a folded line (`;`, spaces, line breaks) replaced.
+fn frame(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains([';', ' ', '\n', '\r']) {
+        name.replace([';', ' ', '\n', '\r'], "_").into()
+    } else {
+        name.into()
+    }
+}
