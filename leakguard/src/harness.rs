@@ -85,11 +85,22 @@ pub(crate) struct CheckGuard {
 }
 
 impl CheckGuard {
+    /// A check current on this thread until dropped.
     pub(crate) fn start() -> Self {
+        let mut check = Self::detached();
+        check.outer = enter(check.tag);
+        check
+    }
+
+    /// A check current on no thread: what a future enters on each poll, for an
+    /// asynchronous check.
+    pub(crate) fn detached() -> Self {
         let tag = NEXT_TAG.fetch_add(1, Relaxed).max(1);
         ACTIVE.fetch_add(1, Relaxed);
-        let outer = CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0);
-        CheckGuard { tag, outer }
+        CheckGuard {
+            tag,
+            outer: NOT_ENTERED,
+        }
     }
 
     /// Takes the crossings recorded under this check.
@@ -101,9 +112,24 @@ impl CheckGuard {
     }
 }
 
+/// `outer` of a check that is current on no thread.
+const NOT_ENTERED: u32 = u32::MAX;
+
+/// Makes check `tag` current on this thread; returns the one it replaces, for [`leave`].
+pub(crate) fn enter(tag: u32) -> u32 {
+    CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0)
+}
+
+/// Makes `outer` current again on this thread, after [`enter`].
+pub(crate) fn leave(outer: u32) {
+    let _ = CURRENT.try_with(|c| c.set(outer));
+}
+
 impl Drop for CheckGuard {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.outer));
+        if self.outer != NOT_ENTERED {
+            leave(self.outer);
+        }
         ACTIVE.fetch_sub(1, Relaxed);
         if let Some(map) = lock(&CROSSINGS).as_mut() {
             map.remove(&self.tag);

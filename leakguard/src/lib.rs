@@ -154,6 +154,7 @@ mod registry;
 
 mod harness;
 mod report;
+mod task;
 
 mod publish;
 
@@ -177,6 +178,7 @@ pub use heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
+pub use task::{LeakScoped, ScopeExt};
 pub use tracked::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, Tracked};
 
 /// Tracks the collection fields of a struct.

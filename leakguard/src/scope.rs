@@ -31,13 +31,16 @@ pub(crate) struct ScopeInfo {
     pub(crate) ended: AtomicU64,
     /// Its collections that hold memory and are alive.
     live: AtomicUsize,
+    /// What keeps it open: its guard, future or span, and the tasks that carry it. It ends
+    /// when the last lets go.
+    holds: AtomicUsize,
     /// A hash of its name, which the registry keeps for each of its collections: the
     /// collections of one leak, in however many scopes of that name, are counted together.
     pub(crate) name_hash: u64,
 }
 
 impl ScopeInfo {
-    fn new(name: Cow<'static, str>) -> Arc<Self> {
+    pub(crate) fn new(name: Cow<'static, str>) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
         Arc::new(Self {
@@ -45,6 +48,7 @@ impl ScopeInfo {
             name,
             ended: AtomicU64::new(0),
             live: AtomicUsize::new(0),
+            holds: AtomicUsize::new(1),
             name_hash,
         })
     }
@@ -134,8 +138,32 @@ impl Drop for ScopeGuard {
         }
         let id = self.info.id;
         remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
-        end(&self.info);
+        let_go(&self.info);
     }
+}
+
+/// Keeps `scope` open: one more holder, which must [`let_go`].
+pub(crate) fn hold(scope: &ScopeInfo) {
+    scope.holds.fetch_add(1, SeqCst);
+}
+
+/// A holder of `scope` lets go of it; the last ends it.
+pub(crate) fn let_go(scope: &Arc<ScopeInfo>) {
+    if scope.holds.fetch_sub(1, SeqCst) == 1 {
+        end(scope);
+    }
+}
+
+/// Makes `scope` the innermost on this thread until [`leave`], as a future does while it
+/// is polled.
+pub(crate) fn enter(scope: &Arc<ScopeInfo>) {
+    with_stack(|stack| stack.push(Entered::Explicit(scope.clone())));
+}
+
+/// Undoes [`enter`].
+pub(crate) fn leave(scope: &ScopeInfo) {
+    let id = scope.id;
+    remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
 }
 
 /// A span was entered: it is the innermost scope until exited.

@@ -39,10 +39,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 
 use crate::harness::CheckGuard;
 use crate::meta::FieldKey;
 use crate::registry::{self, Site};
+use crate::task::LeakScoped;
 use crate::units::{ByteSize, SignedBytes};
 
 /// One live collection made under a check.
@@ -115,6 +117,57 @@ fn failure(assertion: &str, problems: &[String]) -> String {
 pub fn assert_no_leaks(f: impl FnOnce()) {
     let check = CheckGuard::start();
     f();
+    let problems = leaks(&check);
+    drop(check);
+    if !problems.is_empty() {
+        panic!("{}", failure("assert_no_leaks", &problems));
+    }
+}
+
+/// [`assert_no_leaks`] for a future, on any runtime: what `future` creates, on whichever
+/// worker polls it, and what the tasks it spawns with
+/// [`in_current_leak_scope`](crate::ScopeExt::in_current_leak_scope) create, must not
+/// outlive it or go over budget. Returns the future's output; fails with a panic like the
+/// synchronous check.
+///
+/// Each check follows its own future, so tests running in parallel, on one runtime or
+/// several, do not see each other's collections. The returned future is `Send` when
+/// `future` is. A task still running when `future` completes holds what it made: await it
+/// (or its `JoinHandle`) inside `future`.
+///
+/// ```
+/// # use leakguard::track_growth;
+/// #[track_growth]
+/// #[derive(Default)]
+/// struct Request {
+///     body: Vec<u8>,
+/// }
+///
+/// async fn handle() -> usize {
+///     let mut request = Request::default();
+///     request.body.extend_from_slice(b"GET /");
+///     request.body.len()
+/// }
+///
+/// # let waker = std::task::Waker::noop();
+/// # let mut cx = std::task::Context::from_waker(&waker);
+/// let check = leakguard::testing::assert_no_leaks_async(handle());
+/// # let mut check = std::pin::pin!(check);
+/// # assert_eq!(check.as_mut().poll(&mut cx), std::task::Poll::Ready(5));
+/// ```
+pub async fn assert_no_leaks_async<F: Future>(future: F) -> F::Output {
+    let check = CheckGuard::detached();
+    let output = LeakScoped::checked(future, check.tag).await;
+    let problems = leaks(&check);
+    drop(check);
+    if !problems.is_empty() {
+        panic!("{}", failure("assert_no_leaks_async", &problems));
+    }
+    output
+}
+
+/// What a check found: budgets crossed, and collections alive that it made.
+fn leaks(check: &CheckGuard) -> Vec<String> {
     let mut problems: Vec<String> = check
         .crossings()
         .into_iter()
@@ -128,7 +181,7 @@ pub fn assert_no_leaks(f: impl FnOnce()) {
             )
         })
         .collect();
-    problems.extend(live(&check, false).into_iter().map(|live| {
+    problems.extend(live(check, false).into_iter().map(|live| {
         format!(
             "{} outlived the closure: len {}, {}{}",
             live.collection,
@@ -137,10 +190,7 @@ pub fn assert_no_leaks(f: impl FnOnce()) {
             FirstGrown(live.site)
         )
     }));
-    drop(check);
-    if !problems.is_empty() {
-        panic!("{}", failure("assert_no_leaks", &problems));
-    }
+    problems
 }
 
 /// A `Type.field`'s live collections under a check, after one iteration.
@@ -172,26 +222,58 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
         "assert_no_growth needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
     );
     let check = CheckGuard::start();
-    let mut history: Vec<HashMap<FieldKey, (Totals, &'static str, Site)>> = Vec::new();
+    let mut history = Vec::new();
     for _ in 0..iterations {
         scenario();
-        let mut totals: HashMap<FieldKey, (Totals, &'static str, Site)> = HashMap::new();
-        for live in live(&check, true) {
-            let entry =
-                totals
-                    .entry(live.key)
-                    .or_insert((Totals::default(), live.collection, live.site));
-            entry.0.instances += 1;
-            entry.0.len += live.len;
-            entry.0.bytes += live.bytes;
-            if !entry.2.is_known() {
-                entry.2 = live.site;
-            }
-        }
-        history.push(totals);
+        history.push(snapshot(&check));
     }
     drop(check);
+    growth("assert_no_growth", &history);
+}
 
+/// [`assert_no_growth`] for a scenario that is a future, on any runtime: `scenario()` is
+/// awaited `iterations` times, under a check that follows it and the tasks it spawns with
+/// [`in_current_leak_scope`](crate::ScopeExt::in_current_leak_scope). The returned future is
+/// `Send` when the scenario's futures are.
+pub async fn assert_no_growth_async<F, Fut>(iterations: usize, mut scenario: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert!(
+        iterations >= 3,
+        "assert_no_growth_async needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
+    );
+    let check = CheckGuard::detached();
+    let mut history = Vec::new();
+    for _ in 0..iterations {
+        LeakScoped::checked(scenario(), check.tag).await;
+        history.push(snapshot(&check));
+    }
+    drop(check);
+    growth("assert_no_growth_async", &history);
+}
+
+/// Each `Type.field`'s live collections under `check` and those it changed, summed.
+fn snapshot(check: &CheckGuard) -> HashMap<FieldKey, (Totals, &'static str, Site)> {
+    let mut totals: HashMap<FieldKey, (Totals, &'static str, Site)> = HashMap::new();
+    for live in live(check, true) {
+        let entry =
+            totals
+                .entry(live.key)
+                .or_insert((Totals::default(), live.collection, live.site));
+        entry.0.instances += 1;
+        entry.0.len += live.len;
+        entry.0.bytes += live.bytes;
+        if !entry.2.is_known() {
+            entry.2 = live.site;
+        }
+    }
+    totals
+}
+
+/// Fails `assertion` for each `Type.field` that grew at every step of `history`.
+fn growth(assertion: &str, history: &[HashMap<FieldKey, (Totals, &'static str, Site)>]) {
     let Some(last) = history.last() else {
         return;
     };
@@ -231,6 +313,6 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
     problems.sort();
     if !problems.is_empty() {
         let lines: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
-        panic!("{}", failure("assert_no_growth", &lines));
+        panic!("{}", failure(assertion, &lines));
     }
 }

@@ -42,6 +42,8 @@ pub(crate) enum Finding {
     SuspectedLeak(Suspect),
     /// The periodic report.
     Report(Report),
+    /// A scoped collection created outside any scope: said once per process.
+    NoScope(&'static FieldMeta),
 }
 
 /// Where a collection's unused bytes are.
@@ -150,6 +152,7 @@ impl Finding {
             Finding::HoardedCapacity { .. } => "hoarded_capacity",
             Finding::Outlived(_) => "outlived",
             Finding::SuspectedLeak(_) => "suspected_leak",
+            Finding::NoScope(_) => "no_scope",
             Finding::Report(_) => return None,
         })
     }
@@ -205,7 +208,7 @@ impl Finding {
                 1,
                 0,
             ),
-            Finding::Report(_) => return None,
+            Finding::Report(_) | Finding::NoScope(_) => return None,
         };
         let fingerprint = Fingerprint {
             kind,

@@ -203,6 +203,15 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 ),
             }
         }
+        Finding::NoScope(meta) => {
+            let collection = meta.name;
+            tracing::warn!(
+                target: "leakguard",
+                kind = "no_scope",
+                collection,
+                "{collection} is scoped but was created outside any scope, so leakguard cannot tell when it outlives one; likely cause: the spans it runs in are disabled, by a global `EnvFilter` or `RUST_LOG` level that leaves them out (put the filter on the fmt layer, `fmt::layer().with_filter(..)`), or the code has no span (wrap it in `leakguard::scope(..)`, or a future in `.leak_scope(..)`). Said once",
+            );
+        }
         Finding::Outlived(leak) => {
             let site = leak.site.to_string();
             tracing::warn!(

@@ -115,6 +115,11 @@ pub(crate) fn saw_subscriber() {
 
 /// Whether a finding that finds no subscriber here has one to wait for: the thread's own,
 /// hidden by a dispatch in progress, or the global default.
+/// Whether this thread has a subscriber to tell.
+pub(crate) fn listening() -> bool {
+    current().is_some()
+}
+
 fn has_subscriber() -> bool {
     defer::global_seen() || SAW_SUBSCRIBER.try_with(Cell::get).unwrap_or(false)
 }

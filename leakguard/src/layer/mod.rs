@@ -218,7 +218,7 @@ where
         };
         let scope = span.extensions_mut().remove::<SpanScope>();
         if let Some(SpanScope(scope)) = scope {
-            scope::end(&scope);
+            scope::let_go(&scope);
         }
     }
 }

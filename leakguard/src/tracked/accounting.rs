@@ -159,7 +159,7 @@ impl Accounting {
             slot: SlotCell::empty(),
             // It registers when it first holds memory: one that never does retains nothing.
             scope: if meta.scoped {
-                Self::scope_of_new()
+                Self::scope_of_new(meta)
             } else {
                 None
             },
@@ -169,8 +169,12 @@ impl Accounting {
     }
 
     #[inline(never)]
-    fn scope_of_new() -> Option<Arc<ScopeInfo>> {
-        scope::current()
+    fn scope_of_new(meta: &'static FieldMeta) -> Option<Arc<ScopeInfo>> {
+        let scope = scope::current();
+        if scope.is_none() {
+            no_scope(meta);
+        }
+        scope
     }
 
     /// Makes the next growth or removal leave the window, so that it re-evaluates.
@@ -510,4 +514,17 @@ fn in_user_code(site: &Location<'_>) -> bool {
     !(file.starts_with("/rustc/")
         || file.contains("/.cargo/registry/")
         || file.contains("/cargo/registry/"))
+}
+
+/// Says once per process, to the first subscriber there is, that a scoped collection was
+/// created outside any scope: what a filter that disables the spans it runs in looks like.
+#[cold]
+fn no_scope(meta: &'static FieldMeta) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if SAID.load(Relaxed) || !events::listening() {
+        return;
+    }
+    if !SAID.swap(true, Relaxed) {
+        events::emit_now(Finding::NoScope(meta));
+    }
 }

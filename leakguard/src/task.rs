@@ -1,0 +1,155 @@
+//! Scopes and test checks that follow futures: entered on every poll, on whatever thread
+//! polls, and left before the poll returns, so that nothing is held across `.await`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::harness;
+use crate::scope::{self, ScopeInfo};
+
+/// Scopes for futures: [`leak_scope`](ScopeExt::leak_scope) makes a future a scope of its
+/// own, [`in_current_leak_scope`](ScopeExt::in_current_leak_scope) makes a spawned task part
+/// of the scope (and test check) it was spawned from.
+///
+/// ```
+/// use leakguard::ScopeExt;
+///
+/// # async fn handle(_: u64) {}
+/// # async fn background() {}
+/// # async fn run() {
+/// // A request handler that is its own scope, on whatever worker polls it.
+/// let request = handle(7).leak_scope("handle_request");
+/// // Inside it, a task that belongs to the request until it finishes.
+/// let job = background().in_current_leak_scope();
+/// # request.await; job.await;
+/// # }
+/// ```
+pub trait ScopeExt: Future + Sized {
+    /// This future as a scope named `name`: scoped collections created while it is polled
+    /// belong to it, whichever thread polls it, and those still alive a grace period after
+    /// it completes (or is dropped) have outlived it.
+    ///
+    /// Nothing is held across `.await`: the scope is entered for each poll and left before
+    /// the poll returns, so the future is `Send` when `self` is, and futures polled together
+    /// (`join!`, `select!`) each keep their own collections.
+    fn leak_scope(self, name: impl Into<Cow<'static, str>>) -> LeakScoped<Self> {
+        LeakScoped {
+            future: self,
+            scope: Some(ScopeInfo::new(name.into())),
+            check: 0,
+        }
+    }
+
+    /// This future as part of the scope and test check current where it is made: for a
+    /// task spawned by code in a scope, `tokio::spawn(job.in_current_leak_scope())`.
+    ///
+    /// The scope stays open until the task completes, so what the task holds is not
+    /// reported while it runs; collections it made that outlive it and the scope are. Under
+    /// [`assert_no_leaks_async`](crate::testing::assert_no_leaks_async), what the task
+    /// creates counts as the checked future's.
+    fn in_current_leak_scope(self) -> LeakScoped<Self> {
+        let scope = scope::current();
+        if let Some(scope) = &scope {
+            scope::hold(scope);
+        }
+        LeakScoped {
+            future: self,
+            scope,
+            check: harness::current(),
+        }
+    }
+}
+
+impl<F: Future> ScopeExt for F {}
+
+/// A future with its scope and test check; see [`ScopeExt`].
+#[must_use = "futures do nothing unless polled"]
+pub struct LeakScoped<F> {
+    future: F,
+    /// The scope it holds open, if any.
+    scope: Option<Arc<ScopeInfo>>,
+    /// The test check it belongs to, 0 for none.
+    check: u32,
+}
+
+impl<F> LeakScoped<F> {
+    /// A future polled under the test check `check`.
+    pub(crate) fn checked(future: F, check: u32) -> Self {
+        LeakScoped {
+            future,
+            scope: None,
+            check,
+        }
+    }
+
+    /// The scope's name, if it has one.
+    pub fn scope_name(&self) -> Option<&str> {
+        self.scope.as_deref().map(|scope| &*scope.name)
+    }
+}
+
+impl<F: Future> Future for LeakScoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is pinned with `self` and never moved out of it, here or in
+        // `Drop`; the other fields are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if !crate::mode::ENABLED {
+            return future.poll(cx);
+        }
+        let _entered = Entered::new(this.scope.as_ref(), this.check);
+        future.poll(cx)
+    }
+}
+
+/// The scope and check of a poll, entered on this thread until dropped: left even if the
+/// poll panics.
+struct Entered<'a> {
+    scope: Option<&'a Arc<ScopeInfo>>,
+    outer_check: Option<u32>,
+}
+
+impl<'a> Entered<'a> {
+    fn new(scope: Option<&'a Arc<ScopeInfo>>, check: u32) -> Self {
+        if let Some(scope) = scope {
+            scope::enter(scope);
+        }
+        let outer_check = (check != 0).then(|| harness::enter(check));
+        Entered { scope, outer_check }
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some(outer) = self.outer_check {
+            harness::leave(outer);
+        }
+        if let Some(scope) = self.scope {
+            scope::leave(scope);
+        }
+    }
+}
+
+impl<F> Drop for LeakScoped<F> {
+    /// Lets go of the scope: the last holder ends it.
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope::let_go(&scope);
+        }
+    }
+}
+
+impl<F> fmt::Debug for LeakScoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakScoped")
+            .field("scope", &self.scope_name())
+            .field("check", &self.check)
+            .finish_non_exhaustive()
+    }
+}
