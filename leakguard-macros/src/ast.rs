@@ -73,6 +73,8 @@ pub(crate) enum CacheKind {
     Set(Vec<Type>),
     /// `Vec<T>` and `VecDeque<T>` become `ScopedRing<T>`.
     Ring(Vec<Type>),
+    /// `HashMap<K, V, S>` under `shared` becomes a `SharedCache<K, V, S>`.
+    Shared(Vec<Type>),
 }
 
 /// The bounded collection a field of type `ty` becomes, or why it cannot.
@@ -283,6 +285,16 @@ impl<'a> Input<'a> {
                 let kind = match (attrs.track, attrs.cache) {
                     (Some((_, Track::Skip)), _) => Kind::Skipped,
                     (_, Some((_, bounds))) => match cache_kind(inner) {
+                        Ok(CacheKind::Map(args)) if bounds.shared => {
+                            Kind::Cache(CacheKind::Shared(args), bounds)
+                        }
+                        Ok(_) if bounds.shared => {
+                            errors.at(
+                                inner,
+                                "a `shared` cache is a map: write the field as `HashMap<K, V>`",
+                            );
+                            Kind::Untracked
+                        }
                         Ok(cache) => Kind::Cache(cache, bounds),
                         Err(message) => {
                             errors.at(inner, message);

@@ -46,12 +46,15 @@ pub(crate) struct StructArgs {
     pub(crate) in_scope: Option<Path>,
 }
 
-/// The bounds of `#[scoped_cache(max = .., ttl = ..)]`.
+/// The bounds of `#[scoped_cache(max = .., max_bytes = .., ttl = .., shared)]`.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct CacheBounds {
     pub(crate) max: Option<usize>,
+    pub(crate) max_bytes: Option<usize>,
     /// In nanoseconds.
     pub(crate) ttl: Option<u64>,
+    /// A concurrent `SharedCache`, used through `&self`.
+    pub(crate) shared: bool,
 }
 
 /// The leakguard attributes of one field, each with the attribute it came from.
@@ -224,20 +227,29 @@ fn ttl(meta: &Meta, errors: &mut Errors) -> Option<u64> {
 
 /// Reads `bytes = "64 MiB"`: a size with a unit.
 fn bytes(meta: &Meta, errors: &mut Errors) -> Option<usize> {
-    let expr = value(meta, BYTES, "bytes = \"64 MiB\"", errors)?;
+    size_value(meta, BYTES, errors)
+}
+
+/// Reads `key = "64 MiB"`: a size with a unit.
+fn size_value(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<usize> {
+    let example = format!("{key} = \"64 MiB\"");
+    let expr = value(meta, key, &example, errors)?;
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match size::parse(&text.value()) {
             Ok(bytes) => return Some(bytes),
             Err(message) => errors.at(text, message),
         },
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits().starts_with('-') => {
-            errors.at(int, "`bytes` must be a positive size, like `bytes = \"64 MiB\"`");
+            errors.at(int, format!("`{key}` must be a positive size, like `{example}`"));
         }
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => errors.at(
             int,
-            format!("`bytes` needs a unit: write it as a string, like `bytes = \"{} B\"` or `bytes = \"64 KiB\"`", int.base10_digits()),
+            format!(
+                "`{key}` needs a unit: write it as a string, like `{key} = \"{} B\"` or `{key} = \"64 KiB\"`",
+                int.base10_digits()
+            ),
         ),
-        _ => errors.at(expr, "`bytes` takes a string with a unit, like `bytes = \"64 MiB\"`"),
+        _ => errors.at(expr, format!("`{key}` takes a string with a unit, like `{example}`")),
     }
     None
 }
@@ -383,8 +395,11 @@ fn flag(meta: &Meta, word: Symbol, written: &str, errors: &mut Errors) -> bool {
 fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
     let mut bounds = CacheBounds::default();
     let mut seen = Seen::default();
+    // Whether `max` or `max_bytes` is written, valid or not.
+    let mut sized = false;
     for meta in list_metas(attr, errors) {
         if meta.path() == MAX {
+            sized = true;
             if seen.first(MAX, &meta, errors) {
                 bounds.max = count(&meta, MAX, errors).filter(|&max| {
                     // The runtime's `MAX_ENTRIES`: quick_cache indexes entries with 32 bits.
@@ -405,14 +420,41 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
             if seen.first(TTL, &meta, errors) {
                 bounds.ttl = ttl(&meta, errors);
             }
+        } else if meta.path() == MAX_BYTES {
+            sized = true;
+            if seen.first(MAX_BYTES, &meta, errors) {
+                bounds.max_bytes = size_value(&meta, MAX_BYTES, errors);
+            }
+        } else if meta.path() == SHARED {
+            if flag(&meta, SHARED, "#[scoped_cache(.., shared)]", errors)
+                && seen.first(SHARED, &meta, errors)
+            {
+                bounds.shared = true;
+            }
         } else {
-            errors.at(meta.path(), unknown(SCOPED_CACHE, &meta, "`max` or `ttl`"));
+            errors.at(
+                meta.path(),
+                unknown(SCOPED_CACHE, &meta, "`max`, `max_bytes`, `ttl` or `shared`"),
+            );
         }
     }
     if !has_args(attr) {
         errors.at(
             attr,
             "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",
+        );
+    }
+    if let (Some(_), false) = (bounds.max_bytes, bounds.shared) {
+        errors.at(
+            attr,
+            "`max_bytes` bounds shared caches: add `shared`, or bound this cache with `max`",
+        );
+    }
+    // A bound written but invalid has its own error already.
+    if bounds.shared && !sized {
+        errors.at(
+            attr,
+            "a shared cache needs a bound in entries or bytes: `max = 10_000`, `max_bytes = \"64 MiB\"` or both",
         );
     }
     bounds

@@ -13,8 +13,9 @@ pub(crate) struct Description<'a> {
     pub(crate) type_name: &'a str,
     pub(crate) field: &'a str,
     pub(crate) budget: crate::attr::Budget,
-    /// `#[scoped_cache]`: the bound (0 for none) and the TTL in nanoseconds (0 for none).
-    pub(crate) cache: Option<(usize, u64)>,
+    /// `#[scoped_cache]`: the bound in entries, the TTL in nanoseconds and the bound in
+    /// bytes, each 0 for none.
+    pub(crate) cache: Option<(usize, u64, usize)>,
     /// Belongs to the scope it is created in.
     pub(crate) scoped: bool,
     /// Process-wide, as a `static` is: never counted as made inside a test check.
@@ -35,7 +36,10 @@ impl Description<'_> {
         } = self;
         let len = len.map(|n| quote!(.len(#n)));
         let bytes = bytes.map(|n| quote!(.bytes(#n)));
-        let cache = cache.map(|(max, ttl)| quote!(.cache(#max, #ttl)));
+        let cache = cache.map(|(max, ttl, bytes)| {
+            let bytes = (bytes > 0).then(|| quote!(.cache_bytes(#bytes)));
+            quote!(.cache(#max, #ttl) #bytes)
+        });
         let scoped = scoped.then(|| quote!(.scoped()));
         let global = global.then(|| quote!(.global()));
         quote! {

@@ -21,6 +21,8 @@ pub(crate) const SCOPED: Symbol = Symbol("scoped");
 pub(crate) const WITH: Symbol = Symbol("with");
 pub(crate) const MAX: Symbol = Symbol("max");
 pub(crate) const TTL: Symbol = Symbol("ttl");
+pub(crate) const MAX_BYTES: Symbol = Symbol("max_bytes");
+pub(crate) const SHARED: Symbol = Symbol("shared");
 
 impl PartialEq for Symbol {
     fn eq(&self, other: &Symbol) -> bool {

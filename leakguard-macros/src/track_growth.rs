@@ -137,20 +137,33 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the collection's type, so that an
         // error about it, like a type without `HeapSize`, underlines all of it.
         let end = quote_spanned!(last_span(inner)=> >);
-        let collection = match &field.kind {
+        let tracked = |collection: TokenStream| -> syn::Type {
+            syn::parse_quote_spanned! {inner.span()=>
+                ::leakguard::__private::Tracked<#collection, Self, #position #end
+            }
+        };
+        let tracked = match &field.kind {
+            // Concurrent, `&self` access: not a `Tracked`, which needs `&mut` to see growth;
+            // the cache accounts for itself.
+            Kind::Cache(CacheKind::Shared(args), _) => {
+                replaced_types.push(inner);
+                let hasher = (args.len() == 2).then(|| quote!(::leakguard::DefaultHashBuilder));
+                let args = args.iter().map(ToTokens::to_token_stream).chain(hasher);
+                syn::parse_quote_spanned! {inner.span()=>
+                    ::leakguard::__private::SharedField<#(#args,)* Self, #position #end
+                }
+            }
             Kind::Cache(kind, _) => {
                 replaced_types.push(inner);
                 let (bounded, args) = match kind {
                     CacheKind::Map(args) => (format_ident!("ScopedCache"), args),
                     CacheKind::Set(args) => (format_ident!("ScopedSet"), args),
                     CacheKind::Ring(args) => (format_ident!("ScopedRing"), args),
+                    CacheKind::Shared(_) => unreachable!("matched above"),
                 };
-                quote_spanned!(inner.span()=> ::leakguard::__private::#bounded<#(#args),*>)
+                tracked(quote_spanned!(inner.span()=> ::leakguard::__private::#bounded<#(#args),*>))
             }
-            _ => inner.to_token_stream(),
-        };
-        let tracked: syn::Type = syn::parse_quote_spanned! {inner.span()=>
-            ::leakguard::__private::Tracked<#collection, Self, #position #end
+            _ => tracked(inner.to_token_stream()),
         };
         let field_ty = ast::replace_innermost(ty, tracked.clone());
         out.ty = field_ty.clone();
@@ -161,7 +174,11 @@ fn generate(input: &Input<'_>) -> TokenStream {
             format!("{type_name}.{}", field.name)
         };
         let cache = match &field.kind {
-            Kind::Cache(_, bounds) => Some((bounds.max.unwrap_or(0), bounds.ttl.unwrap_or(0))),
+            Kind::Cache(_, bounds) => Some((
+                bounds.max.unwrap_or(0),
+                bounds.ttl.unwrap_or(0),
+                bounds.max_bytes.unwrap_or(0),
+            )),
             _ => None,
         };
         metas.push(

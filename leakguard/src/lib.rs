@@ -179,7 +179,10 @@ pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
 pub use task::{LeakScoped, ScopeExt};
-pub use tracked::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, Tracked};
+pub use tracked::{
+    Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, SharedCache, SharedCacheBuilder,
+    Tracked,
+};
 
 /// Tracks the collection fields of a struct.
 ///
@@ -289,8 +292,8 @@ pub mod __private {
     /// The descriptions `#[track_growth]` emits for each tracked field, and the trait
     /// through which a field's type finds its own.
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
-    /// The type of a tracked field.
-    pub use crate::tracked::Tracked;
+    /// The type of a tracked field, and of a `#[scoped_cache(.., shared)]` one.
+    pub use crate::tracked::{SharedField, Tracked};
 }
 
 /// Not public API: hooks for leakguard's own benchmarks and fault-injection tests.

@@ -29,6 +29,8 @@ pub struct FieldMeta {
     pub scoped: bool,
     /// A `static`'s collection: process-wide, never counted as made inside a test check.
     pub global: bool,
+    /// `#[scoped_cache(max_bytes = ..)]`: the bound in bytes, 0 for none.
+    pub cache_bytes: usize,
 }
 
 impl FieldMeta {
@@ -51,7 +53,14 @@ impl FieldMeta {
             cache: (0, 0),
             scoped: false,
             global: false,
+            cache_bytes: 0,
         }
+    }
+
+    /// This field as a cache bounded to `bytes` bytes.
+    pub const fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
     }
 
     /// This collection as process-wide, as a `static`'s is.

@@ -14,6 +14,7 @@ mod hashed;
 mod named;
 mod ordered;
 mod sequence;
+mod shared;
 mod string;
 
 use std::borrow::Borrow;
@@ -25,6 +26,7 @@ use std::ops::{Deref, DerefMut};
 
 use accounted::Accounted;
 pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
+pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};

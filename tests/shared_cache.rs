@@ -1,0 +1,299 @@
+//! `#[scoped_cache(.., shared)]` and `SharedCache`: a concurrent bounded cache with `&self`
+//! access, written the way a tokio service shares state: an axum-style `AppState` behind
+//! `Arc`, a field read through `RwLock::read()`, a `static`, handlers on a multi-thread runtime.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::Duration;
+
+use leakguard::{ConfigError, HeapSize, ManualClock, SharedCache, track_growth};
+use leakguard_support::alloc::{Counting, allocated_by, live_bytes};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[derive(Clone, Debug, PartialEq, HeapSize)]
+struct Session {
+    user: u64,
+    roles: Vec<String>,
+}
+
+#[track_growth]
+#[derive(Default)]
+struct AppState {
+    #[scoped_cache(max = 1_000, ttl = "5m", shared)]
+    sessions: HashMap<String, Session>,
+    #[scoped_cache(max_bytes = "64 KiB", shared)]
+    pages: HashMap<String, Vec<u8>>,
+    #[scoped_cache(max = 100, max_bytes = "16 KiB", shared)]
+    thumbnails: HashMap<u64, Vec<u8>>,
+}
+
+fn session(user: u64) -> Session {
+    Session {
+        user,
+        roles: vec!["reader".to_string(); (user % 3) as usize],
+    }
+}
+
+/// What a handler does with the shared state: read through `&self`, insert on a miss.
+fn handle(state: &AppState, user: u64) -> Session {
+    let token = format!("token-{user}");
+    if let Some(found) = state.sessions.get(&token) {
+        return found;
+    }
+    let made = session(user);
+    state.sessions.insert(token, made.clone());
+    state.pages.insert(
+        format!("/users/{user}"),
+        vec![0; 100 + (user % 900) as usize],
+    );
+    state.thumbnails.insert(user, vec![1; 200]);
+    made
+}
+
+fn assert_within_bounds(state: &AppState) {
+    assert!(state.sessions.len() <= 1_000, "{}", state.sessions.len());
+    assert!(state.pages.bytes() <= 64 * 1024, "{}", state.pages.bytes());
+    assert!(state.thumbnails.len() <= 100, "{}", state.thumbnails.len());
+    assert!(
+        state.thumbnails.bytes() <= 16 * 1024,
+        "{}",
+        state.thumbnails.bytes()
+    );
+}
+
+#[test]
+fn a_shared_field_is_used_through_a_read_lock_and_arc_from_many_threads_within_its_bounds() {
+    let state = Arc::new(RwLock::new(AppState::default()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                for i in 0..5_000u64 {
+                    let user = (i * 7 + t * 13) % 3_000;
+                    // `read()`: many handlers at once, none needs `&mut`.
+                    let state = state.read().unwrap();
+                    assert_eq!(handle(&state, user), session(user));
+                    if i % 500 == 0 {
+                        assert_within_bounds(&state);
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let state = state.read().unwrap();
+    assert_within_bounds(&state);
+    // It was full, and evicted to stay so.
+    assert!(state.sessions.len() > 900, "{}", state.sessions.len());
+    assert!(state.pages.bytes() > 48 * 1024, "{}", state.pages.bytes());
+    let stats = state.sessions.stats();
+    assert_eq!(stats.hits + stats.misses, 20_000);
+    assert!(stats.evictions > 0 && stats.expirations == 0 && stats.removals == 0);
+    // Every new key inserted is still there or was evicted. Two handlers that miss the same
+    // token at once both insert it: the second replaces the first, which is neither.
+    assert_eq!(
+        stats.insertions,
+        stats.evictions + state.sessions.len() as u64,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_shared_field_is_reported_under_its_field_name_with_its_bounds() {
+    let state = AppState::default();
+    for user in 0..2_000 {
+        handle(&state, user);
+    }
+    let report = leakguard::report();
+    let group = report.group("AppState.sessions").expect("reported");
+    assert_eq!(group.len, state.sessions.len());
+    assert_eq!(state.sessions.max(), Some(1_000));
+    assert_eq!(state.sessions.max_bytes(), None);
+    assert_eq!(state.pages.max_bytes(), Some(64 * 1024));
+    assert_eq!(state.thumbnails.max(), Some(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handlers_on_a_multi_thread_runtime_share_one_cache_without_a_lock() {
+    let state = Arc::new(AppState::default());
+    let tasks: Vec<_> = (0..64u64)
+        .map(|t| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                for i in 0..200u64 {
+                    let user = (t * 31 + i) % 1_500;
+                    assert_eq!(handle(&state, user), session(user));
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_within_bounds(&state);
+    assert_eq!(
+        state.sessions.stats().hits + state.sessions.stats().misses,
+        64 * 200
+    );
+}
+
+static TOKENS: LazyLock<SharedCache<String, u64>> = LazyLock::new(|| {
+    SharedCache::builder()
+        .name("TOKENS")
+        .max(1_000)
+        .ttl(Duration::from_secs(60))
+        .build()
+        .unwrap()
+});
+
+#[test]
+fn a_static_shared_cache_is_named_in_the_report() {
+    for i in 0..1_500u64 {
+        TOKENS.insert(format!("t{i}"), i);
+    }
+    assert!(TOKENS.len() <= 1_000);
+    assert_eq!(TOKENS.get("t1499"), Some(1_499));
+    let report = leakguard::report();
+    assert_eq!(report.group("TOKENS").expect("reported").len, TOKENS.len());
+}
+
+#[test]
+fn expired_entries_are_never_returned_and_their_memory_is_released_at_the_next_operation() {
+    let clock = ManualClock::new();
+    let cache: SharedCache<u64, Vec<u8>> = SharedCache::builder()
+        .max(10_000)
+        .ttl(Duration::from_millis(50))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let before = live_bytes();
+    for i in 0..1_000 {
+        cache.insert(i, vec![0; 1_000]);
+    }
+    let filled = live_bytes() - before;
+    assert!(filled >= 1_000_000, "{filled}");
+    clock.advance(Duration::from_millis(30));
+    assert_eq!(cache.get(&1).map(|v| v.len()), Some(1_000));
+    clock.advance(Duration::from_millis(30));
+    // Idle past the TTL: the next operation finds nothing and releases everything.
+    assert_eq!(cache.get(&1), None);
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.bytes(), 0);
+    let left = live_bytes() - before;
+    assert!(left < filled / 10, "{left} of {filled} bytes still held");
+    let stats = cache.stats();
+    assert_eq!((stats.expirations, stats.evictions), (1_000, 0));
+}
+
+#[test]
+fn expiry_keeps_no_memory_that_grows_with_inserts() {
+    // One key replaced a million times under a long TTL: the cache holds one entry, and
+    // nothing kept for expiry grows with the inserts.
+    let cache: SharedCache<u64, u64> = SharedCache::builder()
+        .max(100)
+        .ttl(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    cache.insert(0, 0);
+    let before = live_bytes();
+    for i in 0..100_000 {
+        cache.insert(i % 10, i);
+    }
+    let grown = live_bytes() - before;
+    assert!(grown < 4_096, "grew {grown} bytes");
+    assert_eq!(cache.len(), 10);
+    let stats = cache.stats();
+    assert_eq!(stats.evictions, 0, "replacements are not evictions");
+    assert_eq!(stats.insertions, 10, "replacements are not insertions");
+}
+
+#[test]
+fn heap_size_is_what_the_allocator_sees_less_the_growth_slack_of_the_storage() {
+    leakguard_support::alloc::warm_up_registry();
+    let (cache, truth) = allocated_by(|| {
+        let cache: SharedCache<String, Vec<u8>> =
+            SharedCache::builder().max(1_000).build().unwrap();
+        for i in 0..500 {
+            cache.insert(format!("key-{i}"), vec![0; i % 300]);
+        }
+        cache
+    });
+    // What the entries own is exact. quick_cache reports its storage by the slots in use,
+    // not the capacity its vectors grew to, so the figure can fall short by that slack,
+    // never by more than the storage itself, and never overshoots.
+    let measured = cache.heap_size() as isize;
+    let storage = cache.footprint().unwrap().storage_bytes as isize;
+    let entries_heap = measured - storage;
+    let owned: usize = (0..500)
+        .map(|i| format!("key-{i}").capacity() + i % 300)
+        .sum();
+    assert_eq!(entries_heap, owned as isize);
+    assert!(
+        measured <= truth && truth - measured <= storage,
+        "allocator {truth}, heap_size {measured}, storage {storage}"
+    );
+    let (_, empty) = allocated_by(|| {
+        SharedCache::builder()
+            .max(1_000)
+            .build::<String, Vec<u8>>()
+            .unwrap()
+    });
+    assert!(empty <= 2 * 1024, "an empty cache takes {empty} bytes");
+}
+
+#[test]
+fn a_byte_bound_is_kept_exactly_and_counts_what_entries_hold() {
+    let cache: SharedCache<u64, Vec<u8>> =
+        SharedCache::builder().max_bytes(100_000).build().unwrap();
+    for i in 0..10_000u64 {
+        cache.insert(i, vec![0; 1 + (i as usize * 37) % 2_000]);
+        assert!(cache.bytes() <= 100_000, "{}", cache.bytes());
+    }
+    let mut sum = 0;
+    cache.for_each(|_, v| sum += size_of::<u64>() + size_of::<Vec<u8>>() + v.capacity());
+    assert_eq!(cache.bytes(), sum);
+    assert!(sum > 80_000, "{sum}");
+}
+
+#[test]
+fn removals_and_get_or_insert_with_are_counted_by_cause() {
+    let cache: SharedCache<String, u64> = SharedCache::builder().max(10).build().unwrap();
+    assert_eq!(cache.get_or_insert_with("a", || 1), 1);
+    assert_eq!(cache.get_or_insert_with("a", || 2), 1);
+    assert_eq!(cache.remove("a"), Some(1));
+    assert_eq!(cache.remove("a"), None);
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.insertions, stats.removals, stats.hits),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(cache.bytes(), 0);
+}
+
+#[test]
+fn bad_bounds_are_errors_naming_the_setting() {
+    let none = SharedCache::builder().build::<u64, u64>().unwrap_err();
+    assert!(none.to_string().contains("max"), "{none}");
+    let zero = SharedCache::builder()
+        .max_bytes(0)
+        .build::<u64, u64>()
+        .unwrap_err();
+    assert!(zero.to_string().contains("max_bytes"), "{zero}");
+    assert!(matches!(
+        SharedCache::builder().max(0).build::<u64, u64>(),
+        Err(ConfigError::ZeroMax)
+    ));
+}
+
+#[test]
+fn shared_caches_are_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<SharedCache<String, Session>>();
+    shared::<AppState>();
+}
