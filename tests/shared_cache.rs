@@ -297,3 +297,17 @@ fn shared_caches_are_send_and_sync() {
     shared::<SharedCache<String, Session>>();
     shared::<AppState>();
 }
+
+#[test]
+fn an_entry_heavier_than_its_shards_share_of_max_bytes_is_not_kept() {
+    // 64 KiB over at least 4 shards (about four per core): a 20 KiB page cannot fit one
+    // shard's share, a 1 KiB page can.
+    let cache: SharedCache<u64, Vec<u8>> =
+        SharedCache::builder().max_bytes(64 * 1024).build().unwrap();
+    cache.insert(1, vec![0; 20 * 1024]);
+    assert_eq!(cache.get(&1), None);
+    assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    cache.insert(2, vec![0; 1024]);
+    assert_eq!(cache.get(&2).map(|v| v.len()), Some(1024));
+    assert_eq!(cache.stats().insertions, 1);
+}

@@ -5,15 +5,17 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use quick_cache::{Equivalent, Lifecycle, Weighter};
 
 use super::accounting::{self, Instrument};
 
 mod builder;
+mod counters;
 mod field;
 
+use self::counters::Counters;
 use crate::cache::{CacheStats, DefaultHashBuilder};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
@@ -57,23 +59,6 @@ impl<K, V> Weighter<K, Stored<V>> for Weigh {
     }
 }
 
-/// Counters shared with the eviction hooks.
-#[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    insertions: AtomicU64,
-    evictions: AtomicU64,
-    expirations: AtomicU64,
-    removals: AtomicU64,
-    /// Inserts that replaced the entry of their key: not insertions of a new key.
-    replaced: AtomicU64,
-    /// Bytes of the entries held. Added once an insert is done and taken off as an entry
-    /// leaves, so that concurrent readers may see too little for a moment, never more than
-    /// the bound; signed for that moment.
-    bytes: AtomicIsize,
-}
-
 /// quick_cache's eviction hooks: an entry leaving to make room, or replaced by an insert
 /// under its key (told apart by the key's hash, which the insert leaves in the request
 /// state).
@@ -101,15 +86,16 @@ impl<K: Hash, V, S: BuildHasher> Lifecycle<K, Stored<V>> for Hooks<S> {
     #[inline]
     fn on_evict(&self, request: &mut Request, key: K, stored: Stored<V>) {
         self.counters
+            .mine()
             .bytes
             .fetch_sub(stored.bytes as isize, Relaxed);
         let replaced = request
             .0
             .is_some_and(|hash| hash == self.hasher.hash_one(&key));
         let counter = if replaced {
-            &self.counters.replaced
+            &self.counters.mine().replaced
         } else {
-            &self.counters.evictions
+            &self.counters.mine().evictions
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -149,8 +135,6 @@ pub struct SharedCache<K, V, S = DefaultHashBuilder> {
     swept: AtomicU64,
     max: usize,
     max_bytes: usize,
-    /// Operations since the figures were last published.
-    ops: AtomicU32,
     accounting: Instrument,
 }
 
@@ -225,7 +209,6 @@ where
             swept: AtomicU64::new(0),
             max,
             max_bytes,
-            ops: AtomicU32::new(0),
             accounting: accounting::empty(meta),
         }
     }
@@ -253,13 +236,14 @@ where
             }
             None => None,
         };
+        let stripe = self.counters.mine();
         let counter = if found.is_some() {
-            &self.counters.hits
+            &stripe.hits
         } else {
-            &self.counters.misses
+            &stripe.misses
         };
-        counter.fetch_add(1, Relaxed);
-        self.settle(now);
+        let n = counter.fetch_add(1, Relaxed);
+        self.settle(now, Some(n));
         found
     }
 
@@ -269,11 +253,12 @@ where
         let now = self.now();
         let stored = self.stored(&key, value, now);
         let bytes = stored.bytes as isize;
-        self.counters.insertions.fetch_add(1, Relaxed);
+        let stripe = self.counters.mine();
+        let n = stripe.insertions.fetch_add(1, Relaxed);
         let mut request = Request(Some(self.hasher.hash_one(&key)));
         self.cache.insert_with_lifecycle(key, stored, &mut request);
-        self.counters.bytes.fetch_add(bytes, Relaxed);
-        self.settle(now);
+        stripe.bytes.fetch_add(bytes, Relaxed);
+        self.settle(now, Some(n));
     }
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
@@ -286,19 +271,22 @@ where
             return value;
         }
         let now = self.now();
-        let inserted = std::cell::Cell::new(0);
+        let stripe = self.counters.mine();
+        let inserted = std::cell::Cell::new(None);
         let made = self
             .cache
             .get_or_insert_with(key, || {
                 let owned = key.to_owned();
                 let stored = self.stored(&owned, make(), now);
-                inserted.set(stored.bytes as isize);
-                self.counters.insertions.fetch_add(1, Relaxed);
+                let n = stripe.insertions.fetch_add(1, Relaxed);
+                inserted.set(Some((n, stored.bytes as isize)));
                 Ok::<_, std::convert::Infallible>(stored)
             })
             .map(|stored| stored.value);
-        self.counters.bytes.fetch_add(inserted.get(), Relaxed);
-        self.settle(now);
+        if let Some((n, bytes)) = inserted.get() {
+            stripe.bytes.fetch_add(bytes, Relaxed);
+            self.settle(now, Some(n));
+        }
         match made {
             Ok(value) => value,
             Err(never) => match never {},
@@ -311,19 +299,20 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         let now = self.now();
+        let stripe = self.counters.mine();
+        let mut n = None;
         let removed = self.cache.remove(key).and_then(|(_, stored)| {
-            self.counters
-                .bytes
-                .fetch_sub(stored.bytes as isize, Relaxed);
-            if stored.deadline > now {
-                self.counters.removals.fetch_add(1, Relaxed);
-                Some(stored.value)
+            stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+            let live = stored.deadline > now;
+            let counter = if live {
+                &stripe.removals
             } else {
-                self.counters.expirations.fetch_add(1, Relaxed);
-                None
-            }
+                &stripe.expirations
+            };
+            n = Some(counter.fetch_add(1, Relaxed));
+            live.then_some(stored.value)
         });
-        self.settle(now);
+        self.settle(now, n);
         removed
     }
 
@@ -339,7 +328,7 @@ where
 
     /// Bytes of the entries held: keys and values, inline and on the heap.
     pub fn bytes(&self) -> usize {
-        self.counters.bytes.load(Relaxed).max(0) as usize
+        self.counters.bytes()
     }
 
     /// The bound in entries, if any.
@@ -366,14 +355,14 @@ where
     /// (`evictions` to stay within the bounds, `expirations`, `removals`).
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
-        let inserts = c.insertions.load(Relaxed);
+        let inserts = c.sum(|s| &s.insertions);
         CacheStats {
-            hits: c.hits.load(Relaxed),
-            misses: c.misses.load(Relaxed),
-            insertions: inserts.saturating_sub(c.replaced.load(Relaxed)),
-            evictions: c.evictions.load(Relaxed),
-            expirations: c.expirations.load(Relaxed),
-            removals: c.removals.load(Relaxed),
+            hits: c.sum(|s| &s.hits),
+            misses: c.sum(|s| &s.misses),
+            insertions: inserts.saturating_sub(c.sum(|s| &s.replaced)),
+            evictions: c.sum(|s| &s.evictions),
+            expirations: c.sum(|s| &s.expirations),
+            removals: c.sum(|s| &s.removals),
         }
     }
 
@@ -407,24 +396,26 @@ where
     {
         if let Some((_, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
             self.counters
+                .mine()
                 .bytes
                 .fetch_sub(stored.bytes as isize, Relaxed);
-            self.counters.expirations.fetch_add(1, Relaxed);
+            self.counters.mine().expirations.fetch_add(1, Relaxed);
         }
     }
 
-    /// After an operation: releases expired entries every half TTL, and publishes the
-    /// figures every 64 operations (at every one under a test check).
+    /// After an operation, the `n`th of its kind on this thread's stripe if it changed
+    /// anything: releases expired entries every half TTL, and publishes the figures every
+    /// 64 operations of a kind (at every one under a test check).
     #[inline]
-    fn settle(&self, now: Nanos) {
+    fn settle(&self, now: Nanos, n: Option<u64>) {
         if self.ttl != 0 {
             let swept = self.swept.load(Relaxed);
             if now.saturating_sub(swept) >= (self.ttl / 2).max(SWEEP_EVERY_AT_LEAST) {
                 self.sweep(swept, now);
             }
         }
-        let ops = self.ops.fetch_add(1, Relaxed);
-        if crate::mode::ENABLED && (ops % 64 == 0 || harness::active()) {
+        let Some(n) = n else { return };
+        if crate::mode::ENABLED && (n % 64 == 0 || harness::active()) {
             self.publish();
         }
     }
@@ -453,8 +444,11 @@ where
         self.cache.retain(|_, stored| {
             let live = stored.deadline > now;
             if !live {
-                counters.bytes.fetch_sub(stored.bytes as isize, Relaxed);
-                counters.expirations.fetch_add(1, Relaxed);
+                counters
+                    .mine()
+                    .bytes
+                    .fetch_sub(stored.bytes as isize, Relaxed);
+                counters.mine().expirations.fetch_add(1, Relaxed);
             }
             live
         });
@@ -509,7 +503,7 @@ where
 impl<K, V, S> fmt::Debug for SharedCache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedCache")
-            .field("bytes", &self.counters.bytes.load(Relaxed).max(0))
+            .field("bytes", &self.counters.bytes())
             .field("max", &self.max)
             .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
