@@ -9,7 +9,7 @@ use std::mem::size_of;
 use criterion::{Criterion, SamplingMode};
 use leakguard::{HeapSize, ScopedCache};
 use leakguard_bench::alloc::Counting;
-use leakguard_bench::caches::{Cache, Pass, empty_instance, run};
+use leakguard_bench::caches::{Cache, CacheField, Pass, empty_instance, run};
 use leakguard_bench::w1::{CAPACITY, KEYS, OPS, Value, keys};
 use leakguard_bench::{criterion, fmt_bytes, fmt_ns, locked_version, median_ns, print_table};
 
@@ -75,6 +75,12 @@ fn main() {
             "leakguard",
             &keys,
         ),
+        measure::<CacheField>(
+            &mut c,
+            "leakguard `#[scoped_cache(max = 10_000)]` field".into(),
+            "leakguard_field",
+            &keys,
+        ),
         measure::<quick_cache::unsync::Cache<u64, Value>>(
             &mut c,
             peer("quick_cache", "`unsync::Cache`"),
@@ -115,7 +121,7 @@ fn main() {
     ];
     c.final_summary();
 
-    let quick = &figures[1];
+    let quick = &figures[2];
     let mops = |ns: Option<f64>| ns.map(|ns| OPS as f64 / ns * 1e3);
     let rows: Vec<Vec<String>> = figures
         .iter()

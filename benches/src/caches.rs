@@ -68,6 +68,51 @@ impl Cache for ScopedCache<u64, Value> {
     }
 }
 
+/// W1 as users write it: a `#[scoped_cache(max = 10_000)]` field (with `ttl = "50ms"` for
+/// W2), driven through the field's own methods.
+#[leakguard::track_growth]
+#[derive(Default)]
+pub struct CacheField {
+    #[scoped_cache(max = 10_000)]
+    cache: HashMap<u64, Value>,
+}
+
+/// [`CacheField`] with W2's TTL.
+#[leakguard::track_growth]
+#[derive(Default)]
+pub struct TtlCacheField {
+    #[scoped_cache(max = 10_000, ttl = "50ms")]
+    cache: HashMap<u64, Value>,
+}
+
+macro_rules! field_cache {
+    ($ty:ty, $ttl:expr) => {
+        impl Cache for $ty {
+            fn build(ttl: Option<Duration>) -> Self {
+                assert_eq!(ttl, $ttl, "the field's attribute sets the TTL");
+                <$ty>::default()
+            }
+
+            #[inline]
+            fn hit(&mut self, key: u64) -> bool {
+                black_box(self.cache.get(&key)).is_some()
+            }
+
+            #[inline]
+            fn put(&mut self, key: u64, value: Value) {
+                self.cache.insert(key, value);
+            }
+
+            fn entries(&self) -> usize {
+                self.cache.len()
+            }
+        }
+    };
+}
+
+field_cache!(CacheField, None);
+field_cache!(TtlCacheField, Some(Duration::from_millis(50)));
+
 /// Unbounded: the floor of what a map of these entries costs.
 impl Cache for HashMap<u64, Value> {
     fn build(ttl: Option<Duration>) -> Self {
