@@ -1,9 +1,13 @@
 //! What `#[track_growth]` records about each tracked field.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::panic::Location;
+use std::sync::Mutex;
 
 use crate::budget::Budget;
 use crate::cache::{Config, ScopedCache, ScopedCacheBuilder, ScopedRing, ScopedSet};
+use crate::sync::lock;
 
 /// The static description of one tracked field, emitted by `#[track_growth]`.
 #[doc(hidden)]
@@ -181,4 +185,26 @@ impl<T> FromMeta for ScopedRing<T> {
     fn from_meta(meta: &'static FieldMeta) -> Self {
         ScopedRing::with_config(meta.cache_config())
     }
+}
+
+/// The descriptions of collections named at run time, one per name and call site.
+static NAMED: Mutex<Option<HashMap<(String, &'static Location<'static>), &'static FieldMeta>>> =
+    Mutex::new(None);
+
+/// The description of a collection named `name` at `at` at run time (a named cache, a
+/// `SharedCache`): made once per name and call site for the life of the process, so names
+/// are meant to come from code, not from data.
+pub(crate) fn named(name: &str, at: &'static Location<'static>) -> &'static FieldMeta {
+    let mut named = lock(&NAMED);
+    let named = named.get_or_insert_with(HashMap::new);
+    named.entry((name.to_string(), at)).or_insert_with(|| {
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+        Box::leak(Box::new(FieldMeta::new(
+            name,
+            name,
+            "",
+            "",
+            (at.file(), at.line(), at.column()),
+        )))
+    })
 }

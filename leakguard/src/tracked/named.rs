@@ -1,11 +1,9 @@
 //! Caches built with a name, `ScopedCache::builder().name("tokens")`: bounded like any
 //! scoped cache, and reported like a field of a `#[track_growth]` struct.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Tracked;
@@ -14,8 +12,7 @@ use crate::cache::{DefaultHashBuilder, ScopedCache, ScopedCacheBuilder, ScopedRi
 use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::heap_size::HeapSize;
-use crate::meta::FieldMeta;
-use crate::sync::lock;
+use crate::meta::{self, FieldMeta};
 
 /// The owner of a named cache's figures: its description is made when it is built, from
 /// the name given to the builder.
@@ -60,28 +57,9 @@ impl ScopedCacheBuilder {
     pub fn name(self, name: &str) -> NamedCacheBuilder {
         NamedCacheBuilder {
             builder: self,
-            meta: describe(name, Location::caller()),
+            meta: meta::named(name, Location::caller()),
         }
     }
-}
-
-/// The descriptions of named caches, one per name and call site.
-static NAMED: Mutex<Option<HashMap<(String, &'static Location<'static>), &'static FieldMeta>>> =
-    Mutex::new(None);
-
-fn describe(name: &str, at: &'static Location<'static>) -> &'static FieldMeta {
-    let mut named = lock(&NAMED);
-    let named = named.get_or_insert_with(HashMap::new);
-    named.entry((name.to_string(), at)).or_insert_with(|| {
-        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
-        Box::leak(Box::new(FieldMeta::new(
-            name,
-            name,
-            "",
-            "",
-            (at.file(), at.line(), at.column()),
-        )))
-    })
 }
 
 impl NamedCacheBuilder {

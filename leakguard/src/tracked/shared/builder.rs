@@ -1,22 +1,20 @@
 //! The builder of [`SharedCache`]s, and the descriptions it names them with.
 
-use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash};
-use std::sync::Mutex;
+use std::panic::Location;
 use std::time::Duration;
 
 use super::SharedCache;
 use crate::clock::{Clock, nanos};
 use crate::error::ConfigError;
 use crate::heap_size::HeapSize;
-use crate::meta::FieldMeta;
-use crate::sync::lock;
+use crate::meta::{self, FieldMeta};
 
 /// Builds a [`SharedCache`]; see [`SharedCache::builder`].
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until built"]
 pub struct SharedCacheBuilder {
-    name: Option<Cow<'static, str>>,
+    name: Option<&'static FieldMeta>,
     max: Option<usize>,
     max_bytes: Option<usize>,
     ttl: Option<Duration>,
@@ -24,9 +22,12 @@ pub struct SharedCacheBuilder {
 }
 
 impl SharedCacheBuilder {
-    /// The name reports and events show the cache under; `SharedCache` without one.
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = Some(name.into());
+    /// The name reports and events show the cache under, created here; `SharedCache`
+    /// without one. Each distinct name and call site is described once for the life of the
+    /// process, so names are meant to come from code, not from data.
+    #[track_caller]
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(meta::named(name, Location::caller()));
         self
     }
 
@@ -89,10 +90,7 @@ impl SharedCacheBuilder {
                 requirement: "set: a shared cache needs a bound in entries, in bytes, or both",
             });
         }
-        let meta = match &self.name {
-            Some(name) => named_meta(name),
-            None => unnamed_meta(),
-        };
+        let meta = self.name.unwrap_or_else(unnamed_meta);
         Ok(SharedCache::new(
             self.max.unwrap_or(0),
             self.max_bytes.unwrap_or(0),
@@ -108,18 +106,4 @@ fn unnamed_meta() -> &'static FieldMeta {
     static META: FieldMeta =
         FieldMeta::new("SharedCache", "SharedCache", "", "leakguard", ("", 0, 0));
     &META
-}
-
-/// The description of the caches named `name`: one per name for the life of the process.
-fn named_meta(name: &str) -> &'static FieldMeta {
-    static NAMED: Mutex<Vec<&'static FieldMeta>> = Mutex::new(Vec::new());
-    let mut named = lock(&NAMED);
-    if let Some(meta) = named.iter().find(|meta| meta.name == name) {
-        return meta;
-    }
-    let name: &'static str = Box::leak(name.to_string().into_boxed_str());
-    let meta: &'static FieldMeta =
-        Box::leak(Box::new(FieldMeta::new(name, name, "", "", ("", 0, 0))));
-    named.push(meta);
-    meta
 }
