@@ -43,33 +43,6 @@ trait Shared: Sync {
     fn entries(&self) -> usize;
 }
 
-fn shared_cache(ttl: Option<Duration>) -> SharedCache<u64, Value> {
-    let builder = SharedCache::builder().max(CAPACITY);
-    match ttl {
-        Some(ttl) => builder.ttl(ttl),
-        None => builder,
-    }
-    .build()
-    .expect("valid bounds")
-}
-
-impl Shared for SharedCache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        shared_cache(ttl)
-    }
-    #[inline]
-    fn access(&self, key: u64) -> bool {
-        if self.get(&key).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
-    }
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
 /// The path users write: an axum-style state with a shared cache field.
 #[track_growth]
 #[derive(Default)]
@@ -78,6 +51,7 @@ struct AppState {
     cache: HashMap<u64, Value>,
 }
 
+/// [`AppState`] with the TTL of the idle protocol.
 #[track_growth]
 #[derive(Default)]
 struct AppStateTtl {
@@ -85,80 +59,59 @@ struct AppStateTtl {
     cache: HashMap<u64, Value>,
 }
 
-impl Shared for AppState {
-    fn build(ttl: Option<Duration>) -> Self {
-        assert!(ttl.is_none());
-        AppState::default()
-    }
-    #[inline]
-    fn access(&self, key: u64) -> bool {
-        if self.cache.get(&key).is_some() {
-            return true;
+/// `Shared` for a cache with `&self` `get` and `insert`: `$cache` reaches the cache from
+/// `self`, `$len` counts its entries, `$build` makes one for a TTL.
+macro_rules! shared {
+    ($ty:ty, |$this:ident| $cache:expr, $len:ident, |$ttl:ident| $build:expr) => {
+        impl Shared for $ty {
+            fn build($ttl: Option<Duration>) -> Self {
+                $build
+            }
+            #[inline]
+            fn access(&self, key: u64) -> bool {
+                let $this = self;
+                if $cache.get(&key).is_some() {
+                    return true;
+                }
+                $cache.insert(key, value(key));
+                false
+            }
+            fn entries(&self) -> usize {
+                let $this = self;
+                $cache.$len() as usize
+            }
         }
-        self.cache.insert(key, value(key));
-        false
-    }
-    fn entries(&self) -> usize {
-        self.cache.len()
-    }
+    };
 }
 
-impl Shared for AppStateTtl {
-    fn build(ttl: Option<Duration>) -> Self {
-        assert_eq!(ttl, Some(TTL));
-        AppStateTtl::default()
+shared!(SharedCache<u64, Value>, |c| c, len, |ttl| {
+    let builder = SharedCache::builder().max(CAPACITY);
+    match ttl {
+        Some(ttl) => builder.ttl(ttl),
+        None => builder,
     }
-    #[inline]
-    fn access(&self, key: u64) -> bool {
-        if self.cache.get(&key).is_some() {
-            return true;
-        }
-        self.cache.insert(key, value(key));
-        false
+    .build()
+    .expect("valid bounds")
+});
+shared!(AppState, |s| s.cache, len, |ttl| {
+    assert!(ttl.is_none(), "the field's attribute sets the TTL");
+    AppState::default()
+});
+shared!(AppStateTtl, |s| s.cache, len, |ttl| {
+    assert_eq!(ttl, Some(TTL), "the field's attribute sets the TTL");
+    AppStateTtl::default()
+});
+shared!(quick_cache::sync::Cache<u64, Value>, |c| c, len, |ttl| {
+    assert!(ttl.is_none(), "quick_cache has no TTL");
+    quick_cache::sync::Cache::new(CAPACITY)
+});
+shared!(moka::sync::Cache<u64, Value>, |c| c, entry_count, |ttl| {
+    let builder = moka::sync::Cache::builder().max_capacity(CAPACITY as u64);
+    match ttl {
+        Some(ttl) => builder.time_to_live(ttl).build(),
+        None => builder.build(),
     }
-    fn entries(&self) -> usize {
-        self.cache.len()
-    }
-}
-
-impl Shared for quick_cache::sync::Cache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        assert!(ttl.is_none(), "quick_cache has no TTL");
-        quick_cache::sync::Cache::new(CAPACITY)
-    }
-    #[inline]
-    fn access(&self, key: u64) -> bool {
-        if self.get(&key).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
-    }
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Shared for moka::sync::Cache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        let builder = moka::sync::Cache::builder().max_capacity(CAPACITY as u64);
-        match ttl {
-            Some(ttl) => builder.time_to_live(ttl).build(),
-            None => builder.build(),
-        }
-    }
-    #[inline]
-    fn access(&self, key: u64) -> bool {
-        if self.get(&key).is_some() {
-            return true;
-        }
-        self.insert(key, value(key));
-        false
-    }
-    fn entries(&self) -> usize {
-        self.entry_count() as usize
-    }
-}
+});
 
 impl Shared for parking_lot::Mutex<lru::LruCache<u64, Value>> {
     fn build(ttl: Option<Duration>) -> Self {
