@@ -3,28 +3,15 @@
 //! `outlived`; the handler that drops its body is silent. In its own binary: the subscriber
 //! is the global default, as in a service, so that every worker thread reports to it.
 
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use leakguard::track_growth;
 use leakguard_support::capture::{self, Events};
 use serde::Deserialize;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 
 fn events() -> &'static Events {
-    static EVENTS: OnceLock<Events> = OnceLock::new();
-    EVENTS.get_or_init(|| {
-        let (capture, events) = capture::layer();
-        let layer = leakguard::layer()
-            .grace_period(Duration::ZERO)
-            .rate_limit(Duration::ZERO);
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::registry().with(capture).with(layer),
-        )
-        .unwrap();
-        events
-    })
+    capture::global()
 }
 
 #[track_growth(scoped)]

@@ -1,27 +1,15 @@
 //! Scopes that follow futures across the workers of a multi-thread runtime, and leak
 //! assertions for async code. In its own binary: the subscriber is the process's.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use leakguard::testing::{assert_no_growth_async, assert_no_leaks_async};
 use leakguard::{ScopeExt, track_growth};
 use leakguard_support::capture::{self, Captured, Events};
-use tracing_subscriber::layer::SubscriberExt;
 
 fn events() -> &'static Events {
-    static EVENTS: OnceLock<Events> = OnceLock::new();
-    EVENTS.get_or_init(|| {
-        let (capture, events) = capture::layer();
-        let layer = leakguard::layer()
-            .grace_period(Duration::ZERO)
-            .rate_limit(Duration::ZERO);
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::registry().with(capture).with(layer),
-        )
-        .unwrap();
-        events
-    })
+    capture::global()
 }
 
 fn runtime() -> tokio::runtime::Runtime {

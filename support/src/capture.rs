@@ -1,7 +1,8 @@
 //! A `tracing` layer that records events, for asserting on their exact text.
 
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -76,6 +77,25 @@ pub struct CaptureLayer(Events);
 pub fn layer() -> (CaptureLayer, Events) {
     let events = Events::default();
     (CaptureLayer(events.clone()), events)
+}
+
+/// The events of the process's subscriber, installed by the first call: every event
+/// recorded, with leakguard's layer reporting at once (no grace period, no rate limit), as
+/// a test binary whose tasks hop between the workers of a runtime needs.
+pub fn global() -> &'static Events {
+    use tracing_subscriber::layer::SubscriberExt;
+    static EVENTS: OnceLock<Events> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let (capture, events) = layer();
+        let leakguard = leakguard::layer()
+            .grace_period(Duration::ZERO)
+            .rate_limit(Duration::ZERO);
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(capture).with(leakguard),
+        )
+        .expect("no other global subscriber in this test binary");
+        events
+    })
 }
 
 /// A subscriber that records every event, and the handle to read them.
