@@ -42,31 +42,46 @@ fn no_ttl(ttl: Option<Duration>) {
     assert!(ttl.is_none(), "this cache has no TTL");
 }
 
-impl Cache for ScopedCache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        let builder = ScopedCache::builder().max(CAPACITY);
-        match ttl {
-            Some(ttl) => builder.ttl(ttl),
-            None => builder,
+/// `Cache` for one cache: `|this| cache` reaches it from `self`, `get`, `insert` and `len` name
+/// its methods, `|ttl| build` makes one.
+macro_rules! adapter {
+    ($(#[$doc:meta])* $ty:ty, |$this:ident| $cache:expr, $get:ident, $insert:ident, $len:ident,
+     |$ttl:ident| $build:expr) => {
+        $(#[$doc])*
+        impl Cache for $ty {
+            fn build($ttl: Option<Duration>) -> Self {
+                $build
+            }
+
+            #[inline]
+            fn hit(&mut self, key: u64) -> bool {
+                let $this = self;
+                black_box($cache.$get(&key)).is_some()
+            }
+
+            #[inline]
+            fn put(&mut self, key: u64, value: Value) {
+                let $this = self;
+                $cache.$insert(key, value);
+            }
+
+            fn entries(&self) -> usize {
+                let $this = self;
+                $cache.$len() as usize
+            }
         }
-        .build()
-        .expect("a valid configuration")
-    }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.len()
-    }
+    };
 }
+
+adapter!(ScopedCache<u64, Value>, |c| c, get, insert, len, |ttl| {
+    let builder = ScopedCache::builder().max(CAPACITY);
+    match ttl {
+        Some(ttl) => builder.ttl(ttl),
+        None => builder,
+    }
+    .build()
+    .expect("a valid configuration")
+});
 
 /// W1 as users write it: a `#[scoped_cache(max = 10_000)]` field (with `ttl = "50ms"` for
 /// W2), driven through the field's own methods.
@@ -85,167 +100,56 @@ pub struct TtlCacheField {
     cache: HashMap<u64, Value>,
 }
 
-macro_rules! field_cache {
-    ($ty:ty, $ttl:expr) => {
-        impl Cache for $ty {
-            fn build(ttl: Option<Duration>) -> Self {
-                assert_eq!(ttl, $ttl, "the field's attribute sets the TTL");
-                <$ty>::default()
-            }
-
-            #[inline]
-            fn hit(&mut self, key: u64) -> bool {
-                black_box(self.cache.get(&key)).is_some()
-            }
-
-            #[inline]
-            fn put(&mut self, key: u64, value: Value) {
-                self.cache.insert(key, value);
-            }
-
-            fn entries(&self) -> usize {
-                self.cache.len()
-            }
-        }
-    };
-}
-
-field_cache!(CacheField, None);
-field_cache!(TtlCacheField, Some(Duration::from_millis(50)));
-
-/// Unbounded: the floor of what a map of these entries costs.
-impl Cache for HashMap<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
+adapter!(CacheField, |f| f.cache, get, insert, len, |ttl| {
+    assert_eq!(ttl, None, "the field's attribute sets the TTL");
+    CacheField::default()
+});
+adapter!(TtlCacheField, |f| f.cache, get, insert, len, |ttl| {
+    assert_eq!(
+        ttl,
+        Some(Duration::from_millis(50)),
+        "the field's attribute sets the TTL"
+    );
+    TtlCacheField::default()
+});
+adapter!(
+    /// Unbounded: the floor of what a map of these entries costs.
+    HashMap<u64, Value>, |c| c, get, insert, len, |ttl| {
         no_ttl(ttl);
         HashMap::new()
     }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Cache for schnellru::LruMap<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        no_ttl(ttl);
-        schnellru::LruMap::new(schnellru::ByLength::new(CAPACITY as u32))
-    }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Cache for lru::LruCache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        no_ttl(ttl);
-        lru::LruCache::new(NonZeroUsize::new(CAPACITY).expect("CAPACITY > 0"))
-    }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.put(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
-/// cached's LRU cache, `SizedCache` before 3.0.
-impl Cache for cached::LruCache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
+);
+adapter!(schnellru::LruMap<u64, Value>, |c| c, get, insert, len, |ttl| {
+    no_ttl(ttl);
+    schnellru::LruMap::new(schnellru::ByLength::new(CAPACITY as u32))
+});
+adapter!(lru::LruCache<u64, Value>, |c| c, get, put, len, |ttl| {
+    no_ttl(ttl);
+    lru::LruCache::new(NonZeroUsize::new(CAPACITY).expect("CAPACITY > 0"))
+});
+adapter!(
+    /// cached's LRU cache, `SizedCache` before 3.0.
+    cached::LruCache<u64, Value>, |c| c, cache_get, cache_set, cache_size, |ttl| {
         no_ttl(ttl);
         cached::LruCache::new(CAPACITY)
     }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.cache_get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.cache_set(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.cache_size()
-    }
-}
-
-/// cached's LRU cache with a TTL, `TimedSizedCache` before 3.0.
-impl Cache for cached::LruTtlCache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
+);
+adapter!(
+    /// cached's LRU cache with a TTL, `TimedSizedCache` before 3.0. Its size counts expired
+    /// entries not yet swept, like `ScopedCache::len`.
+    cached::LruTtlCache<u64, Value>, |c| c, cache_get, cache_set, cache_size, |ttl| {
         cached::LruTtlCache::new(CAPACITY, ttl.expect("a TTL cache is built with a TTL"))
     }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.cache_get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.cache_set(key, value);
-    }
-
-    /// Expired entries not yet swept included, like `ScopedCache::len`.
-    fn entries(&self) -> usize {
-        self.cache_size()
-    }
-}
-
-impl Cache for quick_cache::unsync::Cache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        no_ttl(ttl);
-        quick_cache::unsync::Cache::new(CAPACITY)
-    }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.len()
-    }
-}
-
-/// Measured as a user gets it from plain operations: `run_pending_tasks` is never called,
-/// so the housekeeping moka does on its own is all that happens.
-impl Cache for moka::sync::Cache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
+);
+adapter!(quick_cache::unsync::Cache<u64, Value>, |c| c, get, insert, len, |ttl| {
+    no_ttl(ttl);
+    quick_cache::unsync::Cache::new(CAPACITY)
+});
+adapter!(
+    /// Measured as a user gets it from plain operations: `run_pending_tasks` is never called,
+    /// so the housekeeping moka does on its own is all that happens; `entry_count` is moka's
+    /// own count, brought up to date by that housekeeping.
+    moka::sync::Cache<u64, Value>, |c| c, get, insert, entry_count, |ttl| {
         let builder = moka::sync::Cache::builder().max_capacity(CAPACITY as u64);
         match ttl {
             Some(ttl) => builder.time_to_live(ttl),
@@ -253,47 +157,15 @@ impl Cache for moka::sync::Cache<u64, Value> {
         }
         .build()
     }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
+);
+adapter!(mini_moka::unsync::Cache<u64, Value>, |c| c, get, insert, entry_count, |ttl| {
+    let builder = mini_moka::unsync::Cache::builder().max_capacity(CAPACITY as u64);
+    match ttl {
+        Some(ttl) => builder.time_to_live(ttl),
+        None => builder,
     }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    /// moka's own count, brought up to date by its housekeeping.
-    fn entries(&self) -> usize {
-        self.entry_count() as usize
-    }
-}
-
-impl Cache for mini_moka::unsync::Cache<u64, Value> {
-    fn build(ttl: Option<Duration>) -> Self {
-        let builder = mini_moka::unsync::Cache::builder().max_capacity(CAPACITY as u64);
-        match ttl {
-            Some(ttl) => builder.time_to_live(ttl),
-            None => builder,
-        }
-        .build()
-    }
-
-    #[inline]
-    fn hit(&mut self, key: u64) -> bool {
-        black_box(self.get(&key)).is_some()
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-
-    fn entries(&self) -> usize {
-        self.entry_count() as usize
-    }
-}
+    .build()
+});
 
 /// The operations of one run of the workload; the hits among them.
 pub fn run<C: Cache>(cache: &mut C, keys: &[u64]) -> usize {
