@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 
 use super::layout::{ListNode, array_bytes, btree_bytes, counted_allocation};
+use super::measured::{MeasureEntries, Measured};
 use super::{Footprint, HeapSize, HeapUsage, Measurement};
 
 macro_rules! no_heap {
@@ -80,6 +81,8 @@ trait Tally: Copy + Default + std::ops::Add<Output = Self> + std::iter::Sum {
     fn storage(footprint: Footprint) -> Self;
     /// `bytes` bytes, all in use.
     fn used(bytes: usize) -> Self;
+    /// What a function of the owner measured.
+    fn usage(usage: HeapUsage) -> Self;
 }
 
 impl Tally for usize {
@@ -97,6 +100,11 @@ impl Tally for usize {
     fn used(bytes: usize) -> Self {
         bytes
     }
+
+    #[inline]
+    fn usage(usage: HeapUsage) -> Self {
+        usage.bytes
+    }
 }
 
 impl Tally for HeapUsage {
@@ -113,6 +121,11 @@ impl Tally for HeapUsage {
     #[inline]
     fn used(bytes: usize) -> Self {
         HeapUsage::used(bytes)
+    }
+
+    #[inline]
+    fn usage(usage: HeapUsage) -> Self {
+        usage
     }
 }
 
@@ -401,6 +414,41 @@ impl<T: HeapSize> HeapSize for LinkedList<T> {
 
 impl<T: HeapSize> HeapSize for std::cell::OnceCell<T> {
     walked!(|this, m, A| this.get().map(|v| A::of(v, m)).unwrap_or_default());
+}
+
+/// The std collections again, their elements measured by the functions of the owner `O`
+/// (`#[heap_size(each = ..)]`, `key = ..`, `value = ..`): the same storage, other entries.
+macro_rules! measured {
+    ($($collection:ident<$($param:ident),*> [$key:ty, $value:ty] => $footprint:expr, |$this:ident, $m:ident| $entries:expr;)*) => {$(
+        impl<$($param,)* O, const J: usize> HeapSize for Measured<$collection<$($param),*>, O, J>
+        where
+            O: MeasureEntries<J, Key = $key, Value = $value>,
+        {
+            collection!($footprint, |$this, $m, A| {
+                let entries: HeapUsage = $entries;
+                A::usage(entries)
+            });
+        }
+    )*};
+}
+
+measured! {
+    Vec<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    VecDeque<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    BinaryHeap<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    LinkedList<T> [T, ()] => Footprint::per_entry(this.len(), array_bytes::<ListNode<T>>(this.len())),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    HashSet<T, S> [T, ()] => Footprint::hash_table::<T>(this.len(), this.capacity()),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    BTreeSet<T> [T, ()] => Footprint::per_entry(this.len(), btree_bytes::<T, ()>(this.len())),
+        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+    HashMap<K, V, S> [K, V] => Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
+        |this, m| this.iter().map(|(k, v)| O::key(k, m) + O::value(v, m)).sum();
+    BTreeMap<K, V> [K, V] => Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
+        |this, m| this.iter().map(|(k, v)| O::key(k, m) + O::value(v, m)).sum();
 }
 
 // After the macros above, which it uses.

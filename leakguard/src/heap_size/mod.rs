@@ -2,8 +2,11 @@
 
 mod impls;
 pub(crate) mod layout;
+mod measured;
 
 use std::collections::HashSet;
+
+pub use measured::{MeasureEntries, Measured, Own, OwnHeap};
 
 /// Heap bytes a value owns, as requested from the allocator.
 ///
@@ -51,7 +54,8 @@ use std::collections::HashSet;
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
     note = "for a type of hashbrown, indexmap, smallvec, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
-    note = "for a field of a `#[track_growth]` struct or a `derive(HeapSize)` type: measure it with `#[heap_size(with = path)]`, leave it out with `#[heap_size(skip)]`, or leave a collection untracked with `#[track(skip)]`",
+    note = "for the elements of a collection field of a `#[track_growth]` struct or a `derive(HeapSize)` type: measure each with `#[heap_size(each = path)]`, or a map's with `#[heap_size(key = path)]` / `#[heap_size(value = path)]`",
+    note = "for a whole field: measure it with `#[heap_size(with = path)]`, leave it out with `#[heap_size(skip)]`, or leave a collection untracked with `#[track(skip)]`",
     note = "for a type of your own: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand"
 )]
 pub trait HeapSize {

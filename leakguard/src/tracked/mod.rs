@@ -29,7 +29,7 @@ pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
 pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
-use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
+use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
@@ -157,6 +157,22 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I>
     fn from(inner: C) -> Self {
         Self {
             accounted: Accounted::constructed(inner, Self::META),
+            owner: PhantomData,
+        }
+    }
+}
+
+impl<C, P, const J: usize, O: TrackedStruct, const I: usize> From<C>
+    for Tracked<Measured<C, P, J>, O, I>
+where
+    Measured<C, P, J>: HeapSize,
+{
+    /// Tracks `inner`, its elements measured as `#[heap_size(each = ..)]` says: the
+    /// collection of a struct literal converts with `.into()` as for any tracked field.
+    #[track_caller]
+    fn from(inner: C) -> Self {
+        Self {
+            accounted: Accounted::constructed(Measured::new(inner), Self::META),
             owner: PhantomData,
         }
     }
