@@ -382,6 +382,41 @@ fn c10_serde_json_value() {
     assert_exact("c10 serde_json", value.heap_size(), truth);
 }
 
+/// c11: a foreign element type leakguard has no `HeapSize` for (http's `HeaderValue`,
+/// which holds a copy of its bytes), measured with `#[heap_size(value = ..)]` and
+/// `#[heap_size(each = ..)]`: exact when the function is.
+#[test]
+fn c11_foreign_elements_measured_by_a_function() {
+    use axum::http::HeaderValue;
+
+    fn header_bytes(value: &HeaderValue) -> usize {
+        value.len()
+    }
+
+    #[track_growth]
+    #[derive(Default)]
+    struct Clients {
+        #[heap_size(value = header_bytes)]
+        agents: HashMap<String, HeaderValue>,
+        #[heap_size(each = header_bytes)]
+        recent: Vec<HeaderValue>,
+    }
+    warm_up_registry();
+    let agent =
+        |i: usize| HeaderValue::from_str(&format!("client/{i}.{}", "x".repeat(i % 50))).unwrap();
+    let (mut clients, truth) = allocated_by(|| {
+        let mut clients = Clients::default();
+        for i in 0..100_000 {
+            clients.agents.insert(key(i), agent(i));
+            clients.recent.push(agent(i));
+        }
+        clients
+    });
+    assert_exact("c11 foreign deep", clients.heap_size(), truth);
+    let measured = Tracked::measure(&mut clients.agents) + Tracked::measure(&mut clients.recent);
+    assert_exact("c11 foreign measured", measured, truth);
+}
+
 /// bytes: `BytesMut` by its capacity, exactly; `Bytes` by its length, which is the whole
 /// buffer for one made from a `Vec` of the same length.
 #[test]

@@ -5,8 +5,9 @@ use syn::{
     Data, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, PathSegment, Type,
 };
 
-use crate::attr::{self, CacheBounds, FieldAttrs, How, StructArgs, Track};
+use crate::attr::{self, CacheBounds, FieldAttrs, StructArgs, Track};
 use crate::errors::Errors;
+use crate::how::{self, How};
 
 /// A struct, its attributes parsed.
 pub(crate) struct Input<'a> {
@@ -279,7 +280,7 @@ impl<'a> Input<'a> {
             .enumerate()
             .map(|(index, original)| {
                 let attrs = attr::field_attrs(&original.attrs, errors);
-                let heap_size = attr::how(&original.attrs, errors);
+                let heap_size = how::how(&original.attrs, errors);
                 let inner = innermost(&original.ty);
                 let wrapped = !std::ptr::eq(inner, &original.ty);
                 let kind = match (attrs.track, attrs.cache) {
@@ -371,17 +372,24 @@ pub(crate) enum Shape<'a> {
 pub(crate) struct MeasuredField<'a> {
     pub(crate) original: &'a syn::Field,
     pub(crate) how: How,
+    /// Its position among every field of the item, across the variants of an enum.
+    pub(crate) at: usize,
 }
 
 impl<'a> Measured<'a> {
     /// Reads a struct or an enum, or reports a union, whose live field is unknown.
     pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Option<Self> {
-        let fields = |fields: &'a Fields, errors: &mut Errors| -> Vec<MeasuredField<'a>> {
+        let mut at = 0;
+        let mut fields = |fields: &'a Fields, errors: &mut Errors| -> Vec<MeasuredField<'a>> {
             fields
                 .iter()
-                .map(|original| MeasuredField {
-                    original,
-                    how: attr::how(&original.attrs, errors),
+                .map(|original| {
+                    at += 1;
+                    MeasuredField {
+                        original,
+                        how: how::how(&original.attrs, errors),
+                        at: at - 1,
+                    }
                 })
                 .collect()
         };

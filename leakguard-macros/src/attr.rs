@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, Meta, Path, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, Meta, Path, Token, UnOp};
 
 use crate::errors::Errors;
 use crate::symbol::*;
@@ -134,7 +134,12 @@ fn has_args(attr: &Attribute) -> bool {
 
 /// `true` if no `#[name]` attribute has been read into `slot` yet; reports `attr` as a
 /// repeat after that.
-fn first_of<T>(slot: &Option<T>, name: Symbol, attr: &Attribute, errors: &mut Errors) -> bool {
+pub(crate) fn first_of<T>(
+    slot: &Option<T>,
+    name: Symbol,
+    attr: &Attribute,
+    errors: &mut Errors,
+) -> bool {
     if slot.is_some() {
         errors.at(attr.path(), format!("duplicate `#[{name}]` attribute"));
         return false;
@@ -458,65 +463,4 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
         );
     }
     bounds
-}
-
-/// How `#[derive(HeapSize)]`, or a `#[track_growth]` struct's `HeapSize`, measures one field.
-pub(crate) enum How {
-    /// With its own `HeapSize`.
-    Measure,
-    /// `#[heap_size(skip)]`: it owns nothing worth counting.
-    Skip,
-    /// `#[heap_size(with = path)]`: by `path(&field)`.
-    With(ExprPath),
-}
-
-/// Parses the `#[heap_size(..)]` attribute of a field.
-pub(crate) fn how(attrs: &[Attribute], errors: &mut Errors) -> How {
-    let mut how = None;
-    for attr in attrs.iter().filter(|a| a.path() == HEAP_SIZE) {
-        if !first_of(&how, HEAP_SIZE, attr, errors) {
-            continue;
-        }
-        let parsed = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
-            let meta: Meta = input.parse()?;
-            if !input.is_empty() {
-                return Err(
-                    input.error("`#[heap_size]` takes one argument: `skip` or `with = path`")
-                );
-            }
-            Ok(meta)
-        });
-        let meta = match parsed {
-            Ok(meta) => meta,
-            Err(error) => {
-                errors.push(error);
-                continue;
-            }
-        };
-        match &meta {
-            Meta::Path(path) if path == SKIP => how = Some(How::Skip),
-            Meta::NameValue(nv) if nv.path == WITH => {
-                let path = match &nv.value {
-                    Expr::Path(path) => Some(path.clone()),
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(text),
-                        ..
-                    }) => text.parse::<ExprPath>().ok(),
-                    _ => None,
-                };
-                match path {
-                    Some(path) => how = Some(How::With(path)),
-                    None => errors.at(
-                        &nv.value,
-                        "`with` takes the path of a function `fn(&T) -> usize`",
-                    ),
-                }
-            }
-            other => errors.at(
-                other.path(),
-                "unknown `heap_size` argument; expected `skip` or `with = path`",
-            ),
-        }
-    }
-    how.unwrap_or(How::Measure)
 }

@@ -6,9 +6,10 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Type};
 
 use crate::ast::{Measured, MeasuredField, Shape};
-use crate::attr::How;
+use crate::each;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
+use crate::how::How;
 use crate::impl_heap_size;
 use crate::span::last_span;
 
@@ -19,6 +20,13 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let measured = Measured::from_syn(&input, &mut errors);
+    for field in measured.iter().flat_map(Measured::fields) {
+        if let How::Each(functions) = &field.how {
+            if let Err(error) = each::elements(&field.original.ty, functions) {
+                errors.push(error);
+            }
+        }
+    }
     match (measured, errors.into_compile_errors()) {
         (Some(measured), None) => generate(&measured),
         (_, errors) => {
@@ -32,13 +40,25 @@ fn generate(measured: &Measured<'_>) -> TokenStream {
     let DeriveInput {
         ident, generics, ..
     } = measured.original;
+    // `#[heap_size(each = ..)]`: the type says how a collection's elements are measured.
+    let element_impls = measured.fields().into_iter().filter_map(|field| {
+        let How::Each(functions) = &field.how else {
+            return None;
+        };
+        let elements = each::elements(&field.original.ty, functions).ok()?;
+        Some(each::impl_measure_entries(
+            ident, generics, field.at, &elements, functions,
+        ))
+    });
+    let element_impls: TokenStream = element_impls.collect();
     let generics = with_heap_size_bounds(generics, &measured_types(measured));
-    impl_heap_size::measured(
+    let heap_size = impl_heap_size::measured(
         ident,
         &generics,
         body(measured),
         newtype_footprint(measured),
-    )
+    );
+    quote!(#heap_size #element_impls)
 }
 
 /// A struct of one measured field has that field's footprint: a newtype over a map is a
@@ -104,6 +124,15 @@ fn fields_sum(fields: &[MeasuredField<'_>]) -> (TokenStream, TokenStream) {
             How::With(path) => quote_spanned! {path.span()=>
                 ::leakguard::__private::HeapUsage::used(#path(#binding))
             },
+            How::Each(_) => {
+                let measured = each::measured(&field.original.ty, field.at);
+                quote! {
+                    ::leakguard::__private::HeapSize::heap_usage_in(
+                        <#measured>::view(#binding),
+                        __leakguard_m,
+                    )
+                }
+            }
         };
         bindings.push(quote!(#member: #binding));
         terms.push(term);

@@ -7,12 +7,14 @@ mod ast;
 mod attr;
 mod describe;
 mod duration;
+mod each;
 mod errors;
 mod field_methods;
 #[cfg(test)]
 mod fuzz;
 mod generics;
 mod heap_size;
+mod how;
 mod impl_heap_size;
 mod size;
 mod span;

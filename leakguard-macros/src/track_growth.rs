@@ -8,13 +8,13 @@ use syn::{Data, DeriveInput};
 
 use crate::ast::{self, CacheKind, Input, Kind};
 use crate::attr;
-use crate::attr::How;
 use crate::describe::Description;
 use crate::errors::Errors;
 use crate::generics::with_heap_size_bounds;
+use crate::how::How;
 use crate::impl_heap_size;
 use crate::span::{item_keyword, last_span};
-use crate::{track_static, valid};
+use crate::{each, track_static, valid};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -99,8 +99,18 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut measured_types = Vec::new();
     let mut replaced_types = Vec::new();
     let mut index = 0usize;
-    for (field, out) in input.fields.iter().zip(fields.iter_mut()) {
+    let mut element_impls = Vec::new();
+    for (field_at, (field, out)) in input.fields.iter().zip(fields.iter_mut()).enumerate() {
         out.attrs.retain(|a| !attr::is_helper(a));
+        // `#[heap_size(each = ..)]`: the struct says how the collection's elements are
+        // measured, for the field's position; `valid` checked that the types allow it.
+        if let How::Each(each) = &field.heap_size {
+            if let Ok(elements) = each::elements(ast::innermost(&field.original.ty), each) {
+                element_impls.push(each::impl_measure_entries(
+                    ident, generics, field_at, &elements, each,
+                ));
+            }
+        }
         let original = field.original;
         let member = &field.member;
         let ty = &original.ty;
@@ -122,6 +132,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
                     (&::leakguard::__private::IfHeapSize(&self.#member))
                         .__leakguard_heap_usage_in(__leakguard_m)
                 },
+                How::Each(_) => {
+                    let measured = each::measured(ty, field_at);
+                    quote! {
+                        ::leakguard::__private::HeapSize::heap_usage_in(
+                            <#measured>::view(&self.#member),
+                            __leakguard_m,
+                        )
+                    }
+                }
             };
             measures.push(quote! {
                 #(#cfgs)*
@@ -163,10 +182,18 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 };
                 tracked(quote_spanned!(inner.span()=> ::leakguard::__private::#bounded<#(#args),*>))
             }
-            _ => tracked(inner.to_token_stream()),
+            _ => match &field.heap_size {
+                How::Each(_) => tracked(each::measured(inner, field_at)),
+                _ => tracked(inner.to_token_stream()),
+            },
         };
         let field_ty = ast::replace_innermost(ty, tracked.clone());
         out.ty = field_ty.clone();
+        if let How::Each(_) = field.heap_size {
+            // The written type was the user's to judge; the layers added to it are ours.
+            out.attrs
+                .push(syn::parse_quote!(#[allow(clippy::type_complexity)]));
+        }
 
         let name = if field.name.is_empty() {
             type_name.clone()
@@ -209,7 +236,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
             },
             // A wrapper leakguard has no `HeapSize` for (a lock of a crate whose feature is
             // off) counts nothing here; the collection inside is still tracked and reported.
-            How::Measure if field.wrapped => quote! {
+            How::Measure | How::Each(_) if field.wrapped => quote! {
                 (&::leakguard::__private::IfHeapSize(&self.#member))
                     .__leakguard_heap_usage_in(__leakguard_m)
             },
@@ -219,6 +246,10 @@ fn generate(input: &Input<'_>) -> TokenStream {
                     <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
                 }
             }
+            // Measured through the struct's own `MeasureEntries`, which needs no bound.
+            How::Each(_) => quote! {
+                <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
+            },
         };
         measures.push(quote! {
             #(#cfgs)*
@@ -264,6 +295,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
             #replaced
 
             #heap_size
+
+            #(#element_impls)*
         };
     }
 }

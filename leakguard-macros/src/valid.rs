@@ -1,15 +1,18 @@
 //! The rules of `#[track_growth]` that parsing one attribute at a time cannot check: one
 //! function a rule, each with an example of what it rejects.
 
-use crate::ast::{Field, Input, Kind};
+use crate::ast::{self, Field, Input, Kind};
 use crate::attr;
+use crate::each;
 use crate::errors::Errors;
+use crate::how::How;
 
 /// Reports every rule `input` breaks.
 pub(crate) fn validate(input: &Input<'_>, errors: &mut Errors) {
     for field in &input.fields {
         check_budget_target(field, errors);
         check_cache_not_skipped(field, errors);
+        check_element_functions(field, errors);
     }
     check_no_heap_size_derive(input, errors);
 }
@@ -57,6 +60,44 @@ fn check_cache_not_skipped(field: &Field<'_>, errors: &mut Errors) {
                 field.describe()
             ),
         );
+    }
+}
+
+/// Element functions measure the elements of a std collection, tracked or skipped, not the
+/// entries of a bounded cache, which weighs its entries itself.
+///
+/// ```text
+/// #[heap_size(each = uri_bytes)] // error: a map has keys and values
+/// by_route: HashMap<String, Uri>,
+/// #[heap_size(value = uri_bytes)] // error: a scoped cache
+/// #[scoped_cache(max = 100)]
+/// recent: HashMap<String, Uri>,
+/// ```
+fn check_element_functions(field: &Field<'_>, errors: &mut Errors) {
+    let How::Each(functions) = &field.heap_size else {
+        return;
+    };
+    if let Kind::Cache(..) = field.kind {
+        errors.at(
+            &functions.attr,
+            format!(
+                "element functions on {}, a `#[scoped_cache]`: its entries' types must implement `HeapSize`",
+                field.describe()
+            ),
+        );
+        return;
+    }
+    let ty = &field.original.ty;
+    let inner = ast::innermost(ty);
+    if !field.kind.is_tracked() && !std::ptr::eq(inner, ty) {
+        errors.at(
+            ty,
+            "on a field leakguard does not track, element functions need the collection itself as the type; measure a wrapped one with `#[heap_size(with = path)]`",
+        );
+        return;
+    }
+    if let Err(error) = each::elements(inner, functions) {
+        errors.push(error);
     }
 }
 

@@ -174,7 +174,7 @@ pub use cache::{
 };
 pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
-pub use heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
+pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
@@ -204,6 +204,8 @@ pub use tracked::{
 /// | `#[scoped_cache(max = N, ttl = "D")]` | field | make a map, set or `Vec`/`VecDeque` a bounded cache |
 /// | `#[heap_size(skip)]` | field | leave the field out of the struct's `HeapSize` |
 /// | `#[heap_size(with = path)]` | field | count the field as `path(&field) -> usize` |
+/// | `#[heap_size(each = path)]` | field | count each element of a `Vec`, `VecDeque`, `BinaryHeap`, `LinkedList`, `HashSet` or `BTreeSet` as `path(&element) -> usize` |
+/// | `#[heap_size(key = path, value = path)]` | field | the same for the keys, the values or both of a `HashMap` or `BTreeMap` |
 ///
 /// Sizes take a unit: `B`, `KiB`, `MiB`, `GiB` (powers of 1024) or `KB`, `MB`, `GB`
 /// (powers of 1000). Durations are humantime's: `"250ms"`, `"30s"`, `"1h30m"`. Mistakes
@@ -219,6 +221,41 @@ pub use tracked::{
 /// `Arc<RwLock<Tracked<HashMap<K, V>, ..>>>`, and `state.users.write().unwrap().insert(..)`
 /// keeps the figures as a plain field does. A struct literal converts the innermost
 /// collection: `Arc::new(RwLock::new(HashMap::new().into()))`.
+///
+/// **Foreign element types.** A collection of a type that has no `HeapSize` (a type of
+/// another crate, which the orphan rule keeps you from implementing it for) is tracked with
+/// a function that measures one element, without a newtype; a map takes one for its keys,
+/// its values or both, and measures the other side by its own `HeapSize`:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use leakguard::{HeapSize, Tracked, track_growth};
+///
+/// /// Stands for a type of another crate, without `HeapSize`.
+/// struct Conn(Vec<u8>);
+///
+/// fn conn_bytes(conn: &Conn) -> usize {
+///     conn.0.capacity()
+/// }
+///
+/// #[track_growth]
+/// #[derive(Default)]
+/// struct Pool {
+///     #[heap_size(each = conn_bytes)]
+///     idle: Vec<Conn>,
+///     #[heap_size(value = conn_bytes)]
+///     by_peer: HashMap<String, Conn>,
+/// }
+///
+/// let mut pool = Pool::default();
+/// pool.idle.push(Conn(vec![0; 1024]));
+/// assert_eq!(Tracked::measure(&mut pool.idle), pool.idle.capacity() * size_of::<Conn>() + 1024);
+/// ```
+///
+/// The field's collection becomes a [`Measured`] one, which dereferences to it: growth
+/// goes through the collection's own methods and is picked up on the field's next access,
+/// as for changes made through `&mut` (no O(1) running figures). `derive(HeapSize)` takes the
+/// same attributes.
 ///
 /// **Tuple structs.** A newtype's collection is named after the type (`Tokens`), other
 /// fields `Type.0`, `Type.1`.
@@ -260,6 +297,8 @@ pub use leakguard_macros::tracked;
 ///
 /// Every field must implement `HeapSize`, except those marked `#[heap_size(skip)]` (counted
 /// as owning nothing) or `#[heap_size(with = path)]` (measured by `path(&field) -> usize`).
+/// A std collection of elements without `HeapSize` is measured element by element with
+/// `#[heap_size(each = path)]`, or `key = path` / `value = path` for a map.
 /// Type parameters used by measured fields get a `HeapSize` bound.
 ///
 /// ```
@@ -289,6 +328,9 @@ pub mod __private {
     pub use crate::heap_size::{HeapSize, HeapUsage, Measurement};
     /// How a `#[track_growth]` struct's `HeapSize` measures a field it does not track.
     pub use crate::heap_size::{IfHeapSize, MeasureHeapSize, MeasureNothing};
+    /// How a `#[track_growth]` or `derive(HeapSize)` type measures the elements of a field
+    /// with `#[heap_size(each = ..)]`, `key = ..` or `value = ..`.
+    pub use crate::heap_size::{MeasureEntries, Own, OwnHeap};
     /// The descriptions `#[track_growth]` emits for each tracked field, and the trait
     /// through which a field's type finds its own.
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
