@@ -296,6 +296,13 @@ impl<'a> Input<'a> {
                             );
                             Kind::Untracked
                         }
+                        Ok(CacheKind::Ring(_)) if bounds.max_bytes.is_some() => {
+                            errors.at(
+                                inner,
+                                "a `Vec` or `VecDeque` cache is a ring, bounded in entries: bound it with `max`, or make it a map or a set to bound it in bytes",
+                            );
+                            Kind::Untracked
+                        }
                         Ok(cache) => Kind::Cache(cache, bounds),
                         Err(message) => {
                             errors.at(inner, message);

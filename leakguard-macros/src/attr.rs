@@ -446,13 +446,7 @@ fn cache_bounds(attr: &Attribute, errors: &mut Errors) -> CacheBounds {
     if !has_args(attr) {
         errors.at(
             attr,
-            "`#[scoped_cache]` needs a bound: `max = 10_000`, `ttl = \"30m\"` or both",
-        );
-    }
-    if let (Some(_), false) = (bounds.max_bytes, bounds.shared) {
-        errors.at(
-            attr,
-            "`max_bytes` bounds shared caches: add `shared`, or bound this cache with `max`",
+            "`#[scoped_cache]` needs a bound: `max = 10_000`, `max_bytes = \"64 MiB\"`, `ttl = \"30m\"` or several",
         );
     }
     // A bound written but invalid has its own error already.

@@ -13,7 +13,7 @@ pub enum ConfigError {
     ZeroMax,
     /// A scoped cache's `ttl` was zero: every entry would expire as it is written.
     ZeroTtl,
-    /// A scoped cache had neither `max` nor `ttl`: it would be unbounded.
+    /// A scoped cache had no `max`, `max_bytes` or `ttl`: it would be unbounded.
     Unbounded,
     /// A scoped cache's `max` was more entries than a cache can index: it would bound
     /// nothing.
@@ -63,7 +63,7 @@ impl fmt::Display for ConfigError {
                 f.write_str("invalid scoped cache setting `ttl`: it must be longer than zero")
             }
             ConfigError::Unbounded => f.write_str(
-                "invalid scoped cache settings: set `max`, `ttl` or both, or the cache is unbounded",
+                "invalid scoped cache settings: set `max`, `max_bytes`, `ttl` or several, or the cache is unbounded",
             ),
             ConfigError::MaxTooLarge { most } => write!(
                 f,

@@ -202,6 +202,8 @@ pub use tracked::{
 /// | `#[track(skip)]` | field | leave a collection untracked |
 /// | `#[track(scoped)]` | field | the field belongs to the scope it was made in |
 /// | `#[scoped_cache(max = N, ttl = "D")]` | field | make a map, set or `Vec`/`VecDeque` a bounded cache |
+/// | `#[scoped_cache(max_bytes = "S")]` | field | bound a map's or a set's entries in bytes (with `max` and `ttl` or alone) |
+/// | `#[scoped_cache(.., shared)]` | field | make a map a concurrent [`SharedCache`] |
 /// | `#[heap_size(skip)]` | field | leave the field out of the struct's `HeapSize` |
 /// | `#[heap_size(with = path)]` | field | count the field as `path(&field) -> usize` |
 /// | `#[heap_size(each = path)]` | field | count each element of a `Vec`, `VecDeque`, `BinaryHeap`, `LinkedList`, `HashSet` or `BTreeSet` as `path(&element) -> usize` |

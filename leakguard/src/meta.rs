@@ -96,6 +96,9 @@ impl FieldMeta {
         if ttl != 0 {
             builder = builder.ttl(std::time::Duration::from_nanos(ttl));
         }
+        if self.cache_bytes != 0 {
+            builder = builder.max_bytes(self.cache_bytes);
+        }
         // The macro rejects configurations that do not validate; keep the field usable
         // (bounded to one entry) should one ever get through.
         builder.config().unwrap_or_else(|_| {

@@ -8,11 +8,12 @@ use std::hash::{BuildHasher, Hash};
 use std::mem::size_of;
 
 use quick_cache::unsync;
-use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
+use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 
 use super::expiry::{Expiry, Position};
 use super::options::Lifetime;
 use super::stats::Counters;
+use super::weigh::Weigh;
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
 use crate::heap_size::{HeapChange, HeapSize, HeapUsage, running_heap};
@@ -88,32 +89,42 @@ const fn keeps_evicted<W: Stored>() -> bool {
     W::HAS_SLOT || crate::mode::ENABLED
 }
 
-/// What the cache stores for an entry: its value, and in a TTL cache its expiry record.
+/// What the cache stores for an entry: its value, and in a TTL cache or one bounded in
+/// bytes its expiry record and its bytes.
 pub(super) trait Stored: Sized {
     type Value;
     /// Whether entries may hold a slot in the expiry list.
     const HAS_SLOT: bool;
-    fn new(value: Self::Value, slot: Option<Position>) -> Self;
+    /// An entry of `value`, with its expiry record and its `bytes` (0 when not weighed).
+    fn new(value: Self::Value, slot: Option<Position>, bytes: u32) -> Self;
     fn value(&self) -> &Self::Value;
     fn value_mut(&mut self) -> &mut Self::Value;
     fn into_value(self) -> Self::Value;
     fn slot(&self) -> Option<Position>;
+    /// The same entry with another expiry record.
+    fn with_slot(self, slot: Option<Position>) -> Self;
+    /// Its weight under `weigh`.
+    fn weight(&self, weigh: Weigh) -> u64;
 }
 
-/// An entry of a cache without TTL: just the value.
+/// An entry of a cache without TTL and without a bound in bytes: just the value.
 pub(super) struct Bare<V>(V);
 
-/// An entry of a TTL cache.
+/// An entry of a TTL cache or of one bounded in bytes.
 pub(super) struct Timed<V> {
     value: V,
     slot: Option<Position>,
+    /// The entry's bytes, key and value, inline and on the heap, as it went in (capped at
+    /// 4 GiB), when the cache weighs them: beside the 4-byte slot, it fits in the padding
+    /// an 8-byte-aligned value leaves.
+    bytes: u32,
 }
 
 impl<V> Stored for Bare<V> {
     type Value = V;
     const HAS_SLOT: bool = false;
     #[inline]
-    fn new(value: V, _: Option<Position>) -> Self {
+    fn new(value: V, _: Option<Position>, _: u32) -> Self {
         Bare(value)
     }
     #[inline]
@@ -132,14 +143,22 @@ impl<V> Stored for Bare<V> {
     fn slot(&self) -> Option<Position> {
         None
     }
+    #[inline]
+    fn with_slot(self, _: Option<Position>) -> Self {
+        self
+    }
+    #[inline]
+    fn weight(&self, _: Weigh) -> u64 {
+        1
+    }
 }
 
 impl<V> Stored for Timed<V> {
     type Value = V;
     const HAS_SLOT: bool = true;
     #[inline]
-    fn new(value: V, slot: Option<Position>) -> Self {
-        Timed { value, slot }
+    fn new(value: V, slot: Option<Position>, bytes: u32) -> Self {
+        Timed { value, slot, bytes }
     }
     #[inline]
     fn value(&self) -> &V {
@@ -157,15 +176,54 @@ impl<V> Stored for Timed<V> {
     fn slot(&self) -> Option<Position> {
         self.slot
     }
+    #[inline]
+    fn with_slot(self, slot: Option<Position>) -> Self {
+        Timed { slot, ..self }
+    }
+    #[inline]
+    fn weight(&self, weigh: Weigh) -> u64 {
+        weigh.weight(u64::from(self.bytes))
+    }
 }
 
-pub(super) type Qc<K, W, S> = unsync::Cache<K, W, UnitWeighter, S, Hooks>;
+impl<V> Timed<V> {
+    /// Re-weighs the entry after its value changed in place, from `before` to `after`
+    /// bytes on the heap.
+    pub(super) fn reweigh(&mut self, before: usize, after: usize) {
+        let bytes = (self.bytes as usize)
+            .saturating_sub(before)
+            .saturating_add(after);
+        self.bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+    }
+}
+
+/// quick_cache's weigher: what the entry says it weighs under the cache's bounds.
+#[derive(Clone, Copy)]
+pub(super) struct Weights(pub(super) Weigh);
+
+impl<K, W: Stored> Weighter<K, W> for Weights {
+    #[inline]
+    fn weight(&self, _: &K, stored: &W) -> u64 {
+        stored.weight(self.0)
+    }
+}
+
+/// The bytes an entry weighs: its key and value, inline and on the heap, capped at 4 GiB.
+#[inline]
+pub(super) fn entry_bytes<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> u32 {
+    let bytes = size_of::<(K, V)>() + key.heap_size() + value.heap_size();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+pub(super) type Qc<K, W, S> = unsync::Cache<K, W, Weights, S, Hooks>;
 
 /// The entries of one cache: the quick_cache core, and its expiry list if it has a TTL.
 pub(super) struct Core<K, W, S> {
     pub(super) qc: Qc<K, W, S>,
     /// Allocated with the first entry of a TTL cache.
     pub(super) expiry: Option<Box<Expiry<K>>>,
+    /// Its bounds.
+    pub(super) weigh: Weigh,
 }
 
 pub(super) enum Store<K, V, S> {
@@ -223,19 +281,23 @@ impl<K, W: Stored, S> Core<K, W, S> {
 }
 
 impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
-    pub(super) fn new(max: usize) -> Self {
+    pub(super) fn new(weigh: Weigh) -> Self {
+        // quick_cache sizes its record of evicted keys from the estimate: the bound in
+        // entries, or for a bound in bytes alone one entry per 64 bytes.
+        let items = match (weigh.max, weigh.max_bytes) {
+            (0, 0) => 0,
+            (0, max_bytes) => (max_bytes / 64).max(1),
+            (max, _) => max,
+        };
         let options = OptionsBuilder::new()
-            .estimated_items_capacity(if max == usize::MAX { 0 } else { max })
-            .weight_capacity(if max == usize::MAX {
-                u64::MAX
-            } else {
-                max as u64
-            })
+            .estimated_items_capacity(usize::try_from(items).unwrap_or(usize::MAX))
+            .weight_capacity(weigh.capacity())
             .build()
             .expect("both capacities are set");
         Self {
-            qc: Qc::with_options(options, UnitWeighter, S::default(), Hooks),
+            qc: Qc::with_options(options, Weights(weigh), S::default(), Hooks),
             expiry: None,
+            weigh,
         }
     }
 
@@ -346,14 +408,17 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         }
     }
 
-    /// The bound on entries, `usize::MAX` for none, as [`Core::new`] takes it.
+    /// The bound on entries, `usize::MAX` for none.
     pub(super) fn max(&self) -> usize {
-        usize::try_from(self.qc.capacity()).unwrap_or(usize::MAX)
+        match self.weigh.max {
+            0 => usize::MAX,
+            max => usize::try_from(max).unwrap_or(usize::MAX),
+        }
     }
 
-    /// A fresh, empty core with the same bound, dropping every entry.
+    /// A fresh, empty core with the same bounds, dropping every entry.
     pub(super) fn reset(&mut self) {
-        *self = Core::new(self.max());
+        *self = Core::new(self.weigh);
     }
 
     /// Heap owned by every entry, key clones included; 0 when compiled out.
@@ -460,7 +525,7 @@ where
         if slots < 64 || self.qc.len() > slots / 4 || self.qc.len() > MAX_REBUILD {
             return;
         }
-        let mut fresh: Core<K, W, S> = Core::new(self.max());
+        let mut fresh: Core<K, W, S> = Core::new(self.weigh);
         let mut outcome = Outcome::default();
         match self.expiry.take() {
             Some(mut old) => {
@@ -471,7 +536,7 @@ where
                         let slot = expiry.push(key, deadline);
                         fresh.qc.insert_with_lifecycle(
                             k,
-                            W::new(stored.into_value(), Some(slot)),
+                            stored.with_slot(Some(slot)),
                             &mut outcome,
                         );
                     }

@@ -5,21 +5,19 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
-use quick_cache::UnitWeighter;
-use quick_cache::unsync;
-
 use super::DefaultHashBuilder;
 use super::engine::{
-    Bare, Core, Either, Hooks, Outcome, Store, Stored, Timed, entry_heap, with_core,
+    Core, Either, Outcome, Store, Stored, Timed, entry_bytes, entry_heap, with_core,
 };
 use super::expiry::Expiry;
 use super::options::{Config, Lifetime, ScopedCacheBuilder};
 use super::stats::{CacheStats, Counters, Delta};
+use super::value_mut::{EntryMut, ValueMut};
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, running_heap};
 
-/// A map bounded in entries, in age, or both, that evicts on its own.
+/// A map bounded in entries, in bytes, in age, or several, that evicts on its own.
 ///
 /// `#[scoped_cache(max = .., ttl = ..)]` turns a `HashMap<K, V, S>` field into one; build one
 /// directly with [`ScopedCache::builder`]. Eviction is behaviour, not instrumentation: it
@@ -28,6 +26,8 @@ use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, 
 /// - `max` bounds the number of entries at every moment. Past it, inserting evicts the entry
 ///   least worth keeping, chosen by [quick_cache](https://docs.rs/quick_cache)'s
 ///   CLOCK-Pro-style policy, which keeps frequently used entries over merely recent ones.
+/// - `max_bytes` bounds the bytes of the entries, keys and values, inline and on the heap
+///   as [`HeapSize`] measures them going in; see [`ScopedCacheBuilder::max_bytes`].
 /// - `ttl` expires an entry that long after it was written. An expired entry is never
 ///   returned, and its memory is released as operations go on: each write releases a
 ///   bounded share of the expired entries (a 512th of the store, eight at the least), and
@@ -87,10 +87,12 @@ where
     S: BuildHasher + Default,
 {
     pub(crate) fn with_config(config: Config) -> Self {
-        let store = if config.lifetime.expires() {
-            Store::Timed(Core::new(config.max))
+        // Entries with an expiry record or a weight are `Timed`; the rest, bare values.
+        let weigh = config.weigh();
+        let store = if config.lifetime.expires() || weigh.by_bytes() {
+            Store::Timed(Core::new(weigh))
         } else {
-            Store::Bare(Core::new(config.max))
+            Store::Bare(Core::new(weigh))
         };
         Self {
             store,
@@ -105,6 +107,13 @@ where
     pub fn max(&self) -> Option<usize> {
         let max = with_core!(&self.store, core => core.max());
         (max != usize::MAX).then_some(max)
+    }
+
+    /// The bound on the bytes of the entries, if any; see
+    /// [`ScopedCacheBuilder::max_bytes`].
+    pub fn max_bytes(&self) -> Option<usize> {
+        let max_bytes = with_core!(&self.store, core => core.weigh.max_bytes);
+        (max_bytes != 0).then_some(max_bytes as usize)
     }
 
     /// How long entries live, if they expire.
@@ -178,13 +187,15 @@ where
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let (now, tick) = self.lifetime.now();
         self.sweep(now);
-        self.insert_at(key, value, now, tick)
+        self.insert_at(key, value, now, tick, false)
     }
 
     /// Inserts at `now`, read from a clock of resolution `tick`. Both come from the same
     /// read: reading the clock again for the resolution cost about 6% of W2's throughput.
+    /// With `keep`, an entry heavier than the bound in bytes weighs what the cache can
+    /// admit, so that it stays, alone, until the next insert.
     #[inline]
-    fn insert_at(&mut self, key: K, value: V, now: Nanos, tick: Nanos) -> Option<V> {
+    fn insert_at(&mut self, key: K, value: V, now: Nanos, tick: Nanos, keep: bool) -> Option<V> {
         let lifetime = &self.lifetime;
         let mut delta = HeapChange::default();
         let stats = &mut self.counters;
@@ -199,8 +210,19 @@ where
                 expiry.push(clone, lifetime.deadline(now, tick))
             });
             delta += entry_heap(&key, &value);
+            let bytes = if core.weigh.by_bytes() {
+                let bytes = entry_bytes(&key, &value);
+                if keep {
+                    let most = u32::try_from(core.weigh.admissible_bytes()).unwrap_or(u32::MAX);
+                    bytes.min(most)
+                } else {
+                    bytes
+                }
+            } else {
+                0
+            };
             let mut outcome = Outcome::default();
-            core.qc.insert_with_lifecycle(key, Stored::new(value, slot), &mut outcome);
+            core.qc.insert_with_lifecycle(key, Stored::new(value, slot, bytes), &mut outcome);
             let replaced = outcome.replaced.take();
             stats.evictions += outcome.evictions;
             if core.keeps_evicted() {
@@ -282,8 +304,18 @@ where
     {
         self.lookup(key)?;
         match &mut self.store {
-            Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Bare(r))),
-            Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Timed(r))),
+            Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut {
+                entry: EntryMut::Bare(r),
+                reweigh: None,
+            }),
+            Store::Timed(core) => {
+                let weighs = core.weigh.by_bytes();
+                core.qc.peek_mut(key).map(|r| ValueMut {
+                    reweigh: weighs
+                        .then(|| (r.value().heap_size(), V::heap_size as fn(&V) -> usize)),
+                    entry: EntryMut::Timed(r),
+                })
+            }
         }
     }
 
@@ -371,7 +403,7 @@ where
                 }
             });
             self.delta.add(delta);
-            self.insert_at(key.clone(), make(), now, tick);
+            self.insert_at(key.clone(), make(), now, tick, true);
         }
         now
     }
@@ -471,41 +503,6 @@ where
     /// The live values, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
-    }
-}
-
-/// A live value of a [`ScopedCache`], borrowed mutably; see [`ScopedCache::get_mut`].
-pub struct ValueMut<'a, K, V, S>(EntryMut<'a, K, V, S>);
-
-/// quick_cache's guard over one stored entry, of either kind of core.
-enum EntryMut<'a, K, V, S> {
-    Bare(unsync::RefMut<'a, K, Bare<V>, UnitWeighter, S, Hooks>),
-    Timed(unsync::RefMut<'a, K, Timed<V>, UnitWeighter, S, Hooks>),
-}
-
-impl<K, V, S> std::ops::Deref for ValueMut<'_, K, V, S> {
-    type Target = V;
-
-    fn deref(&self) -> &V {
-        match &self.0 {
-            EntryMut::Bare(r) => r.value(),
-            EntryMut::Timed(r) => r.value(),
-        }
-    }
-}
-
-impl<K, V, S> std::ops::DerefMut for ValueMut<'_, K, V, S> {
-    fn deref_mut(&mut self) -> &mut V {
-        match &mut self.0 {
-            EntryMut::Bare(r) => r.value_mut(),
-            EntryMut::Timed(r) => r.value_mut(),
-        }
-    }
-}
-
-impl<K, V: fmt::Debug, S> fmt::Debug for ValueMut<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
     }
 }
 

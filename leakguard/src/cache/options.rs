@@ -4,6 +4,7 @@
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
+use super::weigh::Weigh;
 use super::{ScopedCache, ScopedRing, ScopedSet};
 use crate::clock::{Clock, Nanos};
 use crate::error::ConfigError;
@@ -51,6 +52,7 @@ impl Lifetime {
 #[must_use = "a builder does nothing until built"]
 pub struct ScopedCacheBuilder {
     max: Option<usize>,
+    max_bytes: Option<usize>,
     ttl: Option<Duration>,
     clock: Option<Clock>,
 }
@@ -63,13 +65,42 @@ pub const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 pub(crate) struct Config {
     /// `usize::MAX` when unbounded in entries.
     pub(crate) max: usize,
+    /// 0 when unbounded in bytes.
+    pub(crate) max_bytes: usize,
     pub(crate) lifetime: Lifetime,
+}
+
+impl Config {
+    /// The bounds as weights.
+    pub(crate) fn weigh(&self) -> Weigh {
+        Weigh {
+            max: if self.max == usize::MAX {
+                0
+            } else {
+                self.max as u64
+            },
+            max_bytes: self.max_bytes as u64,
+        }
+    }
 }
 
 impl ScopedCacheBuilder {
     /// Bounds the number of entries; evicts past it. At least 1.
     pub fn max(mut self, max: usize) -> Self {
         self.max = Some(max);
+        self
+    }
+
+    /// Bounds the bytes of the entries, keys and values, inline and on the heap as
+    /// [`HeapSize`](crate::HeapSize) measures them when they go in; evicts past it. At
+    /// least 1; a map or a set only. With `max` too, both bounds hold.
+    ///
+    /// An entry heavier than the whole bound is not kept (it counts as an eviction), except
+    /// by `get_or_insert_with`, which keeps it alone, as it must return it, until the next
+    /// insert. A value grown in place through `get_mut` is weighed again when the guard
+    /// drops, and the next insert evicts to bring the cache back within the bound.
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = Some(max_bytes);
         self
     }
 
@@ -92,14 +123,21 @@ impl ScopedCacheBuilder {
         if self.max.is_some_and(|max| max > MAX_ENTRIES) {
             return Err(ConfigError::MaxTooLarge { most: MAX_ENTRIES });
         }
+        if self.max_bytes == Some(0) {
+            return Err(ConfigError::Invalid {
+                setting: "max_bytes",
+                requirement: "at least 1",
+            });
+        }
         if self.ttl == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroTtl);
         }
-        if self.max.is_none() && self.ttl.is_none() {
+        if self.max.is_none() && self.max_bytes.is_none() && self.ttl.is_none() {
             return Err(ConfigError::Unbounded);
         }
         Ok(Config {
             max: self.max.unwrap_or(usize::MAX),
+            max_bytes: self.max_bytes.unwrap_or(0),
             lifetime: Lifetime {
                 ttl: self.ttl.map_or(0, crate::clock::nanos),
                 clock: self.clock.unwrap_or_else(Clock::current),
@@ -135,8 +173,14 @@ impl ScopedCacheBuilder {
         self.build_with_hasher().map(ScopedSet::from_cache)
     }
 
-    /// Builds a ring.
+    /// Builds a ring. A ring is bounded in entries: `max_bytes` is an error.
     pub fn build_ring<T>(self) -> Result<ScopedRing<T>, ConfigError> {
+        if self.max_bytes.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "max_bytes",
+                requirement: "left unset on a ring, which is bounded in entries (`max`)",
+            });
+        }
         self.config().map(ScopedRing::with_config)
     }
 }

@@ -46,6 +46,11 @@ where
         self.0.max()
     }
 
+    /// The bound on the bytes of the values, if any.
+    pub fn max_bytes(&self) -> Option<usize> {
+        self.0.max_bytes()
+    }
+
     /// How long values live, if they expire.
     pub fn ttl(&self) -> Option<Duration> {
         self.0.ttl()

@@ -71,6 +71,14 @@ impl NamedCacheBuilder {
         }
     }
 
+    /// Bounds the bytes of the entries; see [`ScopedCacheBuilder::max_bytes`].
+    pub fn max_bytes(self, max_bytes: usize) -> Self {
+        Self {
+            builder: self.builder.max_bytes(max_bytes),
+            ..self
+        }
+    }
+
     /// Expires entries; see [`ScopedCacheBuilder::ttl`].
     pub fn ttl(self, ttl: Duration) -> Self {
         Self {

@@ -1,13 +1,13 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use leakguard::track_growth;
 
 #[track_growth]
 #[derive(Default)]
 struct AppState {
-    // A byte bound belongs to a shared cache.
+    // A ring is bounded in entries, not bytes.
     #[scoped_cache(max_bytes = "64 MiB")]
-    pages: HashMap<String, Vec<u8>>,
+    pages: VecDeque<Vec<u8>>,
     // A shared cache is a map.
     #[scoped_cache(max = 100, shared)]
     recent: Vec<u64>,

@@ -16,7 +16,7 @@ mod counters;
 mod field;
 
 use self::counters::Counters;
-use crate::cache::{CacheStats, DefaultHashBuilder};
+use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement, running_heap};
@@ -34,28 +34,10 @@ struct Stored<V> {
     deadline: Nanos,
 }
 
-/// How quick_cache weighs an entry: 1 for a bound in entries, its bytes for a bound in
-/// bytes, and with both, the larger of its shares of the two bounds.
-#[derive(Clone, Copy)]
-struct Weigh {
-    max: u64,
-    max_bytes: u64,
-}
-
 impl<K, V> Weighter<K, Stored<V>> for Weigh {
     #[inline]
     fn weight(&self, _: &K, stored: &Stored<V>) -> u64 {
-        let bytes = stored.bytes as u64;
-        match (self.max, self.max_bytes) {
-            (_, 0) => 1,
-            (0, _) => bytes.max(1),
-            // Capacity `max`: an entry weighs its share of `max_bytes` in units of
-            // `max_bytes / max`, at least 1. Sum within `max` keeps both bounds.
-            (max, max_bytes) => {
-                let scaled = (u128::from(bytes) * u128::from(max)).div_ceil(u128::from(max_bytes));
-                u64::try_from(scaled).unwrap_or(u64::MAX).max(1)
-            }
-        }
+        Weigh::weight(*self, stored.bytes as u64)
     }
 }
 
