@@ -1,5 +1,6 @@
 //! Model-based property test of scoped caches: random insert, get, remove, retain, purge
-//! and clock moves against a plain map of what was written when.
+//! and clock moves against a plain map of what was written when, for caches bounded in
+//! entries, in bytes, in age, and several at once.
 //!
 //! Which entry quick_cache evicts is its policy's choice, so the model checks that every
 //! answer the cache gives is allowed: a value it returns is the last one written for that
@@ -45,6 +46,18 @@ struct Caches {
     bounded: HashMap<String, String>,
     #[scoped_cache(ttl = "20ms")]
     expiring: HashMap<String, String>,
+    #[scoped_cache(max_bytes = "1 KiB")]
+    weighed: HashMap<String, String>,
+    #[scoped_cache(max_bytes = "1 KiB", ttl = "20ms")]
+    weighed_expiring: HashMap<String, String>,
+}
+
+/// The bound of the weighed fields, and what one entry weighs there: what its key and
+/// value hold, and the pair itself.
+const MAX_BYTES: usize = 1024;
+
+fn entry_bytes(k: &String, v: &String) -> usize {
+    size_of::<(String, String)>() + k.capacity() + v.capacity()
 }
 
 /// What was written, and when, per key.
@@ -75,6 +88,10 @@ fn check<const I: usize>(
 ) -> Result<(), TestCaseError> {
     if let Some(max) = max {
         prop_assert!(cache.len() <= max, "len {} over max {max}", cache.len());
+    }
+    if cache.max_bytes().is_some() {
+        let held: usize = cache.iter().map(|(k, v)| entry_bytes(k, v)).sum();
+        prop_assert!(held <= MAX_BYTES, "{held} B over max_bytes {MAX_BYTES}");
     }
     for (k, v) in cache.iter() {
         let (written, at) = model
@@ -236,5 +253,16 @@ proptest! {
     #[test]
     fn expiring_only(ops in prop::collection::vec(op(), 1..200)) {
         run(|c| &mut c.expiring, None, Some(TTL), &ops)?;
+    }
+
+    // Bounded in bytes: evictions allowed, as under `max`, and the bytes checked.
+    #[test]
+    fn weighed_only(ops in prop::collection::vec(op(), 1..200)) {
+        run(|c| &mut c.weighed, Some(usize::MAX), None, &ops)?;
+    }
+
+    #[test]
+    fn weighed_and_expiring(ops in prop::collection::vec(op(), 1..200)) {
+        run(|c| &mut c.weighed_expiring, Some(usize::MAX), Some(TTL), &ops)?;
     }
 }

@@ -113,6 +113,18 @@ fn an_entry_heavier_than_the_bound_is_not_kept_by_insert() {
 }
 
 #[test]
+fn replacing_a_value_with_one_heavier_than_the_bound_returns_the_old_and_keeps_neither() {
+    let mut cache: ScopedCache<String, Vec<u8>> =
+        ScopedCache::builder().max_bytes(4096).build().unwrap();
+    cache.insert("page".to_string(), vec![1; 100]);
+    let old = cache.insert("page".to_string(), vec![2; 10_000]);
+    assert_eq!(old, Some(vec![1; 100]));
+    assert!(cache.peek("page").is_none());
+    assert!(cache.is_empty());
+    assert_eq!(cache.stats().evictions, 1);
+}
+
+#[test]
 fn get_or_insert_with_keeps_an_oversized_value_alone_until_the_next_insert() {
     let mut cache: ScopedCache<String, Vec<u8>> =
         ScopedCache::builder().max_bytes(4096).build().unwrap();

@@ -8,11 +8,12 @@ use std::hash::{BuildHasher, Hash};
 use std::mem::size_of;
 
 use quick_cache::unsync;
-use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
+use quick_cache::{Lifecycle, OptionsBuilder};
 
-use super::expiry::{Expiry, Position};
+use super::expiry::Expiry;
 use super::options::Lifetime;
 use super::stats::Counters;
+use super::stored::{Bare, Stored, Timed, Weights};
 use super::weigh::Weigh;
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
@@ -89,132 +90,6 @@ const fn keeps_evicted<W: Stored>() -> bool {
     W::HAS_SLOT || crate::mode::ENABLED
 }
 
-/// What the cache stores for an entry: its value, and in a TTL cache or one bounded in
-/// bytes its expiry record and its bytes.
-pub(super) trait Stored: Sized {
-    type Value;
-    /// Whether entries may hold a slot in the expiry list.
-    const HAS_SLOT: bool;
-    /// An entry of `value`, with its expiry record and its `bytes` (0 when not weighed).
-    fn new(value: Self::Value, slot: Option<Position>, bytes: u32) -> Self;
-    fn value(&self) -> &Self::Value;
-    fn value_mut(&mut self) -> &mut Self::Value;
-    fn into_value(self) -> Self::Value;
-    fn slot(&self) -> Option<Position>;
-    /// The same entry with another expiry record.
-    fn with_slot(self, slot: Option<Position>) -> Self;
-    /// Its weight under `weigh`.
-    fn weight(&self, weigh: Weigh) -> u64;
-}
-
-/// An entry of a cache without TTL and without a bound in bytes: just the value.
-pub(super) struct Bare<V>(V);
-
-/// An entry of a TTL cache or of one bounded in bytes.
-pub(super) struct Timed<V> {
-    value: V,
-    slot: Option<Position>,
-    /// The entry's bytes, key and value, inline and on the heap, as it went in (capped at
-    /// 4 GiB), when the cache weighs them: beside the 4-byte slot, it fits in the padding
-    /// an 8-byte-aligned value leaves.
-    bytes: u32,
-}
-
-impl<V> Stored for Bare<V> {
-    type Value = V;
-    const HAS_SLOT: bool = false;
-    #[inline]
-    fn new(value: V, _: Option<Position>, _: u32) -> Self {
-        Bare(value)
-    }
-    #[inline]
-    fn value(&self) -> &V {
-        &self.0
-    }
-    #[inline]
-    fn value_mut(&mut self) -> &mut V {
-        &mut self.0
-    }
-    #[inline]
-    fn into_value(self) -> V {
-        self.0
-    }
-    #[inline]
-    fn slot(&self) -> Option<Position> {
-        None
-    }
-    #[inline]
-    fn with_slot(self, _: Option<Position>) -> Self {
-        self
-    }
-    #[inline]
-    fn weight(&self, _: Weigh) -> u64 {
-        1
-    }
-}
-
-impl<V> Stored for Timed<V> {
-    type Value = V;
-    const HAS_SLOT: bool = true;
-    #[inline]
-    fn new(value: V, slot: Option<Position>, bytes: u32) -> Self {
-        Timed { value, slot, bytes }
-    }
-    #[inline]
-    fn value(&self) -> &V {
-        &self.value
-    }
-    #[inline]
-    fn value_mut(&mut self) -> &mut V {
-        &mut self.value
-    }
-    #[inline]
-    fn into_value(self) -> V {
-        self.value
-    }
-    #[inline]
-    fn slot(&self) -> Option<Position> {
-        self.slot
-    }
-    #[inline]
-    fn with_slot(self, slot: Option<Position>) -> Self {
-        Timed { slot, ..self }
-    }
-    #[inline]
-    fn weight(&self, weigh: Weigh) -> u64 {
-        weigh.weight(u64::from(self.bytes))
-    }
-}
-
-impl<V> Timed<V> {
-    /// Re-weighs the entry after its value changed in place, from `before` to `after`
-    /// bytes on the heap.
-    pub(super) fn reweigh(&mut self, before: usize, after: usize) {
-        let bytes = (self.bytes as usize)
-            .saturating_sub(before)
-            .saturating_add(after);
-        self.bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-    }
-}
-
-/// quick_cache's weigher: what the entry says it weighs under the cache's bounds.
-#[derive(Clone, Copy)]
-pub(super) struct Weights(pub(super) Weigh);
-
-impl<K, W: Stored> Weighter<K, W> for Weights {
-    #[inline]
-    fn weight(&self, _: &K, stored: &W) -> u64 {
-        stored.weight(self.0)
-    }
-}
-
-/// The bytes an entry weighs: its key and value, inline and on the heap, capped at 4 GiB.
-#[inline]
-pub(super) fn entry_bytes<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> u32 {
-    let bytes = size_of::<(K, V)>() + key.heap_size() + value.heap_size();
-    u32::try_from(bytes).unwrap_or(u32::MAX)
-}
-
 pub(super) type Qc<K, W, S> = unsync::Cache<K, W, Weights, S, Hooks>;
 
 /// The entries of one cache: the quick_cache core, and its expiry list if it has a TTL.
@@ -229,6 +104,8 @@ pub(super) struct Core<K, W, S> {
 pub(super) enum Store<K, V, S> {
     Bare(Core<K, Bare<V>, S>),
     Timed(Core<K, Timed<V>, S>),
+    /// Bounded in bytes, with or without a TTL.
+    Weighed(Core<K, Timed<V, u32>, S>),
 }
 
 /// Runs the same code on whichever kind of core the cache has.
@@ -237,6 +114,7 @@ macro_rules! with_core {
         match $store {
             Store::Bare($core) => $body,
             Store::Timed($core) => $body,
+            Store::Weighed($core) => $body,
         }
     };
 }

@@ -1,21 +1,18 @@
 //! The map face of a scoped cache: what `#[scoped_cache]` turns a `HashMap` into.
 
 use std::borrow::Borrow;
-use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use super::DefaultHashBuilder;
-use super::engine::{
-    Core, Either, Outcome, Store, Stored, Timed, entry_bytes, entry_heap, with_core,
-};
+use super::engine::{Core, Either, Outcome, Store, entry_heap, with_core};
 use super::expiry::Expiry;
 use super::options::{Config, Lifetime, ScopedCacheBuilder};
 use super::stats::{CacheStats, Counters, Delta};
+use super::stored::{Stored, entry_bytes};
 use super::value_mut::{EntryMut, ValueMut};
 use crate::clock::Nanos;
-use crate::heap_size::layout::{pushed_capacity, slab_slot};
-use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, running_heap};
+use crate::heap_size::{HeapChange, HeapSize, running_heap};
 
 /// A map bounded in entries, in bytes, in age, or several, that evicts on its own.
 ///
@@ -57,7 +54,7 @@ use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, 
 /// assert_eq!(sessions.stats().evictions, 1);
 /// ```
 pub struct ScopedCache<K, V, S = DefaultHashBuilder> {
-    store: Store<K, V, S>,
+    pub(super) store: Store<K, V, S>,
     lifetime: Lifetime,
     counters: Counters,
     delta: Delta,
@@ -87,9 +84,11 @@ where
     S: BuildHasher + Default,
 {
     pub(crate) fn with_config(config: Config) -> Self {
-        // Entries with an expiry record or a weight are `Timed`; the rest, bare values.
+        // Entries with a weight or an expiry record are `Timed`; the rest, bare values.
         let weigh = config.weigh();
-        let store = if config.lifetime.expires() || weigh.by_bytes() {
+        let store = if weigh.by_bytes() {
+            Store::Weighed(Core::new(weigh))
+        } else if config.lifetime.expires() {
             Store::Timed(Core::new(weigh))
         } else {
             Store::Bare(Core::new(weigh))
@@ -164,19 +163,22 @@ where
     #[inline]
     fn sweep(&mut self, now: Nanos) {
         self.due = false;
-        let Store::Timed(core) = &mut self.store else {
+        if let Store::Bare(_) = self.store {
             return;
-        };
-        if core
-            .expiry
-            .as_ref()
-            .and_then(|e| e.oldest())
-            .is_some_and(|(_, _, d)| d <= now)
-        {
-            let mut delta = HeapChange::default();
-            core.sweep(now, &mut self.counters, &mut delta);
-            self.delta.add(delta);
         }
+        let mut delta = HeapChange::default();
+        let counters = &mut self.counters;
+        with_core!(&mut self.store, core => {
+            if core
+                .expiry
+                .as_ref()
+                .and_then(|e| e.oldest())
+                .is_some_and(|(_, _, d)| d <= now)
+            {
+                core.sweep(now, counters, &mut delta);
+            }
+        });
+        self.delta.add(delta);
     }
 
     /// Inserts an entry, returning the value it replaced.
@@ -199,7 +201,39 @@ where
         let lifetime = &self.lifetime;
         let mut delta = HeapChange::default();
         let stats = &mut self.counters;
-        let replaced = with_core!(&mut self.store, core => {
+        let replaced = with_core!(&mut self.store, core => 'insert: {
+            let bytes = if core.weigh.by_bytes() {
+                let bytes = entry_bytes(&key, &value);
+                let most = core.weigh.admissible_bytes();
+                if u64::from(bytes) <= most {
+                    bytes
+                } else if keep {
+                    u32::try_from(most).unwrap_or(u32::MAX)
+                } else {
+                    // Heavier than the whole bound: not kept, and counted as evicted at
+                    // once, as quick_cache would; the entry it replaces goes all the same.
+                    stats.evictions += 1;
+                    let old = core.qc.remove(&key);
+                    break 'insert match old {
+                        Some((key, old)) => {
+                            core.released(&key, &old, &mut delta);
+                            if Core::<K, _, S>::expired(&core.expiry, &old, now) {
+                                stats.expirations += 1;
+                                stats.insertions += 1;
+                                None
+                            } else {
+                                Some(old.into_value())
+                            }
+                        }
+                        None => {
+                            stats.insertions += 1;
+                            None
+                        }
+                    };
+                }
+            } else {
+                0
+            };
             let slot = lifetime.expires().then(|| {
                 let max = core.max();
                 let expiry = core
@@ -210,17 +244,6 @@ where
                 expiry.push(clone, lifetime.deadline(now, tick))
             });
             delta += entry_heap(&key, &value);
-            let bytes = if core.weigh.by_bytes() {
-                let bytes = entry_bytes(&key, &value);
-                if keep {
-                    let most = u32::try_from(core.weigh.admissible_bytes()).unwrap_or(u32::MAX);
-                    bytes.min(most)
-                } else {
-                    bytes
-                }
-            } else {
-                0
-            };
             let mut outcome = Outcome::default();
             core.qc.insert_with_lifecycle(key, Stored::new(value, slot, bytes), &mut outcome);
             let replaced = outcome.replaced.take();
@@ -308,14 +331,14 @@ where
                 entry: EntryMut::Bare(r),
                 reweigh: None,
             }),
-            Store::Timed(core) => {
-                let weighs = core.weigh.by_bytes();
-                core.qc.peek_mut(key).map(|r| ValueMut {
-                    reweigh: weighs
-                        .then(|| (r.value().heap_size(), V::heap_size as fn(&V) -> usize)),
-                    entry: EntryMut::Timed(r),
-                })
-            }
+            Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut {
+                entry: EntryMut::Timed(r),
+                reweigh: None,
+            }),
+            Store::Weighed(core) => core.qc.peek_mut(key).map(|r| ValueMut {
+                reweigh: Some((r.value().heap_size(), V::heap_size as fn(&V) -> usize)),
+                entry: EntryMut::Weighed(r),
+            }),
         }
     }
 
@@ -484,14 +507,22 @@ where
             Store::Bare(core) => {
                 Either::Left(core.qc.iter().map(|(k, stored)| (k, stored.value())))
             }
-            Store::Timed(core) => Either::Right(
+            Store::Timed(core) => Either::Right(Either::Left(
                 core.qc
                     .iter()
                     .filter(move |(_, stored)| {
                         !Core::<K, _, S>::expired(&core.expiry, *stored, now)
                     })
                     .map(|(k, stored)| (k, stored.value())),
-            ),
+            )),
+            Store::Weighed(core) => Either::Right(Either::Right(
+                core.qc
+                    .iter()
+                    .filter(move |(_, stored)| {
+                        !Core::<K, _, S>::expired(&core.expiry, *stored, now)
+                    })
+                    .map(|(k, stored)| (k, stored.value())),
+            )),
         }
     }
 
@@ -504,79 +535,4 @@ where
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
     }
-}
-
-impl<K, V, S> HeapSize for ScopedCache<K, V, S>
-where
-    K: Eq + Hash + Clone + HeapSize,
-    V: HeapSize,
-    S: BuildHasher + Default,
-{
-    fn heap_size(&self) -> usize {
-        self.heap_size_in(&mut Measurement::new())
-    }
-
-    fn heap_size_in(&self, m: &mut Measurement) -> usize {
-        self.heap_usage_in(m).bytes
-    }
-
-    /// The storage, every entry's heap, and in a TTL cache the key clones of its expiry
-    /// list; expired entries still held are included.
-    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        let footprint = self.footprint().unwrap_or_default();
-        with_core!(&self.store, core => {
-            let entries: HeapUsage = core
-                .qc
-                .iter()
-                .map(|(k, stored)| k.heap_usage_in(m) + stored.value().heap_usage_in(m))
-                .sum();
-            let keys = core.expiry.as_ref().map(|e| e.keys_heap(m)).unwrap_or_default();
-            HeapUsage::of_collection(footprint, entries + keys)
-        })
-    }
-
-    fn footprint(&self) -> Option<Footprint> {
-        with_core!(&self.store, core => Some(Footprint {
-            len: core.qc.len(),
-            capacity: pushed_capacity(core.slab_len(), slab_slot::<K, Timed<V>>()).max(core.qc.len()),
-            storage_bytes: core.storage_bytes(),
-        }))
-    }
-}
-
-impl<K, V, S> fmt::Debug for ScopedCache<K, V, S>
-where
-    K: Eq + Hash + Clone + HeapSize + fmt::Debug,
-    V: HeapSize + fmt::Debug,
-    S: BuildHasher + Default,
-{
-    /// Formats the live entries as a map, like `HashMap` does.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl<K, V, S> PartialEq for ScopedCache<K, V, S>
-where
-    K: Eq + Hash + Clone + HeapSize,
-    V: HeapSize + PartialEq,
-    S: BuildHasher + Default,
-{
-    /// Equal when both hold the same live entries, whatever their recency or expiry.
-    fn eq(&self, other: &Self) -> bool {
-        let mut len = 0;
-        let all_found = self.iter().all(|(k, v)| {
-            len += 1;
-            other.peek(k) == Some(v)
-        });
-        all_found && other.iter().count() == len
-    }
-}
-
-impl<K, V, S> Eq for ScopedCache<K, V, S>
-where
-    K: Eq + Hash + Clone + HeapSize,
-    V: HeapSize + Eq,
-    S: BuildHasher + Default,
-{
 }

@@ -8,10 +8,12 @@
 mod engine;
 mod expiry;
 mod map;
+mod map_traits;
 mod options;
 mod ring;
 mod set;
 mod stats;
+mod stored;
 mod value_mut;
 mod weigh;
 

@@ -5,7 +5,8 @@ use std::fmt;
 
 use quick_cache::unsync;
 
-use super::engine::{Bare, Hooks, Stored, Timed, Weights};
+use super::engine::Hooks;
+use super::stored::{Bare, Stored, Timed, Weights};
 
 /// A live value of a [`ScopedCache`](super::ScopedCache), borrowed mutably; see
 /// [`ScopedCache::get_mut`](super::ScopedCache::get_mut).
@@ -25,13 +26,15 @@ pub(super) type Reweigh<V> = (usize, fn(&V) -> usize);
 pub(super) enum EntryMut<'a, K, V, S> {
     Bare(unsync::RefMut<'a, K, Bare<V>, Weights, S, Hooks>),
     Timed(unsync::RefMut<'a, K, Timed<V>, Weights, S, Hooks>),
+    Weighed(unsync::RefMut<'a, K, Timed<V, u32>, Weights, S, Hooks>),
 }
 
 impl<K, V, S> Drop for ValueMut<'_, K, V, S> {
     /// Writes the value's new weight into the entry, for quick_cache's guard, dropped
     /// next, to apply.
     fn drop(&mut self) {
-        if let (EntryMut::Timed(entry), Some((before, measure))) = (&mut self.entry, self.reweigh) {
+        if let (EntryMut::Weighed(entry), Some((before, measure))) = (&mut self.entry, self.reweigh)
+        {
             let after = measure(entry.value());
             entry.reweigh(before, after);
         }
@@ -45,6 +48,7 @@ impl<K, V, S> std::ops::Deref for ValueMut<'_, K, V, S> {
         match &self.entry {
             EntryMut::Bare(r) => r.value(),
             EntryMut::Timed(r) => r.value(),
+            EntryMut::Weighed(r) => r.value(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl<K, V, S> std::ops::DerefMut for ValueMut<'_, K, V, S> {
         match &mut self.entry {
             EntryMut::Bare(r) => r.value_mut(),
             EntryMut::Timed(r) => r.value_mut(),
+            EntryMut::Weighed(r) => r.value_mut(),
         }
     }
 }
