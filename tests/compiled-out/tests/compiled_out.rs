@@ -69,3 +69,30 @@ fn measuring_still_works_when_compiled_out() {
     assert_eq!(Tracked::bytes(&a.messages), expected);
     assert_eq!(Tracked::measure(&mut a.messages), expected);
 }
+
+/// A shared cache keeps its bound and its stats in every mode; compiled out it keeps no
+/// running byte figures, and `bytes()` measures the entries instead.
+#[test]
+fn a_shared_cache_bounds_counts_and_measures_in_every_mode() {
+    let cache: leakguard::SharedCache<u64, String> =
+        leakguard::SharedCache::builder().max(100).build().unwrap();
+    for i in 0..1_000u64 {
+        if cache.get(&(i % 300)).is_none() {
+            // Exact capacities: `for_each` hands out clones, whose capacity is their length.
+            let value = format!("value-{i:04}").into_boxed_str().into_string();
+            cache.insert(i % 300, value);
+        }
+    }
+    cache.remove(&999);
+    assert!(cache.len() <= 100);
+    let stats = cache.stats();
+    assert_eq!(
+        stats.insertions,
+        stats.evictions + stats.expirations + stats.removals + cache.len() as u64
+    );
+    assert_eq!(stats.hits + stats.misses, 1_000);
+    assert!(stats.evictions >= stats.insertions - 100);
+    let mut expected = 0;
+    cache.for_each(|_, v| expected += size_of::<(u64, String)>() + v.capacity());
+    assert_eq!(cache.bytes(), expected);
+}

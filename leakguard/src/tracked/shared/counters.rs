@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed};
 pub(super) struct Stripe {
     pub(super) hits: AtomicU64,
     pub(super) misses: AtomicU64,
+    /// Inserts, counted for the cadence of publishing when instrumented; the stats derive
+    /// insertions of new keys from where entries went.
     pub(super) insertions: AtomicU64,
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
     pub(super) removals: AtomicU64,
-    /// Inserts that replaced the entry of their key: not insertions of a new key.
-    pub(super) replaced: AtomicU64,
-    /// Bytes of the entries this thread put in, less those it took out. An insert adds once
-    /// it is done, after the evictions it caused were taken off, so the sum errs low for a
-    /// moment rather than high; signed for that moment.
+    /// Bytes of the entries this thread put in, less those it took out, when instrumented.
+    /// An insert adds once it is done, after the evictions it caused were taken off, so the
+    /// sum errs low for a moment rather than high; signed for that moment.
     pub(super) bytes: AtomicIsize,
 }
 

@@ -42,44 +42,36 @@ impl<K, V> Weighter<K, Stored<V>> for Weigh {
 }
 
 /// quick_cache's eviction hooks: an entry leaving to make room, or replaced by an insert
-/// under its key (told apart by the key's hash, which the insert leaves in the request
-/// state).
-struct Hooks<S> {
+/// under its key, told apart by `before_evict`, which quick_cache calls before an eviction
+/// and not before a replacement.
+#[derive(Clone)]
+struct Hooks {
     counters: Arc<Counters>,
-    hasher: S,
 }
 
-impl<S: Clone> Clone for Hooks<S> {
-    fn clone(&self) -> Self {
-        Hooks {
-            counters: self.counters.clone(),
-            hasher: self.hasher.clone(),
-        }
-    }
-}
-
-/// The key hash of the insert a request is, if it is one.
+/// Whether the entry quick_cache is about to hand over is evicted.
 #[derive(Default)]
-struct Request(Option<u64>);
+struct Request {
+    evicting: bool,
+}
 
-impl<K: Hash, V, S: BuildHasher> Lifecycle<K, Stored<V>> for Hooks<S> {
+impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     type RequestState = Request;
 
     #[inline]
-    fn on_evict(&self, request: &mut Request, key: K, stored: Stored<V>) {
-        self.counters
-            .mine()
-            .bytes
-            .fetch_sub(stored.bytes as isize, Relaxed);
-        let replaced = request
-            .0
-            .is_some_and(|hash| hash == self.hasher.hash_one(&key));
-        let counter = if replaced {
-            &self.counters.mine().replaced
-        } else {
-            &self.counters.mine().evictions
-        };
-        counter.fetch_add(1, Relaxed);
+    fn before_evict(&self, request: &mut Request, _: &K, _: &mut Stored<V>) {
+        request.evicting = true;
+    }
+
+    #[inline]
+    fn on_evict(&self, request: &mut Request, _: K, stored: Stored<V>) {
+        let stripe = self.counters.mine();
+        if crate::mode::ENABLED {
+            stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+        }
+        if std::mem::take(&mut request.evicting) {
+            stripe.evictions.fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -108,9 +100,8 @@ impl<K: Hash, V, S: BuildHasher> Lifecycle<K, Stored<V>> for Hooks<S> {
 /// # Ok::<(), leakguard::ConfigError>(())
 /// ```
 pub struct SharedCache<K, V, S = DefaultHashBuilder> {
-    cache: quick_cache::sync::Cache<K, Stored<V>, Weigh, S, Hooks<S>>,
+    cache: quick_cache::sync::Cache<K, Stored<V>, Weigh, S, Hooks>,
     counters: Arc<Counters>,
-    hasher: S,
     ttl: Nanos,
     clock: Clock,
     /// When expired entries were last released; `Nanos::MAX` while one thread releases them.
@@ -176,16 +167,14 @@ where
             .expect("a capacity and an estimate");
         let hooks = Hooks {
             counters: counters.clone(),
-            hasher: hasher.clone(),
         };
         let weigh = Weigh {
             max: max as u64,
             max_bytes: max_bytes as u64,
         };
         SharedCache {
-            cache: quick_cache::sync::Cache::with_options(options, weigh, hasher.clone(), hooks),
+            cache: quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks),
             counters,
-            hasher,
             ttl,
             clock,
             swept: AtomicU64::new(0),
@@ -235,12 +224,24 @@ where
         let now = self.now();
         let stored = self.stored(&key, value, now);
         let bytes = stored.bytes as isize;
+        self.cache
+            .insert_with_lifecycle(key, stored, &mut Request::default());
+        let n = self.inserted(bytes);
+        self.settle(now, n);
+    }
+
+    /// Counts an insert of `bytes` once it is done, after the evictions it caused were
+    /// taken off, so that the sum errs low for a moment rather than high; the `n`th insert
+    /// on this thread's stripe. Compiled out, nothing is counted: stats derive insertions
+    /// from where entries went, and [`bytes`](Self::bytes) measures.
+    #[inline]
+    fn inserted(&self, bytes: isize) -> Option<u64> {
+        if !crate::mode::ENABLED {
+            return None;
+        }
         let stripe = self.counters.mine();
-        let n = stripe.insertions.fetch_add(1, Relaxed);
-        let mut request = Request(Some(self.hasher.hash_one(&key)));
-        self.cache.insert_with_lifecycle(key, stored, &mut request);
         stripe.bytes.fetch_add(bytes, Relaxed);
-        self.settle(now, Some(n));
+        Some(stripe.insertions.fetch_add(1, Relaxed))
     }
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
@@ -253,21 +254,19 @@ where
             return value;
         }
         let now = self.now();
-        let stripe = self.counters.mine();
         let inserted = std::cell::Cell::new(None);
         let made = self
             .cache
             .get_or_insert_with(key, || {
                 let owned = key.to_owned();
                 let stored = self.stored(&owned, make(), now);
-                let n = stripe.insertions.fetch_add(1, Relaxed);
-                inserted.set(Some((n, stored.bytes as isize)));
+                inserted.set(Some(stored.bytes as isize));
                 Ok::<_, std::convert::Infallible>(stored)
             })
             .map(|stored| stored.value);
-        if let Some((n, bytes)) = inserted.get() {
-            stripe.bytes.fetch_add(bytes, Relaxed);
-            self.settle(now, Some(n));
+        if let Some(bytes) = inserted.get() {
+            let n = self.inserted(bytes);
+            self.settle(now, n);
         }
         match made {
             Ok(value) => value,
@@ -284,7 +283,9 @@ where
         let stripe = self.counters.mine();
         let mut n = None;
         let removed = self.cache.remove(key).and_then(|(_, stored)| {
-            stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+            if crate::mode::ENABLED {
+                stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+            }
             let live = stored.deadline > now;
             let counter = if live {
                 &stripe.removals
@@ -308,9 +309,19 @@ where
         self.cache.is_empty()
     }
 
-    /// Bytes of the entries held: keys and values, inline and on the heap.
+    /// Bytes of the entries held: keys and values, inline and on the heap, as measured
+    /// going in. From running figures; with instrumentation compiled out, by a pass over
+    /// the entries.
     pub fn bytes(&self) -> usize {
-        self.counters.bytes()
+        if crate::mode::ENABLED {
+            return self.counters.bytes();
+        }
+        let total = std::cell::Cell::new(0usize);
+        self.cache.retain(|_, stored| {
+            total.set(total.get() + stored.bytes);
+            true
+        });
+        total.get()
     }
 
     /// The bound in entries, if any.
@@ -337,14 +348,18 @@ where
     /// (`evictions` to stay within the bounds, `expirations`, `removals`).
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
-        let inserts = c.sum(|s| &s.insertions);
+        let evictions = c.sum(|s| &s.evictions);
+        let expirations = c.sum(|s| &s.expirations);
+        let removals = c.sum(|s| &s.removals);
         CacheStats {
             hits: c.sum(|s| &s.hits),
             misses: c.sum(|s| &s.misses),
-            insertions: inserts.saturating_sub(c.sum(|s| &s.replaced)),
-            evictions: c.sum(|s| &s.evictions),
-            expirations: c.sum(|s| &s.expirations),
-            removals: c.sum(|s| &s.removals),
+            // Every entry of a new key is still held or left one of these ways: counting
+            // where entries went costs an insert nothing.
+            insertions: evictions + expirations + removals + self.cache.len() as u64,
+            evictions,
+            expirations,
+            removals,
         }
     }
 
@@ -377,10 +392,12 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         if let Some((_, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
-            self.counters
-                .mine()
-                .bytes
-                .fetch_sub(stored.bytes as isize, Relaxed);
+            if crate::mode::ENABLED {
+                self.counters
+                    .mine()
+                    .bytes
+                    .fetch_sub(stored.bytes as isize, Relaxed);
+            }
             self.counters.mine().expirations.fetch_add(1, Relaxed);
         }
     }
@@ -426,10 +443,12 @@ where
         self.cache.retain(|_, stored| {
             let live = stored.deadline > now;
             if !live {
-                counters
-                    .mine()
-                    .bytes
-                    .fetch_sub(stored.bytes as isize, Relaxed);
+                if crate::mode::ENABLED {
+                    counters
+                        .mine()
+                        .bytes
+                        .fetch_sub(stored.bytes as isize, Relaxed);
+                }
                 counters.mine().expirations.fetch_add(1, Relaxed);
             }
             live
@@ -485,7 +504,6 @@ where
 impl<K, V, S> fmt::Debug for SharedCache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedCache")
-            .field("bytes", &self.counters.bytes())
             .field("max", &self.max)
             .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
