@@ -3,7 +3,7 @@
 //! one, are tracked with a function that measures one element, without a newtype.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, Uri};
@@ -274,4 +274,32 @@ fn a_scoped_collection_of_foreign_elements_kept_past_its_scope_is_reported_outli
     assert_eq!(outlived.len(), 1, "{outlived:#?}");
     assert_eq!(outlived[0].field("collection"), Some("\"Upstreams.tried\""));
     assert_eq!(outlived[0].field("scope"), Some("proxy"));
+}
+
+/// A process-wide map of foreign values in a `static`: the element functions go on the
+/// static, beside `#[track_growth]`.
+#[track_growth(len = 10)]
+#[heap_size(value = header_bytes)]
+static LAST_AGENT: LazyLock<Mutex<HashMap<u64, HeaderValue>>> = LazyLock::new(Default::default);
+
+#[test]
+fn a_static_of_foreign_values_is_named_measured_and_budgeted() {
+    let (subscriber, events) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for id in 0..20 {
+        LAST_AGENT.lock().unwrap().insert(id, agent(id));
+    }
+    let mut agents = LAST_AGENT.lock().unwrap();
+    let values: usize = agents.values().map(header_bytes).sum();
+    let storage = HeapSize::footprint(&*agents).unwrap().storage_bytes;
+    assert_eq!(Tracked::measure(&mut agents), storage + values);
+    drop(agents);
+    let over = events.of_kind("over_budget");
+    assert!(
+        over.iter()
+            .any(|e| e.field("collection") == Some("\"LAST_AGENT\"")),
+        "{:#?}",
+        events.all()
+    );
+    assert_eq!(leakguard::report().group("LAST_AGENT").unwrap().len, 20);
 }

@@ -5,6 +5,9 @@
 //! #[track_growth(len = 10_000)]
 //! static SESSIONS: LazyLock<Mutex<HashMap<String, Session>>> = LazyLock::new(Default::default);
 //! ```
+//!
+//! `#[heap_size(each = ..)]`, `key = ..` or `value = ..` on the static measures elements
+//! without `HeapSize`, as on a field.
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
@@ -15,8 +18,11 @@ use syn::{Attribute, Ident, Token, Type, Visibility};
 use crate::ast;
 use crate::attr::StructArgs;
 use crate::describe::Description;
+use crate::each;
 use crate::errors::Errors;
+use crate::how::{self, How};
 use crate::span::last_span;
+use crate::symbol::HEAP_SIZE;
 
 /// A `static` item, read without parsing its initializer.
 pub(crate) struct Static {
@@ -89,6 +95,26 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
         );
     }
     let inner = ast::innermost(ty);
+    let functions = match how::how(attrs, &mut errors) {
+        How::Measure => None,
+        How::Each(functions) => match each::elements(inner, &functions) {
+            Ok(_) => Some(functions),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+        How::Skip | How::With(_) => {
+            let attr = attrs.iter().find(|a| a.path() == HEAP_SIZE);
+            errors.at(
+                attr,
+                "on a static, `#[heap_size]` names element functions: `each = path`, or `key = path` / `value = path` for a map",
+            );
+            None
+        }
+    };
+    // `#[heap_size]` is read here; the static keeps the other attributes.
+    let attrs: Vec<&Attribute> = attrs.iter().filter(|a| a.path() != HEAP_SIZE).collect();
     if !ast::is_std_collection(inner) {
         errors.at(
             inner,
@@ -108,8 +134,21 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
     let name = ident.to_string();
     let marker = format_ident!("__LeakguardStatic_{}", ident);
     let end = quote_spanned!(last_span(inner)=> >);
+    let (collection, element_impl) = match &functions {
+        Some(functions) => {
+            let elements = each::elements(inner, functions).expect("checked above");
+            let collection = quote_spanned! {inner.span()=>
+                ::leakguard::Measured<#inner, #marker, 0>
+            };
+            let generics = syn::Generics::default();
+            let element_impl =
+                each::impl_measure_entries(&marker, &generics, 0, &elements, functions);
+            (collection, Some(element_impl))
+        }
+        None => (quote!(#inner), None),
+    };
     let tracked: Type = syn::parse_quote_spanned! {inner.span()=>
-        ::leakguard::__private::Tracked<#inner, #marker, 0 #end
+        ::leakguard::__private::Tracked<#collection, #marker, 0 #end
     };
     let ty = ast::replace_innermost(ty, tracked);
     let meta = Description {
@@ -133,8 +172,12 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
             impl ::leakguard::__private::TrackedStruct for #marker {
                 const FIELDS: &'static [::leakguard::__private::FieldMeta] = &[#meta];
             }
+
+            #element_impl
         };
 
+        // The written type was the user's to judge; the layers added to it are ours.
+        #[allow(clippy::type_complexity)]
         #(#attrs)* #vis #static_token #ident: #ty = #init;
     }
 }

@@ -257,7 +257,7 @@ pub use tracked::{
 /// The field's collection becomes a [`Measured`] one, which dereferences to it: growth
 /// goes through the collection's own methods and is picked up on the field's next access,
 /// as for changes made through `&mut` (no O(1) running figures). `derive(HeapSize)` takes the
-/// same attributes.
+/// same attributes, and so does a `static`, beside `#[track_growth]`.
 ///
 /// **Tuple structs.** A newtype's collection is named after the type (`Tokens`), other
 /// fields `Type.0`, `Type.1`.
