@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 use leakguard::{ConfigError, HeapSize, ManualClock, SharedCache, track_growth};
-use leakguard_support::alloc::{Counting, allocated_by, live_bytes};
+use leakguard_support::alloc::{Counting, allocated_by, live_bytes, warm_up_registry};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -164,6 +164,8 @@ fn a_static_shared_cache_is_named_in_the_report() {
 
 #[test]
 fn expired_entries_are_never_returned_and_their_memory_is_released_at_the_next_operation() {
+    // The registry's first chunk goes to whichever test registers first: not this one's.
+    warm_up_registry();
     let clock = ManualClock::new();
     let cache: SharedCache<u64, Vec<u8>> = SharedCache::builder()
         .max(10_000)
@@ -184,8 +186,13 @@ fn expired_entries_are_never_returned_and_their_memory_is_released_at_the_next_o
     assert_eq!(cache.get(&1), None);
     assert_eq!(cache.len(), 0);
     assert_eq!(cache.bytes(), 0);
+    // Every value's 1,000 bytes went back to the allocator; what stays is the store's slots,
+    // which quick_cache's sync cache does not shrink.
     let left = live_bytes() - before;
-    assert!(left < filled / 10, "{left} of {filled} bytes still held");
+    assert!(
+        filled - left >= 1_000 * 1_000,
+        "{left} of {filled} bytes still held"
+    );
     let stats = cache.stats();
     assert_eq!((stats.expirations, stats.evictions), (1_000, 0));
 }
