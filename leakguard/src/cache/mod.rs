@@ -25,5 +25,5 @@ pub use set::ScopedSet;
 pub use stats::CacheStats;
 pub use value_mut::ValueMut;
 
-pub(crate) use options::Config;
+pub(crate) use options::{Config, check_settings};
 pub(crate) use weigh::Weigh;

@@ -60,6 +60,29 @@ pub struct ScopedCacheBuilder {
 /// The most entries a scoped cache can hold: quick_cache indexes them with 32 bits.
 pub const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 
+/// The settings every cache builder takes, each checked on its own: `max` and `max_bytes`
+/// at least 1, `ttl` longer than zero. Shared by [`ScopedCacheBuilder`] and
+/// `SharedCacheBuilder`, which then check what bounds their cache needs.
+pub(crate) fn check_settings(
+    max: Option<usize>,
+    max_bytes: Option<usize>,
+    ttl: Option<Duration>,
+) -> Result<(), ConfigError> {
+    if max == Some(0) {
+        return Err(ConfigError::ZeroMax);
+    }
+    if max_bytes == Some(0) {
+        return Err(ConfigError::Invalid {
+            setting: "max_bytes",
+            requirement: "at least 1",
+        });
+    }
+    if ttl == Some(Duration::ZERO) {
+        return Err(ConfigError::ZeroTtl);
+    }
+    Ok(())
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -117,21 +140,12 @@ impl ScopedCacheBuilder {
     }
 
     pub(crate) fn config(self) -> Result<Config, ConfigError> {
-        if self.max == Some(0) {
-            return Err(ConfigError::ZeroMax);
-        }
+        // A `max` over the index is never 0: checked first, it reports what it did when it
+        // came second, after `max == 0`.
         if self.max.is_some_and(|max| max > MAX_ENTRIES) {
             return Err(ConfigError::MaxTooLarge { most: MAX_ENTRIES });
         }
-        if self.max_bytes == Some(0) {
-            return Err(ConfigError::Invalid {
-                setting: "max_bytes",
-                requirement: "at least 1",
-            });
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(ConfigError::ZeroTtl);
-        }
+        check_settings(self.max, self.max_bytes, self.ttl)?;
         if self.max.is_none() && self.max_bytes.is_none() && self.ttl.is_none() {
             return Err(ConfigError::Unbounded);
         }

@@ -5,6 +5,7 @@ use std::panic::Location;
 use std::time::Duration;
 
 use super::SharedCache;
+use crate::cache::check_settings;
 use crate::clock::{Clock, nanos};
 use crate::error::ConfigError;
 use crate::heap_size::HeapSize;
@@ -72,18 +73,7 @@ impl SharedCacheBuilder {
         V: Clone + HeapSize,
         S: BuildHasher + Clone + Default,
     {
-        if self.max == Some(0) {
-            return Err(ConfigError::ZeroMax);
-        }
-        if self.max_bytes == Some(0) {
-            return Err(ConfigError::Invalid {
-                setting: "max_bytes",
-                requirement: "at least 1",
-            });
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(ConfigError::ZeroTtl);
-        }
+        check_settings(self.max, self.max_bytes, self.ttl)?;
         if self.max.is_none() && self.max_bytes.is_none() {
             return Err(ConfigError::Invalid {
                 setting: "max, max_bytes",
