@@ -160,15 +160,9 @@ impl<K, W: Stored, S> Core<K, W, S> {
 
 impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
     pub(super) fn new(weigh: Weigh) -> Self {
-        // quick_cache sizes its record of evicted keys from the estimate: the bound in
-        // entries, or for a bound in bytes alone one entry per 64 bytes.
-        let items = match (weigh.max, weigh.max_bytes) {
-            (0, 0) => 0,
-            (0, max_bytes) => (max_bytes / 64).max(1),
-            (max, _) => max,
-        };
+        // quick_cache sizes its record of evicted keys from the estimate.
         let options = OptionsBuilder::new()
-            .estimated_items_capacity(usize::try_from(items).unwrap_or(usize::MAX))
+            .estimated_items_capacity(weigh.estimated_items())
             .weight_capacity(weigh.capacity())
             .build()
             .expect("both capacities are set");

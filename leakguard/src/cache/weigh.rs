@@ -28,6 +28,17 @@ impl Weigh {
         }
     }
 
+    /// How many entries to tell quick_cache to expect: the bound in entries, or under a
+    /// bound in bytes alone one entry per 64 bytes; 0 when unbounded.
+    pub(crate) fn estimated_items(self) -> usize {
+        let items = match (self.max, self.max_bytes) {
+            (0, 0) => 0,
+            (0, max_bytes) => (max_bytes / 64).max(1),
+            (max, _) => max,
+        };
+        usize::try_from(items).unwrap_or(usize::MAX)
+    }
+
     /// The weight of an entry of `bytes`, key and value, inline and on the heap.
     #[inline]
     pub(crate) fn weight(self, bytes: u64) -> u64 {

@@ -142,14 +142,14 @@ where
     ) -> Self {
         let counters = Arc::new(Counters::default());
         let hasher = S::default();
+        let weigh = Weigh {
+            max: max as u64,
+            max_bytes: max_bytes as u64,
+        };
         // quick_cache gives each shard ceil(capacity / shards): a capacity that is a
         // multiple of the shard count keeps the sum within the bound.
-        let capacity = if max != 0 { max } else { max_bytes } as u64;
-        let items = if max != 0 {
-            max
-        } else {
-            (max_bytes / 64).max(1)
-        };
+        let capacity = weigh.capacity();
+        let items = weigh.estimated_items();
         let mut shards = std::thread::available_parallelism()
             .map_or(4, |n| n.get() * 4)
             .next_power_of_two() as u64;
@@ -167,10 +167,6 @@ where
             .expect("a capacity and an estimate");
         let hooks = Hooks {
             counters: counters.clone(),
-        };
-        let weigh = Weigh {
-            max: max as u64,
-            max_bytes: max_bytes as u64,
         };
         SharedCache {
             cache: quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks),
