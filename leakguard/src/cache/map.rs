@@ -201,58 +201,47 @@ where
         let lifetime = &self.lifetime;
         let mut delta = HeapChange::default();
         let stats = &mut self.counters;
-        let replaced = with_core!(&mut self.store, core => 'insert: {
-            let bytes = if core.weigh.by_bytes() {
-                let bytes = entry_bytes(&key, &value);
-                let most = core.weigh.admissible_bytes();
-                if u64::from(bytes) <= most {
-                    bytes
-                } else if keep {
-                    u32::try_from(most).unwrap_or(u32::MAX)
+        let replaced = with_core!(&mut self.store, core => {
+            // The entry the key had, if any: replaced by this one, or, when this one is
+            // heavier than the whole bound and not kept, removed all the same.
+            let replaced = 'insert: {
+                let bytes = if core.weigh.by_bytes() {
+                    let bytes = entry_bytes(&key, &value);
+                    let most = core.weigh.admissible_bytes();
+                    if u64::from(bytes) <= most {
+                        bytes
+                    } else if keep {
+                        u32::try_from(most).unwrap_or(u32::MAX)
+                    } else {
+                        // Heavier than the whole bound: not kept, and counted as evicted at
+                        // once, as quick_cache would.
+                        stats.evictions += 1;
+                        break 'insert core.qc.remove(&key);
+                    }
                 } else {
-                    // Heavier than the whole bound: not kept, and counted as evicted at
-                    // once, as quick_cache would; the entry it replaces goes all the same.
-                    stats.evictions += 1;
-                    let old = core.qc.remove(&key);
-                    break 'insert match old {
-                        Some((key, old)) => {
-                            core.released(&key, &old, &mut delta);
-                            if Core::<K, _, S>::expired(&core.expiry, &old, now) {
-                                stats.expirations += 1;
-                                stats.insertions += 1;
-                                None
-                            } else {
-                                Some(old.into_value())
-                            }
-                        }
-                        None => {
-                            stats.insertions += 1;
-                            None
-                        }
-                    };
+                    0
+                };
+                let slot = lifetime.expires().then(|| {
+                    let max = core.max();
+                    let expiry = core
+                        .expiry
+                        .get_or_insert_with(|| Box::new(Expiry::new(max)));
+                    let clone = key.clone();
+                    delta += running_heap(&clone);
+                    expiry.push(clone, lifetime.deadline(now, tick))
+                });
+                delta += entry_heap(&key, &value);
+                let mut outcome = Outcome::default();
+                core.qc.insert_with_lifecycle(key, Stored::new(value, slot, bytes), &mut outcome);
+                let replaced = outcome.replaced.take();
+                stats.evictions += outcome.evictions;
+                if core.keeps_evicted() {
+                    for (key, stored) in outcome.evicted() {
+                        core.released(&key, &stored, &mut delta);
+                    }
                 }
-            } else {
-                0
+                replaced
             };
-            let slot = lifetime.expires().then(|| {
-                let max = core.max();
-                let expiry = core
-                    .expiry
-                    .get_or_insert_with(|| Box::new(Expiry::new(max)));
-                let clone = key.clone();
-                delta += running_heap(&clone);
-                expiry.push(clone, lifetime.deadline(now, tick))
-            });
-            delta += entry_heap(&key, &value);
-            let mut outcome = Outcome::default();
-            core.qc.insert_with_lifecycle(key, Stored::new(value, slot, bytes), &mut outcome);
-            let replaced = outcome.replaced.take();
-            stats.evictions += outcome.evictions;
-            if core.keeps_evicted() {
-                for (key, stored) in outcome.evicted() {
-                    core.released(&key, &stored, &mut delta);
-                }
-            }
             match replaced {
                 // An expired entry is never returned, not even as the one replaced.
                 Some((key, old)) if Core::<K, _, S>::expired(&core.expiry, &old, now) => {
