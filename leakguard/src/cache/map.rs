@@ -316,17 +316,11 @@ where
     {
         self.lookup(key)?;
         match &mut self.store {
-            Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut {
-                entry: EntryMut::Bare(r),
-                reweigh: None,
-            }),
-            Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut {
-                entry: EntryMut::Timed(r),
-                reweigh: None,
-            }),
-            Store::Weighed(core) => core.qc.peek_mut(key).map(|r| ValueMut {
-                reweigh: Some((r.value().heap_size(), V::heap_size as fn(&V) -> usize)),
-                entry: EntryMut::Weighed(r),
+            Store::Bare(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Bare(r))),
+            Store::Timed(core) => core.qc.peek_mut(key).map(|r| ValueMut(EntryMut::Timed(r))),
+            Store::Weighed(core) => core.qc.peek_mut(key).map(|r| {
+                let before = r.value().heap_size();
+                ValueMut(EntryMut::Weighed(r, before, V::heap_size))
             }),
         }
     }
