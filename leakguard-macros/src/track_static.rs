@@ -98,7 +98,7 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
     let functions = match how::how(attrs, &mut errors) {
         How::Measure => None,
         How::Each(functions) => match each::elements(inner, &functions) {
-            Ok(_) => Some(functions),
+            Ok(elements) => Some((functions, elements)),
             Err(error) => {
                 errors.push(error);
                 None
@@ -135,14 +135,13 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
     let marker = format_ident!("__LeakguardStatic_{}", ident);
     let end = quote_spanned!(last_span(inner)=> >);
     let (collection, element_impl) = match &functions {
-        Some(functions) => {
-            let elements = each::elements(inner, functions).expect("checked above");
+        Some((functions, elements)) => {
             let collection = quote_spanned! {inner.span()=>
                 ::leakguard::Measured<#inner, #marker, 0>
             };
             let generics = syn::Generics::default();
             let element_impl =
-                each::impl_measure_entries(&marker, &generics, 0, &elements, functions);
+                each::impl_measure_entries(&marker, &generics, 0, elements, functions);
             (collection, Some(element_impl))
         }
         None => (quote!(#inner), None),
