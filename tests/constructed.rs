@@ -5,25 +5,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use leakguard::testing::assert_no_leaks;
 use leakguard::{Tracked, track_growth};
-use leakguard_support::capture::{self, Events};
+use leakguard_support::capture;
 use serde::Deserialize;
-use tracing_subscriber::layer::SubscriberExt;
-
-/// A subscriber recording every event, with the layer: no grace period, no rate limit.
-fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
-    let (capture, events) = capture::layer();
-    let layer = leakguard::layer()
-        .grace_period(Duration::ZERO)
-        .rate_limit(Duration::ZERO);
-    (
-        tracing_subscriber::registry().with(capture).with(layer),
-        events,
-    )
-}
 
 /// A request body as axum's `Json<T>` would hand it over: deserialized whole.
 #[track_growth(scoped)]
@@ -52,7 +38,7 @@ static KEPT: Mutex<Vec<UploadBody>> = Mutex::new(Vec::new());
 
 #[test]
 fn a_deserialized_scoped_body_kept_past_its_span_is_reported_outlived() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     {
         let span = tracing::info_span!("handle_upload");
@@ -74,7 +60,7 @@ fn a_deserialized_scoped_body_kept_past_its_span_is_reported_outlived() {
 
 #[test]
 fn a_handler_that_drops_its_deserialized_body_is_silent() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     for _ in 0..10 {
         let span = tracing::info_span!("handle_upload");

@@ -4,24 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
-use std::time::Duration;
 
 use axum::http::{HeaderValue, Uri};
 use leakguard::testing::assert_no_leaks;
 use leakguard::{HeapSize, Tracked, track_growth};
-use leakguard_support::capture::{self, Events};
-use tracing_subscriber::layer::SubscriberExt;
-
-fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
-    let (capture, events) = capture::layer();
-    let layer = leakguard::layer()
-        .grace_period(Duration::ZERO)
-        .rate_limit(Duration::ZERO);
-    (
-        tracing_subscriber::registry().with(capture).with(layer),
-        events,
-    )
-}
+use leakguard_support::capture;
 
 /// A header value built from a string holds a copy of its bytes.
 fn header_bytes(value: &HeaderValue) -> usize {
@@ -51,7 +38,7 @@ fn agent(id: u64) -> HeaderValue {
 
 #[test]
 fn a_map_of_foreign_values_behind_arc_rwlock_is_tracked_and_warns_past_its_budget() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let state = AppState::default();
     let handler_state = state.clone();
@@ -218,7 +205,7 @@ struct Routes {
 
 #[test]
 fn keys_and_values_both_by_functions_count_against_a_bytes_budget() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut routes = Routes::default();
     let value = HeaderValue::from_str(&"max-age=60, ".repeat(10)).unwrap();
@@ -255,7 +242,7 @@ struct Upstreams {
 
 #[test]
 fn a_scoped_collection_of_foreign_elements_kept_past_its_scope_is_reported_outlived() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut kept = Vec::new();
     {
@@ -284,7 +271,7 @@ static LAST_AGENT: LazyLock<Mutex<HashMap<u64, HeaderValue>>> = LazyLock::new(De
 
 #[test]
 fn a_static_of_foreign_values_is_named_measured_and_budgeted() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     for id in 0..20 {
         LAST_AGENT.lock().unwrap().insert(id, agent(id));

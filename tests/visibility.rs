@@ -5,23 +5,10 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
-use std::time::Duration;
 
 use leakguard::testing::assert_no_leaks;
 use leakguard::{HeapSize, ScopedCache, Tracked, track_growth};
 use leakguard_support::capture::{self, Events};
-use tracing_subscriber::layer::SubscriberExt;
-
-fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
-    let (capture, events) = capture::layer();
-    let layer = leakguard::layer()
-        .grace_period(Duration::ZERO)
-        .rate_limit(Duration::ZERO);
-    (
-        tracing_subscriber::registry().with(capture).with(layer),
-        events,
-    )
-}
 
 /// The over-budget events about `collection`.
 fn over_budget(events: &Events, collection: &str) -> Vec<leakguard_support::capture::Captured> {
@@ -50,7 +37,7 @@ struct AppState {
 
 #[test]
 fn a_map_behind_arc_rwlock_is_tracked_and_warns_past_its_budget() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let state = AppState::default();
     let handler_state = state.clone(); // what axum hands each handler
@@ -108,7 +95,7 @@ static SESSIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::
 
 #[test]
 fn a_static_cache_is_named_after_the_static_and_warns_past_its_budget() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     for i in 0..2_000u64 {
         SESSIONS.lock().unwrap().insert(format!("token-{i}"), i);
@@ -146,7 +133,7 @@ fn handle(body: &[u8], kept: &mut Vec<impl Send + 'static>) -> usize {
 fn a_tracked_local_is_reported_under_its_name_and_leaves_nothing_when_dropped() {
     let mut kept: Vec<u8> = Vec::new();
     let (_, events) = {
-        let (subscriber, events) = subscriber();
+        let (subscriber, events) = capture::reporting();
         let guard = tracing::subscriber::set_default(subscriber);
         assert_no_leaks(|| {
             assert_eq!(handle(b"GET / HTTP/1.1", &mut kept), 14);
@@ -159,7 +146,7 @@ fn a_tracked_local_is_reported_under_its_name_and_leaves_nothing_when_dropped() 
 
 #[test]
 fn a_scoped_local_kept_past_its_scope_is_reported_outlived() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut kept = Vec::new();
     {
@@ -177,7 +164,7 @@ fn a_scoped_local_kept_past_its_scope_is_reported_outlived() {
 
 #[test]
 fn a_local_over_its_budget_warns() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut buffer = leakguard::tracked!("upload.buffer", Vec::<u8>::new(), bytes = "1 KiB");
     buffer.extend_from_slice(&[0; 4096]);
@@ -196,7 +183,7 @@ struct Pair(Vec<u64>, #[budget(len = 5)] Vec<u64>);
 
 #[test]
 fn tuple_structs_name_their_collections_by_type_or_position() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut tokens = Tokens::default();
     tokens.0.insert("t".to_string());
@@ -247,7 +234,7 @@ struct Server {
 
 #[test]
 fn a_user_type_marked_track_is_reported_and_warns_by_the_next_access() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut server = Server::default();
     for i in 0..150 {
@@ -284,7 +271,7 @@ struct FastIndex {
 
 #[test]
 fn a_hashbrown_map_is_tracked_like_a_std_one() {
-    let (subscriber, events) = subscriber();
+    let (subscriber, events) = capture::reporting();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut index = FastIndex::default();
     for i in 0..20 {

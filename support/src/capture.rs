@@ -79,21 +79,29 @@ pub fn layer() -> (CaptureLayer, Events) {
     (CaptureLayer(events.clone()), events)
 }
 
-/// The events of the process's subscriber, installed by the first call: every event
-/// recorded, with leakguard's layer reporting at once (no grace period, no rate limit), as
-/// a test binary whose tasks hop between the workers of a runtime needs.
-pub fn global() -> &'static Events {
+/// A subscriber that records every event, with leakguard's layer reporting at once (no
+/// grace period, no rate limit), and the handle to read what it records.
+pub fn reporting() -> (impl Subscriber + Send + Sync, Events) {
     use tracing_subscriber::layer::SubscriberExt;
+    let (capture, events) = layer();
+    let leakguard = leakguard::layer()
+        .grace_period(Duration::ZERO)
+        .rate_limit(Duration::ZERO);
+    (
+        tracing_subscriber::registry().with(capture).with(leakguard),
+        events,
+    )
+}
+
+/// The events of the process's subscriber, installed by the first call: [`reporting`] as
+/// the global default, as a test binary whose tasks hop between the workers of a runtime
+/// needs.
+pub fn global() -> &'static Events {
     static EVENTS: OnceLock<Events> = OnceLock::new();
     EVENTS.get_or_init(|| {
-        let (capture, events) = layer();
-        let leakguard = leakguard::layer()
-            .grace_period(Duration::ZERO)
-            .rate_limit(Duration::ZERO);
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::registry().with(capture).with(leakguard),
-        )
-        .expect("no other global subscriber in this test binary");
+        let (subscriber, events) = reporting();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
         events
     })
 }
