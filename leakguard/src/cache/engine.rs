@@ -194,6 +194,14 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
         Self::status(expiry, stored, now) == Liveness::Expired
     }
 
+    /// The entries live at `now`, in no particular order.
+    pub(super) fn live_at(&self, now: Nanos) -> impl Iterator<Item = (&K, &W::Value)> + '_ {
+        self.qc
+            .iter()
+            .filter(move |(_, stored)| !Self::expired(&self.expiry, stored, now))
+            .map(|(k, stored)| (k, stored.value()))
+    }
+
     /// What the entry holding `stored` is at `now`.
     #[inline]
     pub(super) fn status(expiry: &Option<Box<Expiry<K>>>, stored: &W, now: Nanos) -> Liveness {

@@ -490,22 +490,8 @@ where
             Store::Bare(core) => {
                 Either::Left(core.qc.iter().map(|(k, stored)| (k, stored.value())))
             }
-            Store::Timed(core) => Either::Right(Either::Left(
-                core.qc
-                    .iter()
-                    .filter(move |(_, stored)| {
-                        !Core::<K, _, S>::expired(&core.expiry, *stored, now)
-                    })
-                    .map(|(k, stored)| (k, stored.value())),
-            )),
-            Store::Weighed(core) => Either::Right(Either::Right(
-                core.qc
-                    .iter()
-                    .filter(move |(_, stored)| {
-                        !Core::<K, _, S>::expired(&core.expiry, *stored, now)
-                    })
-                    .map(|(k, stored)| (k, stored.value())),
-            )),
+            Store::Timed(core) => Either::Right(Either::Left(core.live_at(now))),
+            Store::Weighed(core) => Either::Right(Either::Right(core.live_at(now))),
         }
     }
 
