@@ -97,6 +97,11 @@ fn main() {
     let mut group = c.benchmark_group("export_100k_in_1k_groups");
     group.bench_function("to_pprof", |b| b.iter(|| black_box(report.to_pprof())));
     group.bench_function("folded", |b| b.iter(|| black_box(report.folded())));
+    group.bench_function("to_html", |b| b.iter(|| black_box(report.to_html())));
+    // What `/debug/leakguard/` does for each request: a report, then the page.
+    group.bench_function("page", |b| {
+        b.iter(|| black_box(leakguard::report().to_html()))
+    });
     group.bench_function("report", |b| b.iter(|| black_box(leakguard::report())));
     group.finish();
     drop(rings);
@@ -173,6 +178,12 @@ fn main() {
             "< 20 ms",
         ),
         ("folded", "`folded()`, the same", "< 5 ms"),
+        ("to_html", "`to_html()`, the page of the same", "< 20 ms"),
+        (
+            "page",
+            "`/debug/leakguard/`: `report()` and `to_html()`",
+            "< 20 ms",
+        ),
         ("report", "`report()` of the same, for scale", ""),
     ] {
         if let Some(ns) = median_ns("export_100k_in_1k_groups", export) {

@@ -18,7 +18,9 @@ use std::fmt;
 use crate::report::report;
 
 /// The routes [`respond`] serves, under `/debug/leakguard/`.
-pub const ROUTES: [&str; 5] = [
+pub const ROUTES: [&str; 7] = [
+    "/debug/leakguard/",
+    "/debug/leakguard/index.html",
     "/debug/leakguard/heap",
     "/debug/leakguard/report",
     "/debug/leakguard/report.json",
@@ -85,13 +87,19 @@ impl std::error::Error for HttpError {}
 ///
 /// | path | body | query |
 /// |---|---|---|
+/// | `/debug/leakguard/`, `/debug/leakguard/index.html` | the page ([`Report::to_html`](crate::Report::to_html)): tables, sparklines, links to the rest | |
 /// | `/debug/leakguard/heap` | the pprof heap profile ([`Report::to_pprof`](crate::Report::to_pprof)) | `debug=1` for the text table, as Go's `debug=1` |
 /// | `/debug/leakguard/report` | the text table | |
 /// | `/debug/leakguard/report.json` | the report as JSON (feature `serde_json`) | |
 /// | `/debug/leakguard/folded` | folded stacks ([`Report::folded`](crate::Report::folded)) | |
 /// | `/debug/leakguard/flamegraph.svg` | a flame graph (feature `inferno`) | |
 pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpError> {
-    let path = path.trim_end_matches('/');
+    // `/debug/leakguard` and `/debug/leakguard/` are the page; elsewhere a trailing slash
+    // does not matter.
+    let path = match path.trim_end_matches('/') {
+        "/debug/leakguard" => "/debug/leakguard/",
+        path => path,
+    };
     let route = ROUTES
         .iter()
         .copied()
@@ -116,6 +124,9 @@ pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpE
     }
     let text = |body: String| Ok(("text/plain; charset=utf-8", body.into_bytes()));
     match route {
+        "/debug/leakguard/" | "/debug/leakguard/index.html" => {
+            Ok(("text/html; charset=utf-8", report().to_html().into_bytes()))
+        }
         "/debug/leakguard/heap" if debug => text(report().to_string()),
         "/debug/leakguard/heap" => Ok(("application/octet-stream", report().to_pprof())),
         "/debug/leakguard/report" => text(report().to_string()),

@@ -13,6 +13,7 @@ pub(crate) struct Settings {
     hoard_ratio: AtomicU32,
     hoard_bytes: AtomicUsize,
     report_interval: AtomicU64,
+    history: AtomicUsize,
 }
 
 /// The defaults, documented on [`LeakLayer`](crate::LeakLayer).
@@ -22,6 +23,9 @@ pub(crate) const DEFAULT_GROWTH_SAMPLES: u32 = 5;
 pub(crate) const DEFAULT_HOARD_RATIO: u32 = 4;
 pub(crate) const DEFAULT_HOARD_BYTES: usize = 1 << 20;
 pub(crate) const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HISTORY: usize = 120;
+/// The most samples of history a group keeps: 80 KB a group at most.
+pub(crate) const MAX_HISTORY: usize = 10_000;
 
 pub(crate) static SETTINGS: Settings = Settings {
     grace: AtomicU64::new(DEFAULT_GRACE.as_secs() * 1_000_000_000),
@@ -30,6 +34,7 @@ pub(crate) static SETTINGS: Settings = Settings {
     hoard_ratio: AtomicU32::new(DEFAULT_HOARD_RATIO),
     hoard_bytes: AtomicUsize::new(DEFAULT_HOARD_BYTES),
     report_interval: AtomicU64::new(0),
+    history: AtomicUsize::new(DEFAULT_HISTORY),
 };
 
 impl Settings {
@@ -51,6 +56,10 @@ impl Settings {
     pub(crate) fn report_interval(&self) -> Nanos {
         self.report_interval.load(Relaxed)
     }
+    /// How many samples of each group's bytes the sampler keeps; 0 keeps none.
+    pub(crate) fn history(&self) -> usize {
+        self.history.load(Relaxed)
+    }
 
     pub(crate) fn set_grace(&self, grace: Duration) {
         self.grace.store(nanos(grace), Relaxed);
@@ -64,6 +73,9 @@ impl Settings {
     pub(crate) fn set_hoard(&self, ratio: u32, bytes: usize) {
         self.hoard_ratio.store(ratio, Relaxed);
         self.hoard_bytes.store(bytes, Relaxed);
+    }
+    pub(crate) fn set_history(&self, samples: usize) {
+        self.history.store(samples, Relaxed);
     }
     pub(crate) fn set_report_interval(&self, interval: Option<Duration>) {
         self.report_interval

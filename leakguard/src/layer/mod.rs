@@ -51,6 +51,7 @@ pub fn layer() -> LeakLayer {
 /// | [`hoarded_capacity`](Self::hoarded_capacity): capacity over len, and unused bytes, that make a hoard | 4x and 1 MiB |
 /// | [`rate_limit`](Self::rate_limit): one event per leak fingerprint per window | 10 s |
 /// | [`report_every`](Self::report_every): log [`report`](crate::report()) at this interval | off |
+/// | [`history`](Self::history): samples of each group's bytes kept for trends and sparklines | 120 |
 ///
 /// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
 /// own events, so that a test's own subscriber sees what its own code caused, and a
@@ -65,6 +66,7 @@ pub struct LeakLayer {
     hoard_bytes: usize,
     rate_window: Duration,
     report_interval: Option<Duration>,
+    history: usize,
     /// The subscriber's rate table, made anew when the layer joins a subscriber.
     rates: Arc<Rates>,
 }
@@ -79,6 +81,7 @@ impl Default for LeakLayer {
             hoard_bytes: settings::DEFAULT_HOARD_BYTES,
             rate_window: settings::DEFAULT_RATE_WINDOW,
             report_interval: None,
+            history: settings::DEFAULT_HISTORY,
             rates: Arc::new(Rates::new(settings::DEFAULT_RATE_WINDOW)),
         }
     }
@@ -163,12 +166,32 @@ impl LeakLayer {
         Ok(self)
     }
 
+    /// How many samples of each `Type.field`'s bytes the sampler keeps, the newest last, for
+    /// [`GroupReport::history`](crate::GroupReport::history), the JSON report and the
+    /// sparklines of the [debug page](crate::http). Each kept sample costs 8 bytes per group
+    /// of live collections; a group's history goes when its last collection does. 0 keeps
+    /// none; at most 10,000.
+    ///
+    /// ```
+    /// let layer = leakguard::layer().history(600)?; // 10 minutes at the default interval
+    /// # let _ = layer;
+    /// # Ok::<(), leakguard::ConfigError>(())
+    /// ```
+    pub fn history(mut self, samples: usize) -> Result<Self, ConfigError> {
+        if samples > settings::MAX_HISTORY {
+            return Err(invalid("history", "at most 10000 samples"));
+        }
+        self.history = samples;
+        Ok(self)
+    }
+
     fn apply(&self) {
         SETTINGS.set_grace(self.grace);
         SETTINGS.set_sample_interval(self.sample_interval);
         SETTINGS.set_growth_samples(self.growth_samples);
         SETTINGS.set_hoard(self.hoard_ratio, self.hoard_bytes);
         SETTINGS.set_report_interval(self.report_interval);
+        SETTINGS.set_history(self.history);
     }
 }
 

@@ -11,7 +11,7 @@ use super::detect::checks;
 use crate::clock::{Nanos, monotonic_now};
 use crate::events::{self, Finding};
 use crate::publish;
-use crate::report::report;
+use crate::report::sample;
 use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
 
@@ -97,12 +97,12 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
     let interval = SETTINGS.report_interval();
     if interval != 0 && now.saturating_sub(*last_report) >= interval {
         *last_report = now;
-        let report = report();
+        let report = sample();
         publish::gauges(&report);
         found.push(Finding::Report(report));
-    } else if !found.is_empty() || publish::GAUGES {
-        // Keep peaks and rates current between reports, and the gauges.
-        publish::gauges(&report());
+    } else if !found.is_empty() || publish::GAUGES || SETTINGS.history() != 0 {
+        // Keep peaks, rates, the history and the gauges current between reports.
+        publish::gauges(&sample());
     }
     // Each subscriber's layer keeps its own rate table: what one held back is summarised
     // to it, even on a tick that found nothing new.

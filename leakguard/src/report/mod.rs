@@ -1,7 +1,7 @@
 //! Reports: a snapshot of every live tracked collection, grouped by `Type.field`.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -10,12 +10,14 @@ use crate::clock::{Nanos, monotonic_now};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_OVER_BUDGET};
 use crate::scope;
+use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
 
 mod diff;
 #[cfg(feature = "inferno")]
 mod flamegraph;
 mod folded;
+mod page;
 mod pprof;
 mod table;
 
@@ -105,6 +107,9 @@ pub struct GroupReport {
     pub len_per_sec: f64,
     /// The same collections by where they were created, the most bytes first.
     pub sites: Vec<SiteReport>,
+    /// `bytes` at each of the last samples the layer's sampler took, the oldest first: as
+    /// many as [`LeakLayer::history`](crate::LeakLayer::history) keeps, none without a layer.
+    pub history: Vec<usize>,
 }
 
 /// The live collections of one `Type.field` created (first grown) at one place.
@@ -154,6 +159,8 @@ struct History {
     at: Nanos,
     len_per_sec: f64,
     bytes_per_sec: f64,
+    /// `bytes` at the sampler's last samples, the oldest first.
+    samples: VecDeque<usize>,
 }
 
 /// One per `Type.field`.
@@ -172,6 +179,15 @@ const MIN_RATE_SPAN: Nanos = 100_000_000;
 
 /// Takes a snapshot of every live tracked collection.
 pub fn report() -> Report {
+    snapshot(false)
+}
+
+/// A snapshot that is also a sample of each group's history: the sampler's.
+pub(crate) fn sample() -> Report {
+    snapshot(true)
+}
+
+fn snapshot(sample: bool) -> Report {
     let taken_at = SystemTime::now();
     let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
     let mut sites: HashMap<(FieldKey, registry::Site, u64), SiteReport> = HashMap::new();
@@ -193,6 +209,7 @@ pub fn report() -> Report {
             bytes_per_sec: 0.0,
             len_per_sec: 0.0,
             sites: Vec::new(),
+            history: Vec::new(),
         });
         let over = usize::from(seen.has_flag(FLAG_OVER_BUDGET));
         let outlived = usize::from(seen.has_flag(FLAG_OUTLIVED));
@@ -252,7 +269,16 @@ pub fn report() -> Report {
             at: now,
             len_per_sec: 0.0,
             bytes_per_sec: 0.0,
+            samples: VecDeque::new(),
         });
+        if sample {
+            let keep = SETTINGS.history();
+            seen.samples.push_back(group.bytes);
+            while seen.samples.len() > keep {
+                seen.samples.pop_front();
+            }
+        }
+        group.history.extend(&seen.samples);
         seen.peak_len = seen.peak_len.max(group.len);
         seen.peak_bytes = seen.peak_bytes.max(group.bytes);
         let span = now.saturating_sub(seen.at);
