@@ -178,7 +178,7 @@ pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
-pub use task::{LeakScoped, ScopeExt};
+pub use task::{LeakScoped, ScopeExt, with_current_leak_scope};
 pub use tracked::{
     Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, SharedCache, SharedCacheBuilder,
     Tracked,
