@@ -76,7 +76,11 @@ fn spawn_blocking_through_the_adapter_runs_in_the_handlers_scope() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].field("scope"), Some("handle_request"));
     assert_eq!(found[0].field("instances"), Some("10"));
-    assert_eq!(events().of_kind("no_scope"), vec![], "every value had a scope");
+    assert_eq!(
+        events().of_kind("no_scope"),
+        vec![],
+        "every value had a scope"
+    );
 }
 
 #[track_growth(scoped)]
@@ -106,7 +110,11 @@ fn a_plain_thread_through_the_adapter_runs_in_the_spawning_scope() {
     let found = outlived("Imported.lines");
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].field("scope"), Some("import"));
-    assert_eq!(events().of_kind("no_scope"), vec![], "every value had a scope");
+    assert_eq!(
+        events().of_kind("no_scope"),
+        vec![],
+        "every value had a scope"
+    );
 }
 
 #[track_growth]
@@ -124,7 +132,9 @@ fn a_closure_through_the_adapter_belongs_to_the_test_check() {
         assert_no_leaks(|| {
             std::thread::spawn(with_current_leak_scope(|| {
                 let mut scratch = Scratch::default();
-                scratch.buffer.extend_from_slice(b"kept by the thread's caller");
+                scratch
+                    .buffer
+                    .extend_from_slice(b"kept by the thread's caller");
                 KEPT_SCRATCH.lock().unwrap().push(scratch);
             }))
             .join()

@@ -65,5 +65,9 @@ fn a_value_made_in_spawn_blocking_outside_the_scope_names_the_adapter() {
         "no filter to blame: {}",
         warned[0].message
     );
-    assert_eq!(events.of_kind("outlived"), vec![], "the values had no scope");
+    assert_eq!(
+        events.of_kind("outlived"),
+        vec![],
+        "the values had no scope"
+    );
 }

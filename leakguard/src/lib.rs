@@ -119,6 +119,8 @@
 //!
 //! [`testing::assert_no_leaks`] and [`testing::assert_no_growth`] fail a test when a
 //! collection made in it outlives it, goes over its budget or grows at every iteration.
+//! [`testing::check_no_leaks`] and [`testing::check_no_growth`] return what they found
+//! instead of panicking.
 //!
 //! # Instrumentation on and off
 //!
