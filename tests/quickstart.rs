@@ -1,0 +1,67 @@
+//! The quickstart example's logging set-up, run with the filter `RUST_LOG=warn` sets: it
+//! prints the budget warnings of the README, and with the filter on the fmt layer a scoped
+//! value kept past its `info` span is still reported as outlived: the filter does not
+//! blind leakguard to the spans scopes are made of.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use leakguard::track_growth;
+use tracing_subscriber::EnvFilter;
+
+#[path = "../examples/quickstart.rs"]
+mod example;
+
+/// What the fmt layer printed.
+#[derive(Clone, Default)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Printed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[track_growth(scoped)]
+#[derive(Default)]
+struct Draft {
+    lines: Vec<String>,
+}
+
+#[test]
+fn the_quickstart_set_up_under_rust_log_warn_prints_budgets_and_still_sees_scopes() {
+    let printed = Printed::default();
+    let writer = printed.clone();
+    let subscriber = example::subscriber(EnvFilter::new("warn"), move || writer.clone());
+    let mut kept = Vec::new();
+    tracing::subscriber::with_default(subscriber, || {
+        let inbox = example::fill();
+        let messages = leakguard::report().group("Inbox.messages").cloned();
+        assert_eq!(messages.map(|g| g.len), Some(1_000));
+        drop(inbox);
+        {
+            let _compose = tracing::info_span!("compose").entered();
+            tracing::info!("composing"); // below `warn`: not printed
+            let mut draft = Draft::default();
+            draft.lines.push("Dear Ada,".to_string());
+            kept.push(draft); // outlives `compose`
+        }
+        leakguard::check_now();
+    });
+    let printed = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "Inbox.messages over len budget: 101 entries > 100",
+        "Inbox.messages over len budget: 801 entries > 8x 100",
+        "Inbox.index over bytes budget: 81.7 KiB > 64 KiB",
+        "Draft.lines outlived its scope `compose`",
+    ] {
+        assert!(printed.contains(expected), "no {expected:?} in\n{printed}");
+    }
+    assert!(!printed.contains("composing"), "{printed}");
+    assert!(!printed.contains("no_scope"), "{printed}");
+}
