@@ -128,7 +128,8 @@
 //! `debug_assertions` and compiled out of release builds; the feature `release` keeps it on
 //! in release builds, and `default-features = false` compiles it out everywhere. [`ENABLED`]
 //! says which. Compiled out, a tracked field is exactly as large as the collection it wraps
-//! and its methods are the collection's own. The feature `serde` adds `Serialize` and
+//! and its methods are the collection's own; a `#[scoped_cache]` field stays a bounded cache,
+//! larger than the map it bounds, as eviction is behaviour. The feature `serde` adds `Serialize` and
 //! `Deserialize` for tracked fields and `Serialize` for [`Report`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,9 +1,10 @@
+use std::collections::HashMap;
 use std::mem::size_of;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use leakguard::{ENABLED, HeapSize, Tracked};
-use leakguard_compiled_out::{Annotated, EXPECT_ON, Plain};
+use leakguard_compiled_out::{Annotated, EXPECT_ON, Plain, PlainWithCache, WithCache};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 #[test]
@@ -22,6 +23,31 @@ fn annotated_struct_is_exactly_as_large_as_the_plain_one_when_compiled_out() {
             size_of::<Vec<u8>>()
         );
     }
+}
+
+/// What the README says of sizes compiled out: a tracked field is exactly its collection,
+/// while a `#[scoped_cache]` field stays a bounded cache, larger than the map it replaces;
+/// the struct is larger by exactly that difference.
+#[test]
+fn a_scoped_cache_field_keeps_the_size_of_its_cache_when_compiled_out() {
+    let cache = size_of::<leakguard::ScopedCache<u64, String>>();
+    let map = size_of::<HashMap<u64, String>>();
+    assert!(cache > map, "{cache} B against {map} B");
+    if !EXPECT_ON {
+        assert_eq!(
+            size_of::<WithCache>(),
+            size_of::<PlainWithCache>() - map + cache,
+            "{} B against {} B",
+            size_of::<WithCache>(),
+            size_of::<PlainWithCache>()
+        );
+    }
+    // Eviction is behaviour: the bound holds in every build.
+    let mut with_cache = WithCache::default();
+    for i in 0..1_000u64 {
+        with_cache.recent.insert(i, i.to_string());
+    }
+    assert_eq!(with_cache.recent.len(), 100);
 }
 
 struct CountEvents(Arc<AtomicUsize>);
