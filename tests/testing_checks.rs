@@ -3,7 +3,7 @@
 //! a multi-thread runtime. In its own binary: it installs a panic hook.
 
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::ThreadId;
 
