@@ -22,12 +22,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The outlived events about `collection`.
 fn outlived(collection: &str) -> Vec<Captured> {
-    let quoted = format!("{collection:?}");
-    events()
-        .of_kind("outlived")
-        .into_iter()
-        .filter(|e| e.field("collection") == Some(quoted.as_str()))
-        .collect()
+    events().about("outlived", collection)
 }
 
 fn assert_send<T: Send>(value: T) -> T {

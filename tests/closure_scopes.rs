@@ -7,20 +7,10 @@ use std::sync::Mutex;
 
 use leakguard::testing::assert_no_leaks;
 use leakguard::{ScopeExt, track_growth, with_current_leak_scope};
-use leakguard_support::capture::{self, Captured, Events};
+use leakguard_support::capture::{self, Events};
 
 fn events() -> &'static Events {
     capture::global()
-}
-
-/// The outlived events about `collection`.
-fn outlived(collection: &str) -> Vec<Captured> {
-    let quoted = format!("{collection:?}");
-    events()
-        .of_kind("outlived")
-        .into_iter()
-        .filter(|e| e.field("collection") == Some(quoted.as_str()))
-        .collect()
 }
 
 fn assert_send<T: Send>(value: T) -> T {
@@ -72,7 +62,7 @@ fn spawn_blocking_through_the_adapter_runs_in_the_handlers_scope() {
     });
     assert_eq!(rows, 120);
     leakguard::check_now();
-    let found = outlived("Decoded.rows");
+    let found = events().about("outlived", "Decoded.rows");
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].field("scope"), Some("handle_request"));
     assert_eq!(found[0].field("instances"), Some("10"));
@@ -104,10 +94,10 @@ fn a_plain_thread_through_the_adapter_runs_in_the_spawning_scope() {
         worker.join().unwrap();
         // The thread has finished, the span has not: its value is not a leak yet.
         leakguard::check_now();
-        assert_eq!(outlived("Imported.lines"), vec![]);
+        assert_eq!(events().about("outlived", "Imported.lines"), vec![]);
     }
     leakguard::check_now();
-    let found = outlived("Imported.lines");
+    let found = events().about("outlived", "Imported.lines");
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].field("scope"), Some("import"));
     assert_eq!(

@@ -3,29 +3,12 @@
 //! value kept past its `info` span is still reported as outlived: the filter does not
 //! blind leakguard to the spans scopes are made of.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use leakguard::track_growth;
+use leakguard_support::capture::Printed;
 use tracing_subscriber::EnvFilter;
 
 #[path = "../examples/quickstart.rs"]
 mod example;
-
-/// What the fmt layer printed.
-#[derive(Clone, Default)]
-struct Printed(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[track_growth(scoped)]
 #[derive(Default)]
@@ -53,7 +36,7 @@ fn the_quickstart_set_up_under_rust_log_warn_prints_budgets_and_still_sees_scope
         }
         leakguard::check_now();
     });
-    let printed = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    let printed = printed.text();
     for expected in [
         "Inbox.messages over len budget: 101 entries > 100",
         "Inbox.messages over len budget: 801 entries > 8x 100",
