@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use leakguard::{Tracked, track_growth};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
 
 #[track_growth]
 #[derive(Debug, Default)]
@@ -21,11 +23,23 @@ pub struct Inbox {
     count: u64, // not a collection: untouched
 }
 
-fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+/// The logging set-up: `filter` (`RUST_LOG`) on the fmt layer, so that it filters what is
+/// printed and leakguard's layer still sees every span, whatever the level.
+pub fn subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_filter(filter),
+        )
+        .with(leakguard::layer())
+}
 
+/// A thousand messages, past both budgets.
+pub fn fill() -> Inbox {
     let mut inbox = Inbox::default();
     for id in 0..1_000u64 {
         let message = format!("message number {id}");
@@ -34,7 +48,15 @@ fn main() {
         inbox.scratch.clear();
         inbox.count += 1;
     }
+    inbox
+}
 
+#[allow(dead_code)] // a test includes this file for `subscriber` and `fill`
+fn main() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    subscriber(filter, std::io::stdout).init();
+
+    let inbox = fill();
     println!(
         "{} messages ({} bytes), {} indexed ({} bytes); instrumentation {}",
         inbox.messages.len(),

@@ -22,12 +22,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The outlived events about `collection`.
 fn outlived(collection: &str) -> Vec<Captured> {
-    let quoted = format!("{collection:?}");
-    events()
-        .of_kind("outlived")
-        .into_iter()
-        .filter(|e| e.field("collection") == Some(quoted.as_str()))
-        .collect()
+    events().about("outlived", collection)
 }
 
 fn assert_send<T: Send>(value: T) -> T {
@@ -203,17 +198,23 @@ fn assert_no_leaks_async_catches_a_leak_in_a_spawned_task_and_checks_stay_apart(
     let runtime = runtime();
     runtime.block_on(async {
         // Both checks at once on one runtime: only the leaky one fails.
+        let line = line!() + 1;
         let leaky = tokio::spawn(assert_send(assert_no_leaks_async(leaky_handler())));
         let tidy = tokio::spawn(assert_send(assert_no_leaks_async(tidy_handler())));
         let failure = leaky.await.unwrap_err();
         let message = failure.into_panic();
         let message = message.downcast_ref::<String>().expect("a panic message");
-        assert!(
-            message.starts_with("assert_no_leaks_async failed: 1 problem"),
-            "{message}"
+        // The panic is raised on a worker; its message names the test's line.
+        let title = message.lines().next().unwrap();
+        assert_eq!(
+            title,
+            format!(
+                "assert_no_leaks_async failed at {}:{line}:46: 1 problem",
+                file!()
+            )
         );
         assert!(
-            message.contains("Cache.entries outlived the closure"),
+            message.contains("Cache.entries outlived the future"),
             "{message}"
         );
         tidy.await.unwrap();
@@ -227,6 +228,7 @@ fn assert_no_growth_async_catches_what_grows_on_every_iteration() {
     let _ = events();
     let runtime = runtime();
     runtime.block_on(async {
+        let line = line!() + 1;
         let grows = tokio::spawn(assert_no_growth_async(5, || async {
             let mut cache = Cache::default();
             tokio::task::yield_now().await;
@@ -235,6 +237,8 @@ fn assert_no_growth_async_catches_what_grows_on_every_iteration() {
         }));
         let message = grows.await.unwrap_err().into_panic();
         let message = message.downcast_ref::<String>().unwrap();
+        let called_at = format!("assert_no_growth_async failed at {}:{line}:34: ", file!());
+        assert!(message.starts_with(&called_at), "{message}");
         assert!(
             message.contains("Cache.entries grew on every one of 4 iterations"),
             "{message}"

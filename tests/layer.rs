@@ -351,6 +351,28 @@ fn the_layer_never_disables_anything() {
     });
 }
 
+/// The README's chain of settings, as written: the ones that return a `Result` take a `?`.
+#[test]
+fn the_readme_settings_chain_with_a_question_mark_after_each_result()
+-> Result<(), leakguard::ConfigError> {
+    let layer = leakguard::layer()
+        .grace_period(Duration::from_secs(5))
+        .sample_interval(Duration::from_millis(500))?
+        .growth_samples(10)?
+        .rate_limit(Duration::from_secs(30))
+        .report_every(Duration::from_secs(300))?;
+    let settings = format!("{layer:?}");
+    for expected in [
+        "sample_interval: 500ms",
+        "growth_samples: 10",
+        "rate_window: 30s",
+        "report_interval: Some(300s)",
+    ] {
+        assert!(settings.contains(expected), "{settings}");
+    }
+    Ok(())
+}
+
 #[test]
 fn bad_layer_settings_are_errors_naming_the_setting() {
     for interval in [

@@ -3,28 +3,13 @@
 //! body kept past its `#[instrument]`ed handler is printed as outlived. In its own binary:
 //! the subscriber is the process's.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use leakguard::track_growth;
+use leakguard_support::capture::Printed;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
-
-/// What the fmt layer printed.
-#[derive(Clone, Default)]
-struct Printed(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[track_growth(scoped)]
 #[derive(Default)]
@@ -66,7 +51,7 @@ fn the_readme_set_up_prints_leaks_and_filters_the_rest() {
         handle_upload(id, id == 3);
     }
     leakguard::check_now();
-    let text = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    let text = printed.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     assert!(

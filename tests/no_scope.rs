@@ -41,6 +41,7 @@ fn a_global_filter_that_hides_the_spans_is_named_once() {
     let warned = events.of_kind("no_scope");
     assert_eq!(warned.len(), 1, "{:#?}", events.all());
     assert_eq!(warned[0].field("collection"), Some("\"Body.bytes\""));
+    assert_eq!(warned[0].field("cause"), Some("\"no_scope_entered\""));
     assert!(
         warned[0].message.contains("global `EnvFilter`"),
         "{}",

@@ -191,7 +191,7 @@ fn a_steady_scenario_passes_assert_no_growth() {
 }
 
 #[test]
-#[should_panic(expected = "assert_no_growth needs at least 3 iterations")]
+#[should_panic(expected = "assert_no_growth failed: 1 problem\n  needs at least 3 iterations")]
 fn assert_no_growth_needs_a_few_iterations() {
     testing::assert_no_growth(2, || {});
 }

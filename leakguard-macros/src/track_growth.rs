@@ -14,6 +14,7 @@ use crate::generics::with_heap_size_bounds;
 use crate::how::How;
 use crate::impl_heap_size;
 use crate::span::{item_keyword, last_span};
+use crate::symbol::BUDGET;
 use crate::{each, track_static, valid};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -40,6 +41,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#input #errors);
         }
     };
+    valid::check_item_budget(&item.attrs, valid::Item::Struct, &mut errors);
     if let Some(parsed) = Input::from_syn(&item, args, &mut errors) {
         valid::validate(&parsed, &mut errors);
         if !errors.has_any() {
@@ -61,8 +63,8 @@ fn with_errors(item: &DeriveInput, errors: Errors) -> TokenStream {
     quote!(#tokens #errors #fallback)
 }
 
-/// The item as written, minus the field attributes only `#[track_growth]` understands, so
-/// that they do not add "cannot find attribute" errors, whatever the item is.
+/// The item as written, minus the attributes only `#[track_growth]` understands, so that
+/// they do not add "cannot find attribute" errors, whatever the item is.
 fn without_helpers(input: &DeriveInput) -> TokenStream {
     let mut input = input.clone();
     let fields: Vec<&mut syn::Field> = match &mut input.data {
@@ -77,6 +79,8 @@ fn without_helpers(input: &DeriveInput) -> TokenStream {
     for field in fields {
         field.attrs.retain(|a| !attr::is_helper(a));
     }
+    // Reported by `valid::check_item_budget`.
+    input.attrs.retain(|a| a.path() != BUDGET);
     input.into_token_stream()
 }
 

@@ -22,7 +22,7 @@ use crate::each;
 use crate::errors::Errors;
 use crate::how::{self, How};
 use crate::span::last_span;
-use crate::symbol::HEAP_SIZE;
+use crate::symbol::{BUDGET, HEAP_SIZE};
 
 /// A `static` item, read without parsing its initializer.
 pub(crate) struct Static {
@@ -94,6 +94,7 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
             "a static lives as long as the process: it belongs to no scope; remove `scoped`",
         );
     }
+    crate::valid::check_item_budget(attrs, crate::valid::Item::Static, &mut errors);
     let inner = ast::innermost(ty);
     let functions = match how::how(attrs, &mut errors) {
         How::Measure => None,
@@ -113,8 +114,11 @@ pub(crate) fn expand(args: StructArgs, item: Static, mut errors: Errors) -> Toke
             None
         }
     };
-    // `#[heap_size]` is read here; the static keeps the other attributes.
-    let attrs: Vec<&Attribute> = attrs.iter().filter(|a| a.path() != HEAP_SIZE).collect();
+    // `#[heap_size]` is read here, a `#[budget]` reported; the static keeps the others.
+    let attrs: Vec<&Attribute> = attrs
+        .iter()
+        .filter(|a| a.path() != HEAP_SIZE && a.path() != BUDGET)
+        .collect();
     if !ast::is_std_collection(inner) {
         errors.at(
             inner,

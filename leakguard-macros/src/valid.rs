@@ -1,11 +1,14 @@
 //! The rules of `#[track_growth]` that parsing one attribute at a time cannot check: one
 //! function a rule, each with an example of what it rejects.
 
+use syn::{Attribute, Meta, Type};
+
 use crate::ast::{self, Field, Input, Kind};
 use crate::attr;
 use crate::each;
 use crate::errors::Errors;
 use crate::how::How;
+use crate::symbol::BUDGET;
 
 /// Reports every rule `input` breaks.
 pub(crate) fn validate(input: &Input<'_>, errors: &mut Errors) {
@@ -32,15 +35,79 @@ fn check_budget_target(field: &Field<'_>, errors: &mut Errors) {
     };
     let name = field.describe();
     match field.kind {
-        Kind::Untracked => errors.at(
-            budget.path(),
-            format!("`#[budget]` on {name}, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
-        ),
+        Kind::Untracked => match scalar(&field.original.ty) {
+            Some(scalar) => errors.at(
+                budget.path(),
+                format!("`#[budget]` on {name}, a `{scalar}`, which holds no entries and no heap memory: budgets go on collections (`Vec`, `HashMap`, `String`, ..., or a type of yours with `#[track]`)"),
+            ),
+            None => errors.at(
+                budget.path(),
+                format!("`#[budget]` on {name}, which leakguard does not track because its type is not a std collection; add `#[track]` if its type implements `HeapSize`"),
+            ),
+        },
         Kind::Skipped => errors.at(
             budget.path(),
             format!("`#[budget]` on {name}, which is marked `#[track(skip)]`; a skipped field has no budget"),
         ),
         Kind::Collection | Kind::OptedIn | Kind::Cache(..) => {}
+    }
+}
+
+/// The name of `ty` if it is a primitive with no heap: a number, `bool` or `char`.
+fn scalar(ty: &Type) -> Option<String> {
+    const SCALARS: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char",
+    ];
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let ident = path.path.get_ident()?.to_string();
+    SCALARS.contains(&ident.as_str()).then_some(ident)
+}
+
+/// What `#[track_growth]` is on.
+#[derive(Clone, Copy)]
+pub(crate) enum Item {
+    Struct,
+    Static,
+}
+
+impl Item {
+    fn name(self) -> &'static str {
+        match self {
+            Item::Struct => "struct",
+            Item::Static => "static",
+        }
+    }
+}
+
+/// A budget goes on a field; the budget of every field of a struct, or of a static, is an
+/// argument of `#[track_growth]`, and a `#[budget]` on the item would otherwise be "cannot
+/// find attribute".
+///
+/// ```text
+/// #[track_growth]
+/// #[budget(len = 100)] // error: write `#[track_growth(len = 100)]`
+/// struct Inbox { .. }
+/// ```
+pub(crate) fn check_item_budget(attrs: &[Attribute], what: Item, errors: &mut Errors) {
+    for budget in attrs.iter().filter(|a| a.path() == BUDGET) {
+        let args = match &budget.meta {
+            Meta::List(list) if !list.tokens.is_empty() => list.tokens.to_string(),
+            _ => "len = ..".to_string(),
+        };
+        let instead = match what {
+            Item::Struct => "for the same budget on every tracked field, write",
+            Item::Static => "a static's budget goes in its attribute,",
+        };
+        errors.at(
+            budget.path(),
+            format!(
+                "`#[budget]` goes on a field, not on a {}: {instead} `#[track_growth({args})]`",
+                what.name()
+            ),
+        );
     }
 }
 

@@ -119,6 +119,8 @@
 //!
 //! [`testing::assert_no_leaks`] and [`testing::assert_no_growth`] fail a test when a
 //! collection made in it outlives it, goes over its budget or grows at every iteration.
+//! [`testing::check_no_leaks`] and [`testing::check_no_growth`] return what they found
+//! instead of panicking.
 //!
 //! # Instrumentation on and off
 //!
@@ -126,7 +128,8 @@
 //! `debug_assertions` and compiled out of release builds; the feature `release` keeps it on
 //! in release builds, and `default-features = false` compiles it out everywhere. [`ENABLED`]
 //! says which. Compiled out, a tracked field is exactly as large as the collection it wraps
-//! and its methods are the collection's own. The feature `serde` adds `Serialize` and
+//! and its methods are the collection's own; a `#[scoped_cache]` field stays a bounded cache,
+//! larger than the map it bounds, as eviction is behaviour. The feature `serde` adds `Serialize` and
 //! `Deserialize` for tracked fields and `Serialize` for [`Report`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -178,7 +181,7 @@ pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
 pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
-pub use task::{LeakScoped, ScopeExt};
+pub use task::{LeakScoped, ScopeExt, with_current_leak_scope};
 pub use tracked::{
     Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, SharedCache, SharedCacheBuilder,
     Tracked,

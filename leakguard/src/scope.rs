@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
@@ -71,6 +71,40 @@ enum Entered {
 
 thread_local! {
     static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether a scope was ever entered in the process: what tells a filter that hides every
+/// span from code that runs outside the scopes others enter.
+static ENTERED_ANYWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Why the current thread is outside any scope, as far as can be told: the cause a
+/// `no_scope` warning names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outside {
+    /// No scope was ever entered in the process: its spans are disabled, or it has none.
+    NoScopeYet,
+    /// Other threads enter scopes, this one never did: a closure run on a thread of its
+    /// own or of a pool (`spawn_blocking`, `std::thread::spawn`).
+    ThreadWithoutScopes,
+    /// This thread entered scopes before, none now: code run outside them, or a span a
+    /// filter disabled.
+    BetweenScopes,
+}
+
+/// Why this thread is outside any scope now.
+pub(crate) fn outside() -> Outside {
+    if !ENTERED_ANYWHERE.load(Relaxed) {
+        return Outside::NoScopeYet;
+    }
+    // The stack never shrinks its storage: it has some once a scope was entered here.
+    let entered_here = STACK
+        .try_with(|stack| stack.try_borrow().map_or(true, |s| s.capacity() > 0))
+        .unwrap_or(true);
+    if entered_here {
+        Outside::BetweenScopes
+    } else {
+        Outside::ThreadWithoutScopes
+    }
 }
 
 /// The scope of a span, kept in the span's extensions so that its end is seen on close.
@@ -179,6 +213,9 @@ pub(crate) fn exit_span(span: u64) {
 /// Runs `f` on this thread's stack of scopes; does nothing while the stack is unavailable
 /// (the thread is being torn down, or the stack is borrowed further up).
 fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
+    if !ENTERED_ANYWHERE.load(Relaxed) {
+        ENTERED_ANYWHERE.store(true, Relaxed);
+    }
     let _ = STACK.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
             f(&mut stack);

@@ -1,5 +1,6 @@
-//! Scopes and test checks that follow futures: entered on every poll, on whatever thread
-//! polls, and left before the poll returns, so that nothing is held across `.await`.
+//! Scopes and test checks that follow futures and closures: entered on every poll, on
+//! whatever thread polls, and left before the poll returns, so that nothing is held across
+//! `.await`; entered for the run of a closure, on whatever thread runs it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -39,8 +40,10 @@ pub trait ScopeExt: Future + Sized {
     fn leak_scope(self, name: impl Into<Cow<'static, str>>) -> LeakScoped<Self> {
         LeakScoped {
             future: self,
-            scope: Some(ScopeInfo::new(name.into())),
-            check: 0,
+            carried: Carried {
+                scope: Some(ScopeInfo::new(name.into())),
+                check: 0,
+            },
         }
     }
 
@@ -52,14 +55,9 @@ pub trait ScopeExt: Future + Sized {
     /// [`assert_no_leaks_async`](crate::testing::assert_no_leaks_async), what the task
     /// creates counts as the checked future's.
     fn in_current_leak_scope(self) -> LeakScoped<Self> {
-        let scope = scope::current();
-        if let Some(scope) = &scope {
-            scope::hold(scope);
-        }
         LeakScoped {
             future: self,
-            scope,
-            check: harness::current(),
+            carried: Carried::current(),
         }
     }
 }
@@ -70,10 +68,91 @@ impl<F: Future> ScopeExt for F {}
 #[must_use = "futures do nothing unless polled"]
 pub struct LeakScoped<F> {
     future: F,
-    /// The scope it holds open, if any.
+    carried: Carried,
+}
+
+/// `f` as a closure that runs inside the scope and test check current where it is made,
+/// on whatever thread runs it: what [`in_current_leak_scope`](ScopeExt::in_current_leak_scope)
+/// is for a future, for `tokio::task::spawn_blocking`, `std::thread::spawn` or a thread
+/// pool, whose closures otherwise run outside any scope.
+///
+/// A scoped collection made inside `f` belongs to the caller's scope, and is reported
+/// against it if it outlives it; the scope stays open until the closure has run (or is
+/// dropped unrun). Under [`assert_no_leaks`](crate::testing::assert_no_leaks), what `f`
+/// creates counts as the checked closure's. The closure is `Send` when `f` is.
+///
+/// ```
+/// use leakguard::{track_growth, with_current_leak_scope};
+///
+/// #[track_growth(scoped)]
+/// #[derive(Default)]
+/// struct Thumbnail {
+///     pixels: Vec<u8>,
+/// }
+///
+/// let _request = leakguard::scope("resize");
+/// let resized = std::thread::spawn(with_current_leak_scope(|| {
+///     let mut thumbnail = Thumbnail::default(); // in `resize`, on the other thread
+///     thumbnail.pixels.resize(64 * 64, 0);
+///     thumbnail.pixels.len()
+/// }))
+/// .join()
+/// .unwrap();
+/// assert_eq!(resized, 4096);
+/// ```
+///
+/// With tokio: `tokio::task::spawn_blocking(with_current_leak_scope(move || decode(body)))`.
+pub fn with_current_leak_scope<F, R>(f: F) -> impl FnOnce() -> R
+where
+    F: FnOnce() -> R,
+{
+    let carried = Carried::current();
+    move || {
+        let _entered = carried.enter();
+        f()
+    }
+}
+
+/// The scope a future or closure holds open, and the test check it belongs to.
+struct Carried {
+    /// The scope, if any.
     scope: Option<Arc<ScopeInfo>>,
-    /// The test check it belongs to, 0 for none.
+    /// The test check, 0 for none.
     check: u32,
+}
+
+impl Carried {
+    /// The scope and check current on this thread, held open until dropped.
+    fn current() -> Self {
+        if !crate::mode::ENABLED {
+            return Carried {
+                scope: None,
+                check: 0,
+            };
+        }
+        let scope = scope::current();
+        if let Some(scope) = &scope {
+            scope::hold(scope);
+        }
+        Carried {
+            scope,
+            check: harness::current(),
+        }
+    }
+
+    /// Enters them on this thread until the guard drops.
+    fn enter(&self) -> Entered<'_> {
+        Entered::new(self.scope.as_ref(), self.check)
+    }
+}
+
+impl Drop for Carried {
+    /// Lets go of the scope: the last holder ends it.
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope::let_go(&scope);
+        }
+    }
 }
 
 impl<F> LeakScoped<F> {
@@ -81,14 +160,13 @@ impl<F> LeakScoped<F> {
     pub(crate) fn checked(future: F, check: u32) -> Self {
         LeakScoped {
             future,
-            scope: None,
-            check,
+            carried: Carried { scope: None, check },
         }
     }
 
     /// The scope's name, if it has one.
     pub fn scope_name(&self) -> Option<&str> {
-        self.scope.as_deref().map(|scope| &*scope.name)
+        self.carried.scope.as_deref().map(|scope| &*scope.name)
     }
 }
 
@@ -96,14 +174,14 @@ impl<F: Future> Future for LeakScoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is pinned with `self` and never moved out of it, here or in
-        // `Drop`; the other fields are not pinned.
+        // SAFETY: `future` is pinned with `self` and never moved out of it: not here, and
+        // `LeakScoped` has no `Drop` that could; the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         if !crate::mode::ENABLED {
             return future.poll(cx);
         }
-        let _entered = Entered::new(this.scope.as_ref(), this.check);
+        let _entered = this.carried.enter();
         future.poll(cx)
     }
 }
@@ -136,20 +214,11 @@ impl Drop for Entered<'_> {
     }
 }
 
-impl<F> Drop for LeakScoped<F> {
-    /// Lets go of the scope: the last holder ends it.
-    fn drop(&mut self) {
-        if let Some(scope) = self.scope.take() {
-            scope::let_go(&scope);
-        }
-    }
-}
-
 impl<F> fmt::Debug for LeakScoped<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LeakScoped")
             .field("scope", &self.scope_name())
-            .field("check", &self.check)
+            .field("check", &self.carried.check)
             .finish_non_exhaustive()
     }
 }

@@ -11,14 +11,48 @@
 //!   made before the check;
 //! - need no subscriber: they read leakguard's registry directly;
 //! - fail with a panic whose message names each collection as `Type.field`, where it first
-//!   grew, its length and its bytes.
+//!   grew, its length and its bytes. The panic is at the line of the test that called the
+//!   synchronous forms; the message of the async forms names that line, as their panic is
+//!   raised wherever the future is polled.
+//!
+//! [`check_no_leaks`], [`check_no_growth`] and their async forms check the same and return
+//! the findings as a [`Failure`] instead of panicking, for tests that expect a leak.
 //!
 //! They check what instrumentation records, so with instrumentation compiled out they run
-//! the closure and check nothing.
+//! the closure and check nothing: the assertions pass and the `check_` forms return `Ok`.
+//! A test that expects a finding reads [`ENABLED`](crate::ENABLED) rather than being
+//! `#[should_panic]`, which fails a release test run:
+//!
+//! ```
+//! use leakguard::{testing, track_growth};
+//!
+//! #[track_growth]
+//! #[derive(Default)]
+//! struct Inbox {
+//!     messages: Vec<String>,
+//! }
+//!
+//! let mut kept = Vec::new();
+//! let result = testing::check_no_leaks(|| {
+//!     let mut inbox = Inbox::default();
+//!     inbox.messages.push("hello".to_string());
+//!     kept.push(inbox);
+//! });
+//! if leakguard::ENABLED {
+//!     let failure = result.unwrap_err();
+//!     assert!(failure.to_string().contains("Inbox.messages outlived the closure"));
+//! } else {
+//!     assert!(result.is_ok()); // compiled out: nothing to check
+//! }
+//! ```
+//!
+//! A `cfg` cannot say the same: the features that decide it are leakguard's, which the
+//! test's crate does not see (`debug_assertions` is wrong under the feature `release`).
 //!
 //! A collection counts once it has held memory: one that never grew retains nothing. A
-//! collection created on a thread the closure spawns is not the closure's; one created by
-//! the closure and handed to such a thread is.
+//! collection created on a thread the closure spawns is not the closure's, unless the
+//! thread runs its closure through [`with_current_leak_scope`](crate::with_current_leak_scope);
+//! one created by the closure and handed to such a thread is.
 //!
 //! ```should_panic
 //! use leakguard::{testing, track_growth};
@@ -40,6 +74,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 
 use crate::harness::CheckGuard;
 use crate::meta::FieldKey;
@@ -87,18 +122,81 @@ impl fmt::Display for FirstGrown {
     }
 }
 
-/// The message of a failed assertion: a title line, then one line per problem.
-fn failure(assertion: &str, problems: &[String]) -> String {
-    let count = match problems.len() {
-        1 => "1 problem".to_string(),
-        n => format!("{n} problems"),
-    };
-    let mut message = format!("{assertion} failed: {count}");
-    for problem in problems {
-        message.push_str("\n  ");
-        message.push_str(problem);
+/// What a failed check found: the error of [`check_no_leaks`], [`check_no_growth`] and
+/// their async forms, and the message the assertions panic with.
+///
+/// It displays a title line, then one line per problem:
+///
+/// ```text
+/// check_no_leaks failed: 1 problem
+///   Inbox.messages outlived the closure: len 3, 96 B, first grown at tests/inbox.rs:20
+/// ```
+///
+/// The async forms name the line they were called from, as `.. failed at tests/x.rs:12:5: 1
+/// problem`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Failure {
+    check: &'static str,
+    called_at: Option<&'static Location<'static>>,
+    problems: Vec<String>,
+}
+
+impl Failure {
+    /// `Err` with what `check` found, if anything.
+    fn of(
+        check: &'static str,
+        called_at: Option<&'static Location<'static>>,
+        problems: Vec<String>,
+    ) -> Result<(), Failure> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Failure {
+            check,
+            called_at,
+            problems,
+        })
     }
-    message
+
+    /// One line per problem, as displayed after the title.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.check)?;
+        if let Some(at) = self.called_at {
+            write!(f, " at {at}")?;
+        }
+        match self.problems.len() {
+            1 => write!(f, ": 1 problem")?,
+            n => write!(f, ": {n} problems")?,
+        }
+        for problem in &self.problems {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// As displayed, so that `.unwrap()` on a check prints the findings readably.
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Panics with `failure`'s text, at the caller of the `#[track_caller]` assertion.
+#[track_caller]
+fn fail_on<T>(result: Result<T, Failure>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(failure) => panic!("{failure}"),
+    }
 }
 
 /// Runs `f` and fails if a tracked collection it created outlived it or went over its
@@ -112,23 +210,33 @@ fn failure(assertion: &str, problems: &[String]) -> String {
 ///   Inbox.messages outlived the closure: len 3, 96 B, first grown at tests/inbox.rs:20
 /// ```
 ///
-/// See the [module documentation](self) for what counts.
+/// The panic is at the caller's line. See the [module documentation](self) for what counts;
+/// [`check_no_leaks`] returns the findings instead.
 #[track_caller]
 pub fn assert_no_leaks(f: impl FnOnce()) {
+    fail_on(no_leaks("assert_no_leaks", f));
+}
+
+/// [`assert_no_leaks`] without the panic: `Err` with what it found, `Ok` if nothing (and
+/// always with instrumentation compiled out).
+pub fn check_no_leaks(f: impl FnOnce()) -> Result<(), Failure> {
+    no_leaks("check_no_leaks", f)
+}
+
+fn no_leaks(name: &'static str, f: impl FnOnce()) -> Result<(), Failure> {
     let check = CheckGuard::start();
     f();
-    let problems = leaks(&check);
+    let problems = leaks(&check, "closure");
     drop(check);
-    if !problems.is_empty() {
-        panic!("{}", failure("assert_no_leaks", &problems));
-    }
+    Failure::of(name, None, problems)
 }
 
 /// [`assert_no_leaks`] for a future, on any runtime: what `future` creates, on whichever
 /// worker polls it, and what the tasks it spawns with
 /// [`in_current_leak_scope`](crate::ScopeExt::in_current_leak_scope) create, must not
 /// outlive it or go over budget. Returns the future's output; fails with a panic like the
-/// synchronous check.
+/// synchronous check, whose message names the line that called it (the panic itself is
+/// raised where the future is polled).
 ///
 /// Each check follows its own future, so tests running in parallel, on one runtime or
 /// several, do not see each other's collections. The returned future is `Send` when
@@ -155,19 +263,36 @@ pub fn assert_no_leaks(f: impl FnOnce()) {
 /// # let mut check = std::pin::pin!(check);
 /// # assert_eq!(check.as_mut().poll(&mut cx), std::task::Poll::Ready(5));
 /// ```
-pub async fn assert_no_leaks_async<F: Future>(future: F) -> F::Output {
-    let check = CheckGuard::detached();
-    let output = LeakScoped::checked(future, check.tag).await;
-    let problems = leaks(&check);
-    drop(check);
-    if !problems.is_empty() {
-        panic!("{}", failure("assert_no_leaks_async", &problems));
-    }
-    output
+#[track_caller]
+pub fn assert_no_leaks_async<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    let called_at = Location::caller();
+    async move { fail_on(no_leaks_async("assert_no_leaks_async", called_at, future).await) }
 }
 
-/// What a check found: budgets crossed, and collections alive that it made.
-fn leaks(check: &CheckGuard) -> Vec<String> {
+/// [`assert_no_leaks_async`] without the panic: the future's output, or `Err` with what it
+/// found (and the line that called it); always `Ok` with instrumentation compiled out.
+#[track_caller]
+pub fn check_no_leaks_async<F: Future>(
+    future: F,
+) -> impl Future<Output = Result<F::Output, Failure>> {
+    no_leaks_async("check_no_leaks_async", Location::caller(), future)
+}
+
+async fn no_leaks_async<F: Future>(
+    name: &'static str,
+    called_at: &'static Location<'static>,
+    future: F,
+) -> Result<F::Output, Failure> {
+    let check = CheckGuard::detached();
+    let output = LeakScoped::checked(future, check.tag).await;
+    let problems = leaks(&check, "future");
+    drop(check);
+    Failure::of(name, Some(called_at), problems).map(|()| output)
+}
+
+/// What a check found: budgets crossed, and collections alive that it made; `checked` is
+/// what they outlived, the closure or the future.
+fn leaks(check: &CheckGuard, checked: &str) -> Vec<String> {
     let mut problems: Vec<String> = check
         .crossings()
         .into_iter()
@@ -183,7 +308,7 @@ fn leaks(check: &CheckGuard) -> Vec<String> {
         .collect();
     problems.extend(live(check, false).into_iter().map(|live| {
         format!(
-            "{} outlived the closure: len {}, {}{}",
+            "{} outlived the {checked}: len {}, {}{}",
             live.collection,
             live.len,
             ByteSize(live.bytes),
@@ -215,12 +340,25 @@ struct Totals {
 /// ```
 ///
 /// `iterations` must be at least 3: one to warm up, and two to see growth twice in a row.
+/// The panic is at the caller's line; [`check_no_growth`] returns the findings instead.
 #[track_caller]
-pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
-    assert!(
-        iterations >= 3,
-        "assert_no_growth needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
-    );
+pub fn assert_no_growth(iterations: usize, scenario: impl FnMut()) {
+    fail_on(no_growth("assert_no_growth", iterations, scenario));
+}
+
+/// [`assert_no_growth`] without the panic: `Err` with what grew, or with the mistake if
+/// `iterations` is under 3; `Ok` if nothing grew (and always with instrumentation compiled
+/// out).
+pub fn check_no_growth(iterations: usize, scenario: impl FnMut()) -> Result<(), Failure> {
+    no_growth("check_no_growth", iterations, scenario)
+}
+
+fn no_growth(
+    name: &'static str,
+    iterations: usize,
+    mut scenario: impl FnMut(),
+) -> Result<(), Failure> {
+    too_few(name, iterations, None)?;
     let check = CheckGuard::start();
     let mut history = Vec::new();
     for _ in 0..iterations {
@@ -228,22 +366,76 @@ pub fn assert_no_growth(iterations: usize, mut scenario: impl FnMut()) {
         history.push(snapshot(&check));
     }
     drop(check);
-    growth("assert_no_growth", &history);
+    Failure::of(name, None, growth(&history))
+}
+
+/// The mistake of a growth check given under 3 iterations.
+fn too_few(
+    name: &'static str,
+    iterations: usize,
+    called_at: Option<&'static Location<'static>>,
+) -> Result<(), Failure> {
+    let problem = format!(
+        "needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
+    );
+    Failure::of(
+        name,
+        called_at,
+        if iterations < 3 {
+            vec![problem]
+        } else {
+            Vec::new()
+        },
+    )
 }
 
 /// [`assert_no_growth`] for a scenario that is a future, on any runtime: `scenario()` is
 /// awaited `iterations` times, under a check that follows it and the tasks it spawns with
 /// [`in_current_leak_scope`](crate::ScopeExt::in_current_leak_scope). The returned future is
-/// `Send` when the scenario's futures are.
-pub async fn assert_no_growth_async<F, Fut>(iterations: usize, mut scenario: F)
+/// `Send` when the scenario's futures are. Its panic message names the line that called it.
+#[track_caller]
+pub fn assert_no_growth_async<F, Fut>(iterations: usize, scenario: F) -> impl Future<Output = ()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
-    assert!(
-        iterations >= 3,
-        "assert_no_growth_async needs at least 3 iterations: the first warms up, and growth shows over two more, got {iterations}"
-    );
+    let called_at = Location::caller();
+    async move {
+        fail_on(no_growth_async("assert_no_growth_async", called_at, iterations, scenario).await)
+    }
+}
+
+/// [`assert_no_growth_async`] without the panic: `Err` with what grew (and the line that
+/// called it), or with the mistake if `iterations` is under 3; always `Ok` with
+/// instrumentation compiled out.
+#[track_caller]
+pub fn check_no_growth_async<F, Fut>(
+    iterations: usize,
+    scenario: F,
+) -> impl Future<Output = Result<(), Failure>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    no_growth_async(
+        "check_no_growth_async",
+        Location::caller(),
+        iterations,
+        scenario,
+    )
+}
+
+async fn no_growth_async<F, Fut>(
+    name: &'static str,
+    called_at: &'static Location<'static>,
+    iterations: usize,
+    mut scenario: F,
+) -> Result<(), Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    too_few(name, iterations, Some(called_at))?;
     let check = CheckGuard::detached();
     let mut history = Vec::new();
     for _ in 0..iterations {
@@ -251,7 +443,7 @@ where
         history.push(snapshot(&check));
     }
     drop(check);
-    growth("assert_no_growth_async", &history);
+    Failure::of(name, Some(called_at), growth(&history))
 }
 
 /// Each `Type.field`'s live collections under `check` and those it changed, summed.
@@ -272,10 +464,10 @@ fn snapshot(check: &CheckGuard) -> HashMap<FieldKey, (Totals, &'static str, Site
     totals
 }
 
-/// Fails `assertion` for each `Type.field` that grew at every step of `history`.
-fn growth(assertion: &str, history: &[HashMap<FieldKey, (Totals, &'static str, Site)>]) {
+/// A line for each `Type.field` that grew at every step of `history`.
+fn growth(history: &[HashMap<FieldKey, (Totals, &'static str, Site)>]) -> Vec<String> {
     let Some(last) = history.last() else {
-        return;
+        return Vec::new();
     };
     let mut problems: Vec<(&'static str, String)> = Vec::new();
     for (key, (now, collection, site)) in last {
@@ -311,8 +503,5 @@ fn growth(assertion: &str, history: &[HashMap<FieldKey, (Totals, &'static str, S
         ));
     }
     problems.sort();
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
-        panic!("{}", failure(assertion, &lines));
-    }
+    problems.into_iter().map(|(_, line)| line).collect()
 }

@@ -60,6 +60,15 @@ impl Events {
             .collect()
     }
 
+    /// The events with target `leakguard` whose `kind` field is `kind`, about `collection`.
+    pub fn about(&self, kind: &str, collection: &str) -> Vec<Captured> {
+        let quoted = format!("{collection:?}");
+        self.of_kind(kind)
+            .into_iter()
+            .filter(|e| e.field("collection") == Some(quoted.as_str()))
+            .collect()
+    }
+
     /// Forgets the events so far.
     pub fn clear(&self) {
         self.0
@@ -146,5 +155,31 @@ impl<S: Subscriber> Layer<S> for CaptureLayer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(captured);
+    }
+}
+
+/// What a fmt layer printed: give it `move || printed.clone()` as its writer.
+#[derive(Clone, Debug, Default)]
+pub struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl Printed {
+    /// Everything printed so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for Printed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ use crate::clock::Nanos;
 use crate::meta::{FieldKey, FieldMeta};
 use crate::registry::Site;
 use crate::report::Report;
+use crate::scope::Outside;
 
 /// One thing worth an event.
 #[derive(Clone)]
@@ -42,8 +43,9 @@ pub(crate) enum Finding {
     SuspectedLeak(Suspect),
     /// The periodic report.
     Report(Report),
-    /// A scoped collection created outside any scope: said once per process.
-    NoScope(&'static FieldMeta),
+    /// A scoped collection created outside any scope, and why that is likely: said once
+    /// per process.
+    NoScope(&'static FieldMeta, Outside),
 }
 
 /// Where a collection's unused bytes are.
@@ -152,7 +154,7 @@ impl Finding {
             Finding::HoardedCapacity { .. } => "hoarded_capacity",
             Finding::Outlived(_) => "outlived",
             Finding::SuspectedLeak(_) => "suspected_leak",
-            Finding::NoScope(_) => "no_scope",
+            Finding::NoScope(..) => "no_scope",
             Finding::Report(_) => return None,
         })
     }
@@ -208,7 +210,7 @@ impl Finding {
                 1,
                 0,
             ),
-            Finding::Report(_) | Finding::NoScope(_) => return None,
+            Finding::Report(_) | Finding::NoScope(..) => return None,
         };
         let fingerprint = Fingerprint {
             kind,

@@ -6,6 +6,7 @@ use super::Event;
 use super::finding::{Detail, Finding, Hoard, Kind};
 use super::rate::Verdict;
 use crate::budget;
+use crate::scope::Outside;
 use crate::units::{ByteSize, Count, Elapsed, SignedBytes};
 
 /// What follows an event's message about how many there were: nothing for one first
@@ -203,14 +204,33 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 ),
             }
         }
-        Finding::NoScope(meta) => {
+        Finding::NoScope(meta, outside) => {
             let collection = meta.name;
-            tracing::warn!(
-                target: "leakguard",
-                kind = "no_scope",
-                collection,
-                "{collection} is scoped but was created outside any scope, so leakguard cannot tell when it outlives one; likely cause: the spans it runs in are disabled, by a global `EnvFilter` or `RUST_LOG` level that leaves them out (put the filter on the fmt layer, `fmt::layer().with_filter(..)`), or the code has no span (wrap it in `leakguard::scope(..)`, or a future in `.leak_scope(..)`). Said once",
-            );
+            macro_rules! no_scope {
+                ($cause:literal, $($message:tt)*) => {
+                    tracing::warn!(
+                        target: "leakguard",
+                        kind = "no_scope",
+                        collection,
+                        cause = $cause,
+                        $($message)*
+                    )
+                };
+            }
+            match outside {
+                Outside::NoScopeYet => no_scope!(
+                    "no_scope_entered",
+                    "{collection} is scoped but was created outside any scope, and no scope has been entered in this process, so leakguard cannot tell when it outlives one; likely cause: the spans it runs in are disabled, by a global `EnvFilter` or `RUST_LOG` level that leaves them out (put the filter on the fmt layer, `fmt::layer().with_filter(..)`), or the code has no span (wrap it in `leakguard::scope(..)`, or a future in `.leak_scope(..)`). Said once",
+                ),
+                Outside::ThreadWithoutScopes => no_scope!(
+                    "thread_without_scope",
+                    "{collection} is scoped but was created on a thread that has never entered a scope, while other threads do, so leakguard cannot tell when it outlives one; likely cause: a closure run on another thread (`tokio::task::spawn_blocking`, `std::thread::spawn`, a thread pool) does not carry the caller's scope: pass it through `leakguard::with_current_leak_scope(..)` (a spawned future through `.in_current_leak_scope()`). Said once",
+                ),
+                Outside::BetweenScopes => no_scope!(
+                    "outside_scope",
+                    "{collection} is scoped but was created outside any scope, on a thread that has entered scopes before, so leakguard cannot tell when it outlives one; likely cause: code run outside the span or scope it belongs to (a closure run later or on another thread: pass it through `leakguard::with_current_leak_scope(..)`; a spawned future: `.in_current_leak_scope()`), or a span disabled by a filter on the registry (put the filter on the fmt layer, `fmt::layer().with_filter(..)`). Said once",
+                ),
+            }
         }
         Finding::Outlived(leak) => {
             let site = leak.site.to_string();

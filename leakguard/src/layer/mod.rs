@@ -43,15 +43,35 @@ pub fn layer() -> LeakLayer {
 /// Installing it starts one sampler thread for the whole process. Budget and
 /// hoarded-capacity events need no layer; this one adds the checks that need a clock.
 ///
-/// | setting | default |
-/// |---|---|
-/// | [`grace_period`](Self::grace_period): how long a scoped collection may outlive its scope | 5 s |
-/// | [`sample_interval`](Self::sample_interval): how often the sampler looks | 1 s |
-/// | [`growth_samples`](Self::growth_samples): samples of growth in a row that make a suspected leak | 5 |
-/// | [`hoarded_capacity`](Self::hoarded_capacity): capacity over len, and unused bytes, that make a hoard | 4x and 1 MiB |
-/// | [`rate_limit`](Self::rate_limit): one event per leak fingerprint per window | 10 s |
-/// | [`report_every`](Self::report_every): log [`report`](crate::report()) at this interval | off |
-/// | [`history`](Self::history): samples of each group's bytes kept for trends and sparklines | 120 |
+/// | setting | returns | default |
+/// |---|---|---|
+/// | [`grace_period`](Self::grace_period): how long a scoped collection may outlive its scope | `Self` | 5 s |
+/// | [`sample_interval`](Self::sample_interval): how often the sampler looks | `Result<Self, ConfigError>` | 1 s |
+/// | [`growth_samples`](Self::growth_samples): samples of growth in a row that make a suspected leak | `Result<Self, ConfigError>` | 5 |
+/// | [`hoarded_capacity`](Self::hoarded_capacity): capacity over len, and unused bytes, that make a hoard | `Result<Self, ConfigError>` | 4x and 1 MiB |
+/// | [`rate_limit`](Self::rate_limit): one event per leak fingerprint per window | `Self` | 10 s |
+/// | [`report_every`](Self::report_every): log [`report`](crate::report()) at this interval | `Result<Self, ConfigError>` | off |
+/// | [`history`](Self::history): samples of each group's bytes kept for trends and sparklines | `Result<Self, ConfigError>` | 120 |
+///
+/// The settings that can be out of range return a [`Result`], so a chain takes a `?` after
+/// each of them:
+///
+/// ```
+/// use std::time::Duration;
+/// use tracing_subscriber::prelude::*;
+///
+/// # fn main() -> Result<(), leakguard::ConfigError> {
+/// let layer = leakguard::layer()
+///     .grace_period(Duration::from_secs(5))
+///     .sample_interval(Duration::from_millis(500))?
+///     .growth_samples(10)?
+///     .rate_limit(Duration::from_secs(30))
+///     .report_every(Duration::from_secs(300))?;
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// # let _ = subscriber;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
 /// own events, so that a test's own subscriber sees what its own code caused, and a

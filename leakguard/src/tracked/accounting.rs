@@ -525,6 +525,6 @@ fn no_scope(meta: &'static FieldMeta) {
         return;
     }
     if !SAID.swap(true, Relaxed) {
-        events::emit_now(Finding::NoScope(meta));
+        events::emit_now(Finding::NoScope(meta, scope::outside()));
     }
 }

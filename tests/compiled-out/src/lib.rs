@@ -27,3 +27,18 @@ pub struct Plain {
     pub name: String,
     pub count: u64,
 }
+
+/// A struct with a bounded cache field beside a tracked one, and its plain twin.
+#[leakguard::track_growth]
+#[derive(Default)]
+pub struct WithCache {
+    #[scoped_cache(max = 100)]
+    pub recent: HashMap<u64, String>,
+    pub log: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct PlainWithCache {
+    pub recent: HashMap<u64, String>,
+    pub log: Vec<String>,
+}

@@ -1,9 +1,10 @@
+use std::collections::HashMap;
 use std::mem::size_of;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use leakguard::{ENABLED, HeapSize, Tracked};
-use leakguard_compiled_out::{Annotated, EXPECT_ON, Plain};
+use leakguard_compiled_out::{Annotated, EXPECT_ON, Plain, PlainWithCache, WithCache};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 #[test]
@@ -22,6 +23,31 @@ fn annotated_struct_is_exactly_as_large_as_the_plain_one_when_compiled_out() {
             size_of::<Vec<u8>>()
         );
     }
+}
+
+/// What the README says of sizes compiled out: a tracked field is exactly its collection,
+/// while a `#[scoped_cache]` field stays a bounded cache, larger than the map it replaces;
+/// the struct is larger by exactly that difference.
+#[test]
+fn a_scoped_cache_field_keeps_the_size_of_its_cache_when_compiled_out() {
+    let cache = size_of::<leakguard::ScopedCache<u64, String>>();
+    let map = size_of::<HashMap<u64, String>>();
+    assert!(cache > map, "{cache} B against {map} B");
+    if !EXPECT_ON {
+        assert_eq!(
+            size_of::<WithCache>(),
+            size_of::<PlainWithCache>() - map + cache,
+            "{} B against {} B",
+            size_of::<WithCache>(),
+            size_of::<PlainWithCache>()
+        );
+    }
+    // Eviction is behaviour: the bound holds in every build.
+    let mut with_cache = WithCache::default();
+    for i in 0..1_000u64 {
+        with_cache.recent.insert(i, i.to_string());
+    }
+    assert_eq!(with_cache.recent.len(), 100);
 }
 
 struct CountEvents(Arc<AtomicUsize>);
@@ -95,4 +121,71 @@ fn a_shared_cache_bounds_counts_and_measures_in_every_mode() {
     let mut expected = 0;
     cache.for_each(|_, v| expected += size_of::<(u64, String)>() + v.capacity());
     assert_eq!(cache.bytes(), expected);
+}
+
+/// Polls `future` to its end; the checked futures here never wait.
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the future waited"),
+    }
+}
+
+static KEPT: std::sync::Mutex<Vec<Annotated>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps one more annotated struct with a message: a leak, and growth.
+fn leak() {
+    let mut a = Annotated::default();
+    a.messages.push("kept".to_string());
+    KEPT.lock().unwrap().push(a);
+}
+
+/// The `check_` forms find a leak exactly where instrumentation is on, and return `Ok`
+/// compiled out, as their documentation says: a test that expects a finding compares with
+/// `ENABLED` and passes in every build.
+#[test]
+fn the_check_forms_return_ok_when_compiled_out() {
+    let leaks = leakguard::testing::check_no_leaks(leak);
+    assert_eq!(leaks.is_err(), EXPECT_ON, "{leaks:?}");
+    let grows = leakguard::testing::check_no_growth(4, leak);
+    assert_eq!(grows.is_err(), EXPECT_ON, "{grows:?}");
+    let leaks_async = ready(leakguard::testing::check_no_leaks_async(async {
+        leak();
+        7
+    }));
+    assert_eq!(leaks_async.is_err(), EXPECT_ON, "{leaks_async:?}");
+    if !EXPECT_ON {
+        assert_eq!(leaks_async, Ok(7));
+    }
+    let grows_async = ready(leakguard::testing::check_no_growth_async(4, || async {
+        leak()
+    }));
+    assert_eq!(grows_async.is_err(), EXPECT_ON, "{grows_async:?}");
+    // A misuse is an error in every build.
+    assert!(leakguard::testing::check_no_growth(2, || {}).is_err());
+    // The assertions pass compiled out.
+    if !EXPECT_ON {
+        leakguard::testing::assert_no_leaks(leak);
+        leakguard::testing::assert_no_growth(4, leak);
+        ready(leakguard::testing::assert_no_leaks_async(async { leak() }));
+        ready(leakguard::testing::assert_no_growth_async(4, || async {
+            leak()
+        }));
+    }
+}
+
+/// A closure through `with_current_leak_scope` runs and returns its value in every build.
+#[test]
+fn with_current_leak_scope_runs_the_closure_in_every_mode() {
+    let _scope = leakguard::scope("job");
+    let len = std::thread::spawn(leakguard::with_current_leak_scope(|| {
+        let mut a = Annotated::default();
+        a.messages.push("made on another thread".to_string());
+        a.messages.len()
+    }))
+    .join()
+    .unwrap();
+    assert_eq!(len, 1);
 }

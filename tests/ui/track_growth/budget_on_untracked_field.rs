@@ -1,15 +1,19 @@
 use leakguard::track_growth;
 
+struct History {
+    entries: Vec<String>,
+}
+
 #[track_growth]
 struct Inbox {
     messages: Vec<String>,
     #[budget(len = 100)]
-    count: u64,
+    history: History,
 }
 
 fn fill(inbox: &mut Inbox) {
     inbox.messages.push("hello".to_string());
-    inbox.count += 1;
+    inbox.history.entries.push("hello".to_string());
 }
 
 fn main() {}
