@@ -148,6 +148,7 @@ mod cache;
 mod budget;
 mod meta;
 
+mod recipient;
 mod scope;
 
 mod registry;

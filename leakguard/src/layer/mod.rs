@@ -17,7 +17,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::monotonic_now;
 use crate::error::ConfigError;
-use crate::events::{self, Rates};
+use crate::events::{self, LayerRecipient, Rates};
+use crate::recipient::Recipient;
 use crate::scope::{self, SpanScope};
 use crate::settings::{self, SETTINGS};
 
@@ -67,6 +68,8 @@ pub struct LeakLayer {
     report_interval: Option<Duration>,
     /// The subscriber's rate table, made anew when the layer joins a subscriber.
     rates: Arc<Rates>,
+    /// The subscriber, once it is a dispatch: what is deferred on its threads is for it.
+    subscriber: LayerRecipient,
 }
 
 impl Default for LeakLayer {
@@ -80,6 +83,7 @@ impl Default for LeakLayer {
             rate_window: settings::DEFAULT_RATE_WINDOW,
             report_interval: None,
             rates: Arc::new(Rates::new(settings::DEFAULT_RATE_WINDOW)),
+            subscriber: LayerRecipient::default(),
         }
     }
 }
@@ -178,6 +182,8 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         self.apply();
+        let _ = self.subscriber.set(Recipient::of(subscriber));
+        events::layered();
         events::arm();
         sampler::start(subscriber.downgrade());
     }
@@ -187,6 +193,7 @@ where
         self.apply();
         // A table of this subscriber's own, even if a clone of this layer joined another.
         self.rates = Arc::new(Rates::new(self.rate_window));
+        self.subscriber = LayerRecipient::default();
     }
 
     /// Hands out the subscriber's rate table, which leakguard's events find through the
@@ -198,10 +205,18 @@ where
         events::downcast_rates(&self.rates, id)
     }
 
+    fn event_enabled(&self, _: &tracing::Event<'_>, _: Context<'_, S>) -> bool {
+        // This thread has this subscriber, though a finding raised inside this dispatch
+        // finds none: it waits for it rather than being dropped. Said before any layer's
+        // `on_event` runs, so that one of them raising it on the thread's first event is
+        // no exception.
+        events::saw_subscriber(&self.subscriber);
+        true
+    }
+
     fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
-        // This thread has a subscriber, though a finding raised inside this dispatch finds
-        // none: it waits for it rather than being dropped.
-        events::saw_subscriber();
+        // Again, for a layer that filters which events it sees.
+        events::saw_subscriber(&self.subscriber);
     }
 
     fn on_enter(&self, id: &span::Id, _: Context<'_, S>) {
