@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use tracing::dispatcher::{Dispatch, WeakDispatch};
+use tracing::dispatcher::{self, Dispatch, WeakDispatch};
 use tracing::subscriber::NoSubscriber;
 
 /// A subscriber findings go to, or none.
@@ -12,6 +12,12 @@ use tracing::subscriber::NoSubscriber;
 pub(crate) struct Recipient(Option<WeakDispatch>);
 
 impl Recipient {
+    /// This thread's subscriber; none where there is none, and inside the dispatch of
+    /// another event, where `tracing` hands out none.
+    pub(crate) fn current() -> Recipient {
+        dispatcher::get_default(Recipient::of)
+    }
+
     /// The subscriber of `dispatch`, none for the no-op one.
     pub(crate) fn of(dispatch: &Dispatch) -> Recipient {
         Recipient((!dispatch.is::<NoSubscriber>()).then(|| dispatch.downgrade()))
@@ -32,6 +38,20 @@ impl Recipient {
     /// not built on a `tracing_subscriber` registry, which cannot be told from others.
     pub(crate) fn identity(&self) -> Option<Identity> {
         identity(&self.dispatch()?)
+    }
+}
+
+impl Recipient {
+    /// Whether `self` and `other` are one subscriber, alive and told apart by its registry,
+    /// or both none.
+    pub(crate) fn is(&self, other: &Recipient) -> bool {
+        match (self.is_some(), other.is_some()) {
+            (false, false) => true,
+            (true, true) => self
+                .identity()
+                .is_some_and(|one| other.identity() == Some(one)),
+            _ => false,
+        }
     }
 }
 
@@ -72,6 +92,18 @@ mod tests {
         assert_eq!(of_one.clone().identity(), of_one.identity());
         assert_ne!(Recipient::of(&other).identity(), of_one.identity());
         assert!(!Recipient::of(&Dispatch::none()).is_some());
+    }
+
+    #[test]
+    fn the_current_recipient_is_the_default_subscriber() {
+        let one = subscriber();
+        dispatcher::with_default(&one, || {
+            assert_eq!(Recipient::current().identity(), identity(&one));
+            assert!(Recipient::current().is(&Recipient::of(&one)));
+            assert!(!Recipient::current().is(&Recipient::of(&subscriber())));
+        });
+        assert!(Recipient::default().is(&Recipient::default()));
+        assert!(!Recipient::default().is(&Recipient::of(&one)));
     }
 
     #[test]

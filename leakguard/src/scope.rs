@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::{Nanos, monotonic_now};
+use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
 
@@ -37,10 +38,24 @@ pub(crate) struct ScopeInfo {
     /// A hash of its name, which the registry keeps for each of its collections: the
     /// collections of one leak, in however many scopes of that name, are counted together.
     pub(crate) name_hash: u64,
+    /// The subscriber current where it began: what its collections outlive it for is told
+    /// to that one, not to every subscriber of the process.
+    pub(crate) recipient: Recipient,
 }
 
 impl ScopeInfo {
-    pub(crate) fn new(name: Cow<'static, str>) -> Arc<Self> {
+    /// A scope named `name` that begins here, under this thread's subscriber.
+    pub(crate) fn here(name: Cow<'static, str>) -> Arc<Self> {
+        // Compiled out, no collection is ever scoped: no subscriber to remember.
+        let recipient = if crate::mode::ENABLED {
+            Recipient::current()
+        } else {
+            Recipient::default()
+        };
+        Self::new(name, recipient)
+    }
+
+    pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
         Arc::new(Self {
@@ -50,6 +65,7 @@ impl ScopeInfo {
             live: AtomicUsize::new(0),
             holds: AtomicUsize::new(1),
             name_hash,
+            recipient,
         })
     }
 }
@@ -98,7 +114,7 @@ pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
 /// ```
 #[must_use = "the scope ends when the guard is dropped"]
 pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
-    let info = ScopeInfo::new(name.into());
+    let info = ScopeInfo::here(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
     if crate::mode::ENABLED {
         with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
@@ -245,7 +261,7 @@ fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
         if let Some(SpanScope(scope)) = extensions.get_mut::<SpanScope>() {
             return Some(scope.clone());
         }
-        let scope = ScopeInfo::new(Cow::Borrowed(span.name()));
+        let scope = ScopeInfo::new(Cow::Borrowed(span.name()), Recipient::of(dispatch));
         extensions.insert(SpanScope(scope.clone()));
         Some(scope)
     })
@@ -302,11 +318,17 @@ pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     }
 }
 
-/// Takes the scopes due for their check by `due_by`: those whose grace period is over by
-/// then.
-pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
+impl Due {
+    /// Whether its grace period is over by `at`.
+    pub(crate) fn due_by(&self, at: Nanos) -> bool {
+        self.at <= at
+    }
+}
+
+/// Takes the scopes that `pick` chooses to check now.
+pub(crate) fn take_due(pick: impl Fn(&Due) -> bool) -> Vec<Due> {
     let mut pending = pending();
-    let (due, waiting) = pending.due.drain(..).partition(|d| d.at <= due_by);
+    let (due, waiting) = pending.due.drain(..).partition(pick);
     pending.due = waiting;
     due
 }

@@ -39,7 +39,7 @@ pub trait ScopeExt: Future + Sized {
     fn leak_scope(self, name: impl Into<Cow<'static, str>>) -> LeakScoped<Self> {
         LeakScoped {
             future: self,
-            scope: Some(ScopeInfo::new(name.into())),
+            scope: Some(ScopeInfo::here(name.into())),
             check: 0,
         }
     }

@@ -55,7 +55,9 @@ pub fn layer() -> LeakLayer {
 ///
 /// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
 /// own events, so that a test's own subscriber sees what its own code caused, and a
-/// subscriber without the layer gets every event. The other settings apply to the whole
+/// subscriber without the layer gets every event. For the same reason, collections that
+/// outlived their scope are told to the subscriber current where the scope began, and to
+/// no other. The other settings apply to the whole
 /// process when the layer is installed.
 #[derive(Clone, Debug)]
 pub struct LeakLayer {
@@ -238,12 +240,19 @@ where
     }
 }
 
-/// Runs every pending check now, on this thread: scopes that ended are checked whatever
-/// is left of their grace period, and suppressed events are summarised. Events go to this
-/// thread's subscriber. For tests and shutdown hooks.
+/// Runs the pending checks of this thread's subscriber now, on this thread: scopes that
+/// began under it and ended are checked whatever is left of their grace period, and
+/// suppressed events are summarised. Events go to this thread's subscriber. For tests and
+/// shutdown hooks.
+///
+/// Scopes that began under another subscriber are left to their own (a test running in
+/// parallel checks its own), and to the sampler once their grace period is over.
 pub fn check_now() {
     let now = monotonic_now();
-    let found = detect::checks(now.saturating_add(SETTINGS.grace()), now, false);
+    let here = Recipient::current();
+    let due_by = now.saturating_add(SETTINGS.grace());
+    let due = scope::take_due(|d| d.due_by(due_by) && d.scope.recipient.is(&here));
+    let found = detect::checks(due, now, false);
     events::deliver(&found);
 }
 
