@@ -56,6 +56,7 @@ fn a_leaky_test_sees_each_of_its_own_outlived_warnings() {
     let (_guard, events) = subscriber();
     meet();
     let mut kept = Vec::new();
+    let mut seen = 0;
     for round in 1..=ROUNDS {
         // A span in even rounds, an explicit scope in odd ones: both are scopes.
         if round % 2 == 0 {
@@ -64,14 +65,26 @@ fn a_leaky_test_sees_each_of_its_own_outlived_warnings() {
             let _scope = leakguard::scope("request");
             kept.push(upload());
         }
+        // Whatever else the test does before it checks: the sampler and the other test's
+        // check_now run meanwhile.
+        std::thread::sleep(Duration::from_millis(5));
         leakguard::check_now();
         // The sampler may have taken it first: it tells this subscriber too.
         let start = Instant::now();
-        while events.of_kind("outlived").len() < round && start.elapsed() < Duration::from_secs(5) {
+        while events.of_kind("outlived").len() < round
+            && start.elapsed() < Duration::from_millis(500)
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(events.of_kind("outlived").len(), round, "round {round}");
+        if events.of_kind("outlived").len() >= round {
+            seen += 1;
+        }
     }
+    assert_eq!(
+        (seen, events.of_kind("outlived").len()),
+        (ROUNDS, ROUNDS),
+        "rounds that saw their own warning, and warnings in all, of {ROUNDS}"
+    );
     LEAKY_DONE.store(true, SeqCst);
     for warning in events.of_kind("outlived") {
         assert_eq!(warning.field("collection"), Some("\"Upload.chunks\""));
@@ -95,7 +108,12 @@ fn a_quiet_test_sees_no_outlived_warning_of_another() {
         leakguard::check_now();
         std::thread::sleep(Duration::from_millis(1));
         rounds += 1;
-        let outlived = events.of_kind("outlived");
-        assert!(outlived.is_empty(), "round {rounds}: {outlived:#?}");
     }
+    let outlived = events.of_kind("outlived");
+    assert!(
+        outlived.is_empty(),
+        "{} warnings of another test in {rounds} rounds: {:#?}",
+        outlived.len(),
+        outlived.first()
+    );
 }
