@@ -3,11 +3,12 @@
 //! test grows a shared `static` once per iteration and must fail every round, naming it;
 //! the other pushes and pops on the same static and must pass every round.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use leakguard::{testing, track_growth};
+use leakguard_support::parallel;
 
 #[track_growth]
 static HISTORY: LazyLock<Mutex<Vec<u64>>> = LazyLock::new(Default::default);
@@ -15,16 +16,6 @@ static HISTORY: LazyLock<Mutex<Vec<u64>>> = LazyLock::new(Default::default);
 const ROUNDS: usize = 50;
 
 static GROWER_DONE: AtomicBool = AtomicBool::new(false);
-
-/// Waits, up to a few seconds, for the other test to start, so that the two overlap.
-fn meet() {
-    static STARTED: AtomicUsize = AtomicUsize::new(0);
-    STARTED.fetch_add(1, SeqCst);
-    let start = Instant::now();
-    while STARTED.load(SeqCst) < 2 && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// The message `check` failed with, if it failed.
 fn failure(check: impl FnOnce() + std::panic::UnwindSafe) -> Option<String> {
@@ -43,7 +34,7 @@ fn a_test_that_grows_a_shared_static_fails_every_round_beside_one_that_only_touc
     if !leakguard::ENABLED {
         return;
     }
-    meet();
+    parallel::meet(2);
     let mut failed = 0;
     let mut named = 0;
     for _ in 0..ROUNDS {
@@ -76,7 +67,7 @@ fn a_test_that_pushes_and_pops_on_a_shared_static_passes_beside_one_that_grows_i
     if !leakguard::ENABLED {
         return;
     }
-    meet();
+    parallel::meet(2);
     let start = Instant::now();
     let mut rounds = 0;
     let mut failures = Vec::new();

@@ -4,11 +4,12 @@
 //! every round, the other dropping it in time. Both call `check_now`, and the sampler runs
 //! every few milliseconds beside them.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use leakguard::track_growth;
 use leakguard_support::capture::{self, Events};
+use leakguard_support::parallel;
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -32,16 +33,6 @@ fn subscriber() -> (DefaultGuard, Events) {
     (tracing::subscriber::set_default(subscriber), events)
 }
 
-/// Waits, up to a few seconds, for the other test to start, so that the two overlap.
-fn meet() {
-    static STARTED: AtomicUsize = AtomicUsize::new(0);
-    STARTED.fetch_add(1, SeqCst);
-    let start = Instant::now();
-    while STARTED.load(SeqCst) < 2 && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 static LEAKY_DONE: AtomicBool = AtomicBool::new(false);
 
 /// An upload that holds memory, made in the current scope.
@@ -54,7 +45,7 @@ fn upload() -> Upload {
 #[test]
 fn a_leaky_test_sees_each_of_its_own_outlived_warnings() {
     let (_guard, events) = subscriber();
-    meet();
+    parallel::meet(2);
     let mut kept = Vec::new();
     let mut seen = 0;
     for round in 1..=ROUNDS {
@@ -95,7 +86,7 @@ fn a_leaky_test_sees_each_of_its_own_outlived_warnings() {
 #[test]
 fn a_quiet_test_sees_no_outlived_warning_of_another() {
     let (_guard, events) = subscriber();
-    meet();
+    parallel::meet(2);
     let start = Instant::now();
     let mut rounds = 0;
     // At least as many rounds as the leaky test, and for as long as it runs.
