@@ -43,13 +43,19 @@ impl Recipient {
 
 impl Recipient {
     /// Whether `self` and `other` are one subscriber, alive and told apart by its registry,
-    /// or both none.
-    pub(crate) fn is(&self, other: &Recipient) -> bool {
+    /// or both none. The handles it takes to tell go to `held`, to be dropped where the
+    /// caller holds no lock: the last handle to a subscriber drops it, and its fields.
+    pub(crate) fn is(&self, other: &Recipient, held: &mut Vec<Dispatch>) -> bool {
         match (self.is_some(), other.is_some()) {
             (false, false) => true,
-            (true, true) => self
-                .identity()
-                .is_some_and(|one| other.identity() == Some(one)),
+            (true, true) => {
+                let (Some(one), Some(two)) = (self.dispatch(), other.dispatch()) else {
+                    return false;
+                };
+                let same = identity(&one).is_some_and(|id| identity(&two) == Some(id));
+                held.extend([one, two]);
+                same
+            }
             _ => false,
         }
     }
@@ -99,11 +105,13 @@ mod tests {
         let one = subscriber();
         dispatcher::with_default(&one, || {
             assert_eq!(Recipient::current().identity(), identity(&one));
-            assert!(Recipient::current().is(&Recipient::of(&one)));
-            assert!(!Recipient::current().is(&Recipient::of(&subscriber())));
+            let held = &mut Vec::new();
+            assert!(Recipient::current().is(&Recipient::of(&one), held));
+            assert!(!Recipient::current().is(&Recipient::of(&subscriber()), held));
         });
-        assert!(Recipient::default().is(&Recipient::default()));
-        assert!(!Recipient::default().is(&Recipient::of(&one)));
+        let held = &mut Vec::new();
+        assert!(Recipient::default().is(&Recipient::default(), held));
+        assert!(!Recipient::default().is(&Recipient::of(&one), held));
     }
 
     #[test]

@@ -318,18 +318,30 @@ pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     }
 }
 
-impl Due {
-    /// Whether its grace period is over by `at`.
-    pub(crate) fn due_by(&self, at: Nanos) -> bool {
-        self.at <= at
-    }
+/// Takes the scopes due for their check by `due_by`: those whose grace period is over by
+/// then.
+pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
+    let mut pending = pending();
+    let (due, waiting) = pending.due.drain(..).partition(|d| d.at <= due_by);
+    pending.due = waiting;
+    due
 }
 
-/// Takes the scopes that `pick` chooses to check now.
-pub(crate) fn take_due(pick: impl Fn(&Due) -> bool) -> Vec<Due> {
-    let mut pending = pending();
-    let (due, waiting) = pending.due.drain(..).partition(pick);
-    pending.due = waiting;
+/// Takes the scopes due by `due_by` that began under the subscriber `here`.
+pub(crate) fn take_due_of(due_by: Nanos, here: &Recipient) -> Vec<Due> {
+    // Dropped after the lock: the last handle to a subscriber that ended meanwhile drops it,
+    // and whatever it holds.
+    let mut held = Vec::new();
+    let due = {
+        let mut pending = pending();
+        let (due, waiting) = pending
+            .due
+            .drain(..)
+            .partition(|d| d.at <= due_by && d.scope.recipient.is(here, &mut held));
+        pending.due = waiting;
+        due
+    };
+    drop(held);
     due
 }
 

@@ -57,8 +57,7 @@ pub fn layer() -> LeakLayer {
 /// own events, so that a test's own subscriber sees what its own code caused, and a
 /// subscriber without the layer gets every event. For the same reason, collections that
 /// outlived their scope are told to the subscriber current where the scope began, and to
-/// no other. The other settings apply to the whole
-/// process when the layer is installed.
+/// no other. The other settings apply to the whole process when the layer is installed.
 #[derive(Clone, Debug)]
 pub struct LeakLayer {
     grace: Duration,
@@ -251,7 +250,7 @@ pub fn check_now() {
     let now = monotonic_now();
     let here = Recipient::current();
     let due_by = now.saturating_add(SETTINGS.grace());
-    let due = scope::take_due(|d| d.due_by(due_by) && d.scope.recipient.is(&here));
+    let due = scope::take_due_of(due_by, &here);
     let found = detect::checks(due, now, false);
     events::deliver(&found);
 }

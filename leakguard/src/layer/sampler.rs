@@ -95,7 +95,7 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
         return;
     }
     *last_sample = now;
-    let mut found = checks(scope::take_due(|d| d.due_by(now)), now, true);
+    let mut found = checks(scope::take_due(now), now, true);
     let interval = SETTINGS.report_interval();
     if interval != 0 && now.saturating_sub(*last_report) >= interval {
         *last_report = now;
