@@ -214,6 +214,7 @@ fn a_warning_deferred_on_a_thread_that_ends_reaches_that_threads_subscriber() {
         );
     }
     assert!(over_budget(&mine).is_empty());
+    println!("the slowest of 50 deferred warnings arrived {slowest:?} after its thread ended");
     assert!(
         slowest < Duration::from_millis(100),
         "the slowest of 50 deferred warnings took {slowest:?}"
