@@ -1,6 +1,7 @@
 //! What a running test check needs from below: its tag, current on the thread that runs it
-//! (collections made there carry it), and the budget crossings of those collections, which
-//! the event pipeline records. [`testing`](crate::testing) builds the assertions on it.
+//! (collections made there carry it), the budget crossings of those collections, which
+//! the event pipeline records, and the changes its thread made to collections made before
+//! it or elsewhere. [`testing`](crate::testing) builds the assertions on it.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::Crossing;
 use crate::meta::FieldMeta;
-use crate::registry::Site;
+use crate::registry::{Site, Slot};
 use crate::sync::{self, lock};
 
 /// Checks running in the process; while any is, figures are published exactly.
@@ -49,6 +50,7 @@ static CROSSINGS: Mutex<Option<HashMap<u32, Vec<Recorded>>>> = Mutex::new(None);
 
 pub(crate) fn poison() {
     sync::poison(&CROSSINGS);
+    sync::poison(&CHANGES);
 }
 
 /// Records that a collection made under check `tag` went over its budget; only the highest
@@ -78,6 +80,43 @@ pub(crate) fn record_crossing(tag: u32, meta: &'static FieldMeta, site: Site, cr
     }
 }
 
+/// What a check's thread changed in one collection made outside the check, in all since
+/// the check began: what its scenario grew there, whatever other threads did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) len: i64,
+    pub(crate) bytes: i64,
+}
+
+/// Each running check's changes, by the collection's [`instance`](Slot::instance): one
+/// entry per collection its thread changed, for as long as the check runs.
+static CHANGES: Mutex<Option<HashMap<u32, HashMap<u64, Change>>>> = Mutex::new(None);
+
+/// Whether `slot`'s figures should be recorded as changed by check `tag` when they change:
+/// the collection was made outside that check.
+#[inline]
+pub(crate) fn changes_outside(tag: u32, slot: &Slot) -> bool {
+    tag != 0 && slot.test.load(Relaxed) != tag
+}
+
+/// Records that check `tag`'s thread moved the figures of the collection in `slot` from
+/// `before` to `after` (len, bytes).
+pub(crate) fn record_change(tag: u32, slot: &Slot, before: (usize, usize), after: (usize, usize)) {
+    if before == after {
+        return;
+    }
+    let delta = |a: usize, b: usize| (a as i64).wrapping_sub(b as i64);
+    let mut guard = lock(&CHANGES);
+    let change = guard
+        .get_or_insert_with(HashMap::new)
+        .entry(tag)
+        .or_default()
+        .entry(slot.instance())
+        .or_default();
+    change.len = change.len.wrapping_add(delta(after.0, before.0));
+    change.bytes = change.bytes.wrapping_add(delta(after.1, before.1));
+}
+
 /// A running check: its tag is current on this thread until it is dropped.
 pub(crate) struct CheckGuard {
     pub(crate) tag: u32,
@@ -101,6 +140,14 @@ impl CheckGuard {
             tag,
             outer: NOT_ENTERED,
         }
+    }
+
+    /// The changes this check's thread made to collections made outside it, by instance.
+    pub(crate) fn changes(&self) -> HashMap<u64, Change> {
+        lock(&CHANGES)
+            .as_ref()
+            .and_then(|map| map.get(&self.tag).cloned())
+            .unwrap_or_default()
     }
 
     /// Takes the crossings recorded under this check.
@@ -132,6 +179,9 @@ impl Drop for CheckGuard {
         }
         ACTIVE.fetch_sub(1, Relaxed);
         if let Some(map) = lock(&CROSSINGS).as_mut() {
+            map.remove(&self.tag);
+        }
+        if let Some(map) = lock(&CHANGES).as_mut() {
             map.remove(&self.tag);
         }
     }

@@ -151,6 +151,7 @@ mod cache;
 mod budget;
 mod meta;
 
+mod recipient;
 mod scope;
 
 mod registry;

@@ -67,9 +67,6 @@ pub(crate) struct Slot {
     pub(crate) scope_name: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
-    /// The test check whose thread last changed it, 0 for none: a collection made before a
-    /// check can still grow in it.
-    pub(crate) touched: AtomicU32,
     /// When it was registered, on the registry's clock.
     pub(crate) born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
@@ -97,7 +94,6 @@ pub(crate) struct Published {
     pub(crate) scope: u64,
     pub(crate) scope_name: u64,
     pub(crate) test: u32,
-    pub(crate) touched: u32,
     pub(crate) born: u64,
 }
 
@@ -147,7 +143,6 @@ impl Slot {
             scope: self.scope.load(Relaxed),
             scope_name: self.scope_name.load(Relaxed),
             test: self.test.load(Relaxed),
-            touched: self.touched.load(Relaxed),
             born: self.born.load(Relaxed),
         };
         // A collection released and another registered meanwhile: the figures may mix both.
@@ -362,7 +357,6 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.scope.store(registration.scope, Relaxed);
     slot.scope_name.store(registration.scope_name, Relaxed);
     slot.test.store(registration.test, Relaxed);
-    slot.touched.store(registration.test, Relaxed);
     slot.born.store(registration.now, Relaxed);
     slot.state.store(u64::from(generation) << 32, Release);
     slot.meta

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::{Nanos, monotonic_now};
+use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
 
@@ -37,10 +38,24 @@ pub(crate) struct ScopeInfo {
     /// A hash of its name, which the registry keeps for each of its collections: the
     /// collections of one leak, in however many scopes of that name, are counted together.
     pub(crate) name_hash: u64,
+    /// The subscriber current where it began: what its collections outlive it for is told
+    /// to that one, not to every subscriber of the process.
+    pub(crate) recipient: Recipient,
 }
 
 impl ScopeInfo {
-    pub(crate) fn new(name: Cow<'static, str>) -> Arc<Self> {
+    /// A scope named `name` that begins here, under this thread's subscriber.
+    pub(crate) fn here(name: Cow<'static, str>) -> Arc<Self> {
+        // Compiled out, no collection is ever scoped: no subscriber to remember.
+        let recipient = if crate::mode::ENABLED {
+            Recipient::current()
+        } else {
+            Recipient::default()
+        };
+        Self::new(name, recipient)
+    }
+
+    pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
         Arc::new(Self {
@@ -50,6 +65,7 @@ impl ScopeInfo {
             live: AtomicUsize::new(0),
             holds: AtomicUsize::new(1),
             name_hash,
+            recipient,
         })
     }
 }
@@ -132,7 +148,7 @@ pub(crate) struct SpanScope(pub(crate) Arc<ScopeInfo>);
 /// ```
 #[must_use = "the scope ends when the guard is dropped"]
 pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
-    let info = ScopeInfo::new(name.into());
+    let info = ScopeInfo::here(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
     if crate::mode::ENABLED {
         with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
@@ -282,7 +298,7 @@ fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
         if let Some(SpanScope(scope)) = extensions.get_mut::<SpanScope>() {
             return Some(scope.clone());
         }
-        let scope = ScopeInfo::new(Cow::Borrowed(span.name()));
+        let scope = ScopeInfo::new(Cow::Borrowed(span.name()), Recipient::of(dispatch));
         extensions.insert(SpanScope(scope.clone()));
         Some(scope)
     })
@@ -345,6 +361,24 @@ pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
     let mut pending = pending();
     let (due, waiting) = pending.due.drain(..).partition(|d| d.at <= due_by);
     pending.due = waiting;
+    due
+}
+
+/// Takes the scopes due by `due_by` that began under the subscriber `here`.
+pub(crate) fn take_due_of(due_by: Nanos, here: &Recipient) -> Vec<Due> {
+    // Dropped after the lock: the last handle to a subscriber that ended meanwhile drops it,
+    // and whatever it holds.
+    let mut held = Vec::new();
+    let due = {
+        let mut pending = pending();
+        let (due, waiting) = pending
+            .due
+            .drain(..)
+            .partition(|d| d.at <= due_by && d.scope.recipient.is(here, &mut held));
+        pending.due = waiting;
+        due
+    };
+    drop(held);
     due
 }
 

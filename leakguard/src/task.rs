@@ -41,7 +41,7 @@ pub trait ScopeExt: Future + Sized {
         LeakScoped {
             future: self,
             carried: Carried {
-                scope: Some(ScopeInfo::new(name.into())),
+                scope: Some(ScopeInfo::here(name.into())),
                 check: 0,
             },
         }

@@ -8,7 +8,8 @@
 //!   not see each other's collections: [`assert_no_leaks`] at those created while it runs
 //!   (one alive before the check is no leak of the closure), [`assert_no_growth`] at those
 //!   and at older ones the scenario changes on this thread, such as the history of a server
-//!   made before the check;
+//!   made before the check, and in those only at what the scenario changed, whatever other
+//!   threads do to them;
 //! - need no subscriber: they read leakguard's registry directly;
 //! - fail with a panic whose message names each collection as `Type.field`, where it first
 //!   grew, its length and its bytes. The panic is at the line of the test that called the
@@ -82,29 +83,56 @@ use crate::registry::{self, Site};
 use crate::task::LeakScoped;
 use crate::units::{ByteSize, SignedBytes};
 
-/// One live collection made under a check.
+/// One live collection made under a check, or changed by its thread.
 struct Live {
     key: FieldKey,
     collection: &'static str,
     site: Site,
     len: usize,
     bytes: usize,
+    /// What the check grew it by: all of it for one made under the check, and for one made
+    /// outside it, what the check's thread changed in it, whatever other threads did.
+    grown: Grown,
 }
 
-/// Live collections made under `check`, and with `touched`, those its thread changed, with
-/// their figures.
-fn live(check: &CheckGuard, touched: bool) -> Vec<Live> {
+/// Growth that a check's scenario caused, in entries and bytes.
+#[derive(Clone, Copy, Default)]
+struct Grown {
+    len: i64,
+    bytes: i64,
+}
+
+/// Live collections made under `check`, and with `changed`, those made outside it that its
+/// thread changed, with their figures.
+fn live(check: &CheckGuard, changed: bool) -> Vec<Live> {
+    let changes = if changed {
+        check.changes()
+    } else {
+        HashMap::new()
+    };
     let mut live = Vec::new();
-    registry::for_each_live(|_, seen| {
-        if seen.test == check.tag || (touched && seen.touched == check.tag) {
-            live.push(Live {
-                key: seen.meta.key(),
-                collection: seen.meta.name,
-                site: seen.site,
-                len: seen.len,
-                bytes: seen.bytes,
-            });
-        }
+    registry::for_each_live(|slot, seen| {
+        let grown = if seen.test == check.tag {
+            Grown {
+                len: seen.len as i64,
+                bytes: seen.bytes as i64,
+            }
+        } else if let Some(change) = changes.get(&slot.instance()) {
+            Grown {
+                len: change.len,
+                bytes: change.bytes,
+            }
+        } else {
+            return;
+        };
+        live.push(Live {
+            key: seen.meta.key(),
+            collection: seen.meta.name,
+            site: seen.site,
+            len: seen.len,
+            bytes: seen.bytes,
+            grown,
+        });
     });
     live.sort_by(|a, b| a.collection.cmp(b.collection).then(a.site.cmp(&b.site)));
     live
@@ -318,12 +346,14 @@ fn leaks(check: &CheckGuard, checked: &str) -> Vec<String> {
     problems
 }
 
-/// A `Type.field`'s live collections under a check, after one iteration.
+/// A `Type.field`'s live collections under a check, after one iteration: their figures,
+/// and what the check grew them by.
 #[derive(Clone, Copy, Default)]
 struct Totals {
     instances: usize,
     len: usize,
     bytes: usize,
+    grown: Grown,
 }
 
 /// Runs `scenario` `iterations` times and fails if some tracked collection grew on every
@@ -331,7 +361,9 @@ struct Totals {
 ///
 /// It looks at each `Type.field` created while it runs or changed by the scenario on this
 /// thread, made before it or not: the sum of the lengths and bytes of its live collections
-/// must not rise at every iteration. The panic message names it, with
+/// must not rise at every iteration. Of a collection made before it or elsewhere, such as a
+/// `static`, only what this thread changed counts, so that a test running beside it that
+/// uses the same collection neither hides its growth nor is blamed for it. The panic message names it, with
 /// its growth per iteration:
 ///
 /// ```text
@@ -457,6 +489,8 @@ fn snapshot(check: &CheckGuard) -> HashMap<FieldKey, (Totals, &'static str, Site
         entry.0.instances += 1;
         entry.0.len += live.len;
         entry.0.bytes += live.bytes;
+        entry.0.grown.len += live.grown.len;
+        entry.0.grown.bytes += live.grown.bytes;
         if !entry.2.is_known() {
             entry.2 = live.site;
         }
@@ -477,14 +511,14 @@ fn growth(history: &[HashMap<FieldKey, (Totals, &'static str, Site)>]) -> Vec<St
             .collect();
         let grew_every_time = series
             .windows(2)
-            .all(|w| w[1].bytes > w[0].bytes || w[1].len > w[0].len);
+            .all(|w| w[1].grown.bytes > w[0].grown.bytes || w[1].grown.len > w[0].grown.len);
         if !grew_every_time {
             continue;
         }
         let steps = (series.len() - 1) as f64;
         let first = series[0];
-        let per_len = (now.len as f64 - first.len as f64) / steps;
-        let per_bytes = (now.bytes as f64 - first.bytes as f64) / steps;
+        let per_len = (now.grown.len - first.grown.len) as f64 / steps;
+        let per_bytes = (now.grown.bytes - first.grown.bytes) as f64 / steps;
         let instances = match now.instances {
             1 => "1 instance".to_string(),
             n => format!("{n} instances"),

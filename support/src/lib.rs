@@ -3,4 +3,5 @@
 
 pub mod alloc;
 pub mod capture;
+pub mod parallel;
 pub mod reliability;

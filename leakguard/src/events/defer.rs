@@ -14,6 +14,7 @@ use tracing::subscriber::NoSubscriber;
 use tracing::{Dispatch, dispatcher};
 
 use super::{Event, Finding, deliver_to, emit_once, format};
+use crate::recipient::Recipient;
 use crate::sync::{self, lock};
 
 /// Most findings kept waiting; past that the oldest are dropped, and counted.
@@ -22,6 +23,8 @@ pub(crate) const MAX_DEFERRED: usize = 1024;
 struct Deferred {
     finding: Finding,
     thread: ThreadId,
+    /// The subscriber of the thread that raised it, if known.
+    to: Recipient,
 }
 
 struct Queue {
@@ -83,8 +86,10 @@ pub(crate) fn global_seen() -> bool {
     GLOBAL.load(Relaxed)
 }
 
-/// Keeps `finding` until it can be emitted.
-pub(crate) fn defer(finding: Finding) {
+/// Keeps `finding`, raised on a thread whose subscriber is `to` (if known), until it can be
+/// emitted: at the thread's next leakguard event outside a callback, or by the delivery
+/// thread, whichever comes first.
+pub(crate) fn defer(finding: Finding, to: Recipient) {
     let thread = thread::current().id();
     {
         let mut queue = lock(&QUEUE);
@@ -92,12 +97,14 @@ pub(crate) fn defer(finding: Finding) {
             queue.items.pop_front();
             queue.lost += 1;
         }
-        queue.items.push_back(Deferred { finding, thread });
+        queue.items.push_back(Deferred {
+            finding,
+            thread,
+            to,
+        });
     }
     let _ = WAITING.try_with(|w| w.set(true));
-    if global_seen() {
-        wake_delivery();
-    }
+    wake_delivery();
 }
 
 /// Emits this thread's waiting findings to `dispatch`, its subscriber now.
@@ -107,17 +114,18 @@ pub(crate) fn flush_here(dispatch: &Dispatch) {
     }
     let here = thread::current().id();
     let (mine, lost) = take(|d| d.thread == here);
-    deliver_waiting(dispatch, mine, lost);
+    let mine: Vec<Finding> = mine.into_iter().map(|d| d.finding).collect();
+    deliver_waiting(dispatch, &mine, lost);
 }
 
 /// Takes the waiting findings `pick` chooses, and the count of those lost.
-fn take(pick: impl Fn(&Deferred) -> bool) -> (Vec<Finding>, u64) {
+fn take(pick: impl Fn(&Deferred) -> bool) -> (Vec<Deferred>, u64) {
     let mut queue = lock(&QUEUE);
     let mut taken = Vec::new();
     let mut kept = VecDeque::new();
     for deferred in queue.items.drain(..) {
         if pick(&deferred) {
-            taken.push(deferred.finding);
+            taken.push(deferred);
         } else {
             kept.push_back(deferred);
         }
@@ -126,8 +134,8 @@ fn take(pick: impl Fn(&Deferred) -> bool) -> (Vec<Finding>, u64) {
     (taken, std::mem::take(&mut queue.lost))
 }
 
-fn deliver_waiting(dispatch: &Dispatch, findings: Vec<Finding>, lost: u64) {
-    deliver_to(dispatch, &findings);
+fn deliver_waiting(dispatch: &Dispatch, findings: &[Finding], lost: u64) {
+    deliver_to(dispatch, findings);
     if lost > 0 {
         emit_once(|| {
             format::emit(&Event::Lost {
@@ -138,8 +146,7 @@ fn deliver_waiting(dispatch: &Dispatch, findings: Vec<Finding>, lost: u64) {
     }
 }
 
-/// Wakes the thread that delivers waiting findings to the global default subscriber,
-/// starting it the first time.
+/// Wakes the thread that delivers waiting findings, starting it the first time.
 fn wake_delivery() {
     static WAKE: OnceLock<Option<Mutex<SyncSender<()>>>> = OnceLock::new();
     let wake = WAKE.get_or_init(|| {
@@ -152,12 +159,8 @@ fn wake_delivery() {
                     // from this thread while the other still runs its callback.
                     thread::sleep(Duration::from_millis(1));
                     probe_global();
-                    let (findings, lost) = take(|_| true);
-                    // This thread has no default of its own: the global one receives them.
-                    let dispatch = dispatcher::get_default(Dispatch::clone);
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        deliver_waiting(&dispatch, findings, lost)
-                    }));
+                    let (waiting, lost) = take(|_| true);
+                    deliver_elsewhere(waiting, lost);
                 }
             })
             .ok()
@@ -165,5 +168,30 @@ fn wake_delivery() {
     });
     if let Some(wake) = wake {
         let _ = lock(wake).try_send(());
+    }
+}
+
+/// Emits each of `waiting` to the subscriber of the thread that raised it, or to the global
+/// default where that is unknown; what was for a subscriber that has ended goes nowhere.
+fn deliver_elsewhere(waiting: Vec<Deferred>, mut lost: u64) {
+    // This thread has no default of its own: this is the global one, if any.
+    let global = dispatcher::get_default(Dispatch::clone);
+    for deferred in waiting {
+        let dispatch = match deferred.to.dispatch() {
+            Some(dispatch) => dispatch,
+            None if deferred.to.is_some() => continue,
+            None => global.clone(),
+        };
+        let lost = std::mem::take(&mut lost);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            dispatcher::with_default(&dispatch, || {
+                deliver_waiting(&dispatch, std::slice::from_ref(&deferred.finding), lost)
+            })
+        }));
+    }
+    if lost > 0 {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            deliver_waiting(&global, &[], lost)
+        }));
     }
 }

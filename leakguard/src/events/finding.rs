@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use crate::budget::{Crossing, Limit};
 use crate::clock::Nanos;
 use crate::meta::{FieldKey, FieldMeta};
+use crate::recipient::Recipient;
 use crate::registry::Site;
 use crate::report::Report;
 use crate::scope::Outside;
@@ -84,6 +85,8 @@ pub(crate) struct Outlived {
     pub(crate) age: Nanos,
     /// How long ago the scope ended.
     pub(crate) since_end: Nanos,
+    /// The subscriber current where the scopes began, which is told.
+    pub(crate) recipient: Recipient,
 }
 
 /// A collection that grew at every sample of a run.
@@ -147,6 +150,14 @@ impl Detail {
 }
 
 impl Finding {
+    /// The subscriber it is for, if it is for one rather than for every subscriber.
+    pub(crate) fn recipient(&self) -> Option<&Recipient> {
+        match self {
+            Finding::Outlived(leak) => Some(&leak.recipient),
+            _ => None,
+        }
+    }
+
     /// The `kind` its event carries, or `None` for a report.
     pub(crate) fn kind_name(&self) -> Option<&'static str> {
         Some(match self {

@@ -8,8 +8,9 @@
 //! would when a subscriber's own callback uses a tracked collection: the subscriber would be
 //! re-entered, and deadlock on its own lock or panic on its own `RefCell`. A finding raised
 //! there is deferred, and emitted at the thread's next leakguard event outside a callback,
-//! by [`check_now`](crate::check_now), or, under a global default subscriber, by a delivery
-//! thread within milliseconds.
+//! by [`check_now`](crate::check_now), or by a delivery thread a millisecond or so after it
+//! was raised, to the thread's subscriber (the global default where the thread's is
+//! unknown), whichever comes first: the thread may end before it sees another event.
 
 mod defer;
 mod finding;
@@ -17,8 +18,9 @@ mod format;
 mod rate;
 
 use std::any::TypeId;
-use std::cell::Cell;
-use std::sync::Arc;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 use tracing::Dispatch;
 use tracing::dispatcher;
@@ -28,6 +30,7 @@ pub(crate) use finding::{Finding, Fingerprint, Hoard, Outlived, Suspect};
 pub(crate) use rate::{Rates, Verdict};
 
 use crate::harness;
+use crate::recipient::Recipient;
 
 /// A finding as one subscriber receives it, or the summary of what its rate limit held back.
 pub(crate) enum Event<'a> {
@@ -71,7 +74,7 @@ pub(crate) fn emit_now(finding: Finding) {
             defer::flush_here(&dispatch);
             deliver_to(&dispatch, std::slice::from_ref(&finding));
         }
-        None if has_subscriber() => defer::defer(finding),
+        None if has_subscriber() => defer::defer(finding, thread_recipient()),
         // Nobody listens: there is nothing to wait for.
         None => {}
     }
@@ -85,7 +88,12 @@ pub(crate) fn deliver(findings: &[Finding]) {
             defer::flush_here(&dispatch);
             deliver_to(&dispatch, findings);
         }
-        None if has_subscriber() => findings.iter().for_each(|f| defer::defer(f.clone())),
+        None if has_subscriber() => {
+            let to = thread_recipient();
+            findings
+                .iter()
+                .for_each(|f| defer::defer(f.clone(), to.clone()));
+        }
         None => {}
     }
 }
@@ -96,32 +104,69 @@ fn current() -> Option<Dispatch> {
     let dispatch = dispatcher::get_default(|dispatch| {
         (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| dispatch.clone())
     });
-    if dispatch.is_some() {
-        saw_subscriber();
+    if let Some(dispatch) = &dispatch {
+        let seen = Arc::new(OnceLock::from(Recipient::of(dispatch)));
+        let _ = THREAD_SUBSCRIBER.try_with(|known| known.replace(Some(seen)));
     }
     dispatch
 }
 
+/// A subscriber as its layer knows it: set once the subscriber is a dispatch.
+pub(crate) type LayerRecipient = Arc<OnceLock<Recipient>>;
+
 thread_local! {
-    /// Whether this thread has had a subscriber: the one that `tracing` hides inside a
-    /// dispatch, as opposed to none at all.
-    static SAW_SUBSCRIBER: Cell<bool> = const { Cell::new(false) };
+    /// This thread's subscriber as last seen: the one that `tracing` hides inside a
+    /// dispatch, as opposed to none at all. What is deferred here is for it.
+    static THREAD_SUBSCRIBER: RefCell<Option<LayerRecipient>> = const { RefCell::new(None) };
 }
 
-/// Notes that this thread has a subscriber; the layer does so on each of its events.
-pub(crate) fn saw_subscriber() {
-    let _ = SAW_SUBSCRIBER.try_with(|saw| saw.set(true));
+/// Whether a layer joined a subscriber anywhere: a thread that has seen none of its own yet
+/// may have the global default, which the delivery thread finds.
+static LAYERED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a layer's subscriber is a dispatch.
+pub(crate) fn layered() {
+    LAYERED.store(true, Relaxed);
 }
 
-/// Whether a finding that finds no subscriber here has one to wait for: the thread's own,
-/// hidden by a dispatch in progress, or the global default.
+/// Notes that this thread's subscriber is `subscriber`, as its layer does on each of its
+/// events: cheap when it already was.
+pub(crate) fn saw_subscriber(subscriber: &LayerRecipient) {
+    let _ = THREAD_SUBSCRIBER.try_with(|known| {
+        let Ok(mut known) = known.try_borrow_mut() else {
+            return;
+        };
+        if !known.as_ref().is_some_and(|k| Arc::ptr_eq(k, subscriber)) {
+            *known = Some(subscriber.clone());
+        }
+    });
+}
+
+/// The subscriber of this thread as last seen, if any.
+fn thread_recipient() -> Recipient {
+    THREAD_SUBSCRIBER
+        .try_with(|known| {
+            let known = known.try_borrow().ok()?;
+            known.as_ref()?.get().cloned()
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// Whether this thread has a subscriber to tell.
 pub(crate) fn listening() -> bool {
     current().is_some()
 }
 
+/// Whether a finding that finds no subscriber here has one to wait for: the thread's own,
+/// hidden by a dispatch in progress, or the global default, known or possible.
 fn has_subscriber() -> bool {
-    defer::global_seen() || SAW_SUBSCRIBER.try_with(Cell::get).unwrap_or(false)
+    defer::global_seen()
+        || LAYERED.load(Relaxed)
+        || THREAD_SUBSCRIBER
+            .try_with(|known| known.try_borrow().is_ok_and(|k| k.is_some()))
+            .unwrap_or(false)
 }
 
 /// The rate table of the layer in `dispatch`, if it has one.

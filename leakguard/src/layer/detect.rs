@@ -10,13 +10,13 @@ use crate::events::{self, Finding, Outlived, Suspect};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_SUSPECTED, Site};
 use crate::report::report;
-use crate::scope::{self, ScopeInfo};
+use crate::scope::{self, Due, ScopeInfo};
 use crate::settings::SETTINGS;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Checks the scopes due at `due`, and, when `sample`, samples growth; returns what it
-/// found, recorded for the test checks.
-pub(super) fn checks(due: Nanos, now: Nanos, sample: bool) -> Vec<Finding> {
+/// Checks the scopes `due`, and, when `sample`, samples growth; returns what it found,
+/// recorded for the test checks.
+pub(super) fn checks(due: Vec<Due>, now: Nanos, sample: bool) -> Vec<Finding> {
     let mut found: Vec<Finding> = outlived(due, now)
         .into_iter()
         .map(Finding::Outlived)
@@ -32,23 +32,34 @@ pub(super) fn checks(due: Nanos, now: Nanos, sample: bool) -> Vec<Finding> {
 /// many findings it had.
 pub(crate) fn sample_tick() -> usize {
     let now = monotonic_now();
-    let found = checks(now, now, true).len();
+    let found = checks(scope::take_due(now), now, true).len();
     let _ = report();
     found
 }
 
-/// Checks the scopes due by `due_by` (`now` for those whose grace period is over, later to
-/// check some early); returns the collections that outlived them, one entry per leak (type,
-/// field, site and scope name), aged at `now`.
-fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
-    let due = scope::take_due(due_by);
+/// Checks the scopes `due`; returns the collections that outlived them, one entry per leak
+/// (type, field, site and scope name) and subscriber to tell, aged at `now`.
+fn outlived(due: Vec<Due>, now: Nanos) -> Vec<Outlived> {
     if due.is_empty() {
         return Vec::new();
     }
-    let scopes: HashMap<u64, &Arc<ScopeInfo>> =
-        due.iter().map(|d| (d.scope.id, &d.scope)).collect();
+    // Each scope with who to tell: scopes of one live subscriber are told together, each
+    // other scope alone (those that began under no subscriber together).
+    let scopes: HashMap<u64, (&Arc<ScopeInfo>, usize)> = due
+        .iter()
+        .map(|d| {
+            let recipient = &d.scope.recipient;
+            let told = match recipient.identity() {
+                Some(identity) => identity,
+                // Registries are aligned: an odd number is never one of theirs.
+                None if recipient.is_some() => (d.scope.id as usize) << 1 | 1,
+                None => 0,
+            };
+            (d.scope.id, (&d.scope, told))
+        })
+        .collect();
     // Same type, field, site and scope name, in however many scopes: one leak.
-    let mut leaks: HashMap<(FieldKey, Site, u64), Outlived> = HashMap::new();
+    let mut leaks: HashMap<(FieldKey, Site, u64, usize), Outlived> = HashMap::new();
     // Collections of each leak found in earlier checks and still alive.
     let mut earlier: HashMap<(FieldKey, Site, u64), u64> = HashMap::new();
     registry::for_each_live(|slot, seen| {
@@ -58,7 +69,8 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
                 .or_default() += 1;
             return;
         }
-        let Some(scope) = (seen.scope != 0).then(|| scopes.get(&seen.scope)).flatten() else {
+        let Some(&(scope, told)) = (seen.scope != 0).then(|| scopes.get(&seen.scope)).flatten()
+        else {
             return;
         };
         // Each collection is reported once, though its scope may be checked again; and not
@@ -70,7 +82,7 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
         let age = now.saturating_sub(seen.born);
         let since_end = now.saturating_sub(scope.ended.load(Relaxed));
         let leak = leaks
-            .entry((seen.meta.key(), seen.site, scope.name_hash))
+            .entry((seen.meta.key(), seen.site, scope.name_hash, told))
             .or_insert_with(|| Outlived {
                 meta: seen.meta,
                 scope: scope.name.clone(),
@@ -81,6 +93,7 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
                 bytes: 0,
                 age: 0,
                 since_end,
+                recipient: scope.recipient.clone(),
             });
         leak.instances += 1;
         if age >= leak.age {
@@ -92,8 +105,8 @@ fn outlived(due_by: Nanos, now: Nanos) -> Vec<Outlived> {
     });
     let mut out: Vec<Outlived> = leaks
         .into_iter()
-        .map(|(key, mut leak)| {
-            leak.alive = leak.instances + earlier.get(&key).copied().unwrap_or(0);
+        .map(|((field, site, name, _), mut leak)| {
+            leak.alive = leak.instances + earlier.get(&(field, site, name)).copied().unwrap_or(0);
             leak
         })
         .collect();

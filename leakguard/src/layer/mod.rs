@@ -17,7 +17,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::clock::monotonic_now;
 use crate::error::ConfigError;
-use crate::events::{self, Rates};
+use crate::events::{self, LayerRecipient, Rates};
+use crate::recipient::Recipient;
 use crate::scope::{self, SpanScope};
 use crate::settings::{self, SETTINGS};
 
@@ -75,8 +76,9 @@ pub fn layer() -> LeakLayer {
 ///
 /// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
 /// own events, so that a test's own subscriber sees what its own code caused, and a
-/// subscriber without the layer gets every event. The other settings apply to the whole
-/// process when the layer is installed.
+/// subscriber without the layer gets every event. For the same reason, collections that
+/// outlived their scope are told to the subscriber current where the scope began, and to
+/// no other. The other settings apply to the whole process when the layer is installed.
 #[derive(Clone, Debug)]
 pub struct LeakLayer {
     grace: Duration,
@@ -89,6 +91,8 @@ pub struct LeakLayer {
     history: usize,
     /// The subscriber's rate table, made anew when the layer joins a subscriber.
     rates: Arc<Rates>,
+    /// The subscriber, once it is a dispatch: what is deferred on its threads is for it.
+    subscriber: LayerRecipient,
 }
 
 impl Default for LeakLayer {
@@ -103,6 +107,7 @@ impl Default for LeakLayer {
             report_interval: None,
             history: settings::DEFAULT_HISTORY,
             rates: Arc::new(Rates::new(settings::DEFAULT_RATE_WINDOW)),
+            subscriber: LayerRecipient::default(),
         }
     }
 }
@@ -221,6 +226,8 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         self.apply();
+        let _ = self.subscriber.set(Recipient::of(subscriber));
+        events::layered();
         events::arm();
         sampler::start(subscriber.downgrade());
     }
@@ -230,6 +237,7 @@ where
         self.apply();
         // A table of this subscriber's own, even if a clone of this layer joined another.
         self.rates = Arc::new(Rates::new(self.rate_window));
+        self.subscriber = LayerRecipient::default();
     }
 
     /// Hands out the subscriber's rate table, which leakguard's events find through the
@@ -241,10 +249,18 @@ where
         events::downcast_rates(&self.rates, id)
     }
 
+    fn event_enabled(&self, _: &tracing::Event<'_>, _: Context<'_, S>) -> bool {
+        // This thread has this subscriber, though a finding raised inside this dispatch
+        // finds none: it waits for it rather than being dropped. Said before any layer's
+        // `on_event` runs, so that one of them raising it on the thread's first event is
+        // no exception.
+        events::saw_subscriber(&self.subscriber);
+        true
+    }
+
     fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
-        // This thread has a subscriber, though a finding raised inside this dispatch finds
-        // none: it waits for it rather than being dropped.
-        events::saw_subscriber();
+        // Again, for a layer that filters which events it sees.
+        events::saw_subscriber(&self.subscriber);
     }
 
     fn on_enter(&self, id: &span::Id, _: Context<'_, S>) {
@@ -266,12 +282,19 @@ where
     }
 }
 
-/// Runs every pending check now, on this thread: scopes that ended are checked whatever
-/// is left of their grace period, and suppressed events are summarised. Events go to this
-/// thread's subscriber. For tests and shutdown hooks.
+/// Runs the pending checks of this thread's subscriber now, on this thread: scopes that
+/// began under it and ended are checked whatever is left of their grace period, and
+/// suppressed events are summarised. Events go to this thread's subscriber. For tests and
+/// shutdown hooks.
+///
+/// Scopes that began under another subscriber are left to their own (a test running in
+/// parallel checks its own), and to the sampler once their grace period is over.
 pub fn check_now() {
     let now = monotonic_now();
-    let found = detect::checks(now.saturating_add(SETTINGS.grace()), now, false);
+    let here = Recipient::current();
+    let due_by = now.saturating_add(SETTINGS.grace());
+    let due = scope::take_due_of(due_by, &here);
+    let found = detect::checks(due, now, false);
     events::deliver(&found);
 }
 

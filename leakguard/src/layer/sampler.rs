@@ -1,17 +1,19 @@
 //! The sampler thread: one for the process, started with the first layer, running the
-//! checks at the sample interval and emitting what they find to every subscriber that
-//! includes a layer.
+//! checks at the sample interval and emitting what they find: what is about one scope to
+//! the subscriber it began under, the rest to every subscriber that includes a layer.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tracing::dispatcher::{self, Dispatch, WeakDispatch};
+use tracing::subscriber::NoSubscriber;
 
 use super::detect::checks;
 use crate::clock::{Nanos, monotonic_now};
 use crate::events::{self, Finding};
 use crate::publish;
 use crate::report::sample;
+use crate::scope;
 use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
 
@@ -93,7 +95,7 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
         return;
     }
     *last_sample = now;
-    let mut found = checks(now, now, true);
+    let mut found = checks(scope::take_due(now), now, true);
     let interval = SETTINGS.report_interval();
     if interval != 0 && now.saturating_sub(*last_report) >= interval {
         *last_report = now;
@@ -103,6 +105,19 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
     } else if !found.is_empty() || publish::GAUGES || SETTINGS.history() != 0 {
         // Keep peaks, rates, the history and the gauges current between reports.
         publish::gauges(&sample());
+    }
+    let (told, shared): (Vec<Finding>, Vec<Finding>) =
+        found.into_iter().partition(|f| f.recipient().is_some());
+    for finding in told {
+        let Some(recipient) = finding.recipient() else {
+            continue;
+        };
+        match recipient.dispatch() {
+            Some(subscriber) => deliver_to(&subscriber, std::slice::from_ref(&finding)),
+            // Its subscriber ended: nobody is left to tell.
+            None if recipient.is_some() => {}
+            None => to_global(std::slice::from_ref(&finding)),
+        }
     }
     // Each subscriber's layer keeps its own rate table: what one held back is summarised
     // to it, even on a tick that found nothing new.
@@ -115,15 +130,29 @@ fn tick(last_report: &mut Nanos, last_sample: &mut Nanos) {
             .collect()
     };
     if live.is_empty() {
-        events::deliver(&found);
+        to_global(&shared);
     }
     for subscriber in &live {
-        // One subscriber that panics does not keep the others from their events.
-        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            dispatcher::with_default(subscriber, || events::deliver(&found))
-        }));
-        if let Err(payload) = delivered {
-            fault(&*payload);
-        }
+        deliver_to(subscriber, &shared);
+    }
+}
+
+/// Emits `found` to `subscriber`, from this thread; one subscriber that panics does not keep
+/// the others from their events.
+fn deliver_to(subscriber: &Dispatch, found: &[Finding]) {
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatcher::with_default(subscriber, || events::deliver(found))
+    }));
+    if let Err(payload) = delivered {
+        fault(&*payload);
+    }
+}
+
+/// Emits `found` to the global default subscriber, if there is one: this thread has no
+/// default of its own.
+fn to_global(found: &[Finding]) {
+    let global = dispatcher::get_default(Dispatch::clone);
+    if !global.is::<NoSubscriber>() {
+        deliver_to(&global, found);
     }
 }

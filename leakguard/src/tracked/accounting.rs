@@ -446,13 +446,17 @@ impl Accounting {
         if let (Some(slot), Some(site), true) = (slot, site, len > 0) {
             slot.grew_at(site);
         }
-        if let (Some(slot), true) = (slot, harness::active()) {
-            let check = harness::current();
-            if check != 0 {
-                slot.touched.store(check, Relaxed);
-            }
-        }
+        // A collection made outside the running check on this thread: what the check's
+        // scenario changes in it is the check's own, whatever other threads change.
+        let outside = slot
+            .filter(|_| harness::active())
+            .map(|slot| (slot, harness::current()))
+            .filter(|&(slot, check)| harness::changes_outside(check, slot))
+            .map(|(slot, check)| (slot, check, published(slot)));
         self.evaluate(footprint);
+        if let Some((slot, check, before)) = outside {
+            harness::record_change(check, slot, before, published(slot));
+        }
 
         let budget = self.meta.budget;
         let heap = *self.elem_heap.get_mut();
@@ -514,6 +518,11 @@ fn in_user_code(site: &Location<'_>) -> bool {
     !(file.starts_with("/rustc/")
         || file.contains("/.cargo/registry/")
         || file.contains("/cargo/registry/"))
+}
+
+/// The length and bytes `slot` has published.
+fn published(slot: &Slot) -> (usize, usize) {
+    (slot.len.load(Relaxed), slot.bytes.load(Relaxed))
 }
 
 /// Says once per process, to the first subscriber there is, that a scoped collection was
