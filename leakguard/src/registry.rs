@@ -59,6 +59,9 @@ pub(crate) struct Slot {
     pub(crate) len: AtomicUsize,
     pub(crate) bytes: AtomicUsize,
     pub(crate) unused: AtomicUsize,
+    /// The part of `bytes` held by tracked collections nested inside this one, which have
+    /// slots of their own.
+    pub(crate) nested: AtomicUsize,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: AtomicPtr<Location<'static>>,
@@ -92,6 +95,7 @@ pub(crate) struct Published {
     pub(crate) len: usize,
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
+    pub(crate) nested: usize,
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
@@ -142,6 +146,7 @@ impl Slot {
             len: self.len.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
+            nested: self.nested.load(Relaxed),
             flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
@@ -358,6 +363,7 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.len.store(0, Relaxed);
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
+    slot.nested.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.scope_name.store(registration.scope_name, Relaxed);

@@ -83,8 +83,14 @@ pub struct GroupReport {
     pub instances: usize,
     /// Entries across them.
     pub len: usize,
-    /// Heap bytes across them.
+    /// Heap bytes across them: each collection's whole figure, tracked collections nested
+    /// in its entries included.
     pub bytes: usize,
+    /// The part of `bytes` held by tracked collections nested in these (the fields of a
+    /// `#[track_growth]` struct stored in them), which have rows of their own. A report's
+    /// totals count those bytes on the nested rows and leave them out here: see
+    /// [`Report::total_bytes`].
+    pub nested_bytes: usize,
     /// The most entries seen across them at once, by the sampler or a report.
     pub peak_len: usize,
     /// The most heap bytes seen across them at once, by the sampler or a report.
@@ -125,6 +131,9 @@ pub struct SiteReport {
     pub len: usize,
     /// Heap bytes across them, unused capacity included.
     pub bytes: usize,
+    /// The part of `bytes` held by tracked collections nested in these, as in
+    /// [`GroupReport::nested_bytes`].
+    pub nested_bytes: usize,
     /// The part of `bytes` that holds nothing.
     pub unused_bytes: usize,
     /// Those over their budget.
@@ -139,9 +148,18 @@ impl Report {
         self.groups.iter().find(|g| g.collection == collection)
     }
 
-    /// Heap bytes across every live tracked collection.
+    /// Heap bytes across every live tracked collection, each byte once.
+    ///
+    /// A row's `bytes` is its collections' whole figure. Where a tracked collection holds
+    /// `#[track_growth]` structs (a `Vec<Batch>` whose `Batch` tracks its own `items`),
+    /// the nested collections have rows of their own, and their bytes are in both rows: the
+    /// total counts them on the nested row only, so it is the sum over the rows of `bytes`
+    /// less `nested_bytes`, and no more than the rows' sum.
     pub fn total_bytes(&self) -> usize {
-        self.groups.iter().map(|g| g.bytes).sum()
+        self.groups
+            .iter()
+            .map(|g| g.bytes.saturating_sub(g.nested_bytes))
+            .sum()
     }
 }
 
@@ -184,6 +202,7 @@ pub fn report() -> Report {
             instances: 0,
             len: 0,
             bytes: 0,
+            nested_bytes: 0,
             peak_len: 0,
             peak_bytes: 0,
             unused_bytes: 0,
@@ -199,6 +218,7 @@ pub fn report() -> Report {
         group.instances += 1;
         group.len += seen.len;
         group.bytes += seen.bytes;
+        group.nested_bytes += seen.nested;
         group.unused_bytes += seen.unused;
         group.over_budget += over;
         group.outlived += outlived;
@@ -214,6 +234,7 @@ pub fn report() -> Report {
                 instances: 0,
                 len: 0,
                 bytes: 0,
+                nested_bytes: 0,
                 unused_bytes: 0,
                 over_budget: 0,
                 outlived: 0,
@@ -221,6 +242,7 @@ pub fn report() -> Report {
         site.instances += 1;
         site.len += seen.len;
         site.bytes += seen.bytes;
+        site.nested_bytes += seen.nested;
         site.unused_bytes += seen.unused;
         site.over_budget += over;
         site.outlived += outlived;

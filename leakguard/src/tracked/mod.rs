@@ -259,8 +259,18 @@ impl<C: HeapSize, O, const I: usize> HeapSize for Tracked<C, O, I> {
         self.accounted.heap_size_in(m)
     }
 
+    /// The collection's usage, all of it `nested`: it has a row of its own, so the total
+    /// of a tracked collection holding this one counts these bytes here, not twice.
     fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.accounted.heap_usage_in(m)
+        let usage = self.accounted.heap_usage_in(m);
+        if crate::mode::ENABLED {
+            HeapUsage {
+                nested: usage.bytes,
+                ..usage
+            }
+        } else {
+            usage
+        }
     }
 
     fn footprint(&self) -> Option<Footprint> {

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use super::SharedCache;
 use crate::clock::Clock;
-use crate::heap_size::{Footprint, HeapSize};
+use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 use crate::meta::TrackedStruct;
 
 /// A `#[scoped_cache(.., shared)]` field: the [`SharedCache`] it dereferences to, made from
@@ -51,6 +51,10 @@ where
 {
     fn heap_size(&self) -> usize {
         self.cache.heap_size()
+    }
+
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.cache.heap_usage_in(m)
     }
 
     fn footprint(&self) -> Option<Footprint> {
