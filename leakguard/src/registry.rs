@@ -62,6 +62,9 @@ pub(crate) struct Slot {
     /// The part of `bytes` held by tracked collections nested inside this one, which have
     /// slots of their own.
     pub(crate) nested: AtomicUsize,
+    /// The most entries and bytes the collection has published: its high-water marks.
+    pub(crate) peak_len: AtomicUsize,
+    pub(crate) peak_bytes: AtomicUsize,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: AtomicPtr<Location<'static>>,
@@ -96,6 +99,8 @@ pub(crate) struct Published {
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
     pub(crate) nested: usize,
+    pub(crate) peak_len: usize,
+    pub(crate) peak_bytes: usize,
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
@@ -147,6 +152,8 @@ impl Slot {
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
             nested: self.nested.load(Relaxed),
+            peak_len: self.peak_len.load(Relaxed),
+            peak_bytes: self.peak_bytes.load(Relaxed),
             flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
@@ -364,6 +371,8 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
     slot.nested.store(0, Relaxed);
+    slot.peak_len.store(0, Relaxed);
+    slot.peak_bytes.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.scope_name.store(registration.scope_name, Relaxed);

@@ -41,7 +41,7 @@ pub use diff::{GroupDiff, ReportDiff};
 /// let group = report.group("Cache.entries").unwrap();
 /// assert_eq!(group.instances, 1);
 /// assert_eq!(group.len, 1);
-/// println!("{report}");
+/// print!("{report}"); // the table ends its last line
 /// ```
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -91,9 +91,17 @@ pub struct GroupReport {
     /// totals count those bytes on the nested rows and leave them out here: see
     /// [`Report::total_bytes`].
     pub nested_bytes: usize,
-    /// The most entries seen across them at once, by the sampler or a report.
+    /// The most entries they have held: see [`peak_bytes`](GroupReport::peak_bytes).
     pub peak_len: usize,
-    /// The most heap bytes seen across them at once, by the sampler or a report.
+    /// The most heap bytes they have held, a high-water mark that only rises while the
+    /// group has live collections.
+    ///
+    /// Each collection keeps its own high-water mark, compared every time it publishes its
+    /// figures (within 0.1%, as the figures), so a collection filled and emptied between
+    /// two samples still shows what it reached. The group's is the sum of its live
+    /// collections' marks or the highest total a sample or report saw, whichever is more:
+    /// for one collection its true peak; for many that peaked at different times, more
+    /// than they ever held together.
     pub peak_bytes: usize,
     /// Heap bytes held and holding nothing: storage for entries they do not hold, and spare
     /// capacity inside the entries (strings and buffers built larger than their content).
@@ -219,6 +227,8 @@ pub fn report() -> Report {
         group.len += seen.len;
         group.bytes += seen.bytes;
         group.nested_bytes += seen.nested;
+        group.peak_len += seen.peak_len.max(seen.len);
+        group.peak_bytes += seen.peak_bytes.max(seen.bytes);
         group.unused_bytes += seen.unused;
         group.over_budget += over;
         group.outlived += outlived;
@@ -275,8 +285,10 @@ pub fn report() -> Report {
             len_per_sec: 0.0,
             bytes_per_sec: 0.0,
         });
-        seen.peak_len = seen.peak_len.max(group.len);
-        seen.peak_bytes = seen.peak_bytes.max(group.bytes);
+        // What the live collections reached, each at its own high, and what was held at
+        // once when a sample or report looked.
+        seen.peak_len = seen.peak_len.max(group.len).max(group.peak_len);
+        seen.peak_bytes = seen.peak_bytes.max(group.bytes).max(group.peak_bytes);
         let span = now.saturating_sub(seen.at);
         if span >= MIN_RATE_SPAN {
             let secs = span as f64 / 1e9;

@@ -369,6 +369,14 @@ impl Accounting {
             slot.bytes.store(bytes, Relaxed);
             slot.unused.store(unused, Relaxed);
             slot.nested.store(self.elem_nested.load(Relaxed), Relaxed);
+            // The high-water marks, kept on every publication rather than left to what a
+            // sample happens to see: a compare each, and a store only on a new high.
+            if len > slot.peak_len.load(Relaxed) {
+                slot.peak_len.fetch_max(len, Relaxed);
+            }
+            if bytes > slot.peak_bytes.load(Relaxed) {
+                slot.peak_bytes.fetch_max(bytes, Relaxed);
+            }
             let over = Marks::level(&self.marks, Limit::Len) > 0
                 || Marks::level(&self.marks, Limit::Bytes) > 0;
             slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
