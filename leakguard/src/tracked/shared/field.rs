@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use super::SharedCache;
 use crate::clock::Clock;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
-use crate::meta::TrackedStruct;
+use crate::meta::{TrackedStruct, registered_meta};
 
 /// A `#[scoped_cache(.., shared)]` field: the [`SharedCache`] it dereferences to, made from
 /// the field's bounds and named after it.
@@ -34,7 +34,7 @@ where
 {
     /// The field's cache, with its bounds.
     fn default() -> Self {
-        let meta = &O::FIELDS[I];
+        let meta = registered_meta::<O>(I);
         let (max, ttl) = meta.cache;
         SharedField {
             cache: SharedCache::new(max, meta.cache_bytes, ttl, Clock::current(), meta),
