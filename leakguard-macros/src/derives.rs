@@ -12,6 +12,7 @@ use quote::quote;
 use syn::punctuated::Punctuated;
 use syn::{Data, DeriveInput, Path, Token, parse_quote};
 
+use crate::attr;
 use crate::generics::mentions_param;
 
 /// Takes `Clone` out of the derives of `item`, if it has type parameters; whether it did.
@@ -61,11 +62,7 @@ pub(crate) fn impl_clone(item: &DeriveInput) -> TokenStream {
             None => at.into(),
         };
         let ty = &field.ty;
-        let cfgs: Vec<_> = field
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"))
-            .collect();
+        let cfgs = attr::cfgs(&field.attrs);
         // A field's type bounds the impl where it names a parameter; one compiled out by
         // `cfg` cannot be named.
         if cfgs.is_empty() && mentions_param(ty, &item.generics) {

@@ -115,11 +115,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
         let member = &field.member;
         let ty = &original.ty;
         // A field compiled out by `cfg` is measured only where it exists.
-        let cfgs: Vec<_> = original
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"))
-            .collect();
+        let cfgs = attr::cfgs(&original.attrs);
         if !field.kind.is_tracked() {
             // What the allocator sees of the struct: every field whose type implements
             // `HeapSize` counts, tracked or not, unless `#[heap_size(skip)]` says otherwise.
