@@ -59,8 +59,7 @@ pub(crate) struct Slot {
     pub(crate) len: AtomicUsize,
     pub(crate) bytes: AtomicUsize,
     pub(crate) unused: AtomicUsize,
-    /// The part of `bytes` held by tracked collections nested inside this one, which have
-    /// slots of their own.
+    /// The part of `bytes` that nested tracked collections, with slots of their own, hold.
     pub(crate) nested: AtomicUsize,
     /// The most entries and bytes the collection has published: its high-water marks.
     pub(crate) peak_len: AtomicUsize,
@@ -99,8 +98,6 @@ pub(crate) struct Published {
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
     pub(crate) nested: usize,
-    pub(crate) peak_len: usize,
-    pub(crate) peak_bytes: usize,
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
@@ -152,8 +149,6 @@ impl Slot {
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
             nested: self.nested.load(Relaxed),
-            peak_len: self.peak_len.load(Relaxed),
-            peak_bytes: self.peak_bytes.load(Relaxed),
             flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
