@@ -17,7 +17,9 @@ pub use measured::{MeasureEntries, Measured, Own, OwnHeap};
 /// measurement, together with its reference-count header.
 ///
 /// Derive it for your own value types with [`#[derive(HeapSize)]`](derive@crate::HeapSize);
-/// every `#[track_growth]` struct implements it too, so tracked structs nest.
+/// every `#[track_growth]` struct implements it too, so tracked structs nest: a nested
+/// struct's tracked fields report [`HeapUsage::nested`], and a report's totals count their
+/// bytes once ([`Report::total_bytes`](crate::Report::total_bytes)).
 ///
 /// # Implementing it by hand
 ///
