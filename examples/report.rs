@@ -66,5 +66,5 @@ fn main() {
         geo.by_ip.insert(ip, format!("city-{}", ip % 90));
     }
 
-    println!("{}", leakguard::report());
+    print!("{}", leakguard::report());
 }

@@ -112,5 +112,5 @@ fn main() {
     leakguard::check_now();
 
     println!("\n{handled} requests handled in 3 s. What holds memory now:\n");
-    println!("{}", leakguard::report());
+    print!("{}", leakguard::report());
 }

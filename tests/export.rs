@@ -3,7 +3,6 @@
 //! endpoint's routes.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use leakguard::http::{self, HttpError};
 use leakguard::track_growth;
@@ -27,25 +26,7 @@ fn inbox(n: usize) -> Inbox {
 
 /// Runs `go tool pprof` with `args` on a profile of `report`, returning what it printed.
 fn go_pprof(report: &leakguard::Report, args: &[&str]) -> String {
-    let dir = std::env::temp_dir().join(format!("leakguard-pprof-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("heap-{next}.pb.gz"));
-    std::fs::write(&path, report.to_pprof()).unwrap();
-    let output = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(&path)
-        .output()
-        .expect("`go` runs: this test reads profiles with the real `go tool pprof`; install Go (`apt-get install golang-go`), as .ci/run does");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "go tool pprof {args:?} failed: {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    leakguard_support::pprof::go_pprof(&report.to_pprof(), args)
 }
 
 #[test]

@@ -17,6 +17,18 @@ struct Queue {
     jobs: Vec<String>,
 }
 
+#[track_growth]
+#[derive(Default)]
+struct Part {
+    cells: Vec<u64>,
+}
+
+#[track_growth]
+#[derive(Default)]
+struct Sheet {
+    parts: Vec<Part>,
+}
+
 /// What the recorder saw, accumulated over its snapshots: each snapshot takes the values
 /// it reports (counters count from zero again), so gauges keep their last value and
 /// counters their sum.
@@ -100,6 +112,35 @@ fn gauges_follow_the_collections_and_findings_are_counted_by_kind() {
     assert_eq!(instances, Some(1.0));
     let over = seen.value(MetricKind::Counter, "leakguard_events_total", "over_budget");
     assert_eq!(over, Some(1.0), "one crossing of the budget");
+
+    // A sheet's parts track their own cells: the bytes gauges count the cells on both rows,
+    // and subtracting the nested gauges counts them once.
+    let mut sheet = Sheet::default();
+    for p in 0..3 {
+        let mut part = Part::default();
+        part.cells.extend(p * 100..(p + 1) * 100);
+        sheet.parts.push(part);
+    }
+    let gauge = |seen: &Seen, name: &str, collection: &str| {
+        seen.value(MetricKind::Gauge, name, collection)
+            .unwrap_or(-1.0)
+    };
+    assert!(
+        eventually(|| {
+            seen.take(&snapshotter);
+            gauge(&seen, "leakguard_collection_bytes", "Part.cells") == 2_400.0
+        }),
+        "the cells' gauge reached 2,400 B"
+    );
+    let bytes = |c| gauge(&seen, "leakguard_collection_bytes", c);
+    let nested = |c| gauge(&seen, "leakguard_collection_nested_bytes", c);
+    assert_eq!(nested("Sheet.parts"), 2_400.0);
+    assert_eq!(nested("Part.cells"), 0.0);
+    let total =
+        bytes("Sheet.parts") - nested("Sheet.parts") + bytes("Part.cells") - nested("Part.cells");
+    assert_eq!(total, leakguard::HeapSize::heap_size(&sheet) as f64);
+    assert!(bytes("Sheet.parts") + bytes("Part.cells") > total);
+    drop(sheet);
 
     drop(queue);
     assert!(

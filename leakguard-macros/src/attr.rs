@@ -71,6 +71,12 @@ pub(crate) fn is_helper(attr: &Attribute) -> bool {
     path == BUDGET || path == TRACK || path == SCOPED_CACHE || path == HEAP_SIZE
 }
 
+/// The `#[cfg(..)]` attributes among `attrs`: what a field compiled out by `cfg` carries
+/// onto the code that names it.
+pub(crate) fn cfgs(attrs: &[Attribute]) -> Vec<&Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+}
+
 /// The paths in `#[derive(..)]` that name `HeapSize`, like `HeapSize` or `leakguard::HeapSize`.
 pub(crate) fn heap_size_derives(attrs: &[Attribute]) -> Vec<Path> {
     attrs

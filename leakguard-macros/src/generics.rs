@@ -22,6 +22,12 @@ pub(crate) fn with_heap_size_bounds(generics: &Generics, measured: &[&syn::Type]
     generics
 }
 
+/// Whether `ty` names any type parameter of `generics`.
+pub(crate) fn mentions_param(ty: &syn::Type, generics: &Generics) -> bool {
+    let params: Vec<_> = generics.type_params().map(|p| &p.ident).collect();
+    mentions(ty.to_token_stream(), &|i| params.contains(&i))
+}
+
 /// Whether any identifier in `tokens`, at any depth, satisfies `is_param`.
 ///
 /// A lifetime `'a` arrives as a `'` and the identifier `a`, so it is matched by `a`.

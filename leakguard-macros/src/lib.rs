@@ -5,6 +5,7 @@
 
 mod ast;
 mod attr;
+mod derives;
 mod describe;
 mod duration;
 mod each;

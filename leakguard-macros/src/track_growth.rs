@@ -15,7 +15,7 @@ use crate::how::How;
 use crate::impl_heap_size;
 use crate::span::{item_keyword, last_span};
 use crate::symbol::BUDGET;
-use crate::{each, track_static, valid};
+use crate::{derives, each, track_static, valid};
 
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -119,11 +119,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
         let member = &field.member;
         let ty = &original.ty;
         // A field compiled out by `cfg` is measured only where it exists.
-        let cfgs: Vec<_> = original
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"))
-            .collect();
+        let cfgs = attr::cfgs(&original.attrs);
         if !field.kind.is_tracked() {
             // What the allocator sees of the struct: every field whose type implements
             // `HeapSize` counts, tracked or not, unless `#[heap_size(skip)]` says otherwise.
@@ -274,6 +270,12 @@ fn generate(input: &Input<'_>) -> TokenStream {
             }
         }
     });
+    // `Clone` of a generic struct, bounded by its fields rather than by a `HeapSize` the
+    // user would write.
+    let clone = derives::take_clone(&mut item).then(|| derives::impl_clone(&item));
+    // Instantiations are told apart by their type arguments; lifetimes do not make one.
+    let generic =
+        generics.type_params().next().is_some() || generics.const_params().next().is_some();
     let total = format_ident!("__leakguard_total");
     let heap_size = impl_heap_size::measured(
         ident,
@@ -294,11 +296,14 @@ fn generate(input: &Input<'_>) -> TokenStream {
             #[automatically_derived]
             impl #impl_generics ::leakguard::__private::TrackedStruct for #ident #ty_generics #where_clause {
                 const FIELDS: &'static [::leakguard::__private::FieldMeta] = &[#(#metas),*];
+                const GENERIC: bool = #generic;
             }
 
             #replaced
 
             #heap_size
+
+            #clone
 
             #(#element_impls)*
         };

@@ -11,7 +11,7 @@ use crate::sync::lock;
 
 /// The static description of one tracked field, emitted by `#[track_growth]`.
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct FieldMeta {
     /// `Type.field`, as warnings and reports name the collection.
     pub name: &'static str,
@@ -148,6 +148,76 @@ impl FieldMeta {
 pub trait TrackedStruct {
     /// One entry per tracked field; `Tracked<_, Self, N>` reads entry `N`.
     const FIELDS: &'static [FieldMeta];
+    /// Whether the struct has type or const parameters: each instantiation is then a
+    /// collection of its own, named after it (`Registry<u64, String>.map`).
+    const GENERIC: bool = false;
+}
+
+/// The description of field `index` of `O`: for a generic struct, the one of this
+/// instantiation, made once per instantiation and field for the life of the process.
+#[inline(always)]
+pub(crate) fn field_meta<O: TrackedStruct>(index: usize) -> &'static FieldMeta {
+    let meta = &O::FIELDS[index];
+    if O::GENERIC {
+        instantiation(std::any::type_name::<O>(), meta)
+    } else {
+        meta
+    }
+}
+
+/// What a new collection of field `index` of `O` registers with: [`field_meta`], or, with
+/// instrumentation compiled out, where nothing registers, the field's description as
+/// written, which costs nothing to find.
+#[inline(always)]
+pub(crate) fn registered_meta<O: TrackedStruct>(index: usize) -> &'static FieldMeta {
+    if crate::mode::ENABLED {
+        field_meta::<O>(index)
+    } else {
+        &O::FIELDS[index]
+    }
+}
+
+/// The descriptions of the fields of generic structs, by the instantiation's type name and
+/// the field's name.
+type Instantiations = HashMap<(&'static str, &'static str), &'static FieldMeta>;
+
+static INSTANTIATIONS: Mutex<Option<Instantiations>> = Mutex::new(None);
+
+#[inline(never)]
+fn instantiation(type_name: &'static str, generic: &'static FieldMeta) -> &'static FieldMeta {
+    let mut known = lock(&INSTANTIATIONS);
+    let known = known.get_or_insert_with(HashMap::new);
+    known.entry((type_name, generic.field)).or_insert_with(|| {
+        let type_name: &'static str = Box::leak(short_type_name(type_name).into_boxed_str());
+        let name = Box::leak(format!("{type_name}.{}", generic.field).into_boxed_str());
+        Box::leak(Box::new(FieldMeta {
+            name,
+            type_name,
+            ..*generic
+        }))
+    })
+}
+
+/// `type_name` with every path cut to its last segment, as a user writes the type:
+/// `app::Registry<u64, alloc::string::String>` is `Registry<u64, String>`.
+pub(crate) fn short_type_name(type_name: &str) -> String {
+    let mut short = String::with_capacity(type_name.len());
+    let mut segment_start = 0;
+    for (at, c) in type_name.char_indices() {
+        if c.is_alphanumeric() || c == '_' {
+            continue;
+        }
+        if c == ':' {
+            // `::` ends a path segment: what came before it goes.
+            segment_start = at + 1;
+            continue;
+        }
+        short.push_str(&type_name[segment_start..at]);
+        short.push(c);
+        segment_start = at + c.len_utf8();
+    }
+    short.push_str(&type_name[segment_start..]);
+    short
 }
 
 /// How a tracked field's collection is created: `Default` for plain collections, the
@@ -210,4 +280,28 @@ pub(crate) fn named(name: &str, at: &'static Location<'static>) -> &'static Fiel
             (at.file(), at.line(), at.column()),
         )))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_keep_the_last_segment_of_every_path() {
+        assert_eq!(
+            short_type_name("app::state::Registry<u64, alloc::string::String>"),
+            "Registry<u64, String>"
+        );
+        assert_eq!(
+            short_type_name("app::Registry<alloc::string::String, alloc::vec::Vec<u8>>"),
+            "Registry<String, Vec<u8>>"
+        );
+        assert_eq!(
+            short_type_name(
+                "app::Pair<&'static str, [core::option::Option<u8>; 4], (i32, app::Id)>"
+            ),
+            "Pair<&'static str, [Option<u8>; 4], (i32, Id)>"
+        );
+        assert_eq!(short_type_name("Plain"), "Plain");
+    }
 }

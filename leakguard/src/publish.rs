@@ -2,8 +2,11 @@
 //! recorder the application installed: a Prometheus exporter, an OpenTelemetry bridge.
 //!
 //! Gauges per `Type.field`, set on the sampler's tick: `leakguard_collection_bytes`,
-//! `leakguard_collection_len`, `leakguard_collection_instances`, labelled `collection` and
-//! `module`. A counter `leakguard_events_total`, labelled `kind`, counts findings as they
+//! `leakguard_collection_nested_bytes`, `leakguard_collection_len`,
+//! `leakguard_collection_instances`, labelled `collection` and `module`. A collection's bytes
+//! include those of tracked collections nested in it, which have gauges of their own; the
+//! nested gauge is that part, so that `sum(leakguard_collection_bytes) -
+//! sum(leakguard_collection_nested_bytes)` counts each byte once, as `Report::total_bytes`. A counter `leakguard_events_total`, labelled `kind`, counts findings as they
 //! are raised. Label values come from source code, so the number of series is bounded by
 //! the code, never by the data. Nothing is published on the hot path.
 
@@ -26,6 +29,8 @@ mod on {
         for group in &report.groups {
             let labels = [("collection", group.collection), ("module", group.module)];
             metrics::gauge!("leakguard_collection_bytes", &labels).set(group.bytes as f64);
+            metrics::gauge!("leakguard_collection_nested_bytes", &labels)
+                .set(group.nested_bytes as f64);
             metrics::gauge!("leakguard_collection_len", &labels).set(group.len as f64);
             metrics::gauge!("leakguard_collection_instances", &labels).set(group.instances as f64);
             now.insert((group.collection, group.module));
@@ -33,6 +38,7 @@ mod on {
         for &(collection, module) in published.difference(&now) {
             let labels = [("collection", collection), ("module", module)];
             metrics::gauge!("leakguard_collection_bytes", &labels).set(0.0);
+            metrics::gauge!("leakguard_collection_nested_bytes", &labels).set(0.0);
             metrics::gauge!("leakguard_collection_len", &labels).set(0.0);
             metrics::gauge!("leakguard_collection_instances", &labels).set(0.0);
         }

@@ -59,6 +59,11 @@ pub(crate) struct Slot {
     pub(crate) len: AtomicUsize,
     pub(crate) bytes: AtomicUsize,
     pub(crate) unused: AtomicUsize,
+    /// The part of `bytes` that nested tracked collections, with slots of their own, hold.
+    pub(crate) nested: AtomicUsize,
+    /// The most entries and bytes the collection has published: its high-water marks.
+    pub(crate) peak_len: AtomicUsize,
+    pub(crate) peak_bytes: AtomicUsize,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: AtomicPtr<Location<'static>>,
@@ -89,6 +94,7 @@ pub(crate) struct Published {
     pub(crate) len: usize,
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
+    pub(crate) nested: usize,
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
@@ -138,6 +144,7 @@ impl Slot {
             len: self.len.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
+            nested: self.nested.load(Relaxed),
             flags: state as u8,
             site: self.site(),
             scope: self.scope.load(Relaxed),
@@ -353,6 +360,9 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.len.store(0, Relaxed);
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
+    slot.nested.store(0, Relaxed);
+    slot.peak_len.store(0, Relaxed);
+    slot.peak_bytes.store(0, Relaxed);
     slot.grown_at.store(ptr::null_mut(), Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.scope_name.store(registration.scope_name, Relaxed);

@@ -293,10 +293,7 @@ macro_rules! byte_buffer {
             #[inline]
             fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
                 let len: fn(&$ty) -> usize = $len;
-                HeapUsage {
-                    bytes: self.capacity(),
-                    unused: self.capacity() - len(self),
-                }
+                HeapUsage::with_unused(self.capacity(), self.capacity() - len(self))
             }
         }
     )*};
@@ -312,10 +309,7 @@ impl HeapSize for String {
 
     #[inline]
     fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
-        HeapUsage {
-            bytes: self.capacity(),
-            unused: self.capacity() - self.len(),
-        }
+        HeapUsage::with_unused(self.capacity(), self.capacity() - self.len())
     }
 
     #[inline]
@@ -482,13 +476,7 @@ mod tests {
         let mut line = String::with_capacity(4096);
         line.push_str("twenty bytes of text");
         let usage = line.heap_usage_in(&mut Measurement::new());
-        assert_eq!(
-            usage,
-            HeapUsage {
-                bytes: 4096,
-                unused: 4076
-            }
-        );
+        assert_eq!(usage, HeapUsage::with_unused(4096, 4076));
 
         let mut lines = Vec::with_capacity(4);
         lines.push(line);
@@ -500,13 +488,7 @@ mod tests {
 
         let boxed: Box<[Vec<u8>]> = vec![Vec::with_capacity(64)].into_boxed_slice();
         let usage = boxed.heap_usage_in(&mut Measurement::new());
-        assert_eq!(
-            usage,
-            HeapUsage {
-                bytes: size_of::<Vec<u8>>() + 64,
-                unused: 64
-            }
-        );
+        assert_eq!(usage, HeapUsage::with_unused(size_of::<Vec<u8>>() + 64, 64));
     }
 
     #[test]

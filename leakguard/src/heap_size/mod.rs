@@ -17,7 +17,9 @@ pub use measured::{MeasureEntries, Measured, Own, OwnHeap};
 /// measurement, together with its reference-count header.
 ///
 /// Derive it for your own value types with [`#[derive(HeapSize)]`](derive@crate::HeapSize);
-/// every `#[track_growth]` struct implements it too, so tracked structs nest.
+/// every `#[track_growth]` struct implements it too, so tracked structs nest: a nested
+/// struct's tracked fields report [`HeapUsage::nested`], and a report's totals count their
+/// bytes once ([`Report::total_bytes`](crate::Report::total_bytes)).
 ///
 /// # Implementing it by hand
 ///
@@ -117,6 +119,10 @@ pub struct HeapUsage {
     /// The part of `bytes` that holds nothing: spare capacity of the value and of
     /// everything it owns.
     pub unused: usize,
+    /// The part of `bytes` held by tracked collections inside the value (a
+    /// `#[track_growth]` struct's fields), which report those bytes on rows of their own:
+    /// totals count them there, once. Sums of usages carry it; a leaf type leaves it 0.
+    pub nested: usize,
 }
 
 impl HeapUsage {
@@ -125,7 +131,20 @@ impl HeapUsage {
 
     /// `bytes` bytes, every one of them in use.
     pub const fn used(bytes: usize) -> Self {
-        Self { bytes, unused: 0 }
+        Self {
+            bytes,
+            unused: 0,
+            nested: 0,
+        }
+    }
+
+    /// `bytes` bytes of which `unused` hold nothing: a leaf value with spare capacity.
+    pub const fn with_unused(bytes: usize, unused: usize) -> Self {
+        Self {
+            bytes,
+            unused,
+            nested: 0,
+        }
     }
 
     /// The storage of a collection, from its [`Footprint`], with what its entries own.
@@ -134,6 +153,7 @@ impl HeapUsage {
         Self {
             bytes: footprint.storage_bytes + entries.bytes,
             unused: footprint.unused_bytes() + entries.unused,
+            nested: entries.nested,
         }
     }
 }
@@ -143,6 +163,7 @@ impl HeapUsage {
 pub(crate) struct HeapChange {
     pub(crate) bytes: isize,
     pub(crate) unused: isize,
+    pub(crate) nested: isize,
 }
 
 impl From<HeapUsage> for HeapChange {
@@ -151,6 +172,7 @@ impl From<HeapUsage> for HeapChange {
         Self {
             bytes: usage.bytes as isize,
             unused: usage.unused as isize,
+            nested: usage.nested as isize,
         }
     }
 }
@@ -160,6 +182,7 @@ impl std::ops::AddAssign for HeapChange {
     fn add_assign(&mut self, other: Self) {
         self.bytes += other.bytes;
         self.unused += other.unused;
+        self.nested += other.nested;
     }
 }
 
@@ -175,6 +198,7 @@ impl std::ops::SubAssign<HeapUsage> for HeapChange {
     fn sub_assign(&mut self, usage: HeapUsage) {
         self.bytes -= usage.bytes as isize;
         self.unused -= usage.unused as isize;
+        self.nested -= usage.nested as isize;
     }
 }
 
@@ -185,6 +209,7 @@ impl HeapUsage {
         Self {
             bytes: self.bytes.saturating_sub(other.bytes),
             unused: self.unused.saturating_sub(other.unused),
+            nested: self.nested.saturating_sub(other.nested),
         }
     }
 }
@@ -197,6 +222,7 @@ impl std::ops::Add for HeapUsage {
         Self {
             bytes: self.bytes + other.bytes,
             unused: self.unused + other.unused,
+            nested: self.nested + other.nested,
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct ReportDiff {
     pub groups: Vec<GroupDiff>,
     /// The time between the two reports.
     pub elapsed: Duration,
+    /// Change in [`Report::total_bytes`], each byte once: not the sum of the groups'
+    /// `bytes` where tracked collections nest.
+    pub total_bytes: i64,
 }
 
 /// The change of one `Type.field` between two reports.
@@ -90,7 +93,11 @@ impl Report {
             }
         }
         groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.collection.cmp(b.collection)));
-        ReportDiff { groups, elapsed }
+        ReportDiff {
+            groups,
+            elapsed,
+            total_bytes: self.total_bytes() as i64 - earlier.total_bytes() as i64,
+        }
     }
 }
 
@@ -139,11 +146,10 @@ impl fmt::Display for ReportDiff {
         for row in &rows {
             line(f, row.each_ref().map(String::as_str))?;
         }
-        let grown: i64 = self.groups.iter().map(|g| g.bytes).sum();
         write!(
             f,
             "{} in all over {}",
-            SignedBytes(grown as f64),
+            SignedBytes(self.total_bytes as f64),
             Elapsed(self.elapsed.as_nanos() as u64)
         )
     }

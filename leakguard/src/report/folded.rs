@@ -9,18 +9,24 @@ impl Report {
     /// The report as folded stacks for a flame graph: `module;Type.field;file:line bytes`,
     /// one line per `Type.field` and creation site that holds memory (the site frame is left
     /// out where it is unknown). The format of `inferno-flamegraph` and Pyroscope's ingest.
+    ///
+    /// A line's bytes leave out those of tracked collections nested in its collections
+    /// ([`GroupReport::nested_bytes`](super::GroupReport::nested_bytes)), which are on
+    /// lines of their own: the lines add up to [`Report::total_bytes`], the flame graph's
+    /// root.
     pub fn folded(&self) -> String {
         let mut out = String::new();
         for group in &self.groups {
             for site in &group.sites {
-                if site.bytes == 0 {
+                let bytes = site.bytes.saturating_sub(site.nested_bytes);
+                if bytes == 0 {
                     continue;
                 }
                 let _ = write!(out, "{};{}", frame(group.module), frame(group.collection));
                 if let Some(file) = site.file {
                     let _ = write!(out, ";{}:{}", frame(file), site.line);
                 }
-                let _ = writeln!(out, " {}", site.bytes);
+                let _ = writeln!(out, " {bytes}");
             }
         }
         out

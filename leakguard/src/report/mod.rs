@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -43,7 +44,7 @@ pub use diff::{GroupDiff, ReportDiff};
 /// let group = report.group("Cache.entries").unwrap();
 /// assert_eq!(group.instances, 1);
 /// assert_eq!(group.len, 1);
-/// println!("{report}");
+/// print!("{report}"); // the table ends its last line
 /// ```
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -85,11 +86,25 @@ pub struct GroupReport {
     pub instances: usize,
     /// Entries across them.
     pub len: usize,
-    /// Heap bytes across them.
+    /// Heap bytes across them: each collection's whole figure, tracked collections nested
+    /// in its entries included.
     pub bytes: usize,
-    /// The most entries seen across them at once, by the sampler or a report.
+    /// The part of `bytes` held by tracked collections nested in these (the fields of a
+    /// `#[track_growth]` struct stored in them), which have rows of their own. A report's
+    /// totals count those bytes on the nested rows and leave them out here: see
+    /// [`Report::total_bytes`].
+    pub nested_bytes: usize,
+    /// The most entries they have held: see [`peak_bytes`](GroupReport::peak_bytes).
     pub peak_len: usize,
-    /// The most heap bytes seen across them at once, by the sampler or a report.
+    /// The most heap bytes they have held, a high-water mark that only rises while the
+    /// group has live collections.
+    ///
+    /// Each collection keeps its own high-water mark, compared every time it publishes its
+    /// figures (within 0.1%, as the figures), so a collection filled and emptied between
+    /// two samples still shows what it reached. The group's is the sum of its live
+    /// collections' marks or the highest total a sample or report saw, whichever is more:
+    /// for one collection its true peak; for many that peaked at different times, more
+    /// than they ever held together.
     pub peak_bytes: usize,
     /// Heap bytes held and holding nothing: storage for entries they do not hold, and spare
     /// capacity inside the entries (strings and buffers built larger than their content).
@@ -130,6 +145,9 @@ pub struct SiteReport {
     pub len: usize,
     /// Heap bytes across them, unused capacity included.
     pub bytes: usize,
+    /// The part of `bytes` held by tracked collections nested in these, as in
+    /// [`GroupReport::nested_bytes`].
+    pub nested_bytes: usize,
     /// The part of `bytes` that holds nothing.
     pub unused_bytes: usize,
     /// Those over their budget.
@@ -144,9 +162,18 @@ impl Report {
         self.groups.iter().find(|g| g.collection == collection)
     }
 
-    /// Heap bytes across every live tracked collection.
+    /// Heap bytes across every live tracked collection, each byte once.
+    ///
+    /// A row's `bytes` is its collections' whole figure. Where a tracked collection holds
+    /// `#[track_growth]` structs (a `Vec<Batch>` whose `Batch` tracks its own `items`),
+    /// the nested collections have rows of their own, and their bytes are in both rows: the
+    /// total counts them on the nested row only, so it is the sum over the rows of `bytes`
+    /// less `nested_bytes`, and no more than the rows' sum.
     pub fn total_bytes(&self) -> usize {
-        self.groups.iter().map(|g| g.bytes).sum()
+        self.groups
+            .iter()
+            .map(|g| g.bytes.saturating_sub(g.nested_bytes))
+            .sum()
     }
 }
 
@@ -192,7 +219,7 @@ fn snapshot(sample: bool) -> Report {
     let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
     let mut sites: HashMap<(FieldKey, registry::Site, u64), SiteReport> = HashMap::new();
     let mut outlived_scopes = HashSet::new();
-    registry::for_each_live(|_, seen| {
+    registry::for_each_live(|slot, seen| {
         let meta = seen.meta;
         let group = groups.entry(meta.key()).or_insert_with(|| GroupReport {
             collection: meta.name,
@@ -200,6 +227,7 @@ fn snapshot(sample: bool) -> Report {
             instances: 0,
             len: 0,
             bytes: 0,
+            nested_bytes: 0,
             peak_len: 0,
             peak_bytes: 0,
             unused_bytes: 0,
@@ -216,6 +244,10 @@ fn snapshot(sample: bool) -> Report {
         group.instances += 1;
         group.len += seen.len;
         group.bytes += seen.bytes;
+        group.nested_bytes += seen.nested;
+        // High-water marks only rise: one read a little late is still one it reached.
+        group.peak_len += slot.peak_len.load(Relaxed).max(seen.len);
+        group.peak_bytes += slot.peak_bytes.load(Relaxed).max(seen.bytes);
         group.unused_bytes += seen.unused;
         group.over_budget += over;
         group.outlived += outlived;
@@ -231,6 +263,7 @@ fn snapshot(sample: bool) -> Report {
                 instances: 0,
                 len: 0,
                 bytes: 0,
+                nested_bytes: 0,
                 unused_bytes: 0,
                 over_budget: 0,
                 outlived: 0,
@@ -238,6 +271,7 @@ fn snapshot(sample: bool) -> Report {
         site.instances += 1;
         site.len += seen.len;
         site.bytes += seen.bytes;
+        site.nested_bytes += seen.nested;
         site.unused_bytes += seen.unused;
         site.over_budget += over;
         site.outlived += outlived;
@@ -279,8 +313,10 @@ fn snapshot(sample: bool) -> Report {
             }
         }
         group.history.extend(&seen.samples);
-        seen.peak_len = seen.peak_len.max(group.len);
-        seen.peak_bytes = seen.peak_bytes.max(group.bytes);
+        // What the live collections reached, each at its own high, and what was held at
+        // once when a sample or report looked.
+        seen.peak_len = seen.peak_len.max(group.len).max(group.peak_len);
+        seen.peak_bytes = seen.peak_bytes.max(group.bytes).max(group.peak_bytes);
         let span = now.saturating_sub(seen.at);
         if span >= MIN_RATE_SPAN {
             let secs = span as f64 / 1e9;

@@ -167,7 +167,7 @@ fn profile(report: &Report) -> Vec<u8> {
                 &[
                     site.instances as u64,
                     site.len as u64,
-                    site.bytes as u64,
+                    site.bytes.saturating_sub(site.nested_bytes) as u64,
                     site.unused_bytes as u64,
                 ],
             );
@@ -178,7 +178,12 @@ fn profile(report: &Report) -> Vec<u8> {
                     Some(text) => label.int(2, strings.of(text)),
                     None => {
                         label.int(3, num as u64);
-                        label.int(4, strings.of("count"));
+                        let unit = if key.ends_with("bytes") {
+                            "bytes"
+                        } else {
+                            "count"
+                        };
+                        label.int(4, strings.of(unit));
                     }
                 }
                 sample.message(3, label);
@@ -193,6 +198,9 @@ fn profile(report: &Report) -> Vec<u8> {
             }
             if site.over_budget > 0 {
                 label("over_budget", None, site.over_budget);
+            }
+            if site.nested_bytes > 0 {
+                label("nested_bytes", None, site.nested_bytes);
             }
             profile.message(field::SAMPLE, sample);
         }
@@ -231,11 +239,14 @@ impl Report {
     ///
     /// One sample per `Type.field` and creation site, with the sample types
     /// `collections/count`, `entries/count`, `inuse_space/bytes` (the default: the report's
-    /// `bytes`, unused capacity included, as Go counts a heap) and `unused_space/bytes`.
+    /// `bytes`, unused capacity included, as Go counts a heap, less the bytes of tracked
+    /// collections nested in it, which have samples of their own, so that the profile's
+    /// total is [`Report::total_bytes`]) and `unused_space/bytes`.
     /// Each sample's location is its creation site, in a function named `Type.field`,
     /// under a frame for the module, so `top`, `list`, `-lines`, `-traces` and `-diff_base`
     /// work without symbols. Labels: `collection`, `module`, `scope` for collections that
-    /// outlived one, and the numbers `outlived` and `over_budget`.
+    /// outlived one, the numbers `outlived` and `over_budget`, and `nested_bytes`, what the
+    /// sample left out as nested.
     pub fn to_pprof(&self) -> Vec<u8> {
         let profile = profile(self);
         let mut gzip = flate2::write::GzEncoder::new(

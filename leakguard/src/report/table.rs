@@ -6,7 +6,9 @@ use super::Report;
 use crate::units::{ByteSize, Rate};
 
 impl fmt::Display for Report {
-    /// An aligned table, the most bytes first.
+    /// An aligned table, the most bytes first, and a line of totals; every line ends in a
+    /// newline. Each row shows its collections' whole figure; the total counts each byte
+    /// once (see [`Report::total_bytes`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const HEADER: [&str; 10] = [
             "collection",
@@ -66,11 +68,20 @@ impl fmt::Display for Report {
         }
         write!(
             f,
-            "{} collections in {} groups, {} in all; registry {}",
+            "{} collections in {} groups, {} in all",
             self.groups.iter().map(|g| g.instances).sum::<usize>(),
             self.groups.len(),
             ByteSize(self.total_bytes()),
-            ByteSize(self.registry_bytes),
-        )
+        )?;
+        let nested: usize = self.groups.iter().map(|g| g.nested_bytes).sum();
+        if nested > 0 {
+            write!(
+                f,
+                ", counting once the {} that nested rows share with the rows holding them",
+                ByteSize(nested)
+            )?;
+        }
+        // Ends its last line, so that `print!("{report}")` leaves the next output its own.
+        writeln!(f, "; registry {}", ByteSize(self.registry_bytes))
     }
 }

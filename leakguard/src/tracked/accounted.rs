@@ -199,10 +199,10 @@ impl<C: HeapSize> Accounted<C> {
         };
         let total = self.inner.heap_usage_in(&mut Measurement::new());
         let storage = self.inner.footprint().unwrap_or_default();
-        accounting.walked(total.saturating_sub(HeapUsage {
-            bytes: storage.storage_bytes,
-            unused: storage.unused_bytes(),
-        }));
+        accounting.walked(total.saturating_sub(HeapUsage::with_unused(
+            storage.storage_bytes,
+            storage.unused_bytes(),
+        )));
     }
 
     /// Brings the figures up to date after `DerefMut` access: a walk of the entries when

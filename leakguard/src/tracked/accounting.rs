@@ -27,6 +27,9 @@ pub(crate) struct Accounting {
     pub(super) elem_heap: AtomicUsize,
     /// The part of `elem_heap` that holds nothing: spare capacity inside the entries.
     elem_unused: AtomicUsize,
+    /// The part of `elem_heap` held by tracked collections inside the entries, which
+    /// report it on rows of their own.
+    elem_nested: AtomicUsize,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
@@ -153,6 +156,7 @@ impl Accounting {
             meta,
             elem_heap: AtomicUsize::new(0),
             elem_unused: AtomicUsize::new(0),
+            elem_nested: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
@@ -193,6 +197,8 @@ impl Accounting {
             *heap = heap.saturating_add(added.bytes);
             let unused = self.elem_unused.get_mut();
             *unused = unused.saturating_add(added.unused);
+            let nested = self.elem_nested.get_mut();
+            *nested = nested.saturating_add(added.nested);
             // The unused part moves by no more than the bytes do.
             leave |= self.window.drifted(added.bytes);
         }
@@ -209,6 +215,8 @@ impl Accounting {
             *heap = heap.saturating_sub(removed.bytes);
             let unused = self.elem_unused.get_mut();
             *unused = unused.saturating_sub(removed.unused);
+            let nested = self.elem_nested.get_mut();
+            *nested = nested.saturating_sub(removed.nested);
             leave |= self.window.drifted(removed.bytes);
         }
         leave
@@ -229,6 +237,10 @@ impl Accounting {
         *unused = unused
             .saturating_add(added.unused)
             .saturating_sub(removed.unused);
+        let nested = self.elem_nested.get_mut();
+        *nested = nested
+            .saturating_add(added.nested)
+            .saturating_sub(removed.nested);
         self.window
             .drifted(added.bytes.abs_diff(removed.bytes) + added.unused.abs_diff(removed.unused))
     }
@@ -239,6 +251,8 @@ impl Accounting {
         *heap = heap.saturating_add_signed(change.bytes);
         let unused = self.elem_unused.get_mut();
         *unused = unused.saturating_add_signed(change.unused);
+        let nested = self.elem_nested.get_mut();
+        *nested = nested.saturating_add_signed(change.nested);
     }
 
     /// Records that entries may have changed through `&mut`, as `DerefMut` does.
@@ -276,6 +290,7 @@ impl Accounting {
     pub(super) fn walked(&self, entries: HeapUsage) {
         self.elem_heap.store(entries.bytes, Relaxed);
         self.elem_unused.store(entries.unused, Relaxed);
+        self.elem_nested.store(entries.nested, Relaxed);
         self.dirty_since_walk.store(0, Relaxed);
     }
 
@@ -319,10 +334,8 @@ impl Accounting {
             }
         }
         let storage_unused = footprint.map_or(0, |fp| fp.unused_bytes());
-        let entries = HeapUsage {
-            bytes: self.elem_heap.load(Relaxed),
-            unused: self.elem_unused.load(Relaxed),
-        };
+        let entries =
+            HeapUsage::with_unused(self.elem_heap.load(Relaxed), self.elem_unused.load(Relaxed));
         let unused = storage_unused.saturating_add(entries.unused);
         if let Some(fp) = footprint {
             let ratio = SETTINGS.hoard_ratio() as usize;
@@ -355,6 +368,15 @@ impl Accounting {
             slot.len.store(len, Relaxed);
             slot.bytes.store(bytes, Relaxed);
             slot.unused.store(unused, Relaxed);
+            slot.nested.store(self.elem_nested.load(Relaxed), Relaxed);
+            // The high-water marks, kept on every publication rather than left to what a
+            // sample happens to see: a compare each, and a store only on a new high.
+            if len > slot.peak_len.load(Relaxed) {
+                slot.peak_len.fetch_max(len, Relaxed);
+            }
+            if bytes > slot.peak_bytes.load(Relaxed) {
+                slot.peak_bytes.fetch_max(bytes, Relaxed);
+            }
             let over = Marks::level(&self.marks, Limit::Len) > 0
                 || Marks::level(&self.marks, Limit::Bytes) > 0;
             slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);

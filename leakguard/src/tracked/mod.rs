@@ -30,7 +30,7 @@ pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
-use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
+use crate::meta::{FieldMeta, FromMeta, TrackedStruct, field_meta, registered_meta};
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
 ///
@@ -68,16 +68,21 @@ pub struct Tracked<C, O, const I: usize> {
 }
 
 impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
-    const META: &'static FieldMeta = &O::FIELDS[I];
+    /// The field's description as new collections register with it.
+    #[inline(always)]
+    fn meta() -> &'static FieldMeta {
+        registered_meta::<O>(I)
+    }
 
-    /// The collection's name as warnings and reports show it: `Type.field`.
+    /// The collection's name as warnings and reports show it: `Type.field`, with a generic
+    /// struct's type arguments as the type is written (`Registry<u64, String>.map`).
     pub fn name(_this: &Self) -> &'static str {
-        Self::META.name
+        field_meta::<O>(I).name
     }
 
     /// The budget declared for the field.
     pub fn budget(_this: &Self) -> Budget {
-        Self::META.budget
+        Self::meta().budget
     }
 }
 
@@ -156,7 +161,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I>
     #[track_caller]
     fn from(inner: C) -> Self {
         Self {
-            accounted: Accounted::constructed(inner, Self::META),
+            accounted: Accounted::constructed(inner, Self::meta()),
             owner: PhantomData,
         }
     }
@@ -172,19 +177,21 @@ where
     #[track_caller]
     fn from(inner: C) -> Self {
         Self {
-            accounted: Accounted::constructed(Measured::new(inner), Self::META),
+            accounted: Accounted::constructed(Measured::new(inner), Self::meta()),
             owner: PhantomData,
         }
     }
 }
 
-impl<C: FromMeta + HeapSize, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I> {
+// No `HeapSize` bound: an empty collection has nothing to measure, and `derive(Default)` on
+// a generic struct then needs no `K: HeapSize` written on it.
+impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I> {
     /// An empty collection; for a `#[scoped_cache]` field, one with the field's bounds. A
     /// type whose `Default` holds content is registered with it at once.
     #[track_caller]
     fn default() -> Self {
         Self {
-            accounted: Accounted::empty(C::from_meta(Self::META), Self::META),
+            accounted: Accounted::empty(C::from_meta(Self::meta()), Self::meta()),
             owner: PhantomData,
         }
     }
@@ -259,8 +266,18 @@ impl<C: HeapSize, O, const I: usize> HeapSize for Tracked<C, O, I> {
         self.accounted.heap_size_in(m)
     }
 
+    /// The collection's usage, all of it `nested`: it has a row of its own, so the total
+    /// of a tracked collection holding this one counts these bytes here, not twice.
     fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
-        self.accounted.heap_usage_in(m)
+        let usage = self.accounted.heap_usage_in(m);
+        if crate::mode::ENABLED {
+            HeapUsage {
+                nested: usage.bytes,
+                ..usage
+            }
+        } else {
+            usage
+        }
     }
 
     fn footprint(&self) -> Option<Footprint> {

@@ -122,10 +122,7 @@ mod bytes_impls {
 
         #[inline]
         fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
-            HeapUsage {
-                bytes: self.capacity(),
-                unused: self.capacity() - self.len(),
-            }
+            HeapUsage::with_unused(self.capacity(), self.capacity() - self.len())
         }
     }
 }

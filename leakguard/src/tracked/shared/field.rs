@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 
 use super::SharedCache;
 use crate::clock::Clock;
-use crate::heap_size::{Footprint, HeapSize};
-use crate::meta::TrackedStruct;
+use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
+use crate::meta::{TrackedStruct, registered_meta};
 
 /// A `#[scoped_cache(.., shared)]` field: the [`SharedCache`] it dereferences to, made from
 /// the field's bounds and named after it.
@@ -34,7 +34,7 @@ where
 {
     /// The field's cache, with its bounds.
     fn default() -> Self {
-        let meta = &O::FIELDS[I];
+        let meta = registered_meta::<O>(I);
         let (max, ttl) = meta.cache;
         SharedField {
             cache: SharedCache::new(max, meta.cache_bytes, ttl, Clock::current(), meta),
@@ -51,6 +51,10 @@ where
 {
     fn heap_size(&self) -> usize {
         self.cache.heap_size()
+    }
+
+    fn heap_usage_in(&self, m: &mut Measurement) -> HeapUsage {
+        self.cache.heap_usage_in(m)
     }
 
     fn footprint(&self) -> Option<Footprint> {
