@@ -318,6 +318,37 @@ fn a_byte_bound_is_kept_exactly_and_counts_what_entries_hold() {
     assert!(sum > 80_000, "{sum}");
 }
 
+#[track_growth]
+#[derive(Default)]
+struct Media {
+    #[scoped_cache(max = 1_000, max_bytes = "64 KiB", shared)]
+    thumbnails: HashMap<u64, Vec<u8>>,
+}
+
+#[test]
+fn with_both_bounds_it_fills_to_within_a_tenth_of_the_binding_one() {
+    // An entry is its key and `Vec` inline, 32 bytes, and the `Vec`'s heap.
+    // Entries of 122 to 141 bytes: 64 KiB holds some 500, so the bytes bind.
+    let media = Media::default();
+    for i in 0..20_000u64 {
+        media
+            .thumbnails
+            .insert(i, vec![0; 90 + (i % 20) as usize]);
+    }
+    let bytes = media.thumbnails.bytes();
+    assert!(bytes <= 64 * 1024, "{bytes}");
+    assert!(bytes >= 64 * 1024 * 9 / 10, "settled at {bytes} bytes");
+    // Entries of 40 to 79 bytes: 1,000 of them take some 60 KB, so the count binds, though
+    // many weigh more than a thousandth of 64 KiB.
+    let media = Media::default();
+    for i in 0..20_000u64 {
+        media.thumbnails.insert(i, vec![0; 8 + (i % 40) as usize]);
+    }
+    let (len, bytes) = (media.thumbnails.len(), media.thumbnails.bytes());
+    assert!(len <= 1_000 && bytes <= 64 * 1024, "{len}, {bytes}");
+    assert!(len >= 900, "settled at {len} entries, {bytes} bytes");
+}
+
 #[test]
 fn removals_and_get_or_insert_with_are_counted_by_cause() {
     let cache: SharedCache<String, u64> = SharedCache::builder().max(10).build().unwrap();

@@ -518,13 +518,8 @@ where
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        let footprint = Footprint {
-            len: self.cache.len(),
-            capacity: self.cache.capacity() as usize,
-            storage_bytes: self.storage_bytes(),
-        };
         accounting.walked(HeapUsage::used(self.entries_heap()));
-        accounting.refresh(Some(footprint));
+        accounting.refresh(self.footprint());
     }
 }
 
@@ -549,9 +544,14 @@ where
     }
 
     fn footprint(&self) -> Option<Footprint> {
+        let weigh = Weigh {
+            max: self.max as u64,
+            max_bytes: self.max_bytes as u64,
+        };
         Some(Footprint {
             len: self.cache.len(),
-            capacity: self.cache.capacity() as usize,
+            // In entries under `max`, in bytes under `max_bytes` alone.
+            capacity: (self.cache.capacity() / weigh.units()) as usize,
             storage_bytes: self.storage_bytes(),
         })
     }
