@@ -211,7 +211,15 @@ fn expiry_pauses() {
     /// (which also drops the emptied storage), how many operations, their time in all; and,
     /// before, the longest of 1,000 operations once half the TTL had passed with every entry
     /// live, and the bytes of the store.
-    type Pauses = (Duration, Duration, Duration, usize, Duration, Duration, usize);
+    type Pauses = (
+        Duration,
+        Duration,
+        Duration,
+        usize,
+        Duration,
+        Duration,
+        usize,
+    );
 
     /// Fills `cache` with a million entries, times 1,000 operations past half the TTL, lets
     /// them expire, and times each operation of `op` until `expired` says all million were
@@ -308,23 +316,24 @@ fn expiry_pauses() {
 
     let ttl = Duration::from_secs(60);
     let mut rows = Vec::new();
-    let mut row = |case: &str, (median, longest, last, operations, total, live, storage): Pauses| {
-        let floor = drop_floor(storage);
-        rows.push(vec![
-            case.to_string(),
-            fmt_ns(live.as_nanos() as f64),
-            fmt_ns(median.as_nanos() as f64),
-            fmt_ns(longest.as_nanos() as f64),
-            fmt_ns(last.as_nanos() as f64),
-            format!(
-                "{} ({:.2}x)",
-                fmt_ns(floor.as_nanos() as f64),
-                last.as_secs_f64() / floor.as_secs_f64()
-            ),
-            operations.to_string(),
-            fmt_ns(total.as_nanos() as f64),
-        ]);
-    };
+    let mut row =
+        |case: &str, (median, longest, last, operations, total, live, storage): Pauses| {
+            let floor = drop_floor(storage);
+            rows.push(vec![
+                case.to_string(),
+                fmt_ns(live.as_nanos() as f64),
+                fmt_ns(median.as_nanos() as f64),
+                fmt_ns(longest.as_nanos() as f64),
+                fmt_ns(last.as_nanos() as f64),
+                format!(
+                    "{} ({:.2}x)",
+                    fmt_ns(floor.as_nanos() as f64),
+                    last.as_secs_f64() / floor.as_secs_f64()
+                ),
+                operations.to_string(),
+                fmt_ns(total.as_nanos() as f64),
+            ]);
+        };
     let clock = ManualClock::new();
     let cache: ScopedCache<u64, u64> = ScopedCache::builder()
         .ttl(ttl)

@@ -263,8 +263,14 @@ fn expiry_releases_a_bounded_share_per_operation_and_everything_within_512_or_so
         assert!(operations <= 512 + 256, "{} left", cache.len());
     }
     assert_eq!(expired, ENTRIES);
-    assert!(most <= ENTRIES * 6 / 5 / 512, "one operation released {most}");
-    assert!(most >= ENTRIES / 2 / 512, "{most}: more operations than needed");
+    assert!(
+        most <= ENTRIES * 6 / 5 / 512,
+        "one operation released {most}"
+    );
+    assert!(
+        most >= ENTRIES / 2 / 512,
+        "{most}: more operations than needed"
+    );
     // The values' strings and the key clones of the expiry records went back.
     let freed = held - live_bytes();
     assert!(freed >= ENTRIES as isize * 12, "{freed} bytes freed");
@@ -331,9 +337,7 @@ fn with_both_bounds_it_fills_to_within_a_tenth_of_the_binding_one() {
     // Entries of 122 to 141 bytes: 64 KiB holds some 500, so the bytes bind.
     let media = Media::default();
     for i in 0..20_000u64 {
-        media
-            .thumbnails
-            .insert(i, vec![0; 90 + (i % 20) as usize]);
+        media.thumbnails.insert(i, vec![0; 90 + (i % 20) as usize]);
     }
     let bytes = media.thumbnails.bytes();
     assert!(bytes <= 64 * 1024, "{bytes}");

@@ -149,7 +149,13 @@ fn an_expired_value_whose_drop_uses_the_cache_does_not_deadlock() {
 fn values_returned_by_get_or_insert_with_and_remove_may_use_the_cache_as_they_drop() {
     let touches = within_timeout(ManualClock::new(), |state, _| {
         for user in 0..32 {
-            assert_eq!(state.sessions.get_or_insert_with(&user, || session(user)).user, user);
+            assert_eq!(
+                state
+                    .sessions
+                    .get_or_insert_with(&user, || session(user))
+                    .user,
+                user
+            );
         }
         for user in 0..32 {
             assert!(state.sessions.remove(&user).is_some());

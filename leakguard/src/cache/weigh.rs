@@ -65,8 +65,8 @@ impl Weigh {
             (0, _) => bytes.max(1),
             (max, max_bytes) => {
                 let units = self.units();
-                let scaled = (u128::from(bytes) * u128::from(max * units))
-                    .div_ceil(u128::from(max_bytes));
+                let scaled =
+                    (u128::from(bytes) * u128::from(max * units)).div_ceil(u128::from(max_bytes));
                 u64::try_from(scaled).unwrap_or(u64::MAX).max(units)
             }
         }

@@ -219,9 +219,7 @@ impl<K: Eq + HeapSize> Timelines<K> {
             .map(|(key, _)| running_heap(key).bytes)
             .sum();
         timeline.clones_heap.fetch_sub(heap, Relaxed);
-        timeline
-            .storage
-            .store(line.expiry.storage_bytes(), Relaxed);
+        timeline.storage.store(line.expiry.storage_bytes(), Relaxed);
         drop(line);
         Some(released)
     }
@@ -229,7 +227,10 @@ impl<K: Eq + HeapSize> Timelines<K> {
     /// Bytes of the lists' storage, and what their key clones own on the heap.
     pub(super) fn held(&self) -> (usize, usize) {
         self.shards.iter().fold(
-            (size_of::<Self>() + self.shards.len() * size_of::<Timeline<K>>(), 0),
+            (
+                size_of::<Self>() + self.shards.len() * size_of::<Timeline<K>>(),
+                0,
+            ),
             |(storage, heap), t| {
                 (
                     storage + t.storage.load(Relaxed),
