@@ -362,22 +362,25 @@ fn expiry_pauses() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    row(
-        "`ScopedCache<u64, String>`",
-        pauses(
-            cache,
-            &clock,
-            |c, i| {
-                c.insert(i, format!("value {i}"));
-            },
-            |c, i| {
-                c.get(&i);
-            },
-            |c| c.stats().expirations,
-            storage_of,
-            true,
-        ),
-    );
+    /// The pauses of a map of `String` values, filled and looked up by `u64` keys.
+    macro_rules! string_map {
+        ($cache:expr, $clock:expr) => {
+            pauses(
+                $cache,
+                &$clock,
+                |c, i| {
+                    c.insert(i, format!("value {i}"));
+                },
+                |c, i| {
+                    c.get(&i);
+                },
+                |c| c.stats().expirations,
+                storage_of,
+                true,
+            )
+        };
+    }
+    row("`ScopedCache<u64, String>`", string_map!(cache, clock));
     let clock = ManualClock::new();
     let service = {
         let _installed = clock.install();
@@ -432,19 +435,7 @@ fn expiry_pauses() {
         .unwrap();
     row(
         "`SharedCache<u64, String>` (the store's slots stay)",
-        pauses(
-            cache,
-            &clock,
-            |c, i| {
-                c.insert(i, format!("value {i}"));
-            },
-            |c, i| {
-                c.get(&i);
-            },
-            |c| c.stats().expirations,
-            storage_of,
-            true,
-        ),
+        string_map!(cache, clock),
     );
     print_table(
         "A million entries expired together, then one lookup (pop) per operation until all are released",
