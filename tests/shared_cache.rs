@@ -277,6 +277,34 @@ fn expiry_releases_a_bounded_share_per_operation_and_everything_within_512_or_so
 }
 
 #[test]
+fn a_thread_alternating_between_two_caches_releases_every_shard_of_each() {
+    // A handler that reads one cache and then another, request after request: each cache
+    // counts its own turns through its shards, so neither sees only every other shard.
+    let clock = ManualClock::new();
+    let build = || -> SharedCache<u64, u64> {
+        SharedCache::builder()
+            .max(100_000)
+            .ttl(Duration::from_secs(1))
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (build(), build());
+    for i in 0..50_000 {
+        a.insert(i, i);
+        b.insert(i, i);
+    }
+    clock.advance(Duration::from_secs(2));
+    let mut operations = 0;
+    while !(a.is_empty() && b.is_empty()) {
+        assert_eq!(a.get(&(100_000 + operations)), None);
+        assert_eq!(b.get(&(100_000 + operations)), None);
+        operations += 1;
+        assert!(operations <= 512 + 256, "{} and {} left", a.len(), b.len());
+    }
+}
+
+#[test]
 fn heap_size_is_what_the_allocator_sees_less_the_growth_slack_of_the_storage() {
     leakguard_support::alloc::warm_up_registry();
     let (cache, truth) = allocated_by(|| {

@@ -169,15 +169,6 @@ impl<K> Expiry<K> {
         }
     }
 
-    /// The key of a live record.
-    #[inline]
-    pub(crate) fn key(&self, slot: Position) -> Option<&K> {
-        match self.records.get(index(slot))? {
-            Record::Live { key, .. } => Some(key),
-            Record::Free { .. } => None,
-        }
-    }
-
     /// The oldest record: its slot, key and deadline.
     #[inline]
     pub(crate) fn oldest(&self) -> Option<(Position, &K, Nanos)> {

@@ -19,7 +19,7 @@ mod timeline;
 
 use self::counters::Counters;
 use self::timeline::{Record, Timelines};
-use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
+use crate::cache::{CacheStats, DefaultHashBuilder, Position, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement, running_heap};
@@ -27,22 +27,41 @@ use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
 
-/// A stored value, with what it weighs and when it expires.
+/// A stored value, with what it weighs and when it expires: 16 bytes beside the value.
 #[derive(Clone)]
 struct Stored<V> {
     value: V,
-    /// The entry's bytes, key and value, inline and on the heap: measured once, going in.
-    bytes: usize,
+    /// The entry's bytes, key and value, inline and on the heap: measured once, going in,
+    /// and capped at 4 GiB.
+    bytes: u32,
+    /// The slot of its expiry record, with a TTL.
+    slot: Option<Position>,
     /// When it expires; `Nanos::MAX` for never.
     deadline: Nanos,
+}
+
+impl<V> Stored<V> {
     /// Its expiry record, with a TTL.
-    record: Option<Record>,
+    #[inline]
+    fn record(&self) -> Option<Record> {
+        let slot = self.slot?;
+        Some(Record {
+            slot,
+            deadline: self.deadline,
+        })
+    }
+
+    /// Its bytes, signed for the running figures.
+    #[inline]
+    fn signed_bytes(&self) -> isize {
+        self.bytes as isize
+    }
 }
 
 impl<K, V> Weighter<K, Stored<V>> for Weigh {
     #[inline]
     fn weight(&self, _: &K, stored: &Stored<V>) -> u64 {
-        Weigh::weight(*self, stored.bytes as u64)
+        Weigh::weight(*self, u64::from(stored.bytes))
     }
 }
 
@@ -81,7 +100,7 @@ impl<K, V> Request<K, V> {
         self.left
             .iter()
             .chain(&self.more_left)
-            .filter_map(|(_, stored)| stored.record)
+            .filter_map(|(_, stored)| stored.record())
     }
 }
 
@@ -97,7 +116,7 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         let stripe = self.counters.mine();
         if crate::mode::ENABLED {
-            stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
         }
         if std::mem::take(&mut request.evicting) {
             stripe.evictions.fetch_add(1, Relaxed);
@@ -255,7 +274,7 @@ where
     pub fn insert(&self, key: K, value: V) {
         let now = self.now();
         let (stored, shard) = self.stored(&key, value, now);
-        let bytes = stored.bytes as isize;
+        let bytes = stored.signed_bytes();
         let mut request = Request::default();
         self.cache.insert_with_lifecycle(key, stored, &mut request);
         let n = self.inserted(bytes);
@@ -307,7 +326,7 @@ where
         let now = self.now();
         let owned = key.to_owned();
         let (stored, shard) = self.stored(&owned, value.clone(), now);
-        let bytes = stored.bytes as isize;
+        let bytes = stored.signed_bytes();
         let mut request = Request::default();
         match guard.insert_with_lifecycle(stored, &mut request) {
             Ok(()) => {
@@ -334,9 +353,9 @@ where
         let mut n = None;
         let removed = self.cache.remove(key).and_then(|(key, stored)| {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
             }
-            self.free(&key, stored.record);
+            self.free(&key, stored.record());
             let live = stored.deadline > now;
             let counter = if live {
                 &stripe.removals
@@ -376,7 +395,7 @@ where
         }
         let total = std::cell::Cell::new(0usize);
         self.cache.retain(|_, stored| {
-            total.set(total.get() + stored.bytes);
+            total.set(total.get() + stored.bytes as usize);
             true
         });
         total.get()
@@ -441,16 +460,16 @@ where
         let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
         let mut stored = Stored {
             value,
-            bytes,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            slot: None,
             deadline: Nanos::MAX,
-            record: None,
         };
         let Some(timelines) = &self.timelines else {
             return (stored, 0);
         };
         let shard = self.cache.shard_index(key);
         stored.deadline = now.saturating_add(self.ttl);
-        stored.record = Some(timelines.push(shard, key.clone(), stored.deadline));
+        stored.slot = Some(timelines.push(shard, key.clone(), stored.deadline));
         (stored, shard)
     }
 
@@ -461,12 +480,12 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         if let Some((key, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
-            self.free(&key, stored.record);
+            self.free(&key, stored.record());
             if crate::mode::ENABLED {
                 self.counters
                     .mine()
                     .bytes
-                    .fetch_sub(stored.bytes as isize, Relaxed);
+                    .fetch_sub(stored.signed_bytes(), Relaxed);
             }
             self.counters.mine().expirations.fetch_add(1, Relaxed);
         }
@@ -479,7 +498,7 @@ where
     #[inline]
     fn settle(&self, now: Nanos, n: Option<u64>) {
         if let Some(timelines) = &self.timelines {
-            let shard = timelines.turn();
+            let shard = timelines.shard(self.counters.mine().turns.fetch_add(1, Relaxed));
             if timelines.due(shard, now) && !timeline::releasing() {
                 self.sweep(timelines, shard, now);
             }
@@ -498,14 +517,14 @@ where
     fn sweep(&self, timelines: &Timelines<K>, shard: usize, now: Nanos) {
         let Some(released) = timelines.sweep(shard, now, |key, record| {
             self.cache
-                .remove_if(key, |stored| stored.record == Some(record))
+                .remove_if(key, |stored| stored.record() == Some(record))
         }) else {
             return;
         };
         let stripe = self.counters.mine();
         for (_, stored) in &released.entries {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
             }
             stripe.expirations.fetch_add(1, Relaxed);
         }

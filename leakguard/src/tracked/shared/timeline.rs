@@ -22,19 +22,19 @@ use crate::sync::lock;
 /// entries some 500 operations to release, as each operation looks at one shard.
 pub(super) const SWEEP_AT_LEAST: usize = 256;
 
-/// Which record an entry has: its slot in its shard's list, and the stamp the list gave it,
-/// so that a slot freed and given to another entry is never taken for this one's.
+/// Which record an entry has: its slot in its shard's list, and its deadline, so that a
+/// slot freed and given to another entry is never taken for this one's. A record is freed
+/// by a sweep once due, or by whoever took its entry out of the cache; a slot a sweep freed
+/// goes to an entry written after that deadline passed, whose deadline is later.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct Record {
-    slot: Position,
-    stamp: u32,
+    pub(super) slot: Position,
+    pub(super) deadline: Nanos,
 }
 
-/// One shard's records, each a clone of its entry's key with the record's stamp.
+/// One shard's records, each a clone of its entry's key.
 struct Line<K> {
-    expiry: Expiry<(K, u32)>,
-    /// The stamp of the next record.
-    stamps: u32,
+    expiry: Expiry<K>,
 }
 
 struct Timeline<K> {
@@ -60,15 +60,13 @@ pub(super) struct Timelines<K> {
 /// lock is released: a value's `Drop` may use the cache.
 pub(super) struct Released<K, T> {
     pub(super) entries: Vec<T>,
-    clones: Vec<(K, u32)>,
+    clones: Vec<K>,
 }
 
 thread_local! {
     /// Set while this thread drops what a sweep released: a `Drop` that uses the cache then
     /// starts no sweep of its own, so releases never nest.
     static RELEASING: Cell<bool> = const { Cell::new(false) };
-    /// This thread's turn through the shards.
-    static TURN: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Whether this thread is dropping what a sweep released.
@@ -100,7 +98,6 @@ impl<K: Eq + HeapSize> Timelines<K> {
                 next_due: AtomicU64::new(Nanos::MAX),
                 line: Mutex::new(Line {
                     expiry: Expiry::new(per_shard),
-                    stamps: 0,
                 }),
                 storage: AtomicUsize::new(0),
                 clones_heap: AtomicUsize::new(0),
@@ -109,15 +106,12 @@ impl<K: Eq + HeapSize> Timelines<K> {
         Timelines { shards, per_shard }
     }
 
-    /// The shard this thread looks at next: each operation looks at one, in turn.
+    /// The shard to look at on the `turn`th operation: each operation looks at one, in
+    /// turn. The caller counts turns per cache, so that a thread alternating between two
+    /// caches still visits every shard of each.
     #[inline]
-    pub(super) fn turn(&self) -> usize {
-        let turn = TURN.try_with(|t| {
-            let n = t.get();
-            t.set(n.wrapping_add(1));
-            n
-        });
-        turn.unwrap_or(0) % self.shards.len()
+    pub(super) fn shard(&self, turn: usize) -> usize {
+        turn % self.shards.len()
     }
 
     /// Whether a record of `shard` may be due at `now`.
@@ -126,20 +120,18 @@ impl<K: Eq + HeapSize> Timelines<K> {
         self.shards[shard].next_due.load(Relaxed) <= now
     }
 
-    /// Records the entry of `key`, written to expire at `deadline`.
-    pub(super) fn push(&self, shard: usize, key: K, deadline: Nanos) -> Record {
+    /// Records the entry of `key`, written to expire at `deadline`; its slot.
+    pub(super) fn push(&self, shard: usize, key: K, deadline: Nanos) -> Position {
         let timeline = &self.shards[shard];
         let heap = running_heap(&key).bytes;
         let mut line = lock(&timeline.line);
-        let stamp = line.stamps;
-        line.stamps = stamp.wrapping_add(1);
         if line.expiry.len() == 0 {
             timeline.next_due.store(deadline, Relaxed);
         }
-        let slot = line.expiry.push((key, stamp), deadline);
+        let slot = line.expiry.push(key, deadline);
         timeline.clones_heap.fetch_add(heap, Relaxed);
         timeline.storage.store(line.expiry.storage_bytes(), Relaxed);
-        Record { slot, stamp }
+        slot
     }
 
     /// Frees the record of an entry that left the cache, returning its key clone for the
@@ -147,14 +139,10 @@ impl<K: Eq + HeapSize> Timelines<K> {
     pub(super) fn free(&self, shard: usize, record: Record) -> Option<K> {
         let timeline = &self.shards[shard];
         let mut line = lock(&timeline.line);
-        let ours = line
-            .expiry
-            .key(record.slot)
-            .is_some_and(|(_, stamp)| *stamp == record.stamp);
-        if !ours {
+        if line.expiry.deadline(record.slot) != Some(record.deadline) {
             return None;
         }
-        let (key, _) = line.expiry.remove(record.slot)?;
+        let key = line.expiry.remove(record.slot)?;
         timeline
             .clones_heap
             .fetch_sub(running_heap(&key).bytes, Relaxed);
@@ -186,17 +174,14 @@ impl<K: Eq + HeapSize> Timelines<K> {
         };
         let mut next_due = Nanos::MAX;
         while released.clones.len() < budget {
-            let Some((slot, (key, stamp), deadline)) = line.expiry.oldest() else {
+            let Some((slot, key, deadline)) = line.expiry.oldest() else {
                 break;
             };
             if deadline > now {
                 next_due = deadline;
                 break;
             }
-            let record = Record {
-                slot,
-                stamp: *stamp,
-            };
+            let record = Record { slot, deadline };
             if let Some(entry) = release(key, record) {
                 released.entries.push(entry);
             }
@@ -216,7 +201,7 @@ impl<K: Eq + HeapSize> Timelines<K> {
         let heap: usize = released
             .clones
             .iter()
-            .map(|(key, _)| running_heap(key).bytes)
+            .map(|key| running_heap(key).bytes)
             .sum();
         timeline.clones_heap.fetch_sub(heap, Relaxed);
         timeline.storage.store(line.expiry.storage_bytes(), Relaxed);
