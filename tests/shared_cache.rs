@@ -336,6 +336,15 @@ fn heap_size_is_what_the_allocator_sees_less_the_growth_slack_of_the_storage() {
             .unwrap()
     });
     assert!(empty <= 2 * 1024, "an empty cache takes {empty} bytes");
+    // With a TTL too: its expiry records come with the first entry.
+    let (_, empty) = allocated_by(|| {
+        SharedCache::builder()
+            .max(1_000)
+            .ttl(Duration::from_secs(60))
+            .build::<String, Vec<u8>>()
+            .unwrap()
+    });
+    assert!(empty <= 2 * 1024, "an empty TTL cache takes {empty} bytes");
 }
 
 #[test]

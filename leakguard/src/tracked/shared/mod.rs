@@ -4,8 +4,8 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 
 use quick_cache::sync::GuardResult;
 use quick_cache::{Equivalent, Lifecycle, Weighter};
@@ -159,7 +159,8 @@ pub struct SharedCache<K, V, S = DefaultHashBuilder> {
     ttl: Nanos,
     clock: Clock,
     /// The expiry records, with a TTL.
-    timelines: Option<Timelines<K>>,
+    /// Made with the first entry, so that an empty cache stays small.
+    timelines: OnceLock<Timelines<K>>,
     max: usize,
     max_bytes: usize,
     accounting: Instrument,
@@ -219,16 +220,12 @@ where
         let hooks = Hooks {
             counters: counters.clone(),
         };
-        let per_shard = match max {
-            0 => usize::MAX,
-            max => max.div_ceil(shards as usize),
-        };
         SharedCache {
             cache: quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks),
             counters,
             ttl,
             clock,
-            timelines: (ttl != 0).then(|| Timelines::new(shards as usize, per_shard)),
+            timelines: OnceLock::new(),
             max,
             max_bytes,
             accounting: accounting::empty(meta),
@@ -285,7 +282,7 @@ where
     /// Frees the expiry records of the entries that left the cache during a request on
     /// `shard`, then drops them: after every lock, as a `Drop` may use the cache.
     fn finish(&self, shard: usize, request: Request<K, V>) {
-        if let Some(timelines) = &self.timelines {
+        if let Some(timelines) = self.timelines.get() {
             for record in request.records() {
                 drop(timelines.free(shard, record));
             }
@@ -371,7 +368,7 @@ where
 
     /// Frees the expiry record of the entry of `key` that left the cache.
     fn free(&self, key: &K, record: Option<Record>) {
-        if let (Some(timelines), Some(record)) = (&self.timelines, record) {
+        if let (Some(timelines), Some(record)) = (self.timelines.get(), record) {
             drop(timelines.free(self.cache.shard_index(key), record));
         }
     }
@@ -444,13 +441,13 @@ where
     /// storage counts; and the key clones of their expiry records.
     fn entries_heap(&self) -> usize {
         let inline = self.cache.len() * (size_of::<K>() + size_of::<V>());
-        let clones = self.timelines.as_ref().map_or(0, |t| t.held().1);
+        let clones = self.timelines.get().map_or(0, |t| t.held().1);
         self.bytes().saturating_sub(inline) + clones
     }
 
     /// Bytes of the store: quick_cache's slots and table, and the expiry lists.
     fn storage_bytes(&self) -> usize {
-        let lists = self.timelines.as_ref().map_or(0, |t| t.held().0);
+        let lists = self.timelines.get().map_or(0, |t| t.held().0);
         self.cache.memory_used().total() + lists
     }
 
@@ -464,9 +461,17 @@ where
             slot: None,
             deadline: Nanos::MAX,
         };
-        let Some(timelines) = &self.timelines else {
+        if self.ttl == 0 {
             return (stored, 0);
-        };
+        }
+        let timelines = self.timelines.get_or_init(|| {
+            let shards = self.cache.num_shards();
+            let per_shard = match self.max {
+                0 => usize::MAX,
+                max => max.div_ceil(shards),
+            };
+            Timelines::new(shards, per_shard)
+        });
         let shard = self.cache.shard_index(key);
         stored.deadline = now.saturating_add(self.ttl);
         stored.slot = Some(timelines.push(shard, key.clone(), stored.deadline));
@@ -497,7 +502,7 @@ where
     /// check).
     #[inline]
     fn settle(&self, now: Nanos, n: Option<u64>) {
-        if let Some(timelines) = &self.timelines {
+        if let Some(timelines) = self.timelines.get() {
             let shard = timelines.shard(self.counters.mine().turns.fetch_add(1, Relaxed));
             if timelines.due(shard, now) && !timeline::releasing() {
                 self.sweep(timelines, shard, now);
