@@ -9,7 +9,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
-use leakguard::{ManualClock, ScopedCache, ScopedRing, track_growth};
+use leakguard::{HeapSize, ManualClock, ScopedCache, ScopedRing, SharedCache, track_growth};
 use leakguard_bench::alloc::Counting;
 use leakguard_bench::caches::{Cache, Held, Pass, TtlCacheField, empty_instance, run};
 use leakguard_bench::w1::{CAPACITY, OPS, Value, keys};
@@ -78,6 +78,11 @@ fn held(h: &Held) -> String {
 }
 
 fn main() {
+    // `cargo bench --bench w2_ttl -- pauses`: the expiry pauses alone.
+    if std::env::args().any(|a| a == "pauses") {
+        expiry_pauses();
+        return;
+    }
     let (keys, _) = keys();
     let mut c = criterion();
 
@@ -193,29 +198,57 @@ fn main() {
 
 /// How long one operation may take once a million entries have expired together, and how
 /// many operations it takes to release them: the pause that releasing them all at once used
-/// to be (14 ms for `u64` values, 43 ms for `String`s, 40 ms through a field). The
-/// operations are lookups of missing keys (pops for the ring): they free and do nothing
-/// else, where an insert may also grow quick_cache's table.
+/// to be (14 ms for `u64` values, 43 ms for `String`s, 40 ms through a field; 230 ms for
+/// one `get` of a `SharedCache`, which also swept every live entry, 16-26 ms, once half
+/// the TTL had passed). The operations are lookups of missing keys (pops for the ring):
+/// they free and do nothing else, where an insert may also grow quick_cache's table. Beside
+/// the last operation, which drops the emptied store, the floor: freeing as many bytes.
+/// Maxima on a shared machine catch preemption; the medians are the cost.
 fn expiry_pauses() {
     const ENTRIES: u64 = 1_000_000;
 
-    /// What releasing took: the longest operation but the last, the last (which also drops
-    /// the emptied storage), how many operations, and their time in all.
-    type Pauses = (Duration, Duration, usize, Duration);
+    /// What releasing took: the median and the longest operation but the last, the last
+    /// (which also drops the emptied storage), how many operations, their time in all; and,
+    /// before, the longest of 1,000 operations once half the TTL had passed with every entry
+    /// live, and the bytes of the store.
+    type Pauses = (
+        Duration,
+        Duration,
+        Duration,
+        usize,
+        Duration,
+        Duration,
+        usize,
+    );
 
-    /// Fills `cache` with a million entries, lets them expire, and times each operation of
-    /// `op` until `expired` says all million were released.
+    /// Fills `cache` with a million entries, times 1,000 operations past half the TTL, lets
+    /// them expire, and times each operation of `op` until `expired` says all million were
+    /// released.
     fn pauses<C>(
         mut cache: C,
         clock: &ManualClock,
         fill: impl Fn(&mut C, u64),
         op: impl Fn(&mut C, u64),
         expired: impl Fn(&C) -> u64,
+        storage: impl Fn(&C) -> usize,
+        lookups: bool,
     ) -> Pauses {
         for i in 0..ENTRIES {
             fill(&mut cache, i);
         }
-        clock.advance(Duration::from_secs(61));
+        let storage = storage(&cache);
+        clock.advance(Duration::from_secs(31));
+        let mut live = Duration::ZERO;
+        // Lookups of live keys (a ring is not looked up: its pops would take live entries).
+        if lookups {
+            for i in 0..1_000 {
+                let start = Instant::now();
+                op(&mut cache, i * 997);
+                live = live.max(start.elapsed());
+            }
+        }
+        assert_eq!(expired(&cache), 0, "released live entries");
+        clock.advance(Duration::from_secs(30));
         let mut times = Vec::new();
         while expired(&cache) < ENTRIES {
             let start = Instant::now();
@@ -224,8 +257,55 @@ fn expiry_pauses() {
         }
         let total = times.iter().sum();
         let last = times.pop().unwrap_or_default();
-        let longest = times.iter().max().copied().unwrap_or_default();
-        (longest, last, times.len() + 1, total)
+        times.sort();
+        let median = times.get(times.len() / 2).copied().unwrap_or_default();
+        let longest = times.last().copied().unwrap_or_default();
+        (median, longest, last, times.len() + 1, total, live, storage)
+    }
+
+    /// The bytes of the store of a cache.
+    fn storage_of<T: HeapSize>(cache: &T) -> usize {
+        cache.footprint().map_or(0, |f| f.storage_bytes)
+    }
+
+    /// The floor under dropping an emptied store of `bytes`: the median of 5 drops of that
+    /// many bytes, every page written. The allocator and the kernel take this much to give
+    /// them back, whatever owns them.
+    fn drop_floor(bytes: usize) -> Duration {
+        let mut drops: Vec<Duration> = (0..5)
+            .map(|_| {
+                let store = std::hint::black_box(vec![1u8; bytes]);
+                let start = Instant::now();
+                drop(store);
+                start.elapsed()
+            })
+            .collect();
+        drops.sort();
+        drops[2]
+    }
+
+    /// Dropping an emptied quick_cache `unsync::Cache<u64, String>` that held a million
+    /// entries, beside a slab of a million 24-byte expiry records: the store a
+    /// `ScopedCache<u64, String>` with a TTL drops, less leakguard. The median of 3.
+    fn quick_cache_drop() -> Duration {
+        let mut drops: Vec<Duration> = (0..3)
+            .map(|_| {
+                let mut cache = quick_cache::unsync::Cache::<u64, String>::new(ENTRIES as usize);
+                for i in 0..ENTRIES {
+                    cache.insert(i, format!("value {i}"));
+                }
+                for i in 0..ENTRIES {
+                    cache.remove(&i);
+                }
+                let records = std::hint::black_box(vec![[1u64; 3]; ENTRIES as usize]);
+                let start = Instant::now();
+                drop(cache);
+                drop(records);
+                start.elapsed()
+            })
+            .collect();
+        drops.sort();
+        drops[1]
     }
 
     #[track_growth]
@@ -236,15 +316,24 @@ fn expiry_pauses() {
 
     let ttl = Duration::from_secs(60);
     let mut rows = Vec::new();
-    let mut row = |case: &str, (longest, last, operations, total): Pauses| {
-        rows.push(vec![
-            case.to_string(),
-            fmt_ns(longest.as_nanos() as f64),
-            fmt_ns(last.as_nanos() as f64),
-            operations.to_string(),
-            fmt_ns(total.as_nanos() as f64),
-        ]);
-    };
+    let mut row =
+        |case: &str, (median, longest, last, operations, total, live, storage): Pauses| {
+            let floor = drop_floor(storage);
+            rows.push(vec![
+                case.to_string(),
+                fmt_ns(live.as_nanos() as f64),
+                fmt_ns(median.as_nanos() as f64),
+                fmt_ns(longest.as_nanos() as f64),
+                fmt_ns(last.as_nanos() as f64),
+                format!(
+                    "{} ({:.2}x)",
+                    fmt_ns(floor.as_nanos() as f64),
+                    last.as_secs_f64() / floor.as_secs_f64()
+                ),
+                operations.to_string(),
+                fmt_ns(total.as_nanos() as f64),
+            ]);
+        };
     let clock = ManualClock::new();
     let cache: ScopedCache<u64, u64> = ScopedCache::builder()
         .ttl(ttl)
@@ -263,6 +352,8 @@ fn expiry_pauses() {
                 c.get(&i);
             },
             |c| c.stats().expirations,
+            storage_of,
+            true,
         ),
     );
     let clock = ManualClock::new();
@@ -271,20 +362,25 @@ fn expiry_pauses() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    row(
-        "`ScopedCache<u64, String>`",
-        pauses(
-            cache,
-            &clock,
-            |c, i| {
-                c.insert(i, format!("value {i}"));
-            },
-            |c, i| {
-                c.get(&i);
-            },
-            |c| c.stats().expirations,
-        ),
-    );
+    /// The pauses of a map of `String` values, filled and looked up by `u64` keys.
+    macro_rules! string_map {
+        ($cache:expr, $clock:expr) => {
+            pauses(
+                $cache,
+                &$clock,
+                |c, i| {
+                    c.insert(i, format!("value {i}"));
+                },
+                |c, i| {
+                    c.get(&i);
+                },
+                |c| c.stats().expirations,
+                storage_of,
+                true,
+            )
+        };
+    }
+    row("`ScopedCache<u64, String>`", string_map!(cache, clock));
     let clock = ManualClock::new();
     let service = {
         let _installed = clock.install();
@@ -304,6 +400,8 @@ fn expiry_pauses() {
                 s.sessions.get(&i);
             },
             |s| s.sessions.stats().expirations,
+            |s| storage_of(&s.sessions),
+            true,
         ),
     );
     let clock = ManualClock::new();
@@ -324,17 +422,39 @@ fn expiry_pauses() {
                 r.pop_front();
             },
             |r| r.stats().expirations,
+            storage_of,
+            false,
         ),
+    );
+    let clock = ManualClock::new();
+    let cache: SharedCache<u64, String> = SharedCache::builder()
+        .max(2 * ENTRIES as usize)
+        .ttl(ttl)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    row(
+        "`SharedCache<u64, String>` (the store's slots stay)",
+        string_map!(cache, clock),
     );
     print_table(
         "A million entries expired together, then one lookup (pop) per operation until all are released",
         &[
             "cache",
+            "before: longest of 1,000 operations past half the TTL",
+            "median operation but the last",
             "longest operation but the last",
             "the last, which drops the emptied storage",
+            "floor: dropping as many bytes, pages written (last / floor)",
             "operations to release them",
             "time in all",
         ],
         &rows,
+    );
+    println!(
+        "\n- floor of the `ScopedCache<u64, String>` store: an emptied quick_cache \
+         `unsync::Cache<u64, String>` of a million entries and a slab of a million 24-byte \
+         records drop in {}",
+        fmt_ns(quick_cache_drop().as_nanos() as f64)
     );
 }

@@ -25,5 +25,7 @@ pub use set::ScopedSet;
 pub use stats::CacheStats;
 pub use value_mut::ValueMut;
 
+pub(crate) use engine::sweep_budget;
+pub(crate) use expiry::{Expiry, Position};
 pub(crate) use options::{Config, check_settings};
 pub(crate) use weigh::Weigh;

@@ -4,15 +4,33 @@
 /// The bounds of a cache: `max` entries and `max_bytes` bytes, 0 for no bound of that kind.
 ///
 /// Under `max` alone an entry weighs 1 against a capacity of `max`; under `max_bytes` alone
-/// it weighs its bytes against `max_bytes`; under both, its share of `max_bytes` in units of
-/// `max_bytes / max` (at least 1) against `max`, so that a sum within `max` keeps both.
+/// it weighs its bytes against `max_bytes`; under both, the larger of its share of `max`
+/// and its share of `max_bytes`, each counted in [`UNITS`] per entry, against `max` entries'
+/// worth of units, so that a sum within the capacity keeps both bounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Weigh {
     pub(crate) max: u64,
     pub(crate) max_bytes: u64,
 }
 
+/// Under both bounds, the units an entry's share is counted in, per entry: fine enough that
+/// rounding every share up loses under a thousandth of the bound. Counted in whole entries,
+/// an entry of 1.4 entries' worth of bytes weighed 2, and a cache of such entries settled
+/// at 70% of its `max_bytes`.
+pub(crate) const UNITS: u64 = 1024;
+
 impl Weigh {
+    /// The units of weight an entry's share of `max` is: [`UNITS`] under both bounds (less
+    /// if `max` is so large that its units would overflow), 1 otherwise. With `max = 1`,
+    /// 1 too: quick_cache admits no entry heavier than 97% of the capacity.
+    #[inline]
+    pub(crate) fn units(self) -> u64 {
+        match (self.max, self.max_bytes) {
+            (0 | 1, _) | (_, 0) => 1,
+            (max, _) => UNITS.min(u64::MAX / 4 / max).max(1),
+        }
+    }
+
     /// Whether entries are weighed by their bytes, rather than counted.
     #[inline]
     pub(crate) fn by_bytes(self) -> bool {
@@ -24,7 +42,7 @@ impl Weigh {
         match (self.max, self.max_bytes) {
             (0, 0) => u64::MAX,
             (0, max_bytes) => max_bytes,
-            (max, _) => max,
+            (max, _) => max * self.units(),
         }
     }
 
@@ -46,8 +64,10 @@ impl Weigh {
             (_, 0) => 1,
             (0, _) => bytes.max(1),
             (max, max_bytes) => {
-                let scaled = (u128::from(bytes) * u128::from(max)).div_ceil(u128::from(max_bytes));
-                u64::try_from(scaled).unwrap_or(u64::MAX).max(1)
+                let units = self.units();
+                let scaled =
+                    (u128::from(bytes) * u128::from(max * units)).div_ceil(u128::from(max_bytes));
+                u64::try_from(scaled).unwrap_or(u64::MAX).max(units)
             }
         }
     }
@@ -61,7 +81,8 @@ impl Weigh {
             (_, 0) => u64::MAX,
             (0, _) => hot,
             (max, max_bytes) => {
-                let bytes = u128::from(hot) * u128::from(max_bytes) / u128::from(max);
+                let bytes =
+                    u128::from(hot) * u128::from(max_bytes) / u128::from(max * self.units());
                 u64::try_from(bytes).unwrap_or(u64::MAX)
             }
         }
@@ -87,15 +108,22 @@ mod tests {
             (bytes.capacity(), bytes.weight(300), bytes.weight(0)),
             (1_000, 300, 1)
         );
-        // 100 entries or 1,000 bytes: an entry of 25 bytes is 2.5 hundredths, rounded up.
+        // 100 entries or 1,000 bytes: an entry of 25 bytes is 2.5 hundredths of the bytes,
+        // in 1,024ths of an entry rounded up; one of 1 byte weighs its share of the entries.
         let both = Weigh {
             max: 100,
             max_bytes: 1_000,
         };
         assert_eq!(
             (both.capacity(), both.weight(25), both.weight(1)),
-            (100, 3, 1)
+            (102_400, 2_560, 1_024)
         );
+        assert_eq!(both.weight(14), 1_434, "1.4 entries' worth of bytes");
+        let one = Weigh {
+            max: 1,
+            max_bytes: 1_000,
+        };
+        assert_eq!((one.capacity(), one.weight(900)), (1, 1));
         assert_eq!(Weigh::default().capacity(), u64::MAX);
     }
 
@@ -112,6 +140,10 @@ mod tests {
             },
             Weigh {
                 max: 7,
+                max_bytes: 1 << 20,
+            },
+            Weigh {
+                max: u64::MAX / 2,
                 max_bytes: 1 << 20,
             },
         ] {

@@ -17,6 +17,8 @@ pub(super) struct Stripe {
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
     pub(super) removals: AtomicU64,
+    /// Operations on a cache with a TTL, which take turns to look at the shards.
+    pub(super) turns: AtomicUsize,
     /// Bytes of the entries this thread put in, less those it took out, when instrumented.
     /// An insert adds once it is done, after the evictions it caused were taken off, so the
     /// sum errs low for a moment rather than high; signed for that moment.

@@ -4,9 +4,10 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 
+use quick_cache::sync::GuardResult;
 use quick_cache::{Equivalent, Lifecycle, Weighter};
 
 use super::accounting::{self, Instrument};
@@ -14,9 +15,11 @@ use super::accounting::{self, Instrument};
 mod builder;
 mod counters;
 mod field;
+mod timeline;
 
 use self::counters::Counters;
-use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
+use self::timeline::{Record, Timelines};
+use crate::cache::{CacheStats, DefaultHashBuilder, Position, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement, running_heap};
@@ -24,20 +27,41 @@ use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
 
-/// A stored value, with what it weighs and when it expires.
+/// A stored value, with what it weighs and when it expires: 16 bytes beside the value.
 #[derive(Clone)]
 struct Stored<V> {
     value: V,
-    /// The entry's bytes, key and value, inline and on the heap: measured once, going in.
-    bytes: usize,
+    /// The entry's bytes, key and value, inline and on the heap: measured once, going in,
+    /// and capped at 4 GiB.
+    bytes: u32,
+    /// The slot of its expiry record, with a TTL.
+    slot: Option<Position>,
     /// When it expires; `Nanos::MAX` for never.
     deadline: Nanos,
+}
+
+impl<V> Stored<V> {
+    /// Its expiry record, with a TTL.
+    #[inline]
+    fn record(&self) -> Option<Record> {
+        let slot = self.slot?;
+        Some(Record {
+            slot,
+            deadline: self.deadline,
+        })
+    }
+
+    /// Its bytes, signed for the running figures.
+    #[inline]
+    fn signed_bytes(&self) -> isize {
+        self.bytes as isize
+    }
 }
 
 impl<K, V> Weighter<K, Stored<V>> for Weigh {
     #[inline]
     fn weight(&self, _: &K, stored: &Stored<V>) -> u64 {
-        Weigh::weight(*self, stored.bytes as u64)
+        Weigh::weight(*self, u64::from(stored.bytes))
     }
 }
 
@@ -49,28 +73,58 @@ struct Hooks {
     counters: Arc<Counters>,
 }
 
-/// Whether the entry quick_cache is about to hand over is evicted.
-#[derive(Default)]
-struct Request {
+/// The entries that left the cache during one operation, kept to be dropped with the
+/// request, once quick_cache has released the shard lock: a value's `Drop` may use the
+/// cache, and a slow one would stall its shard. quick_cache's own lifecycle does the same
+/// for two entries and drops any more under the lock; this keeps them all.
+struct Request<K, V> {
+    /// Set by `before_evict`: the entry about to be handed over is evicted, not replaced.
     evicting: bool,
+    left: Option<(K, Stored<V>)>,
+    more_left: Vec<(K, Stored<V>)>,
+}
+
+impl<K, V> Default for Request<K, V> {
+    fn default() -> Self {
+        Request {
+            evicting: false,
+            left: None,
+            more_left: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Request<K, V> {
+    /// The expiry records of the entries that left.
+    fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.left
+            .iter()
+            .chain(&self.more_left)
+            .filter_map(|(_, stored)| stored.record())
+    }
 }
 
 impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
-    type RequestState = Request;
+    type RequestState = Request<K, V>;
 
     #[inline]
-    fn before_evict(&self, request: &mut Request, _: &K, _: &mut Stored<V>) {
+    fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut Stored<V>) {
         request.evicting = true;
     }
 
     #[inline]
-    fn on_evict(&self, request: &mut Request, _: K, stored: Stored<V>) {
+    fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         let stripe = self.counters.mine();
         if crate::mode::ENABLED {
-            stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
         }
         if std::mem::take(&mut request.evicting) {
             stripe.evictions.fetch_add(1, Relaxed);
+        }
+        if request.left.is_none() {
+            request.left = Some((key, stored));
+        } else {
+            request.more_left.push((key, stored));
         }
     }
 }
@@ -104,15 +158,13 @@ pub struct SharedCache<K, V, S = DefaultHashBuilder> {
     counters: Arc<Counters>,
     ttl: Nanos,
     clock: Clock,
-    /// When expired entries were last released; `Nanos::MAX` while one thread releases them.
-    swept: AtomicU64,
+    /// The expiry records, with a TTL.
+    /// Made with the first entry, so that an empty cache stays small.
+    timelines: OnceLock<Timelines<K>>,
     max: usize,
     max_bytes: usize,
     accounting: Instrument,
 }
-
-/// Expired entries are released every half TTL, and no more often than this.
-const SWEEP_EVERY_AT_LEAST: Nanos = 10_000_000;
 
 impl SharedCache<(), ()> {
     /// A builder; the key and value types come from what it builds.
@@ -173,7 +225,7 @@ where
             counters,
             ttl,
             clock,
-            swept: AtomicU64::new(0),
+            timelines: OnceLock::new(),
             max,
             max_bytes,
             accounting: accounting::empty(meta),
@@ -218,12 +270,24 @@ where
     /// bounds.
     pub fn insert(&self, key: K, value: V) {
         let now = self.now();
-        let stored = self.stored(&key, value, now);
-        let bytes = stored.bytes as isize;
-        self.cache
-            .insert_with_lifecycle(key, stored, &mut Request::default());
+        let (stored, shard) = self.stored(&key, value, now);
+        let bytes = stored.signed_bytes();
+        let mut request = Request::default();
+        self.cache.insert_with_lifecycle(key, stored, &mut request);
         let n = self.inserted(bytes);
+        self.finish(shard, request);
         self.settle(now, n);
+    }
+
+    /// Frees the expiry records of the entries that left the cache during a request on
+    /// `shard`, then drops them: after every lock, as a `Drop` may use the cache.
+    fn finish(&self, shard: usize, request: Request<K, V>) {
+        if let Some(timelines) = self.timelines.get() {
+            for record in request.records() {
+                drop(timelines.free(shard, record));
+            }
+        }
+        drop(request);
     }
 
     /// Counts an insert of `bytes` once it is done, after the evictions it caused were
@@ -249,25 +313,31 @@ where
         if let Some(value) = self.get(key) {
             return value;
         }
+        let guard = match self.cache.get_value_or_guard(key, None) {
+            GuardResult::Value(stored) => return stored.value,
+            GuardResult::Guard(guard) => guard,
+            // Only with a timeout, which this does not give.
+            GuardResult::Timeout => return make(),
+        };
+        let value = make();
         let now = self.now();
-        let inserted = std::cell::Cell::new(None);
-        let made = self
-            .cache
-            .get_or_insert_with(key, || {
-                let owned = key.to_owned();
-                let stored = self.stored(&owned, make(), now);
-                inserted.set(Some(stored.bytes as isize));
-                Ok::<_, std::convert::Infallible>(stored)
-            })
-            .map(|stored| stored.value);
-        if let Some(bytes) = inserted.get() {
-            let n = self.inserted(bytes);
-            self.settle(now, n);
+        let owned = key.to_owned();
+        let (stored, shard) = self.stored(&owned, value.clone(), now);
+        let bytes = stored.signed_bytes();
+        let mut request = Request::default();
+        match guard.insert_with_lifecycle(stored, &mut request) {
+            Ok(()) => {
+                let n = self.inserted(bytes);
+                self.finish(shard, request);
+                self.settle(now, n);
+            }
+            // Removed by another thread meanwhile: the value is returned, not kept.
+            Err(stored) => {
+                request.left = Some((owned, stored));
+                self.finish(shard, request);
+            }
         }
-        match made {
-            Ok(value) => value,
-            Err(never) => match never {},
-        }
+        value
     }
 
     /// Removes `key`, returning its value if it was there and had not expired.
@@ -278,10 +348,11 @@ where
         let now = self.now();
         let stripe = self.counters.mine();
         let mut n = None;
-        let removed = self.cache.remove(key).and_then(|(_, stored)| {
+        let removed = self.cache.remove(key).and_then(|(key, stored)| {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.bytes as isize, Relaxed);
+                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
             }
+            self.free(&key, stored.record());
             let live = stored.deadline > now;
             let counter = if live {
                 &stripe.removals
@@ -293,6 +364,13 @@ where
         });
         self.settle(now, n);
         removed
+    }
+
+    /// Frees the expiry record of the entry of `key` that left the cache.
+    fn free(&self, key: &K, record: Option<Record>) {
+        if let (Some(timelines), Some(record)) = (self.timelines.get(), record) {
+            drop(timelines.free(self.cache.shard_index(key), record));
+        }
     }
 
     /// Entries held, expired ones not yet released included.
@@ -320,7 +398,7 @@ where
         }
         let total = std::cell::Cell::new(0usize);
         self.cache.retain(|_, stored| {
-            total.set(total.get() + stored.bytes);
+            total.set(total.get() + stored.bytes as usize);
             true
         });
         total.get()
@@ -366,25 +444,44 @@ where
     }
 
     /// What the entries own on the heap: their bytes less what they hold inline, which the
-    /// storage counts.
+    /// storage counts; and the key clones of their expiry records.
     fn entries_heap(&self) -> usize {
         let inline = self.cache.len() * (size_of::<K>() + size_of::<V>());
-        self.bytes().saturating_sub(inline)
+        let clones = self.timelines.get().map_or(0, |t| t.held().1);
+        self.bytes().saturating_sub(inline) + clones
     }
 
-    /// The entry to store for `key` and `value`, measured once.
-    fn stored(&self, key: &K, value: V, now: Nanos) -> Stored<V> {
+    /// Bytes of the store: quick_cache's slots and table, and the expiry lists.
+    fn storage_bytes(&self) -> usize {
+        let lists = self.timelines.get().map_or(0, |t| t.held().0);
+        self.cache.memory_used().total() + lists
+    }
+
+    /// The entry to store for `key` and `value`, measured once, with its expiry record if
+    /// it has a TTL; and the shard it goes to (0 without a TTL, where no one asks).
+    fn stored(&self, key: &K, value: V, now: Nanos) -> (Stored<V>, usize) {
         let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
-        let deadline = if self.ttl == 0 {
-            Nanos::MAX
-        } else {
-            now.saturating_add(self.ttl)
-        };
-        Stored {
+        let mut stored = Stored {
             value,
-            bytes,
-            deadline,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            slot: None,
+            deadline: Nanos::MAX,
+        };
+        if self.ttl == 0 {
+            return (stored, 0);
         }
+        let timelines = self.timelines.get_or_init(|| {
+            let shards = self.cache.num_shards();
+            let per_shard = match self.max {
+                0 => usize::MAX,
+                max => max.div_ceil(shards),
+            };
+            Timelines::new(shards, per_shard)
+        });
+        let shard = self.cache.shard_index(key);
+        stored.deadline = now.saturating_add(self.ttl);
+        stored.slot = Some(timelines.push(shard, key.clone(), stored.deadline));
+        (stored, shard)
     }
 
     /// Releases the expired entry of `key` written with `deadline`.
@@ -393,26 +490,28 @@ where
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
-        if let Some((_, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
+        if let Some((key, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
+            self.free(&key, stored.record());
             if crate::mode::ENABLED {
                 self.counters
                     .mine()
                     .bytes
-                    .fetch_sub(stored.bytes as isize, Relaxed);
+                    .fetch_sub(stored.signed_bytes(), Relaxed);
             }
             self.counters.mine().expirations.fetch_add(1, Relaxed);
         }
     }
 
     /// After an operation, the `n`th of its kind on this thread's stripe if it changed
-    /// anything: releases expired entries every half TTL, and publishes the figures every
-    /// 64 operations of a kind (at every one under a test check).
+    /// anything: releases expired entries of one shard, each shard in turn, if some are due;
+    /// and publishes the figures every 64 operations of a kind (at every one under a test
+    /// check).
     #[inline]
     fn settle(&self, now: Nanos, n: Option<u64>) {
-        if self.ttl != 0 {
-            let swept = self.swept.load(Relaxed);
-            if now.saturating_sub(swept) >= (self.ttl / 2).max(SWEEP_EVERY_AT_LEAST) {
-                self.sweep(swept, now);
+        if let Some(timelines) = self.timelines.get() {
+            let shard = timelines.shard(self.counters.mine().turns.fetch_add(1, Relaxed));
+            if timelines.due(shard, now) && !timeline::releasing() {
+                self.sweep(timelines, shard, now);
             }
         }
         let Some(n) = n else { return };
@@ -421,40 +520,26 @@ where
         }
     }
 
-    /// Releases every expired entry, one shard at a time; skipped if another thread does.
-    /// The memory the cache keeps for expiry is one timestamp: nothing grows with inserts.
+    /// Releases the expired entries of `shard`, a bounded share of the cache (see
+    /// [`Timelines::sweep`]); skipped if another thread is releasing them. The entries are
+    /// dropped after every lock is released.
     #[cold]
-    fn sweep(&self, swept: Nanos, now: Nanos) {
-        if self
-            .swept
-            .compare_exchange(swept, Nanos::MAX, Relaxed, Relaxed)
-            .is_err()
-        {
+    #[inline(never)]
+    fn sweep(&self, timelines: &Timelines<K>, shard: usize, now: Nanos) {
+        let Some(released) = timelines.sweep(shard, now, |key, record| {
+            self.cache
+                .remove_if(key, |stored| stored.record() == Some(record))
+        }) else {
             return;
-        }
-        // Stored back however the sweep ends, so that a panicking `Drop` of a released
-        // value does not stop expiry for good.
-        struct Swept<'a>(&'a AtomicU64, Nanos);
-        impl Drop for Swept<'_> {
-            fn drop(&mut self) {
-                self.0.store(self.1, Relaxed);
+        };
+        let stripe = self.counters.mine();
+        for (_, stored) in &released.entries {
+            if crate::mode::ENABLED {
+                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
             }
+            stripe.expirations.fetch_add(1, Relaxed);
         }
-        let _swept = Swept(&self.swept, now);
-        let counters = &self.counters;
-        self.cache.retain(|_, stored| {
-            let live = stored.deadline > now;
-            if !live {
-                if crate::mode::ENABLED {
-                    counters
-                        .mine()
-                        .bytes
-                        .fetch_sub(stored.bytes as isize, Relaxed);
-                }
-                counters.mine().expirations.fetch_add(1, Relaxed);
-            }
-            live
-        });
+        released.drop_all();
     }
 
     /// Publishes the figures to the registry, registering the cache once it holds memory.
@@ -463,14 +548,8 @@ where
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        let memory = self.cache.memory_used();
-        let footprint = Footprint {
-            len: self.cache.len(),
-            capacity: self.cache.capacity() as usize,
-            storage_bytes: memory.total(),
-        };
         accounting.walked(HeapUsage::used(self.entries_heap()));
-        accounting.refresh(Some(footprint));
+        accounting.refresh(self.footprint());
     }
 }
 
@@ -491,7 +570,7 @@ where
 {
     /// The cache's storage and what its entries own on the heap, as measured going in.
     fn heap_size(&self) -> usize {
-        self.cache.memory_used().total() + self.entries_heap()
+        self.storage_bytes() + self.entries_heap()
     }
 
     /// All of it `nested`: the cache has a row of its own, so the total of a tracked
@@ -505,10 +584,15 @@ where
     }
 
     fn footprint(&self) -> Option<Footprint> {
+        let weigh = Weigh {
+            max: self.max as u64,
+            max_bytes: self.max_bytes as u64,
+        };
         Some(Footprint {
             len: self.cache.len(),
-            capacity: self.cache.capacity() as usize,
-            storage_bytes: self.cache.memory_used().total(),
+            // In entries under `max`, in bytes under `max_bytes` alone.
+            capacity: (self.cache.capacity() / weigh.units()) as usize,
+            storage_bytes: self.storage_bytes(),
         })
     }
 }
