@@ -106,6 +106,18 @@ pub trait HeapSize {
     fn footprint(&self) -> Option<Footprint> {
         None
     }
+
+    /// Not public API: whether a tracked field of this type can change through `&self`
+    /// (a concurrent map), so that each read compares its [`footprint`](HeapSize::footprint)
+    /// with the one last evaluated. `false` for the collections leakguard knows.
+    #[doc(hidden)]
+    const __LEAKGUARD_SHARED_MUT: bool = true;
+
+    /// Not public API: whether leakguard's field methods see every change of this type but
+    /// those made through `&mut` access (`values_mut`, a helper taking `&mut`), so that the
+    /// next access after one walks the entries in full. Elsewhere a walk is amortized.
+    #[doc(hidden)]
+    const __LEAKGUARD_EXACT_AFTER_MUT: bool = false;
 }
 
 /// Heap bytes a value owns, and how many of them hold nothing: what

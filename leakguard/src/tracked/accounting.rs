@@ -16,6 +16,8 @@ use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
 
+use super::watch::Watch;
+
 /// The instrumentation state of one tracked collection.
 ///
 /// Fields read through `&self` (from `Deref`) are atomics; the window of the fast path is
@@ -29,6 +31,12 @@ pub(crate) struct Accounting {
     elem_unused: AtomicUsize,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
+    /// The entry handed out through `&mut` last, whose heap `elem_heap` leaves out until it
+    /// is measured again.
+    pub(super) watch: Watch,
+    /// The footprint last evaluated, mixed into one word, for a collection that can change
+    /// through `&self`.
+    seen: AtomicUsize,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
     /// where the collection was last seen hoarding, in one word: see [`Marks`].
     marks: AtomicU32,
@@ -154,6 +162,8 @@ impl Accounting {
             elem_heap: AtomicUsize::new(0),
             elem_unused: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
+            watch: Watch::new(),
+            seen: AtomicUsize::new(0),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
             slot: SlotCell::empty(),
@@ -246,6 +256,39 @@ impl Accounting {
     pub(super) fn touched(&mut self) {
         *self.dirty.get_mut() = true;
         self.shut_window();
+    }
+
+    /// Records that an entry owning `heap` is handed out through `&mut`: its heap is left out
+    /// of the figures until [`Watch::take`] measures it again.
+    #[inline]
+    pub(super) fn lent(&mut self, heap: HeapUsage) {
+        let bytes = self.elem_heap.get_mut();
+        *bytes = bytes.saturating_sub(heap.bytes);
+        let unused = self.elem_unused.get_mut();
+        *unused = unused.saturating_sub(heap.unused);
+        self.shut_window();
+    }
+
+    /// Measures the entry handed out through `&mut` last, if any, and puts its heap back
+    /// into the figures; whether there was one.
+    pub(super) fn take_watched(&self) -> bool {
+        let Some(heap) = self.watch.take() else {
+            return false;
+        };
+        self.elem_heap.fetch_add(heap.bytes, Relaxed);
+        self.elem_unused.fetch_add(heap.unused, Relaxed);
+        true
+    }
+
+    /// Whether `footprint`, of a collection that can change through `&self`, differs from
+    /// the one last seen; notes it as seen.
+    pub(super) fn footprint_moved(&self, footprint: Footprint) -> bool {
+        let word = footprint
+            .len
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(footprint.storage_bytes)
+            | 1;
+        self.seen.swap(word, Relaxed) != word
     }
 
     /// Marks the figures as unknown while user code runs on the collection; returns what

@@ -495,6 +495,9 @@ where
             storage_bytes: self.cache.memory_used().total(),
         })
     }
+
+    // A cache keeps its own figures as it changes, through `&self` too.
+    const __LEAKGUARD_SHARED_MUT: bool = false;
 }
 
 impl<K, V, S> fmt::Debug for SharedCache<K, V, S> {
