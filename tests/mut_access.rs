@@ -230,3 +230,35 @@ fn iter_mut_on_a_vec_behind_an_rwlock_is_exact_at_the_next_read() {
         [("Feed.items".to_string(), truth.to_string())]
     );
 }
+
+#[test]
+fn a_counter_map_filled_through_entry_warns_at_the_next_access() {
+    #[track_growth]
+    #[derive(Default)]
+    struct Hits {
+        #[budget(len = 10)]
+        by_path: HashMap<u64, u64>,
+    }
+
+    let (subscriber, events) = capture::subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut hits = Hits::default();
+    for path in [1, 2, 3, 1, 4, 5, 6, 7, 8, 9, 10, 10, 11] {
+        *hits.by_path.entry(path).or_insert(0) += 1;
+    }
+    assert!(
+        events.of_kind("over_budget").is_empty(),
+        "the 11th key came in through the last access"
+    );
+    // The next access, of any kind, warns.
+    *hits.by_path.get_mut(&1).unwrap() += 1;
+    let warnings = events.of_kind("over_budget");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].field("len"), Some("11"));
+    // Counting in place changes no figure and warns no more.
+    for path in 1..=11 {
+        *hits.by_path.get_mut(&path).unwrap() += 1;
+    }
+    assert_eq!(hits.by_path.len(), 11);
+    assert_eq!(events.of_kind("over_budget").len(), 1);
+}

@@ -238,12 +238,13 @@ impl<C: HeapSize> Accounted<C> {
         let part = find(&mut self.inner)?;
         match self.accounting.first_mut() {
             Some(accounting) => {
-                accounting.lent(running_heap(part));
+                let heap = running_heap(part);
+                accounting.lent(heap);
                 // SAFETY: `part` is an entry of `inner`, a collection whose entries live on
                 // the heap (only collections with entry methods call this), and `inner` is
                 // changed only through `raw`, `guarded`, `DerefMut` and this function, which
                 // all take the watch first; `&self` access cannot change it.
-                Some(unsafe { accounting.watch.lend(part) })
+                Some(unsafe { accounting.watch.lend(part, heap != HeapUsage::NONE) })
             }
             None => Some(part),
         }

@@ -270,14 +270,15 @@ impl Accounting {
     }
 
     /// Measures the entry handed out through `&mut` last, if any, and puts its heap back
-    /// into the figures; whether there was one.
+    /// into the figures; whether they may have changed (an entry that owns no heap before
+    /// or after, as a counter in a map, changes nothing).
     pub(super) fn take_watched(&self) -> bool {
-        let Some(heap) = self.watch.take() else {
+        let Some((heap, evaluate)) = self.watch.take() else {
             return false;
         };
         self.elem_heap.fetch_add(heap.bytes, Relaxed);
         self.elem_unused.fetch_add(heap.unused, Relaxed);
-        true
+        evaluate || heap != HeapUsage::NONE
     }
 
     /// Whether `footprint`, of a collection that can change through `&self`, differs from
