@@ -53,10 +53,10 @@ pub use measured::{MeasureEntries, Measured, Own, OwnHeap};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
-    note = "for a type of hashbrown, indexmap, smallvec, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
+    note = "for a type of hashbrown, indexmap, smallvec, dashmap, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
     note = "for the elements of a collection field of a `#[track_growth]` struct or a `derive(HeapSize)` type: measure each with `#[heap_size(each = path)]`, or a map's with `#[heap_size(key = path)]` / `#[heap_size(value = path)]`",
     note = "for a whole field: measure it with `#[heap_size(with = path)]`, leave it out with `#[heap_size(skip)]`, or leave a collection untracked with `#[track(skip)]`",
-    note = "for a type of your own: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand"
+    note = "for a type defined in your crate: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand; a type of another crate cannot implement it (the orphan rule): measure it with the `#[heap_size(..)]` attributes above, or wrap it in a newtype of your own and implement `HeapSize` for that"
 )]
 pub trait HeapSize {
     /// Heap bytes owned by `self`, counting a shared pointee once.

@@ -8,7 +8,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::accounting::{self, Accounting, Instrument};
-use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement, running_heap};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::FieldMeta;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
@@ -35,18 +35,22 @@ impl<C> Accounted<C> {
     /// The collection, for the growth and removal methods that keep the figures themselves.
     #[inline]
     pub(crate) fn raw(&mut self) -> &mut C {
-        self.take_watched();
+        if self.take_watched() {
+            // The method that follows re-evaluates on its way out.
+            if let Some(accounting) = self.accounting.first_mut() {
+                accounting.shut_window();
+            }
+        }
         &mut self.inner
     }
 
     /// Measures the entry handed out through `&mut` last, before the collection changes
-    /// again and the entry may move.
+    /// again and the entry may move; whether the figures must be evaluated.
     #[inline]
-    fn take_watched(&self) {
-        if let Some(accounting) = self.accounting.first() {
-            if accounting.watch.is_set() {
-                accounting.take_watched();
-            }
+    fn take_watched(&mut self) -> bool {
+        match self.accounting.first_mut() {
+            Some(accounting) => accounting.watch.is_set_mut() && accounting.take_watched_mut(),
+            None => false,
         }
     }
 
@@ -237,16 +241,19 @@ impl<C: HeapSize> Accounted<C> {
         self.settle_mut();
         let part = find(&mut self.inner)?;
         match self.accounting.first_mut() {
-            Some(accounting) => {
-                let heap = running_heap(part);
-                accounting.lent(heap);
+            // A type without drop glue frees nothing, so owns no heap (a counter, a
+            // timestamp): changing it changes no figure, and it needs no watch.
+            Some(accounting) if std::mem::needs_drop::<P>() => {
+                // Shut while the entry is out: reads through `&self` apply its change
+                // without the window, so the next growth or removal re-evaluates.
+                accounting.shut_window();
                 // SAFETY: `part` is an entry of `inner`, a collection whose entries live on
                 // the heap (only collections with entry methods call this), and `inner` is
                 // changed only through `raw`, `guarded`, `DerefMut` and this function, which
                 // all take the watch first; `&self` access cannot change it.
-                Some(unsafe { accounting.watch.lend(part, heap != HeapUsage::NONE) })
+                Some(unsafe { accounting.watch.lend(part, false) })
             }
-            None => Some(part),
+            _ => Some(part),
         }
     }
 
@@ -263,27 +270,26 @@ impl<C: HeapSize> Accounted<C> {
     /// of the collection instead.
     #[inline]
     fn settle_mut(&mut self) {
-        if let Some(accounting) = self.accounting.first() {
-            if accounting.dirty.load(Relaxed)
-                || accounting.watch.is_set()
-                || accounting.unregistered_in_view()
-            {
-                self.catch_up_mut();
+        let part = self.take_watched();
+        if let Some(accounting) = self.accounting.first_mut() {
+            if part || *accounting.dirty.get_mut() || accounting.unregistered_in_view() {
+                self.catch_up_mut(part);
             }
         }
     }
 
-    /// Before handing out `&mut` again: evaluates what the last `&mut` access changed, at
-    /// once when the length crossed its budget or the collection is not a sized collection
-    /// (a user type marked `#[track]`), else when enough accesses have paid for a walk; and
-    /// registers a collection a scope or a test check must see before it is read again.
+    /// Before handing out `&mut` again: evaluates what the last `&mut` access changed (`part`
+    /// when it was one entry, whose heap is back in the figures): a std collection handed
+    /// out whole is walked in full; a user type marked `#[track]` is walked at once when its
+    /// length crossed its budget or it is not a sized collection, else when enough accesses
+    /// have paid for a walk; and registers a collection a scope or a test check must see
+    /// before it is read again.
     #[cold]
     #[inline(never)]
-    fn catch_up_mut(&self) {
+    fn catch_up_mut(&self, part: bool) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        let part = accounting.take_watched();
         let footprint = self.inner.footprint();
         let dirty = accounting.dirty.load(Relaxed);
         let due = dirty

@@ -258,27 +258,43 @@ impl Accounting {
         self.shut_window();
     }
 
-    /// Records that an entry owning `heap` is handed out through `&mut`: its heap is left out
-    /// of the figures until [`Watch::take`] measures it again.
-    #[inline]
-    pub(super) fn lent(&mut self, heap: HeapUsage) {
-        let bytes = self.elem_heap.get_mut();
-        *bytes = bytes.saturating_sub(heap.bytes);
-        let unused = self.elem_unused.get_mut();
-        *unused = unused.saturating_sub(heap.unused);
-        self.shut_window();
-    }
-
-    /// Measures the entry handed out through `&mut` last, if any, and puts its heap back
-    /// into the figures; whether they may have changed (an entry that owns no heap before
-    /// or after, as a counter in a map, changes nothing).
+    /// Measures the entry handed out through `&mut` last, if any, and applies what its heap
+    /// did to the figures; whether they changed.
     pub(super) fn take_watched(&self) -> bool {
-        let Some((heap, evaluate)) = self.watch.take() else {
+        let Some(taken) = self.watch.take() else {
             return false;
         };
-        self.elem_heap.fetch_add(heap.bytes, Relaxed);
-        self.elem_unused.fetch_add(heap.unused, Relaxed);
-        evaluate || heap != HeapUsage::NONE
+        if taken.after.bytes >= taken.before.bytes {
+            self.elem_heap
+                .fetch_add(taken.after.bytes - taken.before.bytes, Relaxed);
+        } else {
+            self.elem_heap
+                .fetch_sub(taken.before.bytes - taken.after.bytes, Relaxed);
+        }
+        if taken.after.unused >= taken.before.unused {
+            self.elem_unused
+                .fetch_add(taken.after.unused - taken.before.unused, Relaxed);
+        } else {
+            self.elem_unused
+                .fetch_sub(taken.before.unused - taken.after.unused, Relaxed);
+        }
+        taken.changed()
+    }
+
+    /// [`take_watched`](Self::take_watched) through `&mut`, without atomic read-modify-writes;
+    /// whether the figures left their window and must be evaluated. An entry changed in
+    /// place within the window (a value rewritten to the same size) costs no evaluation.
+    #[inline]
+    pub(super) fn take_watched_mut(&mut self) -> bool {
+        let Some(taken) = self.watch.take_mut() else {
+            return false;
+        };
+        if taken.new {
+            self.add_heap(HeapChange::from(taken.after));
+            self.shut_window();
+            return true;
+        }
+        self.replaced(taken.after, taken.before)
     }
 
     /// Whether `footprint`, of a collection that can change through `&self`, differs from

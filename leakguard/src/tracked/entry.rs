@@ -3,7 +3,7 @@
 //! is measured again, alone, at the field's next access.
 
 use super::accounting::Accounting;
-use crate::heap_size::{Footprint, HeapSize, HeapUsage, running_heap};
+use crate::heap_size::{Footprint, HeapSize, running_heap};
 
 /// One entry of a hash map, occupied or vacant, as std's and hashbrown's `Entry` are: the
 /// maps an [`Entry`] wraps. Implemented by leakguard alone.
@@ -146,19 +146,13 @@ fn lend<'a, V: HeapSize>(
     let Some(accounting) = accounting else {
         return value;
     };
-    // A new entry changed the length: the figures evaluate at the next access.
-    let evaluate = if counted {
-        let heap = running_heap(&*value);
-        accounting.lent(heap);
-        heap != HeapUsage::NONE
-    } else {
-        accounting.shut_window();
-        true
-    };
+    // Shut while the entry is out, as `Accounted::part_mut` does; a new entry changed the
+    // length, and the figures evaluate at the next access.
+    accounting.shut_window();
     // SAFETY: `value` lives in the heap storage of the tracked map whose accounting this
     // is, and that map is changed only through `Accounted`'s paths, which all take the
     // watch first; `&self` access cannot change a hash map.
-    unsafe { accounting.watch.lend(value, evaluate) }
+    unsafe { accounting.watch.lend(value, !counted) }
 }
 
 impl<E: std::fmt::Debug> std::fmt::Debug for Entry<'_, E> {

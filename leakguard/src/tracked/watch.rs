@@ -30,6 +30,24 @@ unsafe fn heap_of<P: HeapSize>(part: *const ()) -> HeapUsage {
 pub(super) struct Watch {
     part: AtomicPtr<()>,
     measure: AtomicPtr<Measure>,
+    /// The entry's heap when it was handed out, which the figures still count. Written
+    /// through `&mut` only, before `part`, and read after `part` was taken.
+    before: HeapUsage,
+}
+
+/// What a watched entry became.
+pub(super) struct Taken {
+    pub(super) before: HeapUsage,
+    pub(super) after: HeapUsage,
+    /// The entry is new: the length changed with it.
+    pub(super) new: bool,
+}
+
+impl Taken {
+    /// Whether the figures changed.
+    pub(super) fn changed(&self) -> bool {
+        self.new || self.before != self.after
+    }
 }
 
 impl Watch {
@@ -37,12 +55,12 @@ impl Watch {
         Self {
             part: AtomicPtr::new(ptr::null_mut()),
             measure: AtomicPtr::new(ptr::null_mut()),
+            before: HeapUsage::NONE,
         }
     }
 
-    /// Hands `part` out again, watching it until [`take`](Self::take); `evaluate` when the
-    /// figures must be evaluated then whatever the entry's heap (it owned heap before, or
-    /// it is new).
+    /// Hands `part` out again, watching it until [`take`](Self::take). A `new` entry has just
+    /// come in, and its heap is not in the figures yet.
     ///
     /// # Safety
     /// `part` is an entry of the collection this watch belongs to, stored in memory the
@@ -50,17 +68,18 @@ impl Watch {
     /// collection is neither changed nor dropped through any path that does not first call
     /// `take`. `Accounted` gives every `&mut` of its collection out through such
     /// a path, and `&self` access cannot change a collection that has entry methods.
-    pub(super) unsafe fn lend<'a, P: HeapSize>(
-        &mut self,
-        part: &'a mut P,
-        evaluate: bool,
-    ) -> &'a mut P {
+    pub(super) unsafe fn lend<'a, P: HeapSize>(&mut self, part: &'a mut P, new: bool) -> &'a mut P {
         let measure: &'static Measure = const { &Measure { heap: heap_of::<P> } };
+        self.before = if new {
+            HeapUsage::NONE
+        } else {
+            running_heap(&*part)
+        };
         let part: *mut P = part;
-        // `Measure` is aligned to a pointer: its low bit is free to carry `evaluate`.
+        // `Measure` is aligned to at least 2: its low bit is free to carry `new`.
         *self.measure.get_mut() = ptr::from_ref(measure)
             .cast_mut()
-            .map_addr(|addr| addr | usize::from(evaluate));
+            .map_addr(|addr| addr | usize::from(new));
         *self.part.get_mut() = part.cast::<()>();
         // SAFETY: `part` comes from a unique borrow for `'a`, which this one replaces; the
         // watch keeps the address, from which the reference handed out is derived, so that
@@ -74,21 +93,44 @@ impl Watch {
         !self.part.load(Acquire).is_null()
     }
 
-    /// Stops watching and measures the entry, with the `evaluate` it was lent with; `None`
-    /// when none was watched or another reader took it first.
-    pub(super) fn take(&self) -> Option<(HeapUsage, bool)> {
+    /// Whether an entry is watched, through `&mut`: a plain load.
+    #[inline]
+    pub(super) fn is_set_mut(&mut self) -> bool {
+        !self.part.get_mut().is_null()
+    }
+
+    /// Stops watching and measures the entry; `None` when none was watched or another
+    /// reader took it first.
+    pub(super) fn take(&self) -> Option<Taken> {
         let part = self.part.swap(ptr::null_mut(), AcqRel);
+        self.measure(part, self.measure.load(Acquire))
+    }
+
+    /// [`take`](Self::take) through `&mut`, without the atomic swap: what the growth
+    /// methods and the next `&mut` access do, on the path a loop of `get_mut` takes.
+    #[inline]
+    pub(super) fn take_mut(&mut self) -> Option<Taken> {
+        let part = std::mem::replace(self.part.get_mut(), ptr::null_mut());
+        let tagged = *self.measure.get_mut();
+        self.measure(part, tagged)
+    }
+
+    fn measure(&self, part: *mut (), tagged: *mut Measure) -> Option<Taken> {
         if part.is_null() {
             return None;
         }
-        let tagged = self.measure.load(Acquire);
-        let evaluate = tagged.addr() & 1 == 1;
+        let new = tagged.addr() & 1 == 1;
         // SAFETY: `measure` was stored with `part`, before it, from a `&'static Measure`,
-        // with `evaluate` in its low bit.
+        // with `new` in its low bit.
         let measure = unsafe { &*tagged.map_addr(|addr| addr & !1) };
         // SAFETY: `lend`'s contract: the entry is still live and unchanged since the `&mut`
         // that was handed out ended (the borrow checker ends it before any access, and every
         // access that could change the collection takes the watch first); readers only read.
-        Some((unsafe { (measure.heap)(part) }, evaluate))
+        let after = unsafe { (measure.heap)(part) };
+        Some(Taken {
+            before: self.before,
+            after,
+            new,
+        })
     }
 }
