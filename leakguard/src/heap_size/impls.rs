@@ -462,6 +462,8 @@ measured! {
 }
 
 // After the macros above, which it uses.
+#[cfg(feature = "dashmap")]
+mod dashmap;
 mod ecosystem;
 
 #[cfg(test)]
