@@ -74,7 +74,9 @@ impl<T: Copy> HeapSize for Cell<T> {
 /// What a walk adds up: bytes alone, for `heap_size_in`, or bytes and the unused part of
 /// them, for `heap_usage_in`. Each container writes its walk once, generic over this; the
 /// bytes-only walk then costs nothing for the unused figure it does not need.
-trait Tally: Copy + Default + std::ops::Add<Output = Self> + std::iter::Sum {
+trait Tally:
+    Copy + Default + std::ops::Add<Output = Self> + std::ops::AddAssign + std::iter::Sum
+{
     /// What `value` owns.
     fn of<T: ?Sized + HeapSize>(value: &T, m: &mut Measurement) -> Self;
     /// A collection's own storage.

@@ -528,7 +528,7 @@ mod tests {
             .push_str(" and more");
         let (inner, accounting, footprint) = map.entry_parts();
         Entry::new(inner.entry(3), accounting, footprint)
-            .or_insert_with(String::new)
+            .or_default()
             .push_str("three");
         // A growth method takes the watch before the map can rehash and move the entry.
         for key in 4..40 {

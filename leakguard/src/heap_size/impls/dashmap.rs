@@ -79,7 +79,7 @@ macro_rules! walk {
                 let ($k, $v) = unsafe { bucket.as_ref() };
                 let $v = $v.get();
                 let $mm: &mut Measurement = &mut *$m;
-                entries = entries + $tally;
+                entries += $tally;
             }
         }
         <$A as Tally>::storage(storage) + entries
