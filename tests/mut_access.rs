@@ -170,35 +170,17 @@ fn entry_level_access_is_measured_at_the_next_access_of_any_kind() {
         .entry("b".to_string())
         .and_modify(|v| v.extend([2; 30]));
     assert_eq!(board.counts["a"].len(), 3);
-    for (name, figure, walked) in [
-        (
-            "by_id",
-            Tracked::bytes(&board.by_id),
-            board.by_id.heap_size(),
-        ),
-        (
-            "ranked",
-            Tracked::bytes(&board.ranked),
-            board.ranked.heap_size(),
-        ),
-        (
-            "recent",
-            Tracked::bytes(&board.recent),
-            board.recent.heap_size(),
-        ),
-        (
-            "queue",
-            Tracked::bytes(&board.queue),
-            board.queue.heap_size(),
-        ),
-        (
-            "counts",
-            Tracked::bytes(&board.counts),
-            board.counts.heap_size(),
-        ),
-    ] {
-        assert_eq!(figure, walked, "{name}");
+    // Each field's running figure against a walk of it.
+    macro_rules! walked {
+        ($($field:ident),*) => {$(
+            assert_eq!(
+                Tracked::bytes(&board.$field),
+                board.$field.heap_size(),
+                stringify!($field)
+            );
+        )*};
     }
+    walked!(by_id, ranked, recent, queue, counts);
     assert_exact("entry level", figures(&board), live_bytes() - before);
 }
 

@@ -264,20 +264,8 @@ impl Accounting {
         let Some(taken) = self.watch.take() else {
             return false;
         };
-        if taken.after.bytes >= taken.before.bytes {
-            self.elem_heap
-                .fetch_add(taken.after.bytes - taken.before.bytes, Relaxed);
-        } else {
-            self.elem_heap
-                .fetch_sub(taken.before.bytes - taken.after.bytes, Relaxed);
-        }
-        if taken.after.unused >= taken.before.unused {
-            self.elem_unused
-                .fetch_add(taken.after.unused - taken.before.unused, Relaxed);
-        } else {
-            self.elem_unused
-                .fetch_sub(taken.before.unused - taken.after.unused, Relaxed);
-        }
+        shift(&self.elem_heap, taken.before.bytes, taken.after.bytes);
+        shift(&self.elem_unused, taken.before.unused, taken.after.unused);
         taken.changed()
     }
 
@@ -555,6 +543,15 @@ impl Drop for Accounting {
         if let Some(slot) = self.slot.get_mut() {
             release(slot, self.scope.as_deref());
         }
+    }
+}
+
+/// Moves `figure` by what a part of it went from `before` to `after`.
+fn shift(figure: &AtomicUsize, before: usize, after: usize) {
+    if after >= before {
+        figure.fetch_add(after - before, Relaxed);
+    } else {
+        figure.fetch_sub(before - after, Relaxed);
     }
 }
 
