@@ -244,14 +244,11 @@ impl<C: HeapSize> Accounted<C> {
             // A type without drop glue frees nothing, so owns no heap (a counter, a
             // timestamp): changing it changes no figure, and it needs no watch.
             Some(accounting) if std::mem::needs_drop::<P>() => {
-                // Shut while the entry is out: reads through `&self` apply its change
-                // without the window, so the next growth or removal re-evaluates.
-                accounting.shut_window();
                 // SAFETY: `part` is an entry of `inner`, a collection whose entries live on
                 // the heap (only collections with entry methods call this), and `inner` is
                 // changed only through `raw`, `guarded`, `DerefMut` and this function, which
                 // all take the watch first; `&self` access cannot change it.
-                Some(unsafe { accounting.watch.lend(part, false) })
+                Some(unsafe { accounting.lend(part, false) })
             }
             _ => Some(part),
         }

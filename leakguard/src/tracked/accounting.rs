@@ -10,7 +10,7 @@ use crate::budget::{self, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
 use crate::events::{self, Finding, Hoard};
 use crate::harness;
-use crate::heap_size::{Footprint, HeapChange, HeapUsage};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, running_heap};
 use crate::meta::FieldMeta;
 use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
@@ -34,9 +34,6 @@ pub(crate) struct Accounting {
     /// The entry handed out through `&mut` last, whose heap `elem_heap` leaves out until it
     /// is measured again.
     pub(super) watch: Watch,
-    /// The footprint last evaluated, mixed into one word, for a collection that can change
-    /// through `&self`.
-    seen: AtomicUsize,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
     /// where the collection was last seen hoarding, in one word: see [`Marks`].
     marks: AtomicU32,
@@ -163,7 +160,6 @@ impl Accounting {
             elem_unused: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
             watch: Watch::new(),
-            seen: AtomicUsize::new(0),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
             slot: SlotCell::empty(),
@@ -258,15 +254,39 @@ impl Accounting {
         self.shut_window();
     }
 
-    /// Measures the entry handed out through `&mut` last, if any, and applies what its heap
-    /// did to the figures; whether they changed.
+    /// Hands out `part`, an entry of the collection, through `&mut`: its heap is left out of
+    /// the figures until [`take_watched`](Self::take_watched) measures it again. A `new`
+    /// entry's heap is not in them yet.
+    ///
+    /// # Safety
+    /// As [`Watch::lend`]'s.
+    #[inline]
+    pub(super) unsafe fn lend<'a, P: HeapSize>(&mut self, part: &'a mut P, new: bool) -> &'a mut P {
+        let before = if new {
+            HeapUsage::NONE
+        } else {
+            running_heap(&*part)
+        };
+        let bytes = self.elem_heap.get_mut();
+        *bytes = bytes.saturating_sub(before.bytes);
+        let unused = self.elem_unused.get_mut();
+        *unused = unused.saturating_sub(before.unused);
+        // Shut while the entry is out: reads through `&self` apply its change without the
+        // window, so the next growth or removal re-evaluates.
+        self.shut_window();
+        // SAFETY: the caller's contract is `Watch::lend`'s.
+        unsafe { self.watch.lend(part, new, before.bytes) }
+    }
+
+    /// Measures the entry handed out through `&mut` last, if any, and puts its heap back into
+    /// the figures; whether they changed.
     pub(super) fn take_watched(&self) -> bool {
         let Some(taken) = self.watch.take() else {
             return false;
         };
-        shift(&self.elem_heap, taken.before.bytes, taken.after.bytes);
-        shift(&self.elem_unused, taken.before.unused, taken.after.unused);
-        taken.changed()
+        self.elem_heap.fetch_add(taken.after.bytes, Relaxed);
+        self.elem_unused.fetch_add(taken.after.unused, Relaxed);
+        taken.new || taken.moved
     }
 
     /// [`take_watched`](Self::take_watched) through `&mut`, without atomic read-modify-writes;
@@ -277,12 +297,9 @@ impl Accounting {
         let Some(taken) = self.watch.take_mut() else {
             return false;
         };
-        if taken.new {
-            self.add_heap(HeapChange::from(taken.after));
-            self.shut_window();
-            return true;
-        }
-        self.replaced(taken.after, taken.before)
+        *self.elem_heap.get_mut() += taken.after.bytes;
+        *self.elem_unused.get_mut() += taken.after.unused;
+        taken.new || taken.moved
     }
 
     /// Whether `footprint`, of a collection that can change through `&self`, differs from
@@ -293,7 +310,7 @@ impl Accounting {
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(footprint.storage_bytes)
             | 1;
-        self.seen.swap(word, Relaxed) != word
+        self.watch.seen().swap(word, Relaxed) != word
     }
 
     /// Marks the figures as unknown while user code runs on the collection; returns what
@@ -543,15 +560,6 @@ impl Drop for Accounting {
         if let Some(slot) = self.slot.get_mut() {
             release(slot, self.scope.as_deref());
         }
-    }
-}
-
-/// Moves `figure` by what a part of it went from `before` to `after`.
-fn shift(figure: &AtomicUsize, before: usize, after: usize) {
-    if after >= before {
-        figure.fetch_add(after - before, Relaxed);
-    } else {
-        figure.fetch_sub(before - after, Relaxed);
     }
 }
 

@@ -146,13 +146,10 @@ fn lend<'a, V: HeapSize>(
     let Some(accounting) = accounting else {
         return value;
     };
-    // Shut while the entry is out, as `Accounted::part_mut` does; a new entry changed the
-    // length, and the figures evaluate at the next access.
-    accounting.shut_window();
     // SAFETY: `value` lives in the heap storage of the tracked map whose accounting this
     // is, and that map is changed only through `Accounted`'s paths, which all take the
     // watch first; `&self` access cannot change a hash map.
-    unsafe { accounting.watch.lend(value, !counted) }
+    unsafe { accounting.lend(value, !counted) }
 }
 
 impl<E: std::fmt::Debug> std::fmt::Debug for Entry<'_, E> {

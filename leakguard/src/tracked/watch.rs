@@ -6,8 +6,8 @@
 //! unsafe code of tracked fields is here and nowhere else.
 
 use std::ptr;
-use std::sync::atomic::AtomicPtr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use crate::heap_size::{HeapSize, HeapUsage, running_heap};
 
@@ -30,24 +30,19 @@ unsafe fn heap_of<P: HeapSize>(part: *const ()) -> HeapUsage {
 pub(super) struct Watch {
     part: AtomicPtr<()>,
     measure: AtomicPtr<Measure>,
-    /// The entry's heap when it was handed out, which the figures still count. Written
-    /// through `&mut` only, before `part`, and read after `part` was taken.
-    before: HeapUsage,
+    /// The heap bytes of the entry when it was handed out. A collection that changes
+    /// through `&self` has no entry methods and never lends one: it keeps its footprint
+    /// last seen here instead, see [`seen`](Self::seen).
+    word: AtomicUsize,
 }
 
 /// What a watched entry became.
 pub(super) struct Taken {
-    pub(super) before: HeapUsage,
     pub(super) after: HeapUsage,
     /// The entry is new: the length changed with it.
     pub(super) new: bool,
-}
-
-impl Taken {
-    /// Whether the figures changed.
-    pub(super) fn changed(&self) -> bool {
-        self.new || self.before != self.after
-    }
+    /// Whether its heap bytes moved since it was lent.
+    pub(super) moved: bool,
 }
 
 impl Watch {
@@ -55,12 +50,18 @@ impl Watch {
         Self {
             part: AtomicPtr::new(ptr::null_mut()),
             measure: AtomicPtr::new(ptr::null_mut()),
-            before: HeapUsage::NONE,
+            word: AtomicUsize::new(0),
         }
     }
 
-    /// Hands `part` out again, watching it until [`take`](Self::take). A `new` entry has just
-    /// come in, and its heap is not in the figures yet.
+    /// The footprint last seen of a collection that changes through `&self`, mixed into one
+    /// word.
+    pub(super) fn seen(&self) -> &AtomicUsize {
+        &self.word
+    }
+
+    /// Hands `part`, which owns `before` heap bytes, out again, watching it until
+    /// [`take`](Self::take). A `new` entry has just come in.
     ///
     /// # Safety
     /// `part` is an entry of the collection this watch belongs to, stored in memory the
@@ -68,13 +69,14 @@ impl Watch {
     /// collection is neither changed nor dropped through any path that does not first call
     /// `take`. `Accounted` gives every `&mut` of its collection out through such
     /// a path, and `&self` access cannot change a collection that has entry methods.
-    pub(super) unsafe fn lend<'a, P: HeapSize>(&mut self, part: &'a mut P, new: bool) -> &'a mut P {
+    pub(super) unsafe fn lend<'a, P: HeapSize>(
+        &mut self,
+        part: &'a mut P,
+        new: bool,
+        before: usize,
+    ) -> &'a mut P {
         let measure: &'static Measure = const { &Measure { heap: heap_of::<P> } };
-        self.before = if new {
-            HeapUsage::NONE
-        } else {
-            running_heap(&*part)
-        };
+        *self.word.get_mut() = before;
         let part: *mut P = part;
         // `Measure` is aligned to at least 2: its low bit is free to carry `new`.
         *self.measure.get_mut() = ptr::from_ref(measure)
@@ -103,7 +105,7 @@ impl Watch {
     /// reader took it first.
     pub(super) fn take(&self) -> Option<Taken> {
         let part = self.part.swap(ptr::null_mut(), AcqRel);
-        self.measure(part, self.measure.load(Acquire))
+        Self::measure(part, self.measure.load(Acquire), self.word.load(Relaxed))
     }
 
     /// [`take`](Self::take) through `&mut`, without the atomic swap: what the growth
@@ -111,11 +113,11 @@ impl Watch {
     #[inline]
     pub(super) fn take_mut(&mut self) -> Option<Taken> {
         let part = std::mem::replace(self.part.get_mut(), ptr::null_mut());
-        let tagged = *self.measure.get_mut();
-        self.measure(part, tagged)
+        let (tagged, before) = (*self.measure.get_mut(), *self.word.get_mut());
+        Self::measure(part, tagged, before)
     }
 
-    fn measure(&self, part: *mut (), tagged: *mut Measure) -> Option<Taken> {
+    fn measure(part: *mut (), tagged: *mut Measure, before: usize) -> Option<Taken> {
         if part.is_null() {
             return None;
         }
@@ -128,9 +130,9 @@ impl Watch {
         // access that could change the collection takes the watch first); readers only read.
         let after = unsafe { (measure.heap)(part) };
         Some(Taken {
-            before: self.before,
             after,
             new,
+            moved: after.bytes != before,
         })
     }
 }
