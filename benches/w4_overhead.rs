@@ -52,9 +52,36 @@ struct PlainRequest {
     body: String,
 }
 
+/// A field updated in place: a counter per key, as request counting does.
+#[track_growth]
+#[derive(Default)]
+struct TrackedCounters {
+    #[budget(len = 100_000_000)]
+    map: HashMap<u64, u64>,
+}
+
+#[derive(Default)]
+struct PlainCounters {
+    map: HashMap<u64, u64>,
+}
+
+/// A field whose values own heap, each handed out through `get_mut` and measured again.
+#[track_growth]
+#[derive(Default)]
+struct TrackedNames {
+    #[budget(len = 100_000_000)]
+    map: HashMap<u64, String>,
+}
+
+#[derive(Default)]
+struct PlainNames {
+    map: HashMap<u64, String>,
+}
+
 const PUSHES: u64 = 10_000_000;
 const INSERTS: u64 = 1_000_000;
 const STRUCTS: usize = 1_000_000;
+const ENTRIES: u64 = 100_000;
 
 macro_rules! pushes {
     ($ty:ty) => {{
@@ -85,6 +112,27 @@ macro_rules! inserts {
             index.map.insert(black_box(i), i);
         }
         index.map.len()
+    }};
+}
+
+/// `get_mut` of every key of a 100k-entry map, through the field as users write it.
+macro_rules! gets_mut {
+    ($counters:expr) => {{
+        for key in 0..ENTRIES {
+            *$counters.map.get_mut(&black_box(key)).unwrap() += 1;
+        }
+        $counters.map.len()
+    }};
+}
+
+/// `get_mut` of every key of a 100k-entry map of strings, reading each through `&mut`.
+macro_rules! gets_mut_owned {
+    ($names:expr) => {{
+        let mut total = 0;
+        for key in 0..ENTRIES {
+            total += black_box($names.map.get_mut(&black_box(key)).unwrap()).len();
+        }
+        total
     }};
 }
 
@@ -137,6 +185,40 @@ fn main() {
     }
     group.finish();
 
+    let mut plain = PlainCounters::default();
+    let mut tracked = TrackedCounters::default();
+    for key in 0..ENTRIES {
+        plain.map.insert(key, 0);
+        tracked.map.insert(key, 0);
+    }
+    let mut group = c.benchmark_group("w4_get_mut");
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| b.iter(|| gets_mut!(plain)));
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| gets_mut!(tracked))
+        });
+    }
+    group.finish();
+    drop((plain, tracked));
+
+    let mut plain = PlainNames::default();
+    let mut tracked = TrackedNames::default();
+    for key in 0..ENTRIES {
+        plain.map.insert(key, format!("name {key}"));
+        tracked.map.insert(key, format!("name {key}"));
+    }
+    let mut group = c.benchmark_group("w4_get_mut_owned");
+    for round in 1..=ROUNDS {
+        group.bench_function(format!("plain_{round}"), |b| {
+            b.iter(|| gets_mut_owned!(plain))
+        });
+        group.bench_function(format!("tracked_{round}"), |b| {
+            b.iter(|| gets_mut_owned!(tracked))
+        });
+    }
+    group.finish();
+    drop((plain, tracked));
+
     let mut group = c.benchmark_group("w4_create_drop");
     for round in 1..=ROUNDS {
         group.bench_function(format!("plain_{round}"), |b| {
@@ -164,6 +246,11 @@ fn main() {
             "w4_push_reserved",
         ),
         ("`HashMap::insert` x 1M u64", "w4_insert"),
+        ("`get_mut` x 100k on a 100k-entry map of u64", "w4_get_mut"),
+        (
+            "`get_mut` x 100k on a 100k-entry map of `String`",
+            "w4_get_mut_owned",
+        ),
         ("create + drop x 1M, three tracked fields", "w4_create_drop"),
     ] {
         let (Some(plain), Some(tracked)) = (rounds(group, "plain"), rounds(group, "tracked"))

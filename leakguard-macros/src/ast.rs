@@ -137,7 +137,7 @@ const PRIMITIVES: &[&str] = &[
     "i32", "i64", "i128", "isize", "f32", "f64",
 ];
 
-/// The std collections tracked by default, by the last segment of their path.
+/// The collections tracked by default, by the last segment of their path.
 const COLLECTIONS: &[&str] = &[
     "Vec",
     "VecDeque",
@@ -148,6 +148,9 @@ const COLLECTIONS: &[&str] = &[
     "BinaryHeap",
     "String",
     "LinkedList",
+    // dashmap's, with leakguard's feature `dashmap`: changed through `&self`.
+    "DashMap",
+    "DashSet",
 ];
 
 /// Whether `ty` names one of the std collections, like `Vec<T>` or `std::collections::HashMap<K, V, S>`.

@@ -184,8 +184,8 @@ pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report}
 pub use scope::{ScopeGuard, scope};
 pub use task::{LeakScoped, ScopeExt, with_current_leak_scope};
 pub use tracked::{
-    Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, SharedCache, SharedCacheBuilder,
-    Tracked,
+    Entry, MapEntry, Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet, Position,
+    SharedCache, SharedCacheBuilder, Tracked,
 };
 
 /// Tracks the collection fields of a struct.

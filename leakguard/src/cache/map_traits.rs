@@ -45,6 +45,9 @@ where
             storage_bytes: core.storage_bytes(),
         }))
     }
+
+    // A cache keeps its own figures as it changes, through `&self` too.
+    const __LEAKGUARD_SHARED_MUT: bool = false;
 }
 
 impl<K, V, S> fmt::Debug for ScopedCache<K, V, S>

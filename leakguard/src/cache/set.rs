@@ -160,6 +160,9 @@ where
     fn footprint(&self) -> Option<Footprint> {
         self.0.footprint()
     }
+
+    // A cache keeps its own figures as it changes, through `&self` too.
+    const __LEAKGUARD_SHARED_MUT: bool = false;
 }
 
 impl<T, S> fmt::Debug for ScopedSet<T, S>

@@ -74,7 +74,9 @@ impl<T: Copy> HeapSize for Cell<T> {
 /// What a walk adds up: bytes alone, for `heap_size_in`, or bytes and the unused part of
 /// them, for `heap_usage_in`. Each container writes its walk once, generic over this; the
 /// bytes-only walk then costs nothing for the unused figure it does not need.
-trait Tally: Copy + Default + std::ops::Add<Output = Self> + std::iter::Sum {
+trait Tally:
+    Copy + Default + std::ops::Add<Output = Self> + std::ops::AddAssign + std::iter::Sum
+{
     /// What `value` owns.
     fn of<T: ?Sized + HeapSize>(value: &T, m: &mut Measurement) -> Self;
     /// A collection's own storage.
@@ -316,6 +318,9 @@ impl HeapSize for String {
     fn footprint(&self) -> Option<Footprint> {
         Some(Footprint::array::<u8>(self.len(), self.capacity()))
     }
+
+    const __LEAKGUARD_SHARED_MUT: bool = false;
+    const __LEAKGUARD_EXACT_AFTER_MUT: bool = true;
 }
 
 impl HeapSize for CString {
@@ -327,6 +332,11 @@ impl HeapSize for CString {
 
 /// The storage of a collection, from its footprint, and what its entries own.
 macro_rules! collection {
+    (methods: $($rest:tt)*) => {
+        collection!($($rest)*);
+
+        const __LEAKGUARD_EXACT_AFTER_MUT: bool = true;
+    };
     ($footprint:expr, |$this:ident, $m:ident, $A:ident| $entries:expr) => {
         walked!(|$this, $m, $A| {
             let footprint: Footprint = $footprint;
@@ -338,18 +348,20 @@ macro_rules! collection {
             let $this = self;
             Some($footprint)
         }
+
+        const __LEAKGUARD_SHARED_MUT: bool = false;
     };
 }
 
 impl<T: HeapSize> HeapSize for Vec<T> {
-    collection!(
+    collection!(methods:
         Footprint::array::<T>(this.len(), this.capacity()),
         |this, m, A| A::of(this.as_slice(), m)
     );
 }
 
 impl<T: HeapSize> HeapSize for VecDeque<T> {
-    collection!(
+    collection!(methods:
         Footprint::array::<T>(this.len(), this.capacity()),
         |this, m, A| {
             let (front, back) = this.as_slices();
@@ -359,14 +371,14 @@ impl<T: HeapSize> HeapSize for VecDeque<T> {
 }
 
 impl<T: HeapSize> HeapSize for BinaryHeap<T> {
-    collection!(
+    collection!(methods:
         Footprint::array::<T>(this.len(), this.capacity()),
         |this, m, A| A::of(this.as_slice(), m)
     );
 }
 
 impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
-    collection!(
+    collection!(methods:
         Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
         |this, m, A| this
             .iter()
@@ -376,14 +388,14 @@ impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
 }
 
 impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
-    collection!(
+    collection!(methods:
         Footprint::hash_table::<T>(this.len(), this.capacity()),
         |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
     );
 }
 
 impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
-    collection!(
+    collection!(methods:
         Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
         |this, m, A| this
             .iter()
@@ -393,14 +405,14 @@ impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
 }
 
 impl<T: HeapSize> HeapSize for BTreeSet<T> {
-    collection!(
+    collection!(methods:
         Footprint::per_entry(this.len(), btree_bytes::<T, ()>(this.len())),
         |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
     );
 }
 
 impl<T: HeapSize> HeapSize for LinkedList<T> {
-    collection!(
+    collection!(methods:
         Footprint::per_entry(this.len(), array_bytes::<ListNode<T>>(this.len())),
         |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
     );
@@ -446,6 +458,8 @@ measured! {
 }
 
 // After the macros above, which it uses.
+#[cfg(feature = "dashmap")]
+mod dashmap;
 mod ecosystem;
 
 #[cfg(test)]

@@ -55,10 +55,10 @@ pub use measured::{MeasureEntries, Measured, Own, OwnHeap};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `leakguard::HeapSize`",
     label = "leakguard cannot measure the heap this value owns",
-    note = "for a type of hashbrown, indexmap, smallvec, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
+    note = "for a type of hashbrown, indexmap, smallvec, dashmap, bytes, serde_json, uuid or chrono, enable leakguard's cargo feature named after that crate",
     note = "for the elements of a collection field of a `#[track_growth]` struct or a `derive(HeapSize)` type: measure each with `#[heap_size(each = path)]`, or a map's with `#[heap_size(key = path)]` / `#[heap_size(value = path)]`",
     note = "for a whole field: measure it with `#[heap_size(with = path)]`, leave it out with `#[heap_size(skip)]`, or leave a collection untracked with `#[track(skip)]`",
-    note = "for a type of your own: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand"
+    note = "for a type defined in your crate: `#[derive(leakguard::HeapSize)]`, or implement `HeapSize` by hand; a type of another crate cannot implement it (the orphan rule): measure it with the `#[heap_size(..)]` attributes above, or wrap it in a newtype of your own and implement `HeapSize` for that"
 )]
 pub trait HeapSize {
     /// Heap bytes owned by `self`, counting a shared pointee once.
@@ -108,6 +108,18 @@ pub trait HeapSize {
     fn footprint(&self) -> Option<Footprint> {
         None
     }
+
+    /// Not public API: whether a tracked field of this type can change through `&self`
+    /// (a concurrent map), so that each read compares its [`footprint`](HeapSize::footprint)
+    /// with the one last evaluated. `false` for the collections leakguard knows.
+    #[doc(hidden)]
+    const __LEAKGUARD_SHARED_MUT: bool = true;
+
+    /// Not public API: whether leakguard's field methods see every change of this type but
+    /// those made through `&mut` access (`values_mut`, a helper taking `&mut`), so that the
+    /// next access after one walks the entries in full. Elsewhere a walk is amortized.
+    #[doc(hidden)]
+    const __LEAKGUARD_EXACT_AFTER_MUT: bool = false;
 }
 
 /// Heap bytes a value owns, and how many of them hold nothing: what

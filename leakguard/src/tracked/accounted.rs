@@ -35,7 +35,23 @@ impl<C> Accounted<C> {
     /// The collection, for the growth and removal methods that keep the figures themselves.
     #[inline]
     pub(crate) fn raw(&mut self) -> &mut C {
+        if self.take_watched() {
+            // The method that follows re-evaluates on its way out.
+            if let Some(accounting) = self.accounting.first_mut() {
+                accounting.shut_window();
+            }
+        }
         &mut self.inner
+    }
+
+    /// Measures the entry handed out through `&mut` last, before the collection changes
+    /// again and the entry may move; whether the figures must be evaluated.
+    #[inline]
+    fn take_watched(&mut self) -> bool {
+        match self.accounting.first_mut() {
+            Some(accounting) => accounting.watch.is_set_mut() && accounting.take_watched_mut(),
+            None => false,
+        }
     }
 
     /// The collection, without the refresh of `Deref`.
@@ -70,6 +86,7 @@ impl<C> Accounted<C> {
     /// walks the collection again.
     #[inline]
     pub(crate) fn guarded<R>(&mut self, op: impl FnOnce(&mut C) -> R) -> R {
+        self.take_watched();
         let saved = self.accounting.first_mut().map(Accounting::suspend);
         let result = op(&mut self.inner);
         if let (Some(accounting), Some(saved)) = (self.accounting.first_mut(), saved) {
@@ -205,32 +222,86 @@ impl<C: HeapSize> Accounted<C> {
         )));
     }
 
-    /// Brings the figures up to date after `DerefMut` access: a walk of the entries when
+    /// Brings the figures up to date after `DerefMut` access: a walk of the entries, at
+    /// once for a collection whose every other change the field's methods see, else when
     /// enough accesses have paid for it.
     fn catch_up(&self, accounting: &Accounting, footprint: Option<Footprint>) {
-        if accounting.walk_due(footprint.map_or(0, |fp| fp.len)) {
+        if C::__LEAKGUARD_EXACT_AFTER_MUT || accounting.walk_due(footprint.map_or(0, |fp| fp.len)) {
             self.walk_entries();
         }
     }
 
-    /// Before handing out `&mut` again: evaluates what the last `&mut` access changed, at
-    /// once when the length crossed its budget or the collection is not a sized collection
-    /// (a user type marked `#[track]`), else when enough accesses have paid for a walk; and
-    /// registers a collection a scope or a test check must see before it is read again.
+    /// Hands out one entry of the collection through `&mut`, found by `find`: the next
+    /// access measures that entry again, and that one alone.
+    #[inline]
+    pub(crate) fn part_mut<'a, P: HeapSize>(
+        &'a mut self,
+        find: impl FnOnce(&'a mut C) -> Option<&'a mut P>,
+    ) -> Option<&'a mut P> {
+        self.settle_mut();
+        let part = find(&mut self.inner)?;
+        match self.accounting.first_mut() {
+            // A type without drop glue frees nothing, so owns no heap (a counter, a
+            // timestamp): changing it changes no figure, and it needs no watch.
+            Some(accounting) if std::mem::needs_drop::<P>() => {
+                // SAFETY: `part` is an entry of `inner`, a collection whose entries live on
+                // the heap (only collections with entry methods call this), and `inner` is
+                // changed only through `raw`, `guarded`, `DerefMut` and this function, which
+                // all take the watch first; `&self` access cannot change it.
+                Some(unsafe { accounting.lend(part, false) })
+            }
+            _ => Some(part),
+        }
+    }
+
+    /// The collection, its accounting and its footprint, for an entry that keeps the
+    /// figures as it is used.
+    #[inline]
+    pub(crate) fn entry_parts(&mut self) -> (&mut C, Option<&mut Accounting>, Footprint) {
+        self.settle_mut();
+        let footprint = self.inner.footprint().unwrap_or_default();
+        (&mut self.inner, self.accounting.first_mut(), footprint)
+    }
+
+    /// What `DerefMut` does before handing out `&mut`, for the methods that hand out part
+    /// of the collection instead.
+    #[inline]
+    fn settle_mut(&mut self) {
+        let part = self.take_watched();
+        if let Some(accounting) = self.accounting.first_mut() {
+            if part || *accounting.dirty.get_mut() || accounting.unregistered_in_view() {
+                self.catch_up_mut(part);
+            }
+        }
+    }
+
+    /// Before handing out `&mut` again: evaluates what the last `&mut` access changed (`part`
+    /// when it was one entry, whose heap is back in the figures): a std collection handed
+    /// out whole is walked in full; a user type marked `#[track]` is walked at once when its
+    /// length crossed its budget or it is not a sized collection, else when enough accesses
+    /// have paid for a walk; and registers a collection a scope or a test check must see
+    /// before it is read again.
     #[cold]
     #[inline(never)]
-    fn catch_up_mut(&self) {
+    fn catch_up_mut(&self, part: bool) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
         let footprint = self.inner.footprint();
-        let due = match footprint {
-            None => true,
-            Some(fp) => accounting.len_over_budget(fp.len) || accounting.walk_due(fp.len.max(4096)),
-        };
-        if due || accounting.unregistered_in_view() {
+        let dirty = accounting.dirty.load(Relaxed);
+        let due = dirty
+            && match footprint {
+                _ if C::__LEAKGUARD_EXACT_AFTER_MUT => true,
+                None => true,
+                Some(fp) => {
+                    accounting.len_over_budget(fp.len) || accounting.walk_due(fp.len.max(4096))
+                }
+            };
+        if due {
             accounting.dirty.store(false, Relaxed);
             self.walk_entries();
+        }
+        if due || part || accounting.unregistered_in_view() {
             accounting.refresh(footprint);
             accounting.register_in_view();
         }
@@ -243,12 +314,26 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        if !accounting.dirty.swap(false, Relaxed) {
+        let part = accounting.take_watched();
+        let dirty = accounting.dirty.swap(false, Relaxed);
+        if !(dirty || part) {
             return;
         }
         let footprint = self.inner.footprint();
-        self.catch_up(accounting, footprint);
+        if dirty {
+            self.catch_up(accounting, footprint);
+        }
         accounting.refresh(footprint);
+    }
+
+    /// Re-evaluates the figures of a collection that can change through `&self`, when its
+    /// footprint moved since they were last evaluated; its entries' heap follows by a walk
+    /// amortized over the reads that saw it move.
+    #[cold]
+    #[inline(never)]
+    fn follow_shared(&self, accounting: &Accounting, footprint: Footprint) {
+        self.catch_up(accounting, Some(footprint));
+        accounting.refresh(Some(footprint));
     }
 
     /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
@@ -274,8 +359,15 @@ impl<C: HeapSize> Deref for Accounted<C> {
     #[inline]
     fn deref(&self) -> &C {
         if let Some(accounting) = self.accounting.first() {
-            if accounting.dirty.load(Relaxed) {
+            if accounting.dirty.load(Relaxed) || accounting.watch.is_set() {
                 self.refresh();
+            }
+            if C::__LEAKGUARD_SHARED_MUT {
+                if let Some(footprint) = self.inner.footprint() {
+                    if accounting.footprint_moved(footprint) {
+                        self.follow_shared(accounting, footprint);
+                    }
+                }
             }
         }
         &self.inner
@@ -284,16 +376,12 @@ impl<C: HeapSize> Deref for Accounted<C> {
 
 impl<C: HeapSize> DerefMut for Accounted<C> {
     /// Hands out the collection; changes made through it are picked up on the next access,
-    /// this one included when it follows another: the figures of a collection changed only
-    /// through `&mut` (a user type marked `#[track]`, a map filled through `entry`) are
-    /// evaluated at most one access late, amortized over 64 accesses for a small one.
+    /// this one included when it follows another: a std collection's entries are walked in
+    /// full there; a user type marked `#[track]` has its footprint evaluated there and its
+    /// entries walked amortized over 64 accesses.
     #[inline]
     fn deref_mut(&mut self) -> &mut C {
-        if let Some(accounting) = self.accounting.first() {
-            if accounting.dirty.load(Relaxed) || accounting.unregistered_in_view() {
-                self.catch_up_mut();
-            }
-        }
+        self.settle_mut();
         self.touched();
         &mut self.inner
     }
@@ -409,3 +497,48 @@ macro_rules! storage_methods {
     };
 }
 pub(super) use storage_methods;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::tracked::entry::Entry;
+
+    static META: FieldMeta = FieldMeta::new("Test.field", "Test", "field", "tests", ("t.rs", 1, 1));
+
+    /// The unsafe path of entry-level `&mut` access, which CI runs under Miri: the entry is
+    /// read again through its address after the collection moved, and a watch left set when
+    /// the collection is dropped is never read.
+    #[test]
+    fn an_entry_lent_through_mut_is_measured_again_after_the_collection_moved() {
+        let mut map = Accounted::empty(HashMap::<u64, String>::new(), &META);
+        map.insert(1, String::new());
+        map.insert(2, "two".to_string());
+        map.part_mut(|m| m.get_mut(&1)).unwrap().push_str("hello");
+        let moved = Box::new(map);
+        assert_eq!(moved.bytes(), moved.inner.heap_size());
+
+        let mut map = *moved;
+        map.part_mut(|m| m.get_mut(&2))
+            .unwrap()
+            .push_str(" and more");
+        let (inner, accounting, footprint) = map.entry_parts();
+        Entry::new(inner.entry(3), accounting, footprint)
+            .or_default()
+            .push_str("three");
+        // A growth method takes the watch before the map can rehash and move the entry.
+        for key in 4..40 {
+            map.insert(key, key.to_string());
+        }
+        assert_eq!(map.bytes(), map.inner.heap_size());
+
+        let mut lines = Accounted::empty(Vec::<String>::new(), &META);
+        lines.push(String::new());
+        lines
+            .part_mut(|v| v.last_mut())
+            .unwrap()
+            .push_str("left watched");
+        drop(lines);
+    }
+}

@@ -10,11 +10,13 @@ use crate::budget::{self, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
 use crate::events::{self, Finding, Hoard};
 use crate::harness;
-use crate::heap_size::{Footprint, HeapChange, HeapUsage};
+use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, running_heap};
 use crate::meta::FieldMeta;
 use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
+
+use super::watch::Watch;
 
 /// The instrumentation state of one tracked collection.
 ///
@@ -32,6 +34,9 @@ pub(crate) struct Accounting {
     elem_nested: AtomicUsize,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
+    /// The entry handed out through `&mut` last, whose heap `elem_heap` leaves out until it
+    /// is measured again.
+    pub(super) watch: Watch,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
     /// where the collection was last seen hoarding, in one word: see [`Marks`].
     marks: AtomicU32,
@@ -158,6 +163,7 @@ impl Accounting {
             elem_unused: AtomicUsize::new(0),
             elem_nested: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
+            watch: Watch::new(),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
             slot: SlotCell::empty(),
@@ -260,6 +266,65 @@ impl Accounting {
     pub(super) fn touched(&mut self) {
         *self.dirty.get_mut() = true;
         self.shut_window();
+    }
+
+    /// Hands out `part`, an entry of the collection, through `&mut`: its heap is left out of
+    /// the figures until [`take_watched`](Self::take_watched) measures it again. A `new`
+    /// entry's heap is not in them yet.
+    ///
+    /// # Safety
+    /// As [`Watch::lend`]'s.
+    #[inline]
+    pub(super) unsafe fn lend<'a, P: HeapSize>(&mut self, part: &'a mut P, new: bool) -> &'a mut P {
+        let before = if new {
+            HeapUsage::NONE
+        } else {
+            running_heap(&*part)
+        };
+        let bytes = self.elem_heap.get_mut();
+        *bytes = bytes.saturating_sub(before.bytes);
+        let unused = self.elem_unused.get_mut();
+        *unused = unused.saturating_sub(before.unused);
+        // Shut while the entry is out: reads through `&self` apply its change without the
+        // window, so the next growth or removal re-evaluates.
+        self.shut_window();
+        // SAFETY: the caller's contract is `Watch::lend`'s.
+        unsafe { self.watch.lend(part, new, before.bytes) }
+    }
+
+    /// Measures the entry handed out through `&mut` last, if any, and puts its heap back into
+    /// the figures; whether they changed.
+    pub(super) fn take_watched(&self) -> bool {
+        let Some(taken) = self.watch.take() else {
+            return false;
+        };
+        self.elem_heap.fetch_add(taken.after.bytes, Relaxed);
+        self.elem_unused.fetch_add(taken.after.unused, Relaxed);
+        taken.new || taken.moved
+    }
+
+    /// [`take_watched`](Self::take_watched) through `&mut`, without atomic read-modify-writes;
+    /// whether the figures left their window and must be evaluated. An entry changed in
+    /// place within the window (a value rewritten to the same size) costs no evaluation.
+    #[inline]
+    pub(super) fn take_watched_mut(&mut self) -> bool {
+        let Some(taken) = self.watch.take_mut() else {
+            return false;
+        };
+        *self.elem_heap.get_mut() += taken.after.bytes;
+        *self.elem_unused.get_mut() += taken.after.unused;
+        taken.new || taken.moved
+    }
+
+    /// Whether `footprint`, of a collection that can change through `&self`, differs from
+    /// the one last seen; notes it as seen.
+    pub(super) fn footprint_moved(&self, footprint: Footprint) -> bool {
+        let word = footprint
+            .len
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(footprint.storage_bytes)
+            | 1;
+        self.watch.seen().swap(word, Relaxed) != word
     }
 
     /// Marks the figures as unknown while user code runs on the collection; returns what

@@ -4,7 +4,7 @@
 /// The methods, written once against the names `HashMap`, `HashSet`, `hash_map` and
 /// `hash_set`, for the module that invokes it to bind to std's or hashbrown's.
 macro_rules! hashed_methods {
-    () => {
+    ($($entry_hasher:ident)?) => {
         use std::hash::{BuildHasher, Hash};
 
         use leakguard_macros::__field_methods;
@@ -12,6 +12,42 @@ macro_rules! hashed_methods {
         use crate::heap_size::{HeapSize, HeapUsage, running_heap, running_heap_of};
         use crate::tracked::Tracked;
         use crate::tracked::accounted::{Accounted, kept, storage_methods};
+        use crate::tracked::entry::{Entry, MapEntry, sealed::Sealed};
+
+        impl<K, V $(, $entry_hasher)?> Sealed for hash_map::Entry<'_, K, V $(, $entry_hasher)?> {}
+
+        impl<'a, K: Eq + Hash + HeapSize + 'a, V: HeapSize + 'a $(, $entry_hasher: BuildHasher)?> MapEntry<'a>
+            for hash_map::Entry<'a, K, V $(, $entry_hasher)?>
+        {
+            type Key = K;
+            type Value = V;
+
+            fn key(&self) -> &K {
+                self.key()
+            }
+
+            fn occupied(self) -> Result<&'a mut V, Self> {
+                match self {
+                    hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
+                    vacant => Err(vacant),
+                }
+            }
+
+            fn fill(self, value: V) -> &'a mut V {
+                match self {
+                    hash_map::Entry::Vacant(entry) => entry.insert(value),
+                    hash_map::Entry::Occupied(entry) => {
+                        let slot = entry.into_mut();
+                        *slot = value;
+                        slot
+                    }
+                }
+            }
+
+            fn modify(self, f: impl FnOnce(&mut V)) -> Self {
+                self.and_modify(f)
+            }
+        }
 
         #[__field_methods]
         impl<K, V, S> Accounted<HashMap<K, V, S>>
@@ -40,6 +76,27 @@ macro_rules! hashed_methods {
                         None
                     }
                 }
+            }
+
+            /// The value of a key, through `&mut`; see [`HashMap::get_mut`]. The next access
+            /// to the field measures that value again, and that value alone.
+            #[inline]
+            pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+            where
+                K: std::borrow::Borrow<Q>,
+                Q: ?Sized + Hash + Eq,
+            {
+                self.part_mut(|c| c.get_mut(k))
+            }
+
+            /// The entry of a key, to fill or change in place; see [`HashMap::entry`]. A
+            /// value handed out through `&mut` is measured again, alone, at the field's
+            /// next access.
+            #[inline]
+            #[track_caller]
+            pub fn entry(&mut self, key: K) -> Entry<'_, hash_map::Entry<'_, K, V, $($entry_hasher)?>> {
+                let (map, accounting, footprint) = self.entry_parts();
+                Entry::new(map.entry(key), accounting, footprint)
             }
 
             /// Removes a key, returning its value; see [`HashMap::remove`].
@@ -226,5 +283,5 @@ mod std_tables {
 mod hashbrown_tables {
     use hashbrown::{HashMap, HashSet, hash_map, hash_set};
 
-    hashed_methods!();
+    hashed_methods!(S);
 }

@@ -10,12 +10,14 @@
 mod accounted;
 mod accounting;
 mod bounded;
+mod entry;
 mod hashed;
 mod named;
 mod ordered;
 mod sequence;
 mod shared;
 mod string;
+mod watch;
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -25,7 +27,9 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use accounted::Accounted;
+pub use entry::{Entry, MapEntry};
 pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
+pub use sequence::Position;
 pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
@@ -96,10 +100,12 @@ impl<C, O, const I: usize> Tracked<C, O, I> {
 impl<C: HeapSize, O, const I: usize> Tracked<C, O, I> {
     /// Heap bytes the collection owns by its running figures, without walking it.
     ///
-    /// Exact for changes made through the collection's growth and removal methods; a change
-    /// made inside an entry through `&mut` access is picked up by the next
-    /// [`measure`](Tracked::measure). With instrumentation compiled out there are no running
-    /// figures, and this measures the collection.
+    /// Exact for changes made through the collection's growth and removal methods, and for
+    /// changes made through `&mut` access before this call: an entry handed out by
+    /// `get_mut`, `entry`, `last_mut` or an index is measured again alone, and a std
+    /// collection handed out whole (`values_mut`, `iter_mut`, `&mut *field` into a helper)
+    /// is walked in full. With instrumentation compiled out there are no running figures,
+    /// and this measures the collection.
     pub fn bytes(this: &Self) -> usize {
         this.accounted.bytes()
     }

@@ -27,6 +27,17 @@ impl<K: Ord + HeapSize, V: HeapSize> Accounted<BTreeMap<K, V>> {
         }
     }
 
+    /// The value of a key, through `&mut`; see [`BTreeMap::get_mut`]. The next access to
+    /// the field measures that value again, and that value alone.
+    #[inline]
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        self.part_mut(|c| c.get_mut(key))
+    }
+
     /// Removes a key, returning its value; see [`BTreeMap::remove`].
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where

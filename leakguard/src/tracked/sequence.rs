@@ -24,6 +24,29 @@ impl<T: HeapSize> Accounted<Vec<T>> {
         self.storage_changed();
     }
 
+    /// The element at `index`, through `&mut`; see [`slice::get_mut`]. The next access to
+    /// the field measures that element again, and that element alone. Takes an index, not a
+    /// range: for a range, `field.get_mut(a..b)` is `(*field).get_mut(a..b)`, measured in
+    /// full at the next access.
+    #[inline]
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.part_mut(|c| c.get_mut(index))
+    }
+
+    /// The first element, through `&mut`; see [`slice::first_mut`]. The next access to the
+    /// field measures that element again, and that element alone.
+    #[inline]
+    pub fn first_mut(&mut self) -> Option<&mut T> {
+        self.part_mut(|c| c.first_mut())
+    }
+
+    /// The last element, through `&mut`; see [`slice::last_mut`]. The next access to the
+    /// field measures that element again, and that element alone.
+    #[inline]
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        self.part_mut(|c| c.last_mut())
+    }
+
     /// Appends an element; see [`Vec::push`].
     #[inline]
     #[track_caller]
@@ -172,6 +195,27 @@ impl<'a, T: HeapSize + Copy + 'a> Extend<&'a T> for Accounted<Vec<T>> {
 #[__field_methods]
 impl<T: HeapSize> Accounted<VecDeque<T>> {
     storage_methods!();
+
+    /// The element at `index`, through `&mut`; see [`VecDeque::get_mut`]. The next access
+    /// to the field measures that element again, and that element alone.
+    #[inline]
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.part_mut(|c| c.get_mut(index))
+    }
+
+    /// The first element, through `&mut`; see [`VecDeque::front_mut`]. The next access to
+    /// the field measures that element again, and that element alone.
+    #[inline]
+    pub fn front_mut(&mut self) -> Option<&mut T> {
+        self.part_mut(|c| c.front_mut())
+    }
+
+    /// The last element, through `&mut`; see [`VecDeque::back_mut`]. The next access to the
+    /// field measures that element again, and that element alone.
+    #[inline]
+    pub fn back_mut(&mut self) -> Option<&mut T> {
+        self.part_mut(|c| c.back_mut())
+    }
 
     /// Appends an element to the back; see [`VecDeque::push_back`].
     #[inline]
@@ -438,4 +482,99 @@ impl<T: HeapSize> Extend<T> for Accounted<LinkedList<T>> {
             self.push_back(value);
         }
     }
+}
+
+/// An index of a tracked `Vec`: a position, whose element written through `&mut` is
+/// measured again, alone, at the field's next access, or a range, whose elements all are.
+/// Implemented by leakguard alone, for `usize` and the ranges of `usize`.
+pub trait Position<T>: std::slice::SliceIndex<[T]> {
+    #[doc(hidden)]
+    fn index_mut_in<O, const I: usize>(self, vec: &mut Tracked<Vec<T>, O, I>) -> &mut Self::Output;
+}
+
+impl<T: HeapSize> Position<T> for usize {
+    #[inline]
+    #[track_caller]
+    fn index_mut_in<O, const I: usize>(self, vec: &mut Tracked<Vec<T>, O, I>) -> &mut T {
+        let len = vec.len();
+        match vec.get_mut(self) {
+            Some(element) => element,
+            None => out_of_bounds(len, self),
+        }
+    }
+}
+
+macro_rules! ranges {
+    ($($range:ty),*) => {$(
+        impl<T: HeapSize> Position<T> for $range {
+            #[inline]
+            #[track_caller]
+            fn index_mut_in<O, const I: usize>(self, vec: &mut Tracked<Vec<T>, O, I>) -> &mut [T] {
+                &mut (**vec)[self]
+            }
+        }
+    )*};
+}
+
+ranges!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeFull,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>,
+    (std::ops::Bound<usize>, std::ops::Bound<usize>)
+);
+
+impl<T: HeapSize, X: std::slice::SliceIndex<[T]>, O, const I: usize> std::ops::Index<X>
+    for Tracked<Vec<T>, O, I>
+{
+    type Output = X::Output;
+
+    #[inline]
+    #[track_caller]
+    fn index(&self, index: X) -> &X::Output {
+        &(**self)[index]
+    }
+}
+
+impl<T: HeapSize, X: Position<T>, O, const I: usize> std::ops::IndexMut<X>
+    for Tracked<Vec<T>, O, I>
+{
+    /// `field[i] = ..`: the element is measured again, alone, at the field's next access;
+    /// `field[a..b]`: the elements of the range are, with the rest, in a walk.
+    #[inline]
+    #[track_caller]
+    fn index_mut(&mut self, index: X) -> &mut X::Output {
+        index.index_mut_in(self)
+    }
+}
+
+impl<T: HeapSize, O, const I: usize> std::ops::Index<usize> for Tracked<VecDeque<T>, O, I> {
+    type Output = T;
+
+    #[inline]
+    #[track_caller]
+    fn index(&self, index: usize) -> &T {
+        &(**self)[index]
+    }
+}
+
+impl<T: HeapSize, O, const I: usize> std::ops::IndexMut<usize> for Tracked<VecDeque<T>, O, I> {
+    /// `field[i] = ..`: the element is measured again, alone, at the field's next access.
+    #[inline]
+    #[track_caller]
+    fn index_mut(&mut self, index: usize) -> &mut T {
+        let len = self.len();
+        match self.get_mut(index) {
+            Some(element) => element,
+            None => out_of_bounds(len, index),
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn out_of_bounds(len: usize, index: usize) -> ! {
+    panic!("index out of bounds: the len is {len} but the index is {index}")
 }

@@ -14,7 +14,7 @@ mod hashbrown_impls {
 
     // hashbrown is the table behind std's `HashMap`: same buckets, same control bytes.
     impl<K: HeapSize, V: HeapSize, S> HeapSize for hashbrown::HashMap<K, V, S> {
-        collection!(
+        collection!(methods:
             Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
             |this, m, A| this
                 .iter()
@@ -24,7 +24,7 @@ mod hashbrown_impls {
     }
 
     impl<T: HeapSize, S> HeapSize for hashbrown::HashSet<T, S> {
-        collection!(
+        collection!(methods:
             Footprint::hash_table::<T>(this.len(), this.capacity()),
             |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
         );
