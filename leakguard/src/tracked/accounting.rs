@@ -17,6 +17,7 @@ use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
 
 use super::watch::Watch;
+use super::window::{Marks, Window};
 
 /// The instrumentation state of one tracked collection.
 ///
@@ -50,82 +51,6 @@ pub(crate) struct Accounting {
     test: u32,
     /// The figures stay inside this window until something needs re-evaluating.
     window: Window,
-}
-
-/// Bounds of the figures between two evaluations: a growth or removal that stays inside
-/// needs no more than a comparison.
-///
-/// The length has bounds; the entry heap and its unused part have a drift instead, what
-/// they moved by in all since the last evaluation, which is at least their net change: one
-/// figure where bounds would take four, for a struct that is created and dropped often.
-struct Window {
-    len_lo: usize,
-    len_hi: usize,
-    /// Bytes the entry heap and its unused part moved by since the last evaluation.
-    drift: u32,
-    /// The most `drift` may reach before the figures re-evaluate.
-    drift_max: u32,
-}
-
-impl Window {
-    /// Adds `bytes` to the drift; whether it left the window.
-    #[inline]
-    fn drifted(&mut self, bytes: usize) -> bool {
-        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        self.drift = self.drift.saturating_add(bytes);
-        self.drift > self.drift_max
-    }
-
-    /// A window every figure is outside of: the next growth or removal re-evaluates.
-    const SHUT: Window = Window {
-        len_lo: usize::MAX,
-        len_hi: 0,
-        drift: 0,
-        drift_max: 0,
-    };
-}
-
-/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, and a bit
-/// per place it was last seen hoarding: one field to set up for a collection that is
-/// created and dropped often, where five took a store each.
-struct Marks;
-
-impl Marks {
-    fn shift(limit: Limit) -> u32 {
-        match limit {
-            Limit::Len => 0,
-            Limit::Bytes => 8,
-        }
-    }
-
-    fn hoard_bit(cause: Hoard) -> u32 {
-        match cause {
-            Hoard::Storage => 1 << 16,
-            Hoard::Entries => 1 << 17,
-        }
-    }
-
-    fn level(marks: &AtomicU32, limit: Limit) -> u8 {
-        (marks.load(Relaxed) >> Self::shift(limit)) as u8
-    }
-
-    fn set_level(marks: &AtomicU32, limit: Limit, level: u8) {
-        let shift = Self::shift(limit);
-        let _ = marks.fetch_update(Relaxed, Relaxed, |word| {
-            Some(word & !(0xFF << shift) | u32::from(level) << shift)
-        });
-    }
-
-    /// Sets whether the collection hoards in the place `cause` names; whether it did.
-    fn swap_hoard(marks: &AtomicU32, cause: Hoard, hoarding: bool) -> bool {
-        let bit = Self::hoard_bit(cause);
-        let before = if hoarding {
-            marks.fetch_or(bit, Relaxed)
-        } else {
-            marks.fetch_and(!bit, Relaxed)
-        };
-        before & bit != 0
-    }
 }
 
 /// One [`Accounting`] when instrumentation is compiled in, none (zero bytes) when it is not.

@@ -18,6 +18,7 @@ mod sequence;
 mod shared;
 mod string;
 mod watch;
+mod window;
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;

@@ -7,127 +7,27 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
+use quick_cache::Equivalent;
 use quick_cache::sync::GuardResult;
-use quick_cache::{Equivalent, Lifecycle, Weighter};
 
 use super::accounting::{self, Instrument};
 
 mod builder;
 mod counters;
 mod field;
+mod stored;
 mod timeline;
 
 use self::counters::Counters;
+use self::stored::{Hooks, Request, Stored};
 use self::timeline::{Record, Timelines};
-use crate::cache::{CacheStats, DefaultHashBuilder, Position, Weigh};
+use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement, running_heap};
 use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
-
-/// A stored value, with what it weighs and when it expires: 16 bytes beside the value.
-#[derive(Clone)]
-struct Stored<V> {
-    value: V,
-    /// The entry's bytes, key and value, inline and on the heap: measured once, going in,
-    /// and capped at 4 GiB.
-    bytes: u32,
-    /// The slot of its expiry record, with a TTL.
-    slot: Option<Position>,
-    /// When it expires; `Nanos::MAX` for never.
-    deadline: Nanos,
-}
-
-impl<V> Stored<V> {
-    /// Its expiry record, with a TTL.
-    #[inline]
-    fn record(&self) -> Option<Record> {
-        let slot = self.slot?;
-        Some(Record {
-            slot,
-            deadline: self.deadline,
-        })
-    }
-
-    /// Its bytes, signed for the running figures.
-    #[inline]
-    fn signed_bytes(&self) -> isize {
-        self.bytes as isize
-    }
-}
-
-impl<K, V> Weighter<K, Stored<V>> for Weigh {
-    #[inline]
-    fn weight(&self, _: &K, stored: &Stored<V>) -> u64 {
-        Weigh::weight(*self, u64::from(stored.bytes))
-    }
-}
-
-/// quick_cache's eviction hooks: an entry leaving to make room, or replaced by an insert
-/// under its key, told apart by `before_evict`, which quick_cache calls before an eviction
-/// and not before a replacement.
-#[derive(Clone)]
-struct Hooks {
-    counters: Arc<Counters>,
-}
-
-/// The entries that left the cache during one operation, kept to be dropped with the
-/// request, once quick_cache has released the shard lock: a value's `Drop` may use the
-/// cache, and a slow one would stall its shard. quick_cache's own lifecycle does the same
-/// for two entries and drops any more under the lock; this keeps them all.
-struct Request<K, V> {
-    /// Set by `before_evict`: the entry about to be handed over is evicted, not replaced.
-    evicting: bool,
-    left: Option<(K, Stored<V>)>,
-    more_left: Vec<(K, Stored<V>)>,
-}
-
-impl<K, V> Default for Request<K, V> {
-    fn default() -> Self {
-        Request {
-            evicting: false,
-            left: None,
-            more_left: Vec::new(),
-        }
-    }
-}
-
-impl<K, V> Request<K, V> {
-    /// The expiry records of the entries that left.
-    fn records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.left
-            .iter()
-            .chain(&self.more_left)
-            .filter_map(|(_, stored)| stored.record())
-    }
-}
-
-impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
-    type RequestState = Request<K, V>;
-
-    #[inline]
-    fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut Stored<V>) {
-        request.evicting = true;
-    }
-
-    #[inline]
-    fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
-        let stripe = self.counters.mine();
-        if crate::mode::ENABLED {
-            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
-        }
-        if std::mem::take(&mut request.evicting) {
-            stripe.evictions.fetch_add(1, Relaxed);
-        }
-        if request.left.is_none() {
-            request.left = Some((key, stored));
-        } else {
-            request.more_left.push((key, stored));
-        }
-    }
-}
 
 /// A concurrent bounded cache: `get`, `insert` and `remove` take `&self`, so one is shared
 /// through `Arc`, a `static` or an axum `State` without a lock around it.

@@ -1,0 +1,114 @@
+//! What the shared cache keeps in quick_cache for each entry, and the hooks through which
+//! quick_cache hands back the entries that leave, to be dropped after its locks.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use quick_cache::{Lifecycle, Weighter};
+
+use super::counters::Counters;
+use super::timeline::Record;
+use crate::cache::{Position, Weigh};
+use crate::clock::Nanos;
+
+/// A stored value, with what it weighs and when it expires: 16 bytes beside the value.
+#[derive(Clone)]
+pub(super) struct Stored<V> {
+    pub(super) value: V,
+    /// The entry's bytes, key and value, inline and on the heap: measured once, going in,
+    /// and capped at 4 GiB.
+    pub(super) bytes: u32,
+    /// The slot of its expiry record, with a TTL.
+    pub(super) slot: Option<Position>,
+    /// When it expires; `Nanos::MAX` for never.
+    pub(super) deadline: Nanos,
+}
+
+impl<V> Stored<V> {
+    /// Its expiry record, with a TTL.
+    #[inline]
+    pub(super) fn record(&self) -> Option<Record> {
+        let slot = self.slot?;
+        Some(Record {
+            slot,
+            deadline: self.deadline,
+        })
+    }
+
+    /// Its bytes, signed for the running figures.
+    #[inline]
+    pub(super) fn signed_bytes(&self) -> isize {
+        self.bytes as isize
+    }
+}
+
+impl<K, V> Weighter<K, Stored<V>> for Weigh {
+    #[inline]
+    fn weight(&self, _: &K, stored: &Stored<V>) -> u64 {
+        Weigh::weight(*self, u64::from(stored.bytes))
+    }
+}
+
+/// quick_cache's eviction hooks: an entry leaving to make room, or replaced by an insert
+/// under its key, told apart by `before_evict`, which quick_cache calls before an eviction
+/// and not before a replacement.
+#[derive(Clone)]
+pub(super) struct Hooks {
+    pub(super) counters: Arc<Counters>,
+}
+
+/// The entries that left the cache during one operation, kept to be dropped with the
+/// request, once quick_cache has released the shard lock: a value's `Drop` may use the
+/// cache, and a slow one would stall its shard. quick_cache's own lifecycle does the same
+/// for two entries and drops any more under the lock; this keeps them all.
+pub(super) struct Request<K, V> {
+    /// Set by `before_evict`: the entry about to be handed over is evicted, not replaced.
+    pub(super) evicting: bool,
+    pub(super) left: Option<(K, Stored<V>)>,
+    pub(super) more_left: Vec<(K, Stored<V>)>,
+}
+
+impl<K, V> Default for Request<K, V> {
+    fn default() -> Self {
+        Request {
+            evicting: false,
+            left: None,
+            more_left: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Request<K, V> {
+    /// The expiry records of the entries that left.
+    pub(super) fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.left
+            .iter()
+            .chain(&self.more_left)
+            .filter_map(|(_, stored)| stored.record())
+    }
+}
+
+impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
+    type RequestState = Request<K, V>;
+
+    #[inline]
+    fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut Stored<V>) {
+        request.evicting = true;
+    }
+
+    #[inline]
+    fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
+        let stripe = self.counters.mine();
+        if crate::mode::ENABLED {
+            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+        }
+        if std::mem::take(&mut request.evicting) {
+            stripe.evictions.fetch_add(1, Relaxed);
+        }
+        if request.left.is_none() {
+            request.left = Some((key, stored));
+        } else {
+            request.more_left.push((key, stored));
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The two compact words an [`Accounting`](super::accounting::Accounting) keeps so that a
+//! collection created and dropped often sets up little: the window its figures may move in
+//! without re-evaluating, and its budget levels and hoarding marks.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use crate::budget::Limit;
+use crate::events::Hoard;
+
+/// Bounds of the figures between two evaluations: a growth or removal that stays inside
+/// needs no more than a comparison.
+///
+/// The length has bounds; the entry heap and its unused part have a drift instead, what
+/// they moved by in all since the last evaluation, which is at least their net change: one
+/// figure where bounds would take four, for a struct that is created and dropped often.
+pub(super) struct Window {
+    pub(super) len_lo: usize,
+    pub(super) len_hi: usize,
+    /// Bytes the entry heap and its unused part moved by since the last evaluation.
+    pub(super) drift: u32,
+    /// The most `drift` may reach before the figures re-evaluate.
+    pub(super) drift_max: u32,
+}
+
+impl Window {
+    /// Adds `bytes` to the drift; whether it left the window.
+    #[inline]
+    pub(super) fn drifted(&mut self, bytes: usize) -> bool {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.drift = self.drift.saturating_add(bytes);
+        self.drift > self.drift_max
+    }
+
+    /// A window every figure is outside of: the next growth or removal re-evaluates.
+    pub(super) const SHUT: Window = Window {
+        len_lo: usize::MAX,
+        len_hi: 0,
+        drift: 0,
+        drift_max: 0,
+    };
+}
+
+/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, and a bit
+/// per place it was last seen hoarding: one field to set up for a collection that is
+/// created and dropped often, where five took a store each.
+pub(super) struct Marks;
+
+impl Marks {
+    fn shift(limit: Limit) -> u32 {
+        match limit {
+            Limit::Len => 0,
+            Limit::Bytes => 8,
+        }
+    }
+
+    fn hoard_bit(cause: Hoard) -> u32 {
+        match cause {
+            Hoard::Storage => 1 << 16,
+            Hoard::Entries => 1 << 17,
+        }
+    }
+
+    pub(super) fn level(marks: &AtomicU32, limit: Limit) -> u8 {
+        (marks.load(Relaxed) >> Self::shift(limit)) as u8
+    }
+
+    pub(super) fn set_level(marks: &AtomicU32, limit: Limit, level: u8) {
+        let shift = Self::shift(limit);
+        let _ = marks.fetch_update(Relaxed, Relaxed, |word| {
+            Some(word & !(0xFF << shift) | u32::from(level) << shift)
+        });
+    }
+
+    /// Sets whether the collection hoards in the place `cause` names; whether it did.
+    pub(super) fn swap_hoard(marks: &AtomicU32, cause: Hoard, hoarding: bool) -> bool {
+        let bit = Self::hoard_bit(cause);
+        let before = if hoarding {
+            marks.fetch_or(bit, Relaxed)
+        } else {
+            marks.fetch_and(!bit, Relaxed)
+        };
+        before & bit != 0
+    }
+}
