@@ -210,6 +210,9 @@ impl Accounting {
         *bytes = bytes.saturating_sub(before.bytes);
         let unused = self.elem_unused.get_mut();
         *unused = unused.saturating_sub(before.unused);
+        // Its nested part goes out with it: the totals leave out only what the figures hold.
+        let nested = self.elem_nested.get_mut();
+        *nested = nested.saturating_sub(before.nested);
         // Shut while the entry is out: reads through `&self` apply its change without the
         // window, so the next growth or removal re-evaluates.
         self.shut_window();
@@ -225,6 +228,7 @@ impl Accounting {
         };
         self.elem_heap.fetch_add(taken.after.bytes, Relaxed);
         self.elem_unused.fetch_add(taken.after.unused, Relaxed);
+        self.elem_nested.fetch_add(taken.after.nested, Relaxed);
         taken.new || taken.moved
     }
 
@@ -238,6 +242,7 @@ impl Accounting {
         };
         *self.elem_heap.get_mut() += taken.after.bytes;
         *self.elem_unused.get_mut() += taken.after.unused;
+        *self.elem_nested.get_mut() += taken.after.nested;
         taken.new || taken.moved
     }
 
