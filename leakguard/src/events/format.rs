@@ -63,6 +63,14 @@ impl fmt::Display for Tally {
             now,
             alive,
         } = *self;
+        if let (Some(every), true) = (verdict.every, verdict.suppressed > 0) {
+            return write!(
+                f,
+                " (flushed and refilled: {}, {} in all)",
+                Refills(verdict.suppressed, every),
+                verdict.total
+            );
+        }
         if verdict.total == now && verdict.suppressed == 0 {
             if now > 1 {
                 write!(f, " ({now} instances)")?;
@@ -82,6 +90,22 @@ impl fmt::Display for Tally {
             )?;
         }
         f.write_str(")")
+    }
+}
+
+/// How often one collection came back over its budget since its last line: `8 more times
+/// since the last report, about every 80 ms`.
+struct Refills(u64, u64);
+
+impl fmt::Display for Refills {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Refills(times, every) = *self;
+        let plural = if times == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{times} more time{plural} since the last report, about every {}",
+            Elapsed(every)
+        )
     }
 }
 
@@ -107,6 +131,28 @@ pub(super) fn emit(event: &Event<'_>) {
                 kind = "lost",
                 lost,
                 "{lost} leakguard events were lost: raised inside a subscriber's callbacks, they waited for a chance to be emitted, and more than {most} waited at once",
+            );
+        }
+        Event::Summary(fingerprint, verdict) if verdict.every.is_some() => {
+            let every = verdict.every.unwrap_or_default();
+            let what = match &fingerprint.detail {
+                Detail::Budget { limit, .. } => format!(
+                    "is being flushed and refilled: it went back over its {} budget",
+                    limit.name()
+                ),
+                _ => "keeps letting go of unused capacity and hoarding it again".to_string(),
+            };
+            tracing::warn!(
+                target: "leakguard",
+                kind = "suppressed",
+                collection = fingerprint.collection,
+                suppressed = verdict.suppressed,
+                total = verdict.total,
+                every_ms = every / 1_000_000,
+                "{} {what} {} ({} in all)",
+                fingerprint.collection,
+                Refills(verdict.suppressed, every),
+                verdict.total,
             );
         }
         Event::Summary(fingerprint, verdict) => {

@@ -77,9 +77,10 @@ impl Window {
     };
 }
 
-/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, and a bit
-/// per place it was last seen hoarding: one field to set up for a collection that is
-/// created and dropped often, where five took a store each.
+/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, a bit per
+/// place it was last seen hoarding, and a bit for each of those four that has warned once:
+/// one field to set up for a collection that is created and dropped often, where five took
+/// a store each.
 struct Marks;
 
 impl Marks {
@@ -95,6 +96,23 @@ impl Marks {
             Hoard::Storage => 1 << 16,
             Hoard::Entries => 1 << 17,
         }
+    }
+
+    /// The bit set once `limit` has warned, or `cause` has, for the first time.
+    fn warned_bit(warned: Result<Limit, Hoard>) -> u32 {
+        match warned {
+            Ok(Limit::Len) => 1 << 18,
+            Ok(Limit::Bytes) => 1 << 19,
+            Err(Hoard::Storage) => 1 << 20,
+            Err(Hoard::Entries) => 1 << 21,
+        }
+    }
+
+    /// Notes that `warned` warns; whether it had before, which makes this warning its
+    /// return after it re-armed.
+    fn warns_again(marks: &AtomicU32, warned: Result<Limit, Hoard>) -> bool {
+        let bit = Self::warned_bit(warned);
+        marks.fetch_or(bit, Relaxed) & bit != 0
     }
 
     fn level(marks: &AtomicU32, limit: Limit) -> u8 {
@@ -301,6 +319,10 @@ impl Accounting {
                 Step::Stay => {}
                 Step::Rearm => Marks::set_level(&self.marks, limit, 0),
                 Step::Warn(next) => {
+                    // Back over after falling under: the crossing of a collection that is
+                    // flushed and refilled. A doubling is never a return.
+                    let back = Marks::level(&self.marks, limit) == 0
+                        && Marks::warns_again(&self.marks, Ok(limit));
                     Marks::set_level(&self.marks, limit, next);
                     events::emit_now(Finding::OverBudget {
                         meta,
@@ -313,7 +335,7 @@ impl Accounting {
                         },
                         site: self.site(),
                         test: self.test,
-                        instance: self.instance(),
+                        again: if back { self.instance() } else { 0 },
                     });
                 }
             }
@@ -338,10 +360,11 @@ impl Accounting {
                 (inside, Hoard::Entries, entries.unused),
             ] {
                 if Marks::swap_hoard(&self.marks, cause, hoarding) != hoarding && hoarding {
+                    let back = Marks::warns_again(&self.marks, Err(cause));
                     events::emit_now(Finding::HoardedCapacity {
                         meta,
                         site: self.site(),
-                        instance: self.instance(),
+                        again: if back { self.instance() } else { 0 },
                         cause,
                         len,
                         capacity: fp.capacity,
