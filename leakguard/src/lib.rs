@@ -151,6 +151,7 @@ mod meta;
 mod scope;
 
 mod registry;
+mod site;
 
 mod harness;
 mod report;

@@ -273,14 +273,14 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 instances = leak.alive,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
-                "{} outlived its scope `{}` by {}: age {}, len {}, {}, first grown at {}{}",
+                "{} outlived its scope `{}` by {}: age {}, len {}, {}, {}{}",
                 leak.meta.name,
                 leak.scope,
                 Elapsed(leak.since_end),
                 Elapsed(leak.age),
                 leak.len,
                 ByteSize(leak.bytes),
-                site,
+                leak.site.phrase(),
                 Tally::alive(verdict, leak.alive),
             );
         }
@@ -298,14 +298,14 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 bytes_per_sec = suspect.bytes_per_sec,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
-                "suspected leak: {} grew on each of the last {} samples, {:+.1} entries/s, {}/s (len {}, {}), first grown at {}{}",
+                "suspected leak: {} grew on each of the last {} samples, {:+.1} entries/s, {}/s (len {}, {}), {}{}",
                 suspect.meta.name,
                 suspect.samples,
                 suspect.len_per_sec,
                 SignedBytes(suspect.bytes_per_sec),
                 suspect.len,
                 ByteSize(suspect.bytes),
-                site,
+                suspect.site.phrase(),
                 Tally::one(verdict),
             );
         }

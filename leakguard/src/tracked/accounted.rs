@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::FieldMeta;
+use crate::registry::Origin;
+use crate::site::in_user_code;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
 /// a field does that does not depend on which field it is.
@@ -44,11 +46,11 @@ impl<C> Accounted<C> {
         &self.inner
     }
 
-    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    /// Records that entries may have changed through `&mut`, without growing.
     #[inline]
     pub(crate) fn touched(&mut self) {
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.touched();
+            accounting.touched(None);
         }
     }
 
@@ -84,24 +86,31 @@ impl<C: HeapSize> Accounted<C> {
     /// serde, a `Default` that fills it): measured now, and registered with the scope and
     /// test check it is constructed under and where, so that reports and checks see it
     /// before it first grows.
+    ///
+    /// `origin` says how the content came where the caller's line is not the user's: std's
+    /// `collect()` or `into()`, serde.
     #[inline]
     #[track_caller]
-    pub(crate) fn constructed(inner: C, meta: &'static FieldMeta) -> Self {
+    pub(crate) fn constructed(inner: C, meta: &'static FieldMeta, origin: Origin) -> Self {
         let empty = inner
             .footprint()
             .is_some_and(|fp| fp.len == 0 && fp.storage_bytes == 0);
         let mut this = Self::empty(inner, meta);
         if !empty && !this.accounting.is_empty() {
-            this.settle_constructed(Location::caller());
+            this.settle_constructed(Location::caller(), origin);
         }
         this
     }
 
     #[inline(never)]
-    fn settle_constructed(&mut self, site: &'static Location<'static>) {
+    fn settle_constructed(&mut self, site: &'static Location<'static>, origin: Origin) {
         self.walk_entries();
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.resync(self.inner.footprint(), Some(site));
+            let footprint = self.inner.footprint();
+            if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
+                accounting.made_by(origin);
+            }
+            accounting.resync(footprint, Some(site));
         }
     }
 
@@ -229,9 +238,13 @@ impl<C: HeapSize> Accounted<C> {
             Some(fp) => accounting.len_over_budget(fp.len) || accounting.walk_due(fp.len.max(4096)),
         };
         if due || accounting.unregistered_in_view() {
-            accounting.dirty.store(false, Relaxed);
+            let grown = accounting
+                .dirty
+                .swap(false, Relaxed)
+                .then(|| accounting.touched_at())
+                .flatten();
             self.walk_entries();
-            accounting.refresh(footprint);
+            accounting.refresh(footprint, grown);
             accounting.register_in_view();
         }
     }
@@ -248,18 +261,20 @@ impl<C: HeapSize> Accounted<C> {
         }
         let footprint = self.inner.footprint();
         self.catch_up(accounting, footprint);
-        accounting.refresh(footprint);
+        accounting.refresh(footprint, accounting.touched_at());
     }
 
     /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
     /// the collection grew, if it did.
     #[cold]
     #[inline(never)]
-    fn resync(&mut self, site: Option<&'static Location<'static>>) {
+    fn resync(&mut self, mut site: Option<&'static Location<'static>>) {
         let footprint = self.inner.footprint();
         if let Some(accounting) = self.accounting.first() {
             if accounting.dirty.swap(false, Relaxed) {
                 self.catch_up(accounting, footprint);
+                // What came through `&mut` came first.
+                site = accounting.touched_at().or(site);
             }
         }
         if let Some(accounting) = self.accounting.first_mut() {
@@ -286,15 +301,19 @@ impl<C: HeapSize> DerefMut for Accounted<C> {
     /// Hands out the collection; changes made through it are picked up on the next access,
     /// this one included when it follows another: the figures of a collection changed only
     /// through `&mut` (a user type marked `#[track]`, a map filled through `entry`) are
-    /// evaluated at most one access late, amortized over 64 accesses for a small one.
+    /// evaluated at most one access late, amortized over 64 accesses for a small one. The
+    /// caller's line is kept as where such a collection grew.
     #[inline]
+    #[track_caller]
     fn deref_mut(&mut self) -> &mut C {
         if let Some(accounting) = self.accounting.first() {
             if accounting.dirty.load(Relaxed) || accounting.unregistered_in_view() {
                 self.catch_up_mut();
             }
         }
-        self.touched();
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.touched(Some(Location::caller()));
+        }
         &mut self.inner
     }
 }
@@ -306,7 +325,7 @@ impl<C: Clone + HeapSize> Clone for Accounted<C> {
     fn clone(&self) -> Self {
         let inner = self.inner.clone();
         match self.accounting.first() {
-            Some(accounting) => Self::constructed(inner, accounting.meta),
+            Some(accounting) => Self::constructed(inner, accounting.meta, Origin::Cloned),
             // Compiled out: the instrument has no accounting to make.
             None => Self {
                 inner,

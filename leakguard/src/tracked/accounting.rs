@@ -12,9 +12,10 @@ use crate::events::{self, Finding, Hoard};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapChange, HeapUsage};
 use crate::meta::FieldMeta;
-use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
+use crate::registry::{self, FLAG_OVER_BUDGET, Origin, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
+use crate::site::{SiteCell, in_user_code};
 
 /// The instrumentation state of one tracked collection.
 ///
@@ -29,6 +30,10 @@ pub(crate) struct Accounting {
     elem_unused: AtomicUsize,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
     pub(super) dirty: AtomicBool,
+    /// Where the first `DerefMut` access since `dirty` was last clear was made: where a
+    /// collection filled through `&mut` (`entry(..).or_insert_with(..)`, a `#[track]` type)
+    /// grew, for it to be found at the next access.
+    touched_at: SiteCell,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
     /// where the collection was last seen hoarding, in one word: see [`Marks`].
     marks: AtomicU32,
@@ -172,6 +177,7 @@ impl Accounting {
             elem_heap: AtomicUsize::new(0),
             elem_unused: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
+            touched_at: SiteCell::empty(),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
             slot: SlotCell::empty(),
@@ -259,11 +265,21 @@ impl Accounting {
         *unused = unused.saturating_add_signed(change.unused);
     }
 
-    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    /// Records that entries may have changed through `&mut`, as `DerefMut` does, at `at` in
+    /// the user's code if known.
     #[inline]
-    pub(super) fn touched(&mut self) {
+    pub(super) fn touched(&mut self, at: Option<&'static Location<'static>>) {
+        if !*self.dirty.get_mut() {
+            self.touched_at.set(at);
+        }
         *self.dirty.get_mut() = true;
         self.shut_window();
+    }
+
+    /// Where the collection was first handed out through `&mut` since its figures were
+    /// last current; to be read once `dirty` was found set.
+    pub(super) fn touched_at(&self) -> Option<&'static Location<'static>> {
+        self.touched_at.get()
     }
 
     /// Marks the figures as unknown while user code runs on the collection; returns what
@@ -271,6 +287,9 @@ impl Accounting {
     #[inline]
     pub(super) fn suspend(&mut self) -> (bool, u32) {
         let saved = (*self.dirty.get_mut(), *self.dirty_since_walk.get_mut());
+        if !saved.0 {
+            self.touched_at.set(None);
+        }
         *self.dirty.get_mut() = true;
         *self.dirty_since_walk.get_mut() = NEVER_WALKED;
         self.shut_window();
@@ -439,14 +458,37 @@ impl Accounting {
         }
     }
 
-    /// Registers the collection if it holds memory and has not yet, and re-evaluates the
-    /// figures: what a read through `&self` does after the collection changed through `&mut`.
-    pub(super) fn refresh(&self, footprint: Option<Footprint>) {
+    /// Registers the collection if it holds memory and has not yet, notes `site` as where it
+    /// grew if it did, and re-evaluates the figures: what a read through `&self` does after
+    /// the collection changed through `&mut`.
+    pub(super) fn refresh(
+        &self,
+        footprint: Option<Footprint>,
+        site: Option<&'static Location<'static>>,
+    ) {
+        let site = site.filter(|site| in_user_code(site));
         let holds = footprint.is_none_or(|fp| fp.len > 0 || fp.storage_bytes > 0);
-        if holds && self.slot.get().is_none() && self.bytes(footprint) > 0 {
-            self.register(None);
+        match self.slot.get() {
+            None if holds && self.bytes(footprint) > 0 => self.register(site),
+            Some(slot) if footprint.is_none_or(|fp| fp.len > 0) => {
+                if let Some(site) = site {
+                    slot.grew_at(site);
+                }
+            }
+            _ => {}
         }
         self.evaluate(footprint);
+    }
+
+    /// Registers the collection, constructed with content, and notes how it came by it,
+    /// where no line of the user's code is known.
+    pub(super) fn made_by(&self, origin: Origin) {
+        if self.slot.get().is_none() {
+            self.register(None);
+        }
+        if let Some(slot) = self.slot.get() {
+            slot.made_by(origin);
+        }
     }
 
     /// Registers the collection once it holds memory, notes where it grew, evaluates the
@@ -527,16 +569,6 @@ fn release(slot: &'static Slot, scope: Option<&ScopeInfo>) {
     if let Some(scope) = scope {
         scope::released(scope);
     }
-}
-
-/// Whether `site` is in code the user wrote, rather than in the toolchain's library or a
-/// dependency's source, where `#[track_caller]` stops when content arrives through
-/// `.into()`, `collect()` or serde.
-fn in_user_code(site: &Location<'_>) -> bool {
-    let file = site.file();
-    !(file.starts_with("/rustc/")
-        || file.contains("/.cargo/registry/")
-        || file.contains("/cargo/registry/"))
 }
 
 /// Says once per process, to the first subscriber there is, that a scoped collection was

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -210,12 +211,13 @@ where
             &stripe.misses
         };
         let n = counter.fetch_add(1, Relaxed);
-        self.settle(now, Some(n));
+        self.settle(now, Some(n), None);
         found
     }
 
     /// Inserts `value` under `key`, replacing what was there; evicts to stay within the
     /// bounds.
+    #[track_caller]
     pub fn insert(&self, key: K, value: V) {
         let now = self.now();
         let stored = self.stored(&key, value, now);
@@ -223,7 +225,7 @@ where
         self.cache
             .insert_with_lifecycle(key, stored, &mut Request::default());
         let n = self.inserted(bytes);
-        self.settle(now, n);
+        self.settle(now, n, Some(Location::caller()));
     }
 
     /// Counts an insert of `bytes` once it is done, after the evictions it caused were
@@ -242,6 +244,7 @@ where
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
     /// wait for the first to make it.
+    #[track_caller]
     pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> V
     where
         Q: Hash + Equivalent<K> + ToOwned<Owned = K> + ?Sized,
@@ -262,7 +265,7 @@ where
             .map(|stored| stored.value);
         if let Some(bytes) = inserted.get() {
             let n = self.inserted(bytes);
-            self.settle(now, n);
+            self.settle(now, n, Some(Location::caller()));
         }
         match made {
             Ok(value) => value,
@@ -291,7 +294,7 @@ where
             n = Some(counter.fetch_add(1, Relaxed));
             live.then_some(stored.value)
         });
-        self.settle(now, n);
+        self.settle(now, n, None);
         removed
     }
 
@@ -402,7 +405,7 @@ where
     /// anything: releases expired entries every half TTL, and publishes the figures every
     /// 64 operations of a kind (at every one under a test check).
     #[inline]
-    fn settle(&self, now: Nanos, n: Option<u64>) {
+    fn settle(&self, now: Nanos, n: Option<u64>, grown_at: Option<&'static Location<'static>>) {
         if self.ttl != 0 {
             let swept = self.swept.load(Relaxed);
             if now.saturating_sub(swept) >= (self.ttl / 2).max(SWEEP_EVERY_AT_LEAST) {
@@ -411,7 +414,7 @@ where
         }
         let Some(n) = n else { return };
         if crate::mode::ENABLED && (n % 64 == 0 || harness::active()) {
-            self.publish();
+            self.publish(grown_at);
         }
     }
 
@@ -451,9 +454,10 @@ where
         });
     }
 
-    /// Publishes the figures to the registry, registering the cache once it holds memory.
+    /// Publishes the figures to the registry, registering the cache once it holds memory;
+    /// `grown_at` is the line of the insert that published, if one did.
     #[cold]
-    fn publish(&self) {
+    fn publish(&self, grown_at: Option<&'static Location<'static>>) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
@@ -464,7 +468,7 @@ where
             storage_bytes: memory.total(),
         };
         accounting.walked(HeapUsage::used(self.entries_heap()));
-        accounting.refresh(Some(footprint));
+        accounting.refresh(Some(footprint), grown_at);
     }
 }
 
