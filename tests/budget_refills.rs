@@ -118,3 +118,31 @@ fn ten_refills_in_a_window_are_three_lines_that_say_how_often() {
     assert_eq!(summary.field("suppressed"), Some("8"));
     assert_eq!(summary.field("total"), Some("9"));
 }
+
+#[test]
+fn a_refill_after_the_window_carries_how_often_it_came_back() {
+    let window = Duration::from_millis(300);
+    let (_guard, events) = subscriber(Some(window));
+    let mut batch = Batch::default();
+    for _ in 0..10 {
+        fill_and_flush(&mut batch);
+    }
+    std::thread::sleep(window + Duration::from_millis(50));
+    // No check ran meanwhile: the next refill's own line says what was held back.
+    fill_and_flush(&mut batch);
+    let over = events.of_kind("over_budget");
+    print(&over);
+    assert_eq!(over.len(), 3, "{over:#?}");
+    let message = &over[2].message;
+    let prefix = "Batch.lines over bytes budget: 32,784 B > 32 KiB (32,768 B) (flushed and \
+                  refilled: 8 more times since the last report, about every ";
+    assert!(message.starts_with(prefix), "{message}");
+    assert!(message.ends_with(", 10 in all)"), "{message}");
+    // The refills came every few milliseconds: the quiet window after them is not counted.
+    let every = &message[prefix.len()..message.len() - ", 10 in all)".len()];
+    let (figure, unit) = every.split_once(' ').unwrap();
+    let ms = figure.parse::<f64>().unwrap() * if unit == "µs" { 1e-3 } else { 1.0 };
+    assert!(unit != "s" && ms < 30.0, "{every}");
+    assert_eq!(over[2].field("suppressed"), Some("8"));
+    assert!(events.of_kind("suppressed").is_empty());
+}

@@ -254,14 +254,16 @@ impl Seen {
     fn returned(&mut self, instance: u64, now: Nanos, window: Nanos) -> Option<Verdict> {
         if let Some(refilling) = self.refilling.iter_mut().find(|r| r.instance == instance) {
             refilling.total += 1;
-            refilling.last = now;
             if now.saturating_sub(refilling.emitted) < window {
                 refilling.suppressed += 1;
+                refilling.last = now;
                 return None;
             }
+            // How often it came back is over the returns held back, not the quiet since.
             let verdict = refilling.verdict();
             refilling.suppressed = 0;
             refilling.emitted = now;
+            refilling.last = now;
             return Some(verdict);
         }
         if self.refilling.len() >= MAX_REFILLING {
