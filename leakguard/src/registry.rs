@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{
+    AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
+};
 
 use crate::meta::FieldMeta;
 use crate::site::SiteCell;
@@ -140,7 +142,11 @@ impl Slot {
             born: self.born.load(Relaxed),
         };
         // A collection released and another registered meanwhile: the figures may mix both.
-        (generation(self.state.load(Acquire)) == published.generation).then_some(published)
+        // The fence pairs with the one that ends `register`: a figure the next collection
+        // wrote was read only if its generation is seen below (a seqlock's read side; an
+        // acquire load alone orders nothing read before it).
+        fence(Acquire);
+        (generation(self.state.load(Relaxed)) == published.generation).then_some(published)
     }
 
     /// Records where the collection first grew, once, unless it is known how it came by its
@@ -362,6 +368,9 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.state.store(u64::from(generation) << 32, Release);
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);
+    // Every figure the owner writes from here on comes after the new generation, for a
+    // reader that saw one of them (see `Slot::read`).
+    fence(Release);
     Some(slot)
 }
 
