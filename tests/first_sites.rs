@@ -10,18 +10,9 @@ use std::time::Duration;
 use leakguard::{Tracked, track_growth};
 use leakguard_support::capture::{self, Captured, Events};
 use serde::Deserialize;
-use tracing_subscriber::layer::SubscriberExt;
 
 fn subscriber() -> (tracing::subscriber::DefaultGuard, Events) {
-    let (capture, events) = capture::layer();
-    let layer = leakguard::layer()
-        .grace_period(Duration::ZERO)
-        .rate_limit(Duration::ZERO)
-        .sample_interval(Duration::from_millis(20))
-        .unwrap()
-        .growth_samples(3)
-        .unwrap();
-    let subscriber = tracing_subscriber::registry().with(capture).with(layer);
+    let (subscriber, events) = capture::sampling();
     (tracing::subscriber::set_default(subscriber), events)
 }
 

@@ -133,42 +133,38 @@ pub(super) fn emit(event: &Event<'_>) {
                 "{lost} leakguard events were lost: raised inside a subscriber's callbacks, they waited for a chance to be emitted, and more than {most} waited at once",
             );
         }
-        Event::Summary(fingerprint, verdict) if verdict.every.is_some() => {
-            let every = verdict.every.unwrap_or_default();
-            let what = match &fingerprint.detail {
-                Detail::Budget { limit, .. } => format!(
-                    "is being flushed and refilled: it went back over its {} budget",
-                    limit.name()
-                ),
-                _ => "keeps letting go of unused capacity and hoarding it again".to_string(),
-            };
-            tracing::warn!(
-                target: "leakguard",
-                kind = "suppressed",
-                collection = fingerprint.collection,
-                suppressed = verdict.suppressed,
-                total = verdict.total,
-                every_ms = every / 1_000_000,
-                "{} {what} {} ({} in all)",
-                fingerprint.collection,
-                Refills(verdict.suppressed, every),
-                verdict.total,
-            );
-        }
         Event::Summary(fingerprint, verdict) => {
-            let what = match &fingerprint.detail {
-                Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
-                Detail::Budget { limit, .. } => {
-                    format!("went over its {} budget", limit.name())
-                }
-                Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
-                    "kept growing".to_string()
-                }
-                Detail::Hoard(Hoard::Storage) | Detail::None => {
-                    "hoarded unused capacity".to_string()
-                }
-                Detail::Hoard(Hoard::Entries) => {
-                    "hoarded unused capacity in its entries".to_string()
+            let what = match (&fingerprint.detail, verdict.every) {
+                // One collection's returns after it re-armed, and how often they came.
+                (Detail::Budget { limit, .. }, Some(every)) => format!(
+                    "is being flushed and refilled: it went back over its {} budget {}",
+                    limit.name(),
+                    Refills(verdict.suppressed, every)
+                ),
+                (_, Some(every)) => format!(
+                    "keeps letting go of unused capacity and hoarding it again {}",
+                    Refills(verdict.suppressed, every)
+                ),
+                (detail, None) => {
+                    let what = match detail {
+                        Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
+                        Detail::Budget { limit, .. } => {
+                            format!("went over its {} budget", limit.name())
+                        }
+                        Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
+                            "kept growing".to_string()
+                        }
+                        Detail::Hoard(Hoard::Storage) | Detail::None => {
+                            "hoarded unused capacity".to_string()
+                        }
+                        Detail::Hoard(Hoard::Entries) => {
+                            "hoarded unused capacity in its entries".to_string()
+                        }
+                    };
+                    format!(
+                        "{what}: {} more times since the last report",
+                        verdict.suppressed
+                    )
                 }
             };
             tracing::warn!(
@@ -177,9 +173,9 @@ pub(super) fn emit(event: &Event<'_>) {
                 collection = fingerprint.collection,
                 suppressed = verdict.suppressed,
                 total = verdict.total,
-                "{} {what}: {} more times since the last report ({} in all)",
+                every_ms = verdict.every.map(|every| every / 1_000_000),
+                "{} {what} ({} in all)",
                 fingerprint.collection,
-                verdict.suppressed,
                 verdict.total,
             );
         }
