@@ -14,16 +14,7 @@ use tracing_subscriber::layer::SubscriberExt;
 /// A subscriber recording every event, with the leakguard layer: no grace period, no rate
 /// limit, so that each test sees exactly its own events.
 fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Events) {
-    let (capture, events) = capture::layer();
-    let layer = leakguard::layer()
-        .grace_period(Duration::ZERO)
-        .rate_limit(Duration::ZERO)
-        .sample_interval(Duration::from_millis(20))
-        .unwrap()
-        .growth_samples(3)
-        .unwrap();
-    let subscriber = tracing_subscriber::registry().with(capture).with(layer);
-    (subscriber, events)
+    capture::sampling()
 }
 
 #[track_growth(scoped)]

@@ -220,3 +220,49 @@ fn a_warning_deferred_on_a_thread_that_ends_reaches_that_threads_subscriber() {
         "the slowest of 50 deferred warnings took {slowest:?}"
     );
 }
+
+/// Issue 20, item 7: another instance of the field warning meanwhile does not hide a
+/// collection's own re-armed crossing. Under the default ten-second window, fifty rounds,
+/// beside the other tests of this binary that fill `Queue`s in parallel.
+#[test]
+fn a_re_armed_crossing_warns_at_once_whatever_another_instance_did() {
+    const CROSSING: &str = "Queue.jobs over len budget: 101 entries > 100";
+    for round in 0..50 {
+        // A crosses, B crosses (a repeat of A's), A falls back under and crosses again.
+        let (guard, events) = subscriber(true);
+        let (mut a, mut b) = (Queue::default(), Queue::default());
+        fill(&mut a, 101);
+        fill(&mut b, 101);
+        assert_eq!(
+            over_budget(&events),
+            [CROSSING],
+            "round {round}: B is a repeat"
+        );
+        a.jobs.truncate(50);
+        fill(&mut a, 101);
+        assert_eq!(
+            over_budget(&events),
+            [CROSSING, CROSSING],
+            "round {round}: A's re-armed crossing warns at once"
+        );
+        // A refilled again within the window: counted for its summary, not a line.
+        a.jobs.truncate(50);
+        fill(&mut a, 101);
+        assert_eq!(over_budget(&events).len(), 2, "round {round}");
+        drop(guard);
+
+        // B warns first; A's first crossing is then the repeat, and its re-armed one is
+        // still news.
+        let (_guard, events) = subscriber(true);
+        let (mut a, mut b) = (Queue::default(), Queue::default());
+        fill(&mut b, 101);
+        fill(&mut a, 101);
+        a.jobs.truncate(50);
+        fill(&mut a, 101);
+        assert_eq!(
+            over_budget(&events),
+            [CROSSING, CROSSING],
+            "round {round}: B, A, A: A's re-armed crossing warns at once"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::units::ByteSize;
+use crate::units::{ByteSize, Count};
 
 /// The limits of one tracked collection: entries, heap bytes, or both.
 ///
@@ -133,9 +133,12 @@ pub(crate) struct Crossing {
 }
 
 impl fmt::Display for Crossing {
-    /// What went over: `101 entries > 100`, `130 KiB > 2x 64 KiB`.
+    /// What went over: `101 entries > 100`, `130 KiB > 2x 64 KiB`; in bytes where rounding
+    /// would print both sides alike, so that the inequality reads true:
+    /// `32,769 B > 32 KiB (32,768 B)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let multiple = Multiple(times(self.level));
+        let times = times(self.level);
+        let multiple = Multiple(times);
         match self.limit {
             Limit::Len => write!(
                 f,
@@ -143,12 +146,22 @@ impl fmt::Display for Crossing {
                 self.len,
                 self.budget.len.unwrap_or_default()
             ),
-            Limit::Bytes => write!(
-                f,
-                "{} > {multiple}{}",
-                ByteSize(self.bytes),
-                ByteSize(self.budget.bytes.unwrap_or_default())
-            ),
+            Limit::Bytes => {
+                let limit = self.budget.bytes.unwrap_or_default();
+                let over = limit.saturating_mul(times);
+                let shown = ByteSize(self.bytes).to_string();
+                if shown == ByteSize(over).to_string() {
+                    write!(
+                        f,
+                        "{} B > {multiple}{} ({} B)",
+                        Count(self.bytes),
+                        ByteSize(limit),
+                        Count(over)
+                    )
+                } else {
+                    write!(f, "{shown} > {multiple}{}", ByteSize(limit))
+                }
+            }
         }
     }
 }
@@ -201,6 +214,37 @@ mod tests {
             crossing(Limit::Bytes, 2, 0, 130 * 1024).to_string(),
             "130 KiB > 2x 64 KiB"
         );
+    }
+
+    #[test]
+    fn a_crossing_never_reads_as_equal_sides() {
+        let budget = Budget::unlimited().with_bytes(32 * 1024);
+        let crossing = |level, bytes| Crossing {
+            limit: Limit::Bytes,
+            level,
+            len: 0,
+            bytes,
+            budget,
+        };
+        // What a flushed and refilled Vec printed: "32 KiB > 32 KiB".
+        assert_eq!(
+            crossing(1, 32 * 1024 + 1).to_string(),
+            "32,769 B > 32 KiB (32,768 B)"
+        );
+        assert_eq!(
+            crossing(1, 32 * 1024 + 100).to_string(),
+            "32.1 KiB > 32 KiB"
+        );
+        assert_eq!(
+            crossing(2, 64 * 1024 + 20).to_string(),
+            "65,556 B > 2x 32 KiB (65,536 B)"
+        );
+        // Every byte count just over the limit prints a larger left side.
+        for bytes in 32 * 1024 + 1..40 * 1024 {
+            let text = crossing(1, bytes).to_string();
+            let (left, right) = text.split_once(" > ").unwrap();
+            assert_ne!(left, right, "{text}");
+        }
     }
 
     #[test]

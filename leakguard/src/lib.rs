@@ -155,6 +155,7 @@ mod recipient;
 mod scope;
 
 mod registry;
+mod site;
 
 mod harness;
 mod report;

@@ -9,35 +9,17 @@
 //! case; a thread never takes a never-used slot before it needs it.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{
+    AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
+};
 
 use crate::meta::FieldMeta;
+use crate::site::SiteCell;
+pub(crate) use crate::site::{Origin, Site};
 use crate::sync::lock;
-
-/// Where a collection first grew, as file and line, if it has: the closest place in the
-/// user's code to where it was made, as constructors are often derived.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Site(pub(crate) Option<(&'static str, u32)>);
-
-impl Site {
-    pub(crate) fn is_known(self) -> bool {
-        self.0.is_some()
-    }
-}
-
-impl fmt::Display for Site {
-    /// `src/main.rs:40`, or `never grown`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some((file, line)) => write!(f, "{file}:{line}"),
-            None => f.write_str("never grown"),
-        }
-    }
-}
 
 /// Slots per chunk.
 const CHUNK: usize = 1024;
@@ -66,7 +48,10 @@ pub(crate) struct Slot {
     pub(crate) peak_bytes: AtomicUsize,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
-    grown_at: AtomicPtr<Location<'static>>,
+    grown_at: SiteCell,
+    /// How it got its first entries where no line of the user's code is known: the code of
+    /// an [`Origin`]. Whichever of this and `grown_at` is set first stays alone.
+    origin: AtomicU8,
     /// The scope it belongs to, 0 for none, and the hash of the scope's name.
     pub(crate) scope: AtomicU64,
     pub(crate) scope_name: AtomicU64,
@@ -128,9 +113,15 @@ impl Slot {
 
     /// Where the collection first grew.
     pub(crate) fn site(&self) -> Site {
-        // SAFETY: only `&'static Location` are ever stored.
-        let location = unsafe { self.grown_at.load(Relaxed).as_ref() };
-        Site(location.map(|l| (l.file(), l.line())))
+        self.site_of(self.meta())
+    }
+
+    fn site_of(&self, meta: Option<&'static FieldMeta>) -> Site {
+        let origin = match (self.origin.load(Relaxed), meta) {
+            (0, _) | (_, None) => Origin::Unknown,
+            (code, Some(meta)) => Origin::from_code(code, meta),
+        };
+        Site(self.grown_at.get().map(|l| (l.file(), l.line())), origin)
     }
 
     /// What the collection in this slot published, if the slot is taken and was not taken
@@ -146,27 +137,36 @@ impl Slot {
             unused: self.unused.load(Relaxed),
             nested: self.nested.load(Relaxed),
             flags: state as u8,
-            site: self.site(),
+            site: self.site_of(Some(meta)),
             scope: self.scope.load(Relaxed),
             scope_name: self.scope_name.load(Relaxed),
             test: self.test.load(Relaxed),
             born: self.born.load(Relaxed),
         };
         // A collection released and another registered meanwhile: the figures may mix both.
-        (generation(self.state.load(Acquire)) == published.generation).then_some(published)
+        // The fence pairs with the one that ends `register`: a figure the next collection
+        // wrote was read only if its generation is seen below (a seqlock's read side; an
+        // acquire load alone orders nothing read before it).
+        fence(Acquire);
+        (generation(self.state.load(Relaxed)) == published.generation).then_some(published)
     }
 
-    /// Records where the collection first grew, once.
+    /// Records where the collection first grew, once, unless it is known how it came by its
+    /// first entries.
     pub(crate) fn grew_at(&self, site: &'static Location<'static>) {
-        if !self.grown_at.load(Relaxed).is_null() {
-            return;
+        if self.origin.load(Relaxed) == 0 {
+            self.grown_at.set_once(site);
         }
-        let _ = self.grown_at.compare_exchange(
-            ptr::null_mut(),
-            ptr::from_ref(site).cast_mut(),
-            Relaxed,
-            Relaxed,
-        );
+    }
+
+    /// Records how the collection came by its first entries, once, unless a line of the
+    /// user's code is known for them.
+    pub(crate) fn made_by(&self, origin: Origin) {
+        if self.grown_at.get().is_none() {
+            let _ = self
+                .origin
+                .compare_exchange(0, origin.code(), Relaxed, Relaxed);
+        }
     }
 
     /// Sets or clears `flag` of the collection of `generation`; does nothing, and returns
@@ -363,7 +363,8 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.nested.store(0, Relaxed);
     slot.peak_len.store(0, Relaxed);
     slot.peak_bytes.store(0, Relaxed);
-    slot.grown_at.store(ptr::null_mut(), Relaxed);
+    slot.grown_at.clear();
+    slot.origin.store(0, Relaxed);
     slot.scope.store(registration.scope, Relaxed);
     slot.scope_name.store(registration.scope_name, Relaxed);
     slot.test.store(registration.test, Relaxed);
@@ -371,6 +372,9 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.state.store(u64::from(generation) << 32, Release);
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);
+    // Every figure the owner writes from here on comes after the new generation, for a
+    // reader that saw one of them (see `Slot::read`).
+    fence(Release);
     Some(slot)
 }
 

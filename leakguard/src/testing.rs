@@ -138,13 +138,13 @@ fn live(check: &CheckGuard, changed: bool) -> Vec<Live> {
     live
 }
 
-/// `, first grown at tests/x.rs:12`, or nothing if unknown.
+/// `, first grown at tests/x.rs:12`, `, deserialized as `Body``, or nothing if unknown.
 struct FirstGrown(Site);
 
 impl fmt::Display for FirstGrown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_known() {
-            write!(f, ", first grown at {}", self.0)?;
+            write!(f, ", {}", self.0.phrase())?;
         }
         Ok(())
     }

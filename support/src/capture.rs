@@ -102,6 +102,24 @@ pub fn reporting() -> (impl Subscriber + Send + Sync, Events) {
     )
 }
 
+/// [`reporting`], with the sampler looking every 20 ms and calling three growing samples
+/// in a row a suspected leak, for tests that wait for one.
+pub fn sampling() -> (impl Subscriber + Send + Sync, Events) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (capture, events) = layer();
+    let leakguard = leakguard::layer()
+        .grace_period(Duration::ZERO)
+        .rate_limit(Duration::ZERO)
+        .sample_interval(Duration::from_millis(20))
+        .expect("a nonzero interval")
+        .growth_samples(3)
+        .expect("a nonzero count");
+    (
+        tracing_subscriber::registry().with(capture).with(leakguard),
+        events,
+    )
+}
+
 /// The events of the process's subscriber, installed by the first call: [`reporting`] as
 /// the global default, as a test binary whose tasks hop between the workers of a runtime
 /// needs.

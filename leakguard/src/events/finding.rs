@@ -21,15 +21,16 @@ pub(crate) enum Finding {
         site: Site,
         /// The test check the collection was made under, 0 for none.
         test: u32,
-        /// Which collection, so that its own crossing after it re-armed is never taken for
-        /// a repeat of another's; 0 before it registered.
-        instance: u64,
+        /// Which collection, when this is its crossing after it fell back under, so that it
+        /// is never taken for a repeat of another's; 0 for its first.
+        again: u64,
     },
     /// A collection holds far more than it uses, in its own storage or inside its entries.
     HoardedCapacity {
         meta: &'static FieldMeta,
         site: Site,
-        instance: u64,
+        /// Which collection, when it hoards again after it let go; 0 for its first hoard.
+        again: u64,
         cause: Hoard,
         len: usize,
         capacity: usize,
@@ -171,14 +172,14 @@ impl Finding {
     }
 
     /// The fingerprint it is rate-limited by, how many occurrences it stands for, and the
-    /// collection it is about (0 for none in particular); `None` for what is never
-    /// rate-limited.
+    /// collection it is about when it is that collection's return after it re-armed (0
+    /// otherwise); `None` for what is never rate-limited.
     pub(crate) fn fingerprint(&self) -> Option<(Fingerprint, u64, u64)> {
         let (kind, meta, site, detail, count, instance) = match self {
             Finding::OverBudget {
                 meta,
                 crossing,
-                instance,
+                again,
                 ..
             } => (
                 Kind::OverBudget,
@@ -189,12 +190,12 @@ impl Finding {
                     level: crossing.level,
                 },
                 1,
-                *instance,
+                *again,
             ),
             Finding::HoardedCapacity {
                 meta,
                 site,
-                instance,
+                again,
                 cause,
                 ..
             } => (
@@ -203,7 +204,7 @@ impl Finding {
                 *site,
                 Detail::Hoard(*cause),
                 1,
-                *instance,
+                *again,
             ),
             Finding::Outlived(leak) => (
                 Kind::Outlived,

@@ -64,6 +64,14 @@ impl fmt::Display for Tally {
             now,
             alive,
         } = *self;
+        if let (Some(every), true) = (verdict.every, verdict.suppressed > 0) {
+            return write!(
+                f,
+                " (flushed and refilled: {}, {} in all)",
+                Refills(verdict.suppressed, every),
+                verdict.total
+            );
+        }
         if verdict.total == now && verdict.suppressed == 0 {
             if now > 1 {
                 write!(f, " ({now} instances)")?;
@@ -83,6 +91,22 @@ impl fmt::Display for Tally {
             )?;
         }
         f.write_str(")")
+    }
+}
+
+/// How often one collection came back over its budget since its last line: `8 more times
+/// since the last report, about every 80 ms`.
+struct Refills(u64, u64);
+
+impl fmt::Display for Refills {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Refills(times, every) = *self;
+        let plural = if times == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{times} more time{plural} since the last report, about every {}",
+            Elapsed(every)
+        )
     }
 }
 
@@ -111,19 +135,37 @@ pub(super) fn emit(event: &Event<'_>) {
             );
         }
         Event::Summary(fingerprint, verdict) => {
-            let what = match &fingerprint.detail {
-                Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
-                Detail::Budget { limit, .. } => {
-                    format!("went over its {} budget", limit.name())
-                }
-                Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
-                    "kept growing".to_string()
-                }
-                Detail::Hoard(Hoard::Storage) | Detail::None => {
-                    "hoarded unused capacity".to_string()
-                }
-                Detail::Hoard(Hoard::Entries) => {
-                    "hoarded unused capacity in its entries".to_string()
+            let what = match (&fingerprint.detail, verdict.every) {
+                // One collection's returns after it re-armed, and how often they came.
+                (Detail::Budget { limit, .. }, Some(every)) => format!(
+                    "is being flushed and refilled: it went back over its {} budget {}",
+                    limit.name(),
+                    Refills(verdict.suppressed, every)
+                ),
+                (_, Some(every)) => format!(
+                    "keeps letting go of unused capacity and hoarding it again {}",
+                    Refills(verdict.suppressed, every)
+                ),
+                (detail, None) => {
+                    let what = match detail {
+                        Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
+                        Detail::Budget { limit, .. } => {
+                            format!("went over its {} budget", limit.name())
+                        }
+                        Detail::None if fingerprint.kind == Kind::SuspectedLeak => {
+                            "kept growing".to_string()
+                        }
+                        Detail::Hoard(Hoard::Storage) | Detail::None => {
+                            "hoarded unused capacity".to_string()
+                        }
+                        Detail::Hoard(Hoard::Entries) => {
+                            "hoarded unused capacity in its entries".to_string()
+                        }
+                    };
+                    format!(
+                        "{what}: {} more times since the last report",
+                        verdict.suppressed
+                    )
                 }
             };
             tracing::warn!(
@@ -132,9 +174,9 @@ pub(super) fn emit(event: &Event<'_>) {
                 collection = fingerprint.collection,
                 suppressed = verdict.suppressed,
                 total = verdict.total,
-                "{} {what}: {} more times since the last report ({} in all)",
+                every_ms = verdict.every.map(|every| every / 1_000_000),
+                "{} {what} ({} in all)",
                 fingerprint.collection,
-                verdict.suppressed,
                 verdict.total,
             );
         }
@@ -247,14 +289,14 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 instances = leak.alive,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
-                "{} outlived its scope `{}` by {}: age {}, len {}, {}, first grown at {}{}",
+                "{} outlived its scope `{}` by {}: age {}, len {}, {}, {}{}",
                 leak.meta.name,
                 leak.scope,
                 Elapsed(leak.since_end),
                 Elapsed(leak.age),
                 leak.len,
                 ByteSize(leak.bytes),
-                site,
+                leak.site.phrase(),
                 Tally::alive(verdict, leak.alive),
             );
         }
@@ -272,14 +314,14 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 bytes_per_sec = suspect.bytes_per_sec,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
-                "suspected leak: {} grew on each of the last {} samples, {:+.1} entries/s, {}/s (len {}, {}), first grown at {}{}",
+                "suspected leak: {} grew on each of the last {} samples, {:+.1} entries/s, {}/s (len {}, {}), {}{}",
                 suspect.meta.name,
                 suspect.samples,
                 suspect.len_per_sec,
                 SignedBytes(suspect.bytes_per_sec),
                 suspect.len,
                 ByteSize(suspect.bytes),
-                site,
+                suspect.site.phrase(),
                 Tally::one(verdict),
             );
         }

@@ -179,8 +179,8 @@ fn deliver_to(dispatch: &Dispatch, findings: &[Finding]) {
     let rates = rates(dispatch);
     for finding in findings {
         let verdict = match (rates, finding.fingerprint()) {
-            (Some(rates), Some((fingerprint, count, instance))) => {
-                match rates.occurred(&fingerprint, count, instance) {
+            (Some(rates), Some((fingerprint, count, again))) => {
+                match rates.occurred(&fingerprint, count, again) {
                     Some(verdict) => verdict,
                     None => continue,
                 }

@@ -136,6 +136,11 @@ pub struct SiteReport {
     pub file: Option<&'static str>,
     /// The line in `file`; 0 if unknown.
     pub line: u32,
+    /// How they got their first entries where no line of your code is known: `deserialized
+    /// as `Body`` (serde), or `collect()`, `into()` or `clone()` called from std's code,
+    /// which does not pass its caller's line on. `None` where `file` is known, and for
+    /// collections that never grew.
+    pub origin: Option<String>,
     /// The scope they outlived, for collections that did; their scope's name is not kept
     /// otherwise.
     pub scope: Option<Cow<'static, str>>,
@@ -259,6 +264,12 @@ fn snapshot(sample: bool) -> Report {
             .or_insert_with(|| SiteReport {
                 file: seen.site.0.map(|(file, _)| file),
                 line: seen.site.0.map_or(0, |(_, line)| line),
+                origin: seen
+                    .site
+                    .0
+                    .is_none()
+                    .then(|| seen.site.1.describe())
+                    .flatten(),
                 scope: scope::outlived_name(scope),
                 instances: 0,
                 len: 0,

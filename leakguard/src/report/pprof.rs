@@ -193,6 +193,9 @@ fn profile(report: &Report) -> Vec<u8> {
             if let Some(scope) = &site.scope {
                 label("scope", Some(scope), 0);
             }
+            if let Some(origin) = &site.origin {
+                label("origin", Some(origin), 0);
+            }
             if site.outlived > 0 {
                 label("outlived", None, site.outlived);
             }
@@ -245,8 +248,9 @@ impl Report {
     /// Each sample's location is its creation site, in a function named `Type.field`,
     /// under a frame for the module, so `top`, `list`, `-lines`, `-traces` and `-diff_base`
     /// work without symbols. Labels: `collection`, `module`, `scope` for collections that
-    /// outlived one, the numbers `outlived` and `over_budget`, and `nested_bytes`, what the
-    /// sample left out as nested.
+    /// outlived one, `origin` for those whose first entries came where no line of your
+    /// code is known ([`SiteReport::origin`](crate::SiteReport::origin)), the numbers
+    /// `outlived` and `over_budget`, and `nested_bytes`, what the sample left out as nested.
     pub fn to_pprof(&self) -> Vec<u8> {
         let profile = profile(self);
         let mut gzip = flate2::write::GzEncoder::new(

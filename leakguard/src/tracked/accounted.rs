@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::FieldMeta;
+use crate::registry::Origin;
+use crate::site::in_user_code;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
 /// a field does that does not depend on which field it is.
@@ -60,11 +62,11 @@ impl<C> Accounted<C> {
         &self.inner
     }
 
-    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    /// Records that entries may have changed through `&mut`, without growing.
     #[inline]
     pub(crate) fn touched(&mut self) {
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.touched();
+            accounting.touched(None);
         }
     }
 
@@ -101,24 +103,31 @@ impl<C: HeapSize> Accounted<C> {
     /// serde, a `Default` that fills it): measured now, and registered with the scope and
     /// test check it is constructed under and where, so that reports and checks see it
     /// before it first grows.
+    ///
+    /// `origin` says how the content came where the caller's line is not the user's: std's
+    /// `collect()` or `into()`, serde.
     #[inline]
     #[track_caller]
-    pub(crate) fn constructed(inner: C, meta: &'static FieldMeta) -> Self {
+    pub(crate) fn constructed(inner: C, meta: &'static FieldMeta, origin: Origin) -> Self {
         let empty = inner
             .footprint()
             .is_some_and(|fp| fp.len == 0 && fp.storage_bytes == 0);
         let mut this = Self::empty(inner, meta);
         if !empty && !this.accounting.is_empty() {
-            this.settle_constructed(Location::caller());
+            this.settle_constructed(Location::caller(), origin);
         }
         this
     }
 
     #[inline(never)]
-    fn settle_constructed(&mut self, site: &'static Location<'static>) {
+    fn settle_constructed(&mut self, site: &'static Location<'static>, origin: Origin) {
         self.walk_entries();
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.resync(self.inner.footprint(), Some(site));
+            let footprint = self.inner.footprint();
+            if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
+                accounting.made_by(origin);
+            }
+            accounting.resync(footprint, Some(site));
         }
     }
 
@@ -302,7 +311,9 @@ impl<C: HeapSize> Accounted<C> {
             self.walk_entries();
         }
         if due || part || accounting.unregistered_in_view() {
-            accounting.refresh(footprint);
+            // Where the last `&mut` access that left the figures unknown was made.
+            let grown = if due { accounting.touched_at() } else { None };
+            accounting.refresh(footprint, grown);
             accounting.register_in_view();
         }
     }
@@ -323,7 +334,8 @@ impl<C: HeapSize> Accounted<C> {
         if dirty {
             self.catch_up(accounting, footprint);
         }
-        accounting.refresh(footprint);
+        let grown = if dirty { accounting.touched_at() } else { None };
+        accounting.refresh(footprint, grown);
     }
 
     /// Re-evaluates the figures of a collection that can change through `&self`, when its
@@ -333,18 +345,20 @@ impl<C: HeapSize> Accounted<C> {
     #[inline(never)]
     fn follow_shared(&self, accounting: &Accounting, footprint: Footprint) {
         self.catch_up(accounting, Some(footprint));
-        accounting.refresh(Some(footprint));
+        accounting.refresh(Some(footprint), None);
     }
 
     /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
     /// the collection grew, if it did.
     #[cold]
     #[inline(never)]
-    fn resync(&mut self, site: Option<&'static Location<'static>>) {
+    fn resync(&mut self, mut site: Option<&'static Location<'static>>) {
         let footprint = self.inner.footprint();
         if let Some(accounting) = self.accounting.first() {
             if accounting.dirty.swap(false, Relaxed) {
                 self.catch_up(accounting, footprint);
+                // What came through `&mut` came first.
+                site = accounting.touched_at().or(site);
             }
         }
         if let Some(accounting) = self.accounting.first_mut() {
@@ -378,11 +392,15 @@ impl<C: HeapSize> DerefMut for Accounted<C> {
     /// Hands out the collection; changes made through it are picked up on the next access,
     /// this one included when it follows another: a std collection's entries are walked in
     /// full there; a user type marked `#[track]` has its footprint evaluated there and its
-    /// entries walked amortized over 64 accesses.
+    /// entries walked amortized over 64 accesses. The caller's line is kept as where such a
+    /// collection grew.
     #[inline]
+    #[track_caller]
     fn deref_mut(&mut self) -> &mut C {
         self.settle_mut();
-        self.touched();
+        if let Some(accounting) = self.accounting.first_mut() {
+            accounting.touched(Some(Location::caller()));
+        }
         &mut self.inner
     }
 }
@@ -394,7 +412,7 @@ impl<C: Clone + HeapSize> Clone for Accounted<C> {
     fn clone(&self) -> Self {
         let inner = self.inner.clone();
         match self.accounting.first() {
-            Some(accounting) => Self::constructed(inner, accounting.meta),
+            Some(accounting) => Self::constructed(inner, accounting.meta, Origin::Cloned),
             // Compiled out: the instrument has no accounting to make.
             None => Self {
                 inner,

@@ -12,9 +12,10 @@ use crate::events::{self, Finding, Hoard};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, running_heap};
 use crate::meta::FieldMeta;
-use crate::registry::{self, FLAG_OVER_BUDGET, Registration, Slot, SlotCell};
+use crate::registry::{self, FLAG_OVER_BUDGET, Origin, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
+use crate::site::{SiteCell, in_user_code};
 
 use super::watch::Watch;
 use super::window::{Marks, Window};
@@ -38,6 +39,10 @@ pub(crate) struct Accounting {
     /// The entry handed out through `&mut` last, whose heap `elem_heap` leaves out until it
     /// is measured again.
     pub(super) watch: Watch,
+    /// Where the first `DerefMut` access since `dirty` was last clear was made: where a
+    /// collection filled through `&mut` (`entry(..).or_insert_with(..)`, a `#[track]` type)
+    /// grew, for it to be found at the next access.
+    touched_at: SiteCell,
     /// The warning levels of the len and bytes budgets (see [`budget::warn_above`]) and
     /// where the collection was last seen hoarding, in one word: see [`Marks`].
     marks: AtomicU32,
@@ -89,6 +94,7 @@ impl Accounting {
             elem_nested: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
             watch: Watch::new(),
+            touched_at: SiteCell::empty(),
             marks: AtomicU32::new(0),
             dirty_since_walk: AtomicU32::new(0),
             slot: SlotCell::empty(),
@@ -186,9 +192,13 @@ impl Accounting {
         *nested = nested.saturating_add_signed(change.nested);
     }
 
-    /// Records that entries may have changed through `&mut`, as `DerefMut` does.
+    /// Records that entries may have changed through `&mut`, as `DerefMut` does, at `at` in
+    /// the user's code if known.
     #[inline]
-    pub(super) fn touched(&mut self) {
+    pub(super) fn touched(&mut self, at: Option<&'static Location<'static>>) {
+        if !*self.dirty.get_mut() {
+            self.touched_at.set(at);
+        }
         *self.dirty.get_mut() = true;
         self.shut_window();
     }
@@ -257,11 +267,20 @@ impl Accounting {
         self.watch.seen().swap(word, Relaxed) != word
     }
 
+    /// Where the collection was first handed out through `&mut` since its figures were
+    /// last current; to be read once `dirty` was found set.
+    pub(super) fn touched_at(&self) -> Option<&'static Location<'static>> {
+        self.touched_at.get()
+    }
+
     /// Marks the figures as unknown while user code runs on the collection; returns what
     /// [`restore`](Self::restore) puts back once it returned.
     #[inline]
     pub(super) fn suspend(&mut self) -> (bool, u32) {
         let saved = (*self.dirty.get_mut(), *self.dirty_since_walk.get_mut());
+        if !saved.0 {
+            self.touched_at.set(None);
+        }
         *self.dirty.get_mut() = true;
         *self.dirty_since_walk.get_mut() = NEVER_WALKED;
         self.shut_window();
@@ -311,6 +330,10 @@ impl Accounting {
                 Step::Stay => {}
                 Step::Rearm => Marks::set_level(&self.marks, limit, 0),
                 Step::Warn(next) => {
+                    // Back over after falling under: the crossing of a collection that is
+                    // flushed and refilled. A doubling is never a return.
+                    let back = Marks::level(&self.marks, limit) == 0
+                        && Marks::warns_again(&self.marks, Ok(limit));
                     Marks::set_level(&self.marks, limit, next);
                     events::emit_now(Finding::OverBudget {
                         meta,
@@ -323,7 +346,7 @@ impl Accounting {
                         },
                         site: self.site(),
                         test: self.test,
-                        instance: self.instance(),
+                        again: if back { self.instance() } else { 0 },
                     });
                 }
             }
@@ -346,10 +369,11 @@ impl Accounting {
                 (inside, Hoard::Entries, entries.unused),
             ] {
                 if Marks::swap_hoard(&self.marks, cause, hoarding) != hoarding && hoarding {
+                    let back = Marks::warns_again(&self.marks, Err(cause));
                     events::emit_now(Finding::HoardedCapacity {
                         meta,
                         site: self.site(),
-                        instance: self.instance(),
+                        again: if back { self.instance() } else { 0 },
                         cause,
                         len,
                         capacity: fp.capacity,
@@ -433,14 +457,37 @@ impl Accounting {
         }
     }
 
-    /// Registers the collection if it holds memory and has not yet, and re-evaluates the
-    /// figures: what a read through `&self` does after the collection changed through `&mut`.
-    pub(super) fn refresh(&self, footprint: Option<Footprint>) {
+    /// Registers the collection if it holds memory and has not yet, notes `site` as where it
+    /// grew if it did, and re-evaluates the figures: what a read through `&self` does after
+    /// the collection changed through `&mut`.
+    pub(super) fn refresh(
+        &self,
+        footprint: Option<Footprint>,
+        site: Option<&'static Location<'static>>,
+    ) {
+        let site = site.filter(|site| in_user_code(site));
         let holds = footprint.is_none_or(|fp| fp.len > 0 || fp.storage_bytes > 0);
-        if holds && self.slot.get().is_none() && self.bytes(footprint) > 0 {
-            self.register(None);
+        match self.slot.get() {
+            None if holds && self.bytes(footprint) > 0 => self.register(site),
+            Some(slot) if footprint.is_none_or(|fp| fp.len > 0) => {
+                if let Some(site) = site {
+                    slot.grew_at(site);
+                }
+            }
+            _ => {}
         }
         self.evaluate(footprint);
+    }
+
+    /// Registers the collection, constructed with content, and notes how it came by it,
+    /// where no line of the user's code is known.
+    pub(super) fn made_by(&self, origin: Origin) {
+        if self.slot.get().is_none() {
+            self.register(None);
+        }
+        if let Some(slot) = self.slot.get() {
+            slot.made_by(origin);
+        }
     }
 
     /// Registers the collection once it holds memory, notes where it grew, evaluates the
@@ -525,16 +572,6 @@ fn release(slot: &'static Slot, scope: Option<&ScopeInfo>) {
     if let Some(scope) = scope {
         scope::released(scope);
     }
-}
-
-/// Whether `site` is in code the user wrote, rather than in the toolchain's library or a
-/// dependency's source, where `#[track_caller]` stops when content arrives through
-/// `.into()`, `collect()` or serde.
-fn in_user_code(site: &Location<'_>) -> bool {
-    let file = site.file();
-    !(file.starts_with("/rustc/")
-        || file.contains("/.cargo/registry/")
-        || file.contains("/cargo/registry/"))
 }
 
 /// The length and bytes `slot` has published.

@@ -36,6 +36,7 @@ pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 use crate::meta::{FieldMeta, FromMeta, TrackedStruct, field_meta, registered_meta};
+use crate::registry::Origin;
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
 ///
@@ -127,8 +128,10 @@ impl<C: HeapSize, O, const I: usize> Deref for Tracked<C, O, I> {
 }
 
 impl<C: HeapSize, O, const I: usize> DerefMut for Tracked<C, O, I> {
-    /// Hands out the collection; changes made through it are picked up on the next access.
+    /// Hands out the collection; changes made through it are picked up on the next access,
+    /// and growth is said to be at the caller's line.
     #[inline]
+    #[track_caller]
     fn deref_mut(&mut self) -> &mut C {
         &mut self.accounted
     }
@@ -141,6 +144,7 @@ impl<C: HeapSize, O, const I: usize> AsRef<C> for Tracked<C, O, I> {
 }
 
 impl<C: HeapSize, O, const I: usize> AsMut<C> for Tracked<C, O, I> {
+    #[track_caller]
     fn as_mut(&mut self) -> &mut C {
         self
     }
@@ -160,6 +164,16 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     pub fn __local(inner: C) -> Self {
         Self::from(inner)
     }
+
+    /// Tracks `inner`, which came by its content as `origin` says where the caller's line
+    /// is not the user's.
+    #[track_caller]
+    fn made(inner: C, origin: Origin) -> Self {
+        Self {
+            accounted: Accounted::constructed(inner, Self::meta(), origin),
+            owner: PhantomData,
+        }
+    }
 }
 
 impl<C: HeapSize, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I> {
@@ -167,10 +181,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> From<C> for Tracked<C, O, I>
     /// test check of the code that converts it.
     #[track_caller]
     fn from(inner: C) -> Self {
-        Self {
-            accounted: Accounted::constructed(inner, Self::meta()),
-            owner: PhantomData,
-        }
+        Self::made(inner, Origin::Converted)
     }
 }
 
@@ -184,7 +195,11 @@ where
     #[track_caller]
     fn from(inner: C) -> Self {
         Self {
-            accounted: Accounted::constructed(Measured::new(inner), Self::meta()),
+            accounted: Accounted::constructed(
+                Measured::new(inner),
+                Self::meta(),
+                Origin::Converted,
+            ),
             owner: PhantomData,
         }
     }
@@ -320,6 +335,7 @@ where
     type Item = <&'a mut C as IntoIterator>::Item;
     type IntoIter = <&'a mut C as IntoIterator>::IntoIter;
 
+    #[track_caller]
     fn into_iter(self) -> Self::IntoIter {
         (**self).into_iter()
     }
@@ -330,7 +346,7 @@ impl<C: FromIterator<A> + HeapSize, A, O: TrackedStruct, const I: usize> FromIte
 {
     #[track_caller]
     fn from_iter<T: IntoIterator<Item = A>>(iter: T) -> Self {
-        Self::from(C::from_iter(iter))
+        Self::made(C::from_iter(iter), Origin::Collected)
     }
 }
 
@@ -346,8 +362,13 @@ impl<C: serde::Serialize, O, const I: usize> serde::Serialize for Tracked<C, O, 
 impl<'de, C: serde::Deserialize<'de> + HeapSize, O: TrackedStruct, const I: usize>
     serde::Deserialize<'de> for Tracked<C, O, I>
 {
-    /// Deserializes the collection and tracks it.
+    /// Deserializes the collection and tracks it; where its entries came from reads
+    /// `deserialized as `Type``, the struct the field belongs to.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        C::deserialize(deserializer).map(Self::from)
+        let inner = C::deserialize(deserializer)?;
+        Ok(Self::made(
+            inner,
+            Origin::Deserialized(Self::meta().type_name),
+        ))
     }
 }

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::heap_size::HeapSize;
 use crate::meta::{self, FieldMeta};
+use crate::registry::Origin;
 
 /// The owner of a named cache's figures: its description is made when it is built, from
 /// the name given to the builder.
@@ -135,7 +136,7 @@ impl NamedCacheBuilder {
 
 fn named<C: HeapSize>(inner: C, meta: &'static FieldMeta) -> Tracked<C, Named, 0> {
     Tracked {
-        accounted: Accounted::constructed(inner, meta),
+        accounted: Accounted::constructed(inner, meta, Origin::Unknown),
         owner: PhantomData,
     }
 }

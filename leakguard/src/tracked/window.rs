@@ -40,9 +40,10 @@ impl Window {
     };
 }
 
-/// The word of an [`Accounting`] that holds its budget levels, one byte per limit, and a bit
-/// per place it was last seen hoarding: one field to set up for a collection that is
-/// created and dropped often, where five took a store each.
+/// The word of an [`Accounting`](super::accounting::Accounting) that holds its budget
+/// levels, one byte per limit, a bit per place it was last seen hoarding, and a bit for each
+/// of those four that has warned once: one field to set up for a collection that is created
+/// and dropped often, where five took a store each.
 pub(super) struct Marks;
 
 impl Marks {
@@ -58,6 +59,23 @@ impl Marks {
             Hoard::Storage => 1 << 16,
             Hoard::Entries => 1 << 17,
         }
+    }
+
+    /// The bit set once `limit` has warned, or `cause` has, for the first time.
+    fn warned_bit(warned: Result<Limit, Hoard>) -> u32 {
+        match warned {
+            Ok(Limit::Len) => 1 << 18,
+            Ok(Limit::Bytes) => 1 << 19,
+            Err(Hoard::Storage) => 1 << 20,
+            Err(Hoard::Entries) => 1 << 21,
+        }
+    }
+
+    /// Notes that `warned` warns; whether it had before, which makes this warning its
+    /// return after it re-armed.
+    pub(super) fn warns_again(marks: &AtomicU32, warned: Result<Limit, Hoard>) -> bool {
+        let bit = Self::warned_bit(warned);
+        marks.fetch_or(bit, Relaxed) & bit != 0
     }
 
     pub(super) fn level(marks: &AtomicU32, limit: Limit) -> u8 {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
@@ -162,12 +163,13 @@ where
             &stripe.misses
         };
         let n = counter.fetch_add(1, Relaxed);
-        self.settle(now, Some(n));
+        self.settle(now, Some(n), None);
         found
     }
 
     /// Inserts `value` under `key`, replacing what was there; evicts to stay within the
     /// bounds.
+    #[track_caller]
     pub fn insert(&self, key: K, value: V) {
         let now = self.now();
         let (stored, shard) = self.stored(&key, value, now);
@@ -176,7 +178,7 @@ where
         self.cache.insert_with_lifecycle(key, stored, &mut request);
         let n = self.inserted(bytes);
         self.finish(shard, request);
-        self.settle(now, n);
+        self.settle(now, n, Some(Location::caller()));
     }
 
     /// Frees the expiry records of the entries that left the cache during a request on
@@ -206,6 +208,7 @@ where
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
     /// wait for the first to make it.
+    #[track_caller]
     pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> V
     where
         Q: Hash + Equivalent<K> + ToOwned<Owned = K> + ?Sized,
@@ -229,7 +232,7 @@ where
             Ok(()) => {
                 let n = self.inserted(bytes);
                 self.finish(shard, request);
-                self.settle(now, n);
+                self.settle(now, n, Some(Location::caller()));
             }
             // Removed by another thread meanwhile: the value is returned, not kept.
             Err(stored) => {
@@ -262,7 +265,7 @@ where
             n = Some(counter.fetch_add(1, Relaxed));
             live.then_some(stored.value)
         });
-        self.settle(now, n);
+        self.settle(now, n, None);
         removed
     }
 
@@ -407,7 +410,7 @@ where
     /// and publishes the figures every 64 operations of a kind (at every one under a test
     /// check).
     #[inline]
-    fn settle(&self, now: Nanos, n: Option<u64>) {
+    fn settle(&self, now: Nanos, n: Option<u64>, grown_at: Option<&'static Location<'static>>) {
         if let Some(timelines) = self.timelines.get() {
             let shard = timelines.shard(self.counters.mine().turns.fetch_add(1, Relaxed));
             if timelines.due(shard, now) && !timeline::releasing() {
@@ -416,7 +419,7 @@ where
         }
         let Some(n) = n else { return };
         if crate::mode::ENABLED && (n % 64 == 0 || harness::active()) {
-            self.publish();
+            self.publish(grown_at);
         }
     }
 
@@ -442,14 +445,15 @@ where
         released.drop_all();
     }
 
-    /// Publishes the figures to the registry, registering the cache once it holds memory.
+    /// Publishes the figures to the registry, registering the cache once it holds memory;
+    /// `grown_at` is the line of the insert that published, if one did.
     #[cold]
-    fn publish(&self) {
+    fn publish(&self, grown_at: Option<&'static Location<'static>>) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
         accounting.walked(HeapUsage::used(self.entries_heap()));
-        accounting.refresh(self.footprint());
+        accounting.refresh(self.footprint(), grown_at);
     }
 }
 
