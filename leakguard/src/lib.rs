@@ -150,12 +150,12 @@ mod cache;
 
 mod budget;
 mod meta;
+mod site;
 
 mod recipient;
 mod scope;
 
 mod registry;
-mod site;
 
 mod harness;
 mod report;

@@ -311,8 +311,13 @@ impl<C: HeapSize> Accounted<C> {
             self.walk_entries();
         }
         if due || part || accounting.unregistered_in_view() {
-            // Where the last `&mut` access that left the figures unknown was made.
-            let grown = if due { accounting.touched_at() } else { None };
+            // Where the `&mut` access that left the figures unknown was made, or the entry
+            // filled through `entry(..)`.
+            let grown = if due || part {
+                accounting.touched_at()
+            } else {
+                None
+            };
             accounting.refresh(footprint, grown);
             accounting.register_in_view();
         }
@@ -334,7 +339,7 @@ impl<C: HeapSize> Accounted<C> {
         if dirty {
             self.catch_up(accounting, footprint);
         }
-        let grown = if dirty { accounting.touched_at() } else { None };
+        let grown = accounting.touched_at();
         accounting.refresh(footprint, grown);
     }
 
@@ -542,9 +547,14 @@ mod tests {
             .unwrap()
             .push_str(" and more");
         let (inner, accounting, footprint) = map.entry_parts();
-        Entry::new(inner.entry(3), accounting, footprint)
-            .or_default()
-            .push_str("three");
+        Entry::new(
+            inner.entry(3),
+            accounting,
+            footprint,
+            std::panic::Location::caller(),
+        )
+        .or_default()
+        .push_str("three");
         // A growth method takes the watch before the map can rehash and move the entry.
         for key in 4..40 {
             map.insert(key, key.to_string());

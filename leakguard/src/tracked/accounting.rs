@@ -71,14 +71,6 @@ pub(super) fn empty(meta: &'static FieldMeta) -> Instrument {
 /// access walks them whatever their number.
 const NEVER_WALKED: u32 = u32::MAX / 64;
 
-/// The published figures move in steps of at most 1/1024 of themselves: fine enough that
-/// reports are within 0.1% and the sampler sees growth, coarse enough that republishing
-/// costs next to nothing amortized.
-#[inline]
-fn publish_step(value: usize, floor: usize) -> usize {
-    (value / 1024).max(floor)
-}
-
 impl Accounting {
     /// The state of a collection known to be empty; a scoped one notes the scope it is
     /// created in.
@@ -265,6 +257,14 @@ impl Accounting {
             .wrapping_add(footprint.storage_bytes)
             | 1;
         self.watch.seen().swap(word, Relaxed) != word
+    }
+
+    /// Notes `at` as where the collection grew, for the next evaluation to record, unless a
+    /// `&mut` access since the figures were last current came first.
+    pub(super) fn grew_at(&mut self, at: &'static Location<'static>) {
+        if !*self.dirty.get_mut() {
+            self.touched_at.set(Some(at));
+        }
     }
 
     /// Where the collection was first handed out through `&mut` since its figures were
@@ -522,38 +522,18 @@ impl Accounting {
             harness::record_change(check, slot, before, published(slot));
         }
 
-        let budget = self.meta.budget;
         let heap = *self.elem_heap.get_mut();
-        let len_level = Marks::level(&self.marks, Limit::Len);
-        let bytes_level = Marks::level(&self.marks, Limit::Bytes);
-        // Storage grows only when the entries outgrow the capacity; figures republish after
-        // a step, and a budget warns past its next threshold. Under a test check, figures
-        // are exact.
-        let exact = harness::active();
-        let len_step = if exact { 1 } else { publish_step(len, 1) };
-        let heap_step = if exact { 1 } else { publish_step(heap, 64) };
-        let window = &mut self.window;
-        window.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
-        window.len_lo = len.saturating_sub(len_step - 1);
-        let mut drift_max = heap_step - 1;
-        if let Some(max) = budget.len {
-            window.len_hi = window.len_hi.min(budget::warn_above(max, len_level));
-            if len_level > 0 {
-                window.len_lo = window.len_lo.max(max + 1);
-            }
-        }
-        if let Some(max) = budget.bytes {
-            // The entry heap that would cross the next threshold up, or fall back under the
-            // budget: the drift that could get there.
-            let up = budget::warn_above(max, bytes_level).saturating_sub(storage);
-            drift_max = drift_max.min(up.saturating_sub(heap));
-            if bytes_level > 0 {
-                let down = (max + 1).saturating_sub(storage);
-                drift_max = drift_max.min(heap.saturating_sub(down));
-            }
-        }
-        window.drift = 0;
-        window.drift_max = u32::try_from(drift_max).unwrap_or(u32::MAX);
+        let levels = (
+            Marks::level(&self.marks, Limit::Len),
+            Marks::level(&self.marks, Limit::Bytes),
+        );
+        // Under a test check, figures are exact.
+        self.window.reopen(
+            (len, capacity, heap, storage),
+            self.meta.budget,
+            levels,
+            harness::active(),
+        );
     }
 }
 

@@ -2,6 +2,8 @@
 //! `map.entry(k).or_insert_with(..)` stays O(1) and the value it hands out through `&mut`
 //! is measured again, alone, at the field's next access.
 
+use std::panic::Location;
+
 use super::accounting::Accounting;
 use crate::heap_size::{Footprint, HeapSize, running_heap};
 
@@ -44,6 +46,8 @@ pub struct Entry<'a, E> {
     accounting: Option<&'a mut Accounting>,
     /// The map's footprint before the entry was taken.
     footprint: Footprint,
+    /// The line of the `entry(..)` call: where the map grew, if this fills the entry.
+    site: &'static Location<'static>,
 }
 
 impl<'a, E: MapEntry<'a>> Entry<'a, E> {
@@ -51,11 +55,13 @@ impl<'a, E: MapEntry<'a>> Entry<'a, E> {
         entry: E,
         accounting: Option<&'a mut Accounting>,
         footprint: Footprint,
+        site: &'static Location<'static>,
     ) -> Self {
         Self {
             entry,
             accounting,
             footprint,
+            site,
         }
     }
 
@@ -87,6 +93,7 @@ impl<'a, E: MapEntry<'a>> Entry<'a, E> {
             entry,
             accounting,
             footprint,
+            site,
         } = self;
         match entry.occupied() {
             Ok(value) => lend(accounting, value, true),
@@ -98,6 +105,7 @@ impl<'a, E: MapEntry<'a>> Entry<'a, E> {
                     Some(accounting) => {
                         // The window is shut: the next access evaluates what came in.
                         accounting.grew(footprint.len + 1, key_heap);
+                        accounting.grew_at(site);
                         accounting.shut_window();
                         lend(Some(accounting), value, false)
                     }

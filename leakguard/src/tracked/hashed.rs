@@ -96,7 +96,7 @@ macro_rules! hashed_methods {
             #[track_caller]
             pub fn entry(&mut self, key: K) -> Entry<'_, hash_map::Entry<'_, K, V, $($entry_hasher)?>> {
                 let (map, accounting, footprint) = self.entry_parts();
-                Entry::new(map.entry(key), accounting, footprint)
+                Entry::new(map.entry(key), accounting, footprint, std::panic::Location::caller())
             }
 
             /// Removes a key, returning its value; see [`HashMap::remove`].

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-use crate::budget::Limit;
+use crate::budget::{self, Budget, Limit};
 use crate::events::Hoard;
 
 /// Bounds of the figures between two evaluations: a growth or removal that stays inside
@@ -29,6 +29,42 @@ impl Window {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         self.drift = self.drift.saturating_add(bytes);
         self.drift > self.drift_max
+    }
+
+    /// Opens the window around figures just evaluated, `(len, capacity, entry heap,
+    /// storage bytes)`, under `budget` at its warning `levels` (len, bytes): storage grows
+    /// only when the entries outgrow the capacity; figures republish after a step, and a
+    /// budget warns past its next threshold. `exact` closes it to one entry and one byte.
+    pub(super) fn reopen(
+        &mut self,
+        (len, capacity, heap, storage): (usize, usize, usize, usize),
+        budget: Budget,
+        (len_level, bytes_level): (u8, u8),
+        exact: bool,
+    ) {
+        let len_step = if exact { 1 } else { publish_step(len, 1) };
+        let heap_step = if exact { 1 } else { publish_step(heap, 64) };
+        self.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
+        self.len_lo = len.saturating_sub(len_step - 1);
+        let mut drift_max = heap_step - 1;
+        if let Some(max) = budget.len {
+            self.len_hi = self.len_hi.min(budget::warn_above(max, len_level));
+            if len_level > 0 {
+                self.len_lo = self.len_lo.max(max + 1);
+            }
+        }
+        if let Some(max) = budget.bytes {
+            // The entry heap that would cross the next threshold up, or fall back under the
+            // budget: the drift that could get there.
+            let up = budget::warn_above(max, bytes_level).saturating_sub(storage);
+            drift_max = drift_max.min(up.saturating_sub(heap));
+            if bytes_level > 0 {
+                let down = (max + 1).saturating_sub(storage);
+                drift_max = drift_max.min(heap.saturating_sub(down));
+            }
+        }
+        self.drift = 0;
+        self.drift_max = u32::try_from(drift_max).unwrap_or(u32::MAX);
     }
 
     /// A window every figure is outside of: the next growth or removal re-evaluates.
@@ -99,4 +135,12 @@ impl Marks {
         };
         before & bit != 0
     }
+}
+
+/// The published figures move in steps of at most 1/1024 of themselves: fine enough that
+/// reports are within 0.1% and the sampler sees growth, coarse enough that republishing
+/// costs next to nothing amortized.
+#[inline]
+fn publish_step(value: usize, floor: usize) -> usize {
+    (value / 1024).max(floor)
 }
