@@ -352,9 +352,7 @@ impl Accounting {
             }
         }
         if let Some(slot) = self.slot.get() {
-            slot.len.store(len, Relaxed);
-            slot.bytes.store(bytes, Relaxed);
-            slot.unused.store(unused, Relaxed);
+            slot.publish(len, bytes, unused);
             let over = Marks::level(&self.marks, Limit::Len) > 0
                 || Marks::level(&self.marks, Limit::Bytes) > 0;
             slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
@@ -449,7 +447,7 @@ impl Accounting {
         if let (Some(slot), true) = (slot, harness::active()) {
             let check = harness::current();
             if check != 0 {
-                slot.touched.store(check, Relaxed);
+                slot.touch(check);
             }
         }
         self.evaluate(footprint);
