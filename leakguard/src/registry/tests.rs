@@ -52,33 +52,52 @@ fn a_flag_meant_for_a_released_collection_does_not_mark_the_next_one() {
 
 static RACED: FieldMeta = FieldMeta::new("T.raced", "T", "raced", "m", ("f.rs", 2, 1));
 
+/// A thread calling `read` until [`Reader::stop`].
+struct Reader {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Reader {
+    fn start(read: impl Fn() + Send + 'static) -> Reader {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Relaxed) {
+                read();
+            }
+        });
+        Reader { stop, thread }
+    }
+
+    /// Stops the thread, passing on its panic.
+    fn stop(self) {
+        self.stop.store(true, Relaxed);
+        self.thread.join().unwrap();
+    }
+}
+
+/// A slot read whole belongs to one collection: its figures, published as these tests do
+/// (`bytes` is 8 times `len`, each written once), agree where both are set.
+fn assert_one_collections(published: &Published) {
+    let (len, bytes) = (published.len, published.bytes);
+    assert!(len == 0 || bytes == 0 || bytes == len * 8, "{len} {bytes}");
+}
+
 /// Threads registering, publishing and releasing while another reads every slot: the
 /// lock-free publication of chunks and slots, under Miri's data-race checker too.
 #[test]
 fn concurrent_registration_release_and_reading_agree() {
     const THREADS: usize = 3;
     const ROUNDS: usize = if cfg!(miri) { 24 } else { 2_000 };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = 0usize;
-            while !stop.load(Relaxed) {
-                for_each_live(|_, published| {
-                    if !ptr::eq(published.meta, &RACED) {
-                        return;
-                    }
-                    // A slot read whole belongs to one collection: its figures, written
-                    // once each, agree where both are set.
-                    let (len, bytes) = (published.len, published.bytes);
-                    assert!(len == 0 || bytes == 0 || bytes == len * 8, "{len} {bytes}");
-                    seen += 1;
-                });
-                std::thread::yield_now();
+    let reader = Reader::start(|| {
+        for_each_live(|_, published| {
+            if ptr::eq(published.meta, &RACED) {
+                assert_one_collections(&published);
             }
-            seen
-        })
-    };
+        });
+        std::thread::yield_now();
+    });
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {
             std::thread::spawn(move || {
@@ -106,8 +125,7 @@ fn concurrent_registration_release_and_reading_agree() {
     for writer in writers {
         writer.join().unwrap();
     }
-    stop.store(true, Relaxed);
-    reader.join().unwrap();
+    reader.stop();
 }
 
 static REUSED: FieldMeta = FieldMeta::new("T.reused", "T", "reused", "m", ("f.rs", 3, 1));
@@ -125,33 +143,23 @@ fn a_reader_never_pairs_the_figures_of_two_collections() {
     })
     .unwrap();
     release(slot);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = 0usize;
-            while !stop.load(Relaxed) {
-                if let Some(published) = slot.read() {
-                    let (len, bytes) = (published.len, published.bytes);
-                    assert!(len == 0 || bytes == 0 || bytes == len * 8, "{len} {bytes}");
-                    seen += 1;
-                }
-            }
-            seen
-        })
-    };
+    let reader = Reader::start(move || {
+        if let Some(published) = slot.read() {
+            assert_one_collections(&published);
+        }
+    });
     for round in 1..=ROUNDS {
-        // This thread gets back the slot it released last: the same slot every round.
         let taken = register(Registration {
             meta: &REUSED,
             ..registration()
         })
         .unwrap();
+        // This thread gets back the slot it released last: the same slot every round.
+        assert!(ptr::eq(taken, slot));
         taken.publish(round, round * 8, 0);
         release(taken);
     }
-    stop.store(true, Relaxed);
-    reader.join().unwrap();
+    reader.stop();
 }
 
 #[test]
