@@ -235,3 +235,41 @@ fn every_route_answers_and_misuse_is_an_error_value() {
         "a hostile query is not echoed whole"
     );
 }
+
+#[test]
+fn a_hostile_path_or_query_is_cut_and_never_echoes_control_characters() {
+    // A 10 MB path, with a forged header after a line break and a terminal escape, as a
+    // client may send one; and the same as a query parameter.
+    let start = "/debug/\r\nSet-Cookie: x=1\u{1b}[2J\0";
+    let hostile = format!("{start}{}", "p".repeat(10 << 20));
+    // The first 64 characters, escaped as `{:?}` writes them, and a mark that it was cut.
+    let expected = format!(
+        "/debug/\\r\\nSet-Cookie: x=1\\u{{1b}}[2J\\0{}…",
+        "p".repeat(64 - start.chars().count())
+    );
+    let missing = http::respond(&hostile, "").unwrap_err();
+    assert_eq!(missing, HttpError::NotFound(expected.clone()));
+    let bad = http::respond("/debug/leakguard/heap", &hostile).unwrap_err();
+    assert_eq!(
+        bad,
+        HttpError::BadQuery {
+            parameter: expected,
+            expected: "`debug=0` (the profile) or `debug=1` (the text table)",
+        }
+    );
+    for error in [missing, bad] {
+        let message = error.to_string();
+        assert!(
+            message.len() < 400,
+            "{} bytes in the message",
+            message.len()
+        );
+        assert!(!message.contains(char::is_control), "{message:?}");
+    }
+    // A short, printable path is echoed as written.
+    let missing = http::respond("/debug/pprof/heap", "").unwrap_err();
+    assert_eq!(
+        missing,
+        HttpError::NotFound("/debug/pprof/heap".to_string())
+    );
+}

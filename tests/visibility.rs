@@ -219,6 +219,81 @@ fn a_cache_built_with_a_name_is_reported_under_it() {
     assert_eq!(group.bytes, tokens.heap_size());
 }
 
+#[test]
+fn a_cache_name_cannot_be_empty_and_names_the_setting() {
+    let map = ScopedCache::builder()
+        .name("")
+        .max(10)
+        .build::<u64, u64>()
+        .unwrap_err();
+    let set = ScopedCache::builder()
+        .name("")
+        .max(10)
+        .build_set::<u64>()
+        .unwrap_err();
+    let ring = ScopedCache::builder()
+        .name("")
+        .max(10)
+        .build_ring::<u64>()
+        .unwrap_err();
+    let shared = leakguard::SharedCache::builder()
+        .name("")
+        .max(10)
+        .build::<u64, u64>()
+        .unwrap_err();
+    for error in [map, set, ring, shared] {
+        assert_eq!(error.setting(), "name");
+        assert_eq!(
+            error.to_string(),
+            "invalid leakguard setting `name`: it must be at least one character"
+        );
+    }
+    // The name is checked before the bounds, as it comes first.
+    let both = ScopedCache::builder()
+        .name("")
+        .max(0)
+        .build::<u64, u64>()
+        .unwrap_err();
+    assert_eq!(both.setting(), "name");
+}
+
+#[test]
+fn a_named_cache_folds_to_lines_that_start_with_its_name() {
+    let mut sessions = ScopedCache::builder()
+        .name("named_sessions")
+        .max(100)
+        .build::<u64, String>()
+        .unwrap();
+    sessions.insert(1, "ada".repeat(20));
+    let shared = leakguard::SharedCache::builder()
+        .name("named_shared")
+        .max(100)
+        .build::<u64, String>()
+        .unwrap();
+    shared.insert(1, "grace".repeat(20));
+    let folded = leakguard::report().folded();
+    let frames = |name: &str| -> Vec<String> {
+        let line = folded
+            .lines()
+            .find(|line| line.contains(name))
+            .unwrap_or_else(|| panic!("{name} in\n{folded}"));
+        let (stack, _) = line.rsplit_once(' ').unwrap();
+        stack.split(';').map(str::to_string).collect()
+    };
+    // The name, then where the cache first grew; a shared cache's site is not kept.
+    let single = frames("named_sessions");
+    assert_eq!(single[0], "named_sessions");
+    assert!(single[1].starts_with("tests/visibility.rs:"), "{single:?}");
+    assert_eq!(frames("named_shared"), ["named_shared"]);
+    assert!(
+        folded
+            .lines()
+            .all(|line| !line.starts_with(';') && !line.contains(";;")),
+        "no empty frame:\n{folded}"
+    );
+    drop((sessions, shared));
+}
+
 /// A user type over a hashbrown map, measured by the derive, which forwards the map's
 /// length and capacity.
 #[derive(Default, HeapSize)]

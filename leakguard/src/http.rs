@@ -12,6 +12,21 @@
 //! let (content_type, body) = leakguard::http::respond("/debug/leakguard/heap", "").unwrap();
 //! assert_eq!(content_type, "application/octet-stream");
 //! ```
+//!
+//! # Echoed request text
+//!
+//! An error names the path or query parameter it refuses, cut to its first
+//! [`ECHOED_CHARS`] characters (then `…`), with control and other unprintable characters,
+//! and `\`, escaped as Rust's `{:?}` writes them (`\r`, `\n`, `\0`, `\u{1b}`, `\\`): a
+//! hostile request cannot make the error message long, nor put a line break or a terminal
+//! escape into a response or a log.
+//!
+//! ```
+//! use leakguard::http::{respond, HttpError};
+//!
+//! let error = respond("/debug/\r\nSet-Cookie: a=1", "").unwrap_err();
+//! assert_eq!(error, HttpError::NotFound("/debug/\\r\\nSet-Cookie: a=1".to_string()));
+//! ```
 
 use std::fmt;
 
@@ -28,15 +43,38 @@ pub const ROUTES: [&str; 7] = [
     "/debug/leakguard/flamegraph.svg",
 ];
 
+/// The most characters of a path or query parameter an [`HttpError`] echoes.
+pub const ECHOED_CHARS: usize = 64;
+
+/// `text` as an error echoes it: its first [`ECHOED_CHARS`] characters, then `…` if there
+/// were more, with unprintable characters escaped.
+fn echo(text: &str) -> String {
+    let mut echoed = String::new();
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(ECHOED_CHARS) {
+        // As `{:?}` writes it (control and other unprintable characters, and `\\`, so that an
+        // escape cannot be forged), quotes aside.
+        if matches!(c, '"' | '\'') {
+            echoed.push(c);
+        } else {
+            echoed.extend(c.escape_debug());
+        }
+    }
+    if chars.next().is_some() {
+        echoed.push('…');
+    }
+    echoed
+}
+
 /// Why [`respond`] could not serve a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpError {
-    /// The path is none of [`ROUTES`].
+    /// The path is none of [`ROUTES`]. The path as [echoed](self#echoed-request-text).
     NotFound(String),
     /// The query has a parameter the route does not take, or a value it cannot use.
     BadQuery {
-        /// The parameter, as written.
+        /// The parameter, as [echoed](self#echoed-request-text).
         parameter: String,
         /// What the route takes.
         expected: &'static str,
@@ -104,7 +142,7 @@ pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpE
         .iter()
         .copied()
         .find(|route| *route == path)
-        .ok_or_else(|| HttpError::NotFound(path.to_string()))?;
+        .ok_or_else(|| HttpError::NotFound(echo(path)))?;
     let mut debug = false;
     for parameter in query.split('&').filter(|p| !p.is_empty()) {
         match (route, parameter) {
@@ -112,7 +150,7 @@ pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpE
             ("/debug/leakguard/heap", "debug=1") => debug = true,
             _ => {
                 return Err(HttpError::BadQuery {
-                    parameter: parameter.chars().take(64).collect(),
+                    parameter: echo(parameter),
                     expected: if route == "/debug/leakguard/heap" {
                         "`debug=0` (the profile) or `debug=1` (the text table)"
                     } else {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::budget::Budget;
 use crate::cache::{Config, ScopedCache, ScopedCacheBuilder, ScopedRing, ScopedSet};
+use crate::error::ConfigError;
 use crate::sync::lock;
 
 /// The static description of one tracked field, emitted by `#[track_growth]`.
@@ -266,11 +267,21 @@ static NAMED: Mutex<Option<HashMap<(String, &'static Location<'static>), &'stati
 
 /// The description of a collection named `name` at `at` at run time (a named cache, a
 /// `SharedCache`): made once per name and call site for the life of the process, so names
-/// are meant to come from code, not from data.
-pub(crate) fn named(name: &str, at: &'static Location<'static>) -> &'static FieldMeta {
+/// are meant to come from code, not from data. An empty name is an error naming the
+/// setting, as `tracked!("")` is a compile error.
+pub(crate) fn named(
+    name: &str,
+    at: &'static Location<'static>,
+) -> Result<&'static FieldMeta, ConfigError> {
+    if name.is_empty() {
+        return Err(ConfigError::Invalid {
+            setting: "name",
+            requirement: "at least one character",
+        });
+    }
     let mut named = lock(&NAMED);
     let named = named.get_or_insert_with(HashMap::new);
-    named.entry((name.to_string(), at)).or_insert_with(|| {
+    Ok(named.entry((name.to_string(), at)).or_insert_with(|| {
         let name: &'static str = Box::leak(name.to_string().into_boxed_str());
         Box::leak(Box::new(FieldMeta::new(
             name,
@@ -279,7 +290,7 @@ pub(crate) fn named(name: &str, at: &'static Location<'static>) -> &'static Fiel
             "",
             (at.file(), at.line(), at.column()),
         )))
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,16 @@
 //! thread keeps the slots its collections gave back at hand (a few dozen at most, returned
 //! when the thread ends), so that registering and releasing one takes no lock in the common
 //! case; a thread never takes a never-used slot before it needs it.
+//!
+//! A slot is a sequence lock without the lock: its owner writes the figures, anyone reads
+//! them. Taking a slot for a new collection first makes its generation odd ("being
+//! rewritten"), then rewrites the identity and figures, then makes it even again; a reader
+//! keeps what it read only if the generation was even and the same before and after. Every
+//! store a reader may see after the generation changed is ordered after that change (a
+//! release fence before the rewrite, release stores for the owner's later figures), and the
+//! reader's acquire fence before its second look makes the change visible to it: a read
+//! never pairs the figures of two collections. Figures of one collection may still be read
+//! from two moments of its life, as they are published one by one.
 
 use std::cell::RefCell;
 use std::panic::Location;
@@ -34,18 +44,20 @@ const CHUNKS: usize = 4096;
 pub(crate) struct Slot {
     /// The field's description; null while the slot is free.
     meta: AtomicPtr<FieldMeta>,
-    /// The generation in the high 32 bits, bumped each time the slot is taken so that a
-    /// reader can tell a reused slot, and the flags ([`FLAG_OVER_BUDGET`], ...) in the low
-    /// 8: one word, so that a flag is set for one generation only.
+    /// The generation in the high 32 bits, and the flags ([`FLAG_OVER_BUDGET`], ...) in the
+    /// low 8: one word, so that a flag is set for one generation only. The generation goes
+    /// up by two each time the slot is taken, through an odd value while the slot is being
+    /// rewritten, so that a reader can tell a reused slot and one half rewritten.
     state: AtomicU64,
-    pub(crate) len: AtomicUsize,
-    pub(crate) bytes: AtomicUsize,
-    pub(crate) unused: AtomicUsize,
+    /// The figures, written by the owner through [`Slot::publish`] only.
+    len: AtomicUsize,
+    bytes: AtomicUsize,
+    unused: AtomicUsize,
     /// The part of `bytes` that nested tracked collections, with slots of their own, hold.
-    pub(crate) nested: AtomicUsize,
+    nested: AtomicUsize,
     /// The most entries and bytes the collection has published: its high-water marks.
-    pub(crate) peak_len: AtomicUsize,
-    pub(crate) peak_bytes: AtomicUsize,
+    peak_len: AtomicUsize,
+    peak_bytes: AtomicUsize,
     /// Where the collection first grew: the closest place in the user's code to where it
     /// was made, as constructors are often derived.
     grown_at: SiteCell,
@@ -53,12 +65,12 @@ pub(crate) struct Slot {
     /// an [`Origin`]. Whichever of this and `grown_at` is set first stays alone.
     origin: AtomicU8,
     /// The scope it belongs to, 0 for none, and the hash of the scope's name.
-    pub(crate) scope: AtomicU64,
-    pub(crate) scope_name: AtomicU64,
+    scope: AtomicU64,
+    scope_name: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
     /// When it was registered, on the registry's clock.
-    pub(crate) born: AtomicU64,
+    born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
     /// samples in a row they grew.
     pub(crate) sampled_generation: AtomicU32,
@@ -80,6 +92,8 @@ pub(crate) struct Published {
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
     pub(crate) nested: usize,
+    pub(crate) peak_len: usize,
+    pub(crate) peak_bytes: usize,
     pub(crate) flags: u8,
     pub(crate) site: Site,
     pub(crate) scope: u64,
@@ -97,6 +111,11 @@ impl Published {
 /// The generation held in a slot's state word.
 fn generation(state: u64) -> u32 {
     (state >> 32) as u32
+}
+
+/// Whether a generation is that of a slot being rewritten for a new collection.
+fn rewriting(generation: u32) -> bool {
+    generation & 1 == 1
 }
 
 pub(crate) const FLAG_OVER_BUDGET: u8 = 1;
@@ -124,11 +143,42 @@ impl Slot {
         Site(self.grown_at.get().map(|l| (l.file(), l.line())), origin)
     }
 
+    /// Publishes the collection's figures. Release: a reader that sees any of them, and then
+    /// fences, sees the generation this collection was registered with, or a later one, so
+    /// that it cannot keep them under the generation of the collection before.
+    pub(crate) fn publish(&self, len: usize, bytes: usize, unused: usize, nested: usize) {
+        self.len.store(len, Release);
+        self.bytes.store(bytes, Release);
+        self.unused.store(unused, Release);
+        self.nested.store(nested, Release);
+        // The high-water marks, kept on every publication rather than left to what a sample
+        // happens to see: a compare each, and a store only on a new high.
+        if len > self.peak_len.load(Relaxed) {
+            self.peak_len.fetch_max(len, Release);
+        }
+        if bytes > self.peak_bytes.load(Relaxed) {
+            self.peak_bytes.fetch_max(bytes, Release);
+        }
+    }
+
+    /// The length and bytes the collection published last, for its owner, which wrote them.
+    pub(crate) fn figures(&self) -> (usize, usize) {
+        (self.len.load(Relaxed), self.bytes.load(Relaxed))
+    }
+
     /// What the collection in this slot published, if the slot is taken and was not taken
     /// again while it was read.
     pub(crate) fn read(&self) -> Option<Published> {
+        // Acquire: synchronizes with the Release store that published this generation (or
+        // with the release sequence of flag updates after it), so that every figure read
+        // below is the one `register` reset, or a later one.
         let state = self.state.load(Acquire);
+        if rewriting(generation(state)) {
+            return None;
+        }
+        // Acquire, as above; null while the slot is free.
         let meta = self.meta()?;
+        // Relaxed: checked below, by the fence and the second load of the generation.
         let published = Published {
             meta,
             generation: generation(state),
@@ -136,6 +186,8 @@ impl Slot {
             bytes: self.bytes.load(Relaxed),
             unused: self.unused.load(Relaxed),
             nested: self.nested.load(Relaxed),
+            peak_len: self.peak_len.load(Relaxed),
+            peak_bytes: self.peak_bytes.load(Relaxed),
             flags: state as u8,
             site: self.site_of(Some(meta)),
             scope: self.scope.load(Relaxed),
@@ -143,10 +195,12 @@ impl Slot {
             test: self.test.load(Relaxed),
             born: self.born.load(Relaxed),
         };
-        // A collection released and another registered meanwhile: the figures may mix both.
-        // The fence pairs with the one that ends `register`: a figure the next collection
-        // wrote was read only if its generation is seen below (a seqlock's read side; an
-        // acquire load alone orders nothing read before it).
+        // Acquire fence: if any load above saw a store made after this slot's generation
+        // changed (a reset in `register`, after its release fence, or a figure the next
+        // owner published with Release), this fence synchronizes with that fence or store,
+        // and the load below sees the changed generation. So an unchanged generation means
+        // every figure above is this collection's. The load itself can be Relaxed: the
+        // fence does the ordering.
         fence(Acquire);
         (generation(self.state.load(Relaxed)) == published.generation).then_some(published)
     }
@@ -163,15 +217,19 @@ impl Slot {
     /// user's code is known for them.
     pub(crate) fn made_by(&self, origin: Origin) {
         if self.grown_at.get().is_none() {
+            // Release on success, as in `publish`.
             let _ = self
                 .origin
-                .compare_exchange(0, origin.code(), Relaxed, Relaxed);
+                .compare_exchange(0, origin.code(), Release, Relaxed);
         }
     }
 
     /// Sets or clears `flag` of the collection of `generation`; does nothing, and returns
     /// `false`, if the slot has been taken by another collection since.
     pub(crate) fn set_flag(&self, generation: u32, flag: u8, on: bool) -> bool {
+        // Relaxed throughout: a flag orders nothing else, and the CAS fails on any change of
+        // generation (a rewrite in progress included), so it never flags another collection.
+        // As read-modify-writes, these stay in the release sequence of `register`'s store.
         let mut state = self.state.load(Relaxed);
         loop {
             if self::generation(state) != generation {
@@ -202,7 +260,8 @@ impl Slot {
         (ptr::from_ref(self) as usize as u64) ^ (u64::from(self.generation()) << 48)
     }
 
-    /// The generation of the collection in this slot now.
+    /// The generation of the collection in this slot now. Relaxed: the owner reads what it
+    /// registered with; others get it from [`Slot::read`].
     pub(crate) fn generation(&self) -> u32 {
         generation(self.state.load(Relaxed))
     }
@@ -349,14 +408,19 @@ pub(crate) struct Registration {
 #[inline]
 pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     let slot = take_free()?;
-    // The last collection's figures and identity go first, then the new generation (no
-    // flag set) is
-    // published with Release: a reader that sees the new generation sees no figure of the
-    // last collection, and one that still sees the old one finds the generation changed when
-    // it checks again, so that it never mixes two collections (Miri found it did, when the
-    // generation came first). A reader still holding the last generation cannot flag the new
-    // collection either: the CAS of `set_flag` fails on the generation.
-    let generation = slot.generation().wrapping_add(1);
+    // A free slot's generation is even, and no one else changes it: the slot came through
+    // the free list, after the release of the last collection.
+    let last = slot.generation();
+    // Relaxed store of the odd generation, then a release fence: a reader whose loads see
+    // any of the rewritten fields below, and which then fences, sees the odd generation or
+    // a later one, and drops what it read (Miri paired one collection's `len` with the last
+    // one's `bytes` when nothing marked the rewrite). A reader still holding the last
+    // generation cannot flag the new collection either: the CAS of `set_flag` fails on it.
+    slot.state
+        .store(u64::from(last.wrapping_add(1)) << 32, Relaxed);
+    fence(Release);
+    // Relaxed: ordered after the odd generation by the fence above, and before the even one
+    // by its Release store below.
     slot.len.store(0, Relaxed);
     slot.bytes.store(0, Relaxed);
     slot.unused.store(0, Relaxed);
@@ -369,7 +433,11 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     slot.scope_name.store(registration.scope_name, Relaxed);
     slot.test.store(registration.test, Relaxed);
     slot.born.store(registration.now, Relaxed);
-    slot.state.store(u64::from(generation) << 32, Release);
+    // Release: a reader that sees the new generation (Acquire) sees every reset above. Even,
+    // with no flag set.
+    slot.state
+        .store(u64::from(last.wrapping_add(2)) << 32, Release);
+    // Release: a reader that sees the new description sees the new generation too.
     slot.meta
         .store(ptr::from_ref(registration.meta).cast_mut(), Release);
     // Every figure the owner writes from here on comes after the new generation, for a
@@ -426,6 +494,8 @@ impl SlotCell {
 /// Releases a collection's slot.
 #[inline]
 pub(crate) fn release(slot: &'static Slot) {
+    // Release: pairs with the Acquire of `Slot::meta`. The generation changes only when the
+    // slot is taken again.
     slot.meta.store(ptr::null_mut(), Release);
     give_back(slot);
 }
@@ -466,132 +536,4 @@ fn high_water() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    static META: FieldMeta = FieldMeta::new("T.f", "T", "f", "m", ("f.rs", 1, 1));
-
-    fn registration() -> Registration {
-        Registration {
-            meta: &META,
-            scope: 0,
-            scope_name: 0,
-            test: 0,
-            now: 0,
-        }
-    }
-
-    #[test]
-    fn slots_are_reused_after_release() {
-        let slots: Vec<_> = (0..100)
-            .map(|_| register(registration()).unwrap())
-            .collect();
-        let before = high_water();
-        for slot in slots {
-            release(slot);
-        }
-        for _ in 0..10_000 {
-            let id = register(registration()).unwrap();
-            release(id);
-        }
-        // Other tests run in parallel: allow for their slots, not for ten thousand.
-        assert!(high_water() < before + 1_000, "{} slots", high_water());
-    }
-
-    #[test]
-    fn a_flag_meant_for_a_released_collection_does_not_mark_the_next_one() {
-        let first = register(registration()).unwrap();
-        let seen = first.read().unwrap();
-        release(first);
-        // A check that read the first collection flags its slot after the slot was taken
-        // again, perhaps by this very thread's next collection.
-        let second = register(registration()).unwrap();
-        let reused = ptr::eq(first, second);
-        assert!(!first.set_flag(seen.generation, FLAG_OUTLIVED, true));
-        assert!(!second.read().unwrap().has_flag(FLAG_OUTLIVED));
-        if reused {
-            assert_ne!(second.read().unwrap().generation, seen.generation);
-        }
-        assert!(second.set_flag(second.generation(), FLAG_OUTLIVED, true));
-        assert!(second.read().unwrap().has_flag(FLAG_OUTLIVED));
-        release(second);
-    }
-
-    static RACED: FieldMeta = FieldMeta::new("T.raced", "T", "raced", "m", ("f.rs", 2, 1));
-
-    /// Threads registering, publishing and releasing while another reads every slot: the
-    /// lock-free publication of chunks and slots, under Miri's data-race checker too.
-    #[test]
-    fn concurrent_registration_release_and_reading_agree() {
-        const THREADS: usize = 3;
-        const ROUNDS: usize = if cfg!(miri) { 24 } else { 2_000 };
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let reader = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut seen = 0usize;
-                while !stop.load(Relaxed) {
-                    for_each_live(|_, published| {
-                        if !ptr::eq(published.meta, &RACED) {
-                            return;
-                        }
-                        // A slot read whole belongs to one collection: its figures, written
-                        // once each, agree where both are set.
-                        let (len, bytes) = (published.len, published.bytes);
-                        assert!(len == 0 || bytes == 0 || bytes == len * 8, "{len} {bytes}");
-                        seen += 1;
-                    });
-                    std::thread::yield_now();
-                }
-                seen
-            })
-        };
-        let writers: Vec<_> = (0..THREADS)
-            .map(|t| {
-                std::thread::spawn(move || {
-                    let mut mine = Vec::new();
-                    for round in 0..ROUNDS {
-                        let slot = register(Registration {
-                            meta: &RACED,
-                            ..registration()
-                        })
-                        .unwrap();
-                        let len = t * ROUNDS + round;
-                        // Published as the owner does: figures, then a flag for its
-                        // generation.
-                        slot.len.store(len, Relaxed);
-                        slot.bytes.store(len * 8, Relaxed);
-                        assert!(slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, true));
-                        mine.push(slot);
-                        if round % 3 == 0 {
-                            release(mine.swap_remove(0));
-                        }
-                    }
-                    mine.into_iter().for_each(release);
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer.join().unwrap();
-        }
-        stop.store(true, Relaxed);
-        reader.join().unwrap();
-    }
-
-    #[test]
-    fn live_slots_are_visited_with_their_description() {
-        let taken = register(registration()).unwrap();
-        taken.len.store(42, Relaxed);
-        let mut found = false;
-        for_each_live(|slot, published| {
-            if ptr::eq(slot, taken) {
-                found = published.meta.name == "T.f" && published.len == 42;
-            }
-        });
-        assert!(found);
-        release(taken);
-        let mut seen = false;
-        for_each_live(|slot, _| seen |= ptr::eq(slot, taken));
-        assert!(!seen, "a released slot is not live");
-    }
-}
+mod tests;

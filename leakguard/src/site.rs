@@ -4,7 +4,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed, Ordering::Release};
 
 use crate::meta::FieldMeta;
 
@@ -123,10 +123,12 @@ impl SiteCell {
     /// Keeps `site` unless a line is kept already.
     pub(crate) fn set_once(&self, site: &'static Location<'static>) {
         if self.get().is_none() {
+            // Release on success, as the registry's figures are published: a reader of the
+            // slot that sees this line, then fences, sees the generation it belongs to.
             let _ = self.0.compare_exchange(
                 ptr::null_mut(),
                 ptr::from_ref(site).cast_mut(),
-                Relaxed,
+                Release,
                 Relaxed,
             );
         }

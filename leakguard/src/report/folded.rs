@@ -7,8 +7,10 @@ use super::Report;
 
 impl Report {
     /// The report as folded stacks for a flame graph: `module;Type.field;file:line bytes`,
-    /// one line per `Type.field` and creation site that holds memory (the site frame is left
-    /// out where it is unknown). The format of `inferno-flamegraph` and Pyroscope's ingest.
+    /// one line per `Type.field` and creation site that holds memory. A frame that would be
+    /// empty is left out: the module of a cache built with a name (`name;file:line bytes`),
+    /// the site where it is unknown. The format of `inferno-flamegraph` and Pyroscope's
+    /// ingest.
     ///
     /// A line's bytes leave out those of tracked collections nested in its collections
     /// ([`GroupReport::nested_bytes`](super::GroupReport::nested_bytes)), which are on
@@ -22,9 +24,16 @@ impl Report {
                 if bytes == 0 {
                     continue;
                 }
-                let _ = write!(out, "{};{}", frame(group.module), frame(group.collection));
-                if let Some(file) = site.file {
-                    let _ = write!(out, ";{}:{}", frame(file), site.line);
+                let site_frame = site
+                    .file
+                    .map(|file| format!("{}:{}", frame(file), site.line));
+                let frames = [Some(frame(group.module)), Some(frame(group.collection))]
+                    .into_iter()
+                    .chain([site_frame.map(Into::into)])
+                    .flatten()
+                    .filter(|name| !name.is_empty());
+                for (i, name) in frames.enumerate() {
+                    let _ = write!(out, "{}{name}", if i == 0 { "" } else { ";" });
                 }
                 let _ = writeln!(out, " {bytes}");
             }

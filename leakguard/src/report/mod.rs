@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -224,7 +223,7 @@ fn snapshot(sample: bool) -> Report {
     let mut groups: HashMap<FieldKey, GroupReport> = HashMap::new();
     let mut sites: HashMap<(FieldKey, registry::Site, u64), SiteReport> = HashMap::new();
     let mut outlived_scopes = HashSet::new();
-    registry::for_each_live(|slot, seen| {
+    registry::for_each_live(|_, seen| {
         let meta = seen.meta;
         let group = groups.entry(meta.key()).or_insert_with(|| GroupReport {
             collection: meta.name,
@@ -251,8 +250,8 @@ fn snapshot(sample: bool) -> Report {
         group.bytes += seen.bytes;
         group.nested_bytes += seen.nested;
         // High-water marks only rise: one read a little late is still one it reached.
-        group.peak_len += slot.peak_len.load(Relaxed).max(seen.len);
-        group.peak_bytes += slot.peak_bytes.load(Relaxed).max(seen.bytes);
+        group.peak_len += seen.peak_len.max(seen.len);
+        group.peak_bytes += seen.peak_bytes.max(seen.bytes);
         group.unused_bytes += seen.unused;
         group.over_budget += over;
         group.outlived += outlived;

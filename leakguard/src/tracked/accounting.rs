@@ -384,18 +384,7 @@ impl Accounting {
             }
         }
         if let Some(slot) = self.slot.get() {
-            slot.len.store(len, Relaxed);
-            slot.bytes.store(bytes, Relaxed);
-            slot.unused.store(unused, Relaxed);
-            slot.nested.store(self.elem_nested.load(Relaxed), Relaxed);
-            // The high-water marks, kept on every publication rather than left to what a
-            // sample happens to see: a compare each, and a store only on a new high.
-            if len > slot.peak_len.load(Relaxed) {
-                slot.peak_len.fetch_max(len, Relaxed);
-            }
-            if bytes > slot.peak_bytes.load(Relaxed) {
-                slot.peak_bytes.fetch_max(bytes, Relaxed);
-            }
+            slot.publish(len, bytes, unused, self.elem_nested.load(Relaxed));
             let over = Marks::level(&self.marks, Limit::Len) > 0
                 || Marks::level(&self.marks, Limit::Bytes) > 0;
             slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
@@ -516,10 +505,10 @@ impl Accounting {
             .filter(|_| harness::active())
             .map(|slot| (slot, harness::current()))
             .filter(|&(slot, check)| harness::changes_outside(check, slot))
-            .map(|(slot, check)| (slot, check, published(slot)));
+            .map(|(slot, check)| (slot, check, slot.figures()));
         self.evaluate(footprint);
         if let Some((slot, check, before)) = outside {
-            harness::record_change(check, slot, before, published(slot));
+            harness::record_change(check, slot, before, slot.figures());
         }
 
         let heap = *self.elem_heap.get_mut();
@@ -552,11 +541,6 @@ fn release(slot: &'static Slot, scope: Option<&ScopeInfo>) {
     if let Some(scope) = scope {
         scope::released(scope);
     }
-}
-
-/// The length and bytes `slot` has published.
-fn published(slot: &Slot) -> (usize, usize) {
-    (slot.len.load(Relaxed), slot.bytes.load(Relaxed))
 }
 
 /// Says once per process, to the first subscriber there is, that a scoped collection was

@@ -36,7 +36,8 @@ pub type NamedRing<T> = Tracked<ScopedRing<T>, Named, 0>;
 #[must_use = "a builder does nothing until built"]
 pub struct NamedCacheBuilder {
     builder: ScopedCacheBuilder,
-    meta: &'static FieldMeta,
+    /// The description, or why the name cannot be one: `build` returns the error.
+    meta: Result<&'static FieldMeta, ConfigError>,
 }
 
 impl ScopedCacheBuilder {
@@ -53,7 +54,8 @@ impl ScopedCacheBuilder {
     /// ```
     ///
     /// Each distinct name and call site is described once for the life of the process, so
-    /// names are meant to come from code, not from data.
+    /// names are meant to come from code, not from data. An empty name makes `build` return
+    /// [`ConfigError::Invalid`] for the setting `name`.
     #[track_caller]
     pub fn name(self, name: &str) -> NamedCacheBuilder {
         NamedCacheBuilder {
@@ -112,7 +114,7 @@ impl NamedCacheBuilder {
         V: HeapSize,
         S: BuildHasher + Default,
     {
-        let meta = self.meta;
+        let meta = self.meta?;
         self.builder
             .build_with_hasher()
             .map(|cache| named(cache, meta))
@@ -123,13 +125,13 @@ impl NamedCacheBuilder {
     where
         T: Eq + Hash + Clone + HeapSize,
     {
-        let meta = self.meta;
+        let meta = self.meta?;
         self.builder.build_set().map(|set| named(set, meta))
     }
 
     /// Builds a named ring.
     pub fn build_ring<T: HeapSize>(self) -> Result<NamedRing<T>, ConfigError> {
-        let meta = self.meta;
+        let meta = self.meta?;
         self.builder.build_ring().map(|ring| named(ring, meta))
     }
 }

@@ -15,7 +15,8 @@ use crate::meta::{self, FieldMeta};
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until built"]
 pub struct SharedCacheBuilder {
-    name: Option<&'static FieldMeta>,
+    /// The description, or why the name cannot be one: `build` returns the error.
+    name: Option<Result<&'static FieldMeta, ConfigError>>,
     max: Option<usize>,
     max_bytes: Option<usize>,
     ttl: Option<Duration>,
@@ -25,7 +26,8 @@ pub struct SharedCacheBuilder {
 impl SharedCacheBuilder {
     /// The name reports and events show the cache under, created here; `SharedCache`
     /// without one. Each distinct name and call site is described once for the life of the
-    /// process, so names are meant to come from code, not from data.
+    /// process, so names are meant to come from code, not from data. An empty name makes
+    /// `build` return [`ConfigError::Invalid`] for the setting `name`.
     #[track_caller]
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(meta::named(name, Location::caller()));
@@ -73,6 +75,7 @@ impl SharedCacheBuilder {
         V: Clone + HeapSize,
         S: BuildHasher + Clone + Default,
     {
+        let meta = self.name.transpose()?.unwrap_or_else(unnamed_meta);
         check_settings(self.max, self.max_bytes, self.ttl)?;
         if self.max.is_none() && self.max_bytes.is_none() {
             return Err(ConfigError::Invalid {
@@ -80,7 +83,6 @@ impl SharedCacheBuilder {
                 requirement: "set: a shared cache needs a bound in entries, in bytes, or both",
             });
         }
-        let meta = self.name.unwrap_or_else(unnamed_meta);
         Ok(SharedCache::new(
             self.max.unwrap_or(0),
             self.max_bytes.unwrap_or(0),
