@@ -139,6 +139,9 @@ mod mode;
 mod sync;
 mod units;
 
+mod accounts;
+mod allocator;
+
 mod settings;
 
 mod heap_size;
@@ -167,6 +170,7 @@ mod tracked;
 mod layer;
 pub mod testing;
 
+pub use allocator::Alloc;
 pub use budget::Budget;
 pub use cache::{
     CacheStats, DefaultHashBuilder, MAX_ENTRIES, ScopedCache, ScopedCacheBuilder, ScopedRing,
@@ -176,7 +180,7 @@ pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
 pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
-pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
+pub use report::{GroupDiff, GroupReport, Report, ReportDiff, ScopeHeap, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
 pub use task::{LeakScoped, ScopeExt};
 pub use tracked::{
