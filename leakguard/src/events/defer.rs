@@ -85,6 +85,7 @@ pub(crate) fn global_seen() -> bool {
 
 /// Keeps `finding` until it can be emitted.
 pub(crate) fn defer(finding: Finding) {
+    let _own = crate::accounts::Own::start();
     let thread = thread::current().id();
     {
         let mut queue = lock(&QUEUE);
