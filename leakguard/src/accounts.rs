@@ -38,7 +38,7 @@ const TOTAL: usize = INSTANCE_BASE + INSTANCES;
 const UNSCOPED_NAME: u32 = 0;
 const OWN_NAME: u32 = 1;
 /// The first index of a scope's name.
-const FIRST_SCOPE_NAME: u32 = 2;
+pub(crate) const FIRST_SCOPE_NAME: u32 = 2;
 
 /// One account; a cache line of its own, so that instances on different threads do not
 /// contend.
