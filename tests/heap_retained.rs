@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use leakguard::{ScopeExt, track_growth};
 use leakguard_support::capture;
+use metrics_util::MetricKind;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[global_allocator]
@@ -44,6 +46,9 @@ fn a_handler_leaking_256_bytes_a_request_is_found_and_a_full_bounded_cache_is_no
     if !leakguard::ENABLED {
         return;
     }
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().unwrap();
     let (capture, events) = capture::layer();
     let subscriber = tracing_subscriber::registry().with(capture).with(
         leakguard::layer()
@@ -145,6 +150,40 @@ fn a_handler_leaking_256_bytes_a_request_is_found_and_a_full_bounded_cache_is_no
         256 * kept + 24 * capacity,
         "{leaky:?}"
     );
+
+    // The sampler's last tick published the heap by scope through `metrics`; nothing has
+    // run since, so the gauge is within a tick of the figure.
+    std::thread::sleep(Duration::from_millis(250));
+    let snapshot = snapshotter.snapshot().into_vec();
+    let gauge = |name: &str, scope: &str| {
+        snapshot.iter().find_map(|(key, _, _, value)| {
+            let labelled = key
+                .key()
+                .labels()
+                .any(|l| l.key() == "scope" && l.value() == scope);
+            match value {
+                DebugValue::Gauge(v)
+                    if key.kind() == MetricKind::Gauge && key.key().name() == name && labelled =>
+                {
+                    Some(v.into_inner())
+                }
+                _ => None,
+            }
+        })
+    };
+    let leaky = leakguard::report().scope("leaky").cloned().unwrap();
+    assert_eq!(
+        gauge("leakguard_heap_bytes", "leaky"),
+        Some(leaky.live_bytes as f64)
+    );
+    assert_eq!(
+        gauge("leakguard_heap_retained_bytes", "leaky"),
+        Some(leaky.retained_bytes as f64)
+    );
+    assert!(gauge("leakguard_heap_bytes", "unscoped").is_some_and(|b| b > 0.0));
+    let report = leakguard::report().to_string();
+    assert!(report.contains("\nheap "), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("leaky ")), "{report}");
 }
 
 /// Calls `request` 100 times a second for `duration`.

@@ -71,6 +71,7 @@ impl fmt::Display for Report {
             self.groups.len(),
             ByteSize(self.total_bytes()),
             ByteSize(self.registry_bytes),
-        )
+        )?;
+        super::heap::write_section(self, f)
     }
 }
