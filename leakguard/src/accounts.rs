@@ -44,19 +44,31 @@ pub(crate) const FIRST_SCOPE_NAME: u32 = 2;
 /// contend.
 #[repr(align(64))]
 struct Account {
-    bytes: AtomicUsize,
-    blocks: AtomicUsize,
+    /// Live blocks above [`BYTES_BITS`], live bytes below: one atomic add charges a block
+    /// (an atomic read-modify-write costs 10-25 ns on a loaded machine, W7).
+    live: AtomicU64,
     /// [`State`], packed.
     state: AtomicU64,
 }
 
+/// The bits of [`Account::live`] that count bytes: up to 256 GiB live in one account, and
+/// up to 2^26 (67 million) live blocks.
+const BYTES_BITS: u32 = 38;
+const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+const ONE_BLOCK: u64 = 1 << BYTES_BITS;
+
 impl Account {
     const fn new() -> Self {
         Self {
-            bytes: AtomicUsize::new(0),
-            blocks: AtomicUsize::new(0),
+            live: AtomicU64::new(0),
             state: AtomicU64::new(0),
         }
+    }
+
+    /// Live bytes and blocks.
+    fn read(&self) -> (u64, u64) {
+        let live = self.live.load(Ordering::Acquire);
+        (live & BYTES_MASK, live >> BYTES_BITS)
     }
 }
 
@@ -134,17 +146,21 @@ fn unscoped_stripe() -> u32 {
 #[inline]
 pub(crate) fn charge(account: u32, bytes: usize) {
     if let Some(account) = TABLE.get(account as usize) {
-        account.bytes.fetch_add(bytes, Ordering::Relaxed);
-        account.blocks.fetch_add(1, Ordering::Relaxed);
+        account
+            .live
+            .fetch_add(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Relaxed);
     }
 }
 
 /// Takes a block of `bytes` off `account`, which it was charged to.
 #[inline]
 pub(crate) fn discharge(account: u32, bytes: usize) {
+    // A free comes after its allocation in the account's order of changes (the pointer
+    // was handed over), so the bytes below never borrow from the blocks above.
     if let Some(account) = TABLE.get(account as usize) {
-        account.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        account.blocks.fetch_sub(1, Ordering::Relaxed);
+        account
+            .live
+            .fetch_sub(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Release);
     }
 }
 
@@ -152,9 +168,10 @@ pub(crate) fn discharge(account: u32, bytes: usize) {
 #[inline]
 pub(crate) fn resize(account: u32, old: usize, new: usize) {
     if let Some(account) = TABLE.get(account as usize) {
+        // Modulo 2^64, a shrink takes bytes this block holds: no borrow from the blocks.
         account
-            .bytes
-            .fetch_add(new.wrapping_sub(old), Ordering::Relaxed);
+            .live
+            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
     }
 }
 
@@ -284,7 +301,7 @@ fn open_under(name: &str, check: u32) -> u32 {
             let state = State::unpack(word);
             let reusable = match state.phase {
                 Phase::Free => true,
-                Phase::Ended => account.blocks.load(Ordering::Acquire) == 0,
+                Phase::Ended => account.read().1 == 0,
                 Phase::Running => false,
             };
             if reusable
@@ -353,13 +370,8 @@ pub(crate) fn by_name() -> Vec<NameFigures> {
             ..NameFigures::default()
         })
         .collect();
-    let read = |account: &Account| {
-        let bytes = account.bytes.load(Ordering::Relaxed) as isize;
-        let blocks = account.blocks.load(Ordering::Relaxed) as isize;
-        (bytes.max(0) as u64, blocks.max(0) as u64)
-    };
     for (at, account) in TABLE.iter().enumerate() {
-        let (bytes, blocks) = read(account);
+        let (bytes, blocks) = account.read();
         let (name, retained, instance) = if at < STRIPES {
             (UNSCOPED_NAME, false, false)
         } else if at == OWN as usize {
@@ -401,8 +413,9 @@ pub(crate) fn held_by_check(check: u32) -> (u64, u64) {
     for account in &TABLE[INSTANCE_BASE..] {
         let state = State::unpack(account.state.load(Ordering::Acquire));
         if state.phase != Phase::Free && state.check == check {
-            held.0 += (account.bytes.load(Ordering::Relaxed) as isize).max(0) as u64;
-            held.1 += (account.blocks.load(Ordering::Relaxed) as isize).max(0) as u64;
+            let (bytes, blocks) = account.read();
+            held.0 += bytes;
+            held.1 += blocks;
         }
     }
     held
@@ -418,11 +431,8 @@ pub(crate) fn test_account() -> u32 {
 /// The bytes and blocks charged to `account`.
 #[cfg(test)]
 pub(crate) fn figures_of(account: u32) -> (usize, usize) {
-    let account = &TABLE[account as usize];
-    (
-        account.bytes.load(Ordering::Relaxed),
-        account.blocks.load(Ordering::Relaxed),
-    )
+    let (bytes, blocks) = TABLE[account as usize].read();
+    (bytes as usize, blocks as usize)
 }
 
 #[cfg(test)]
