@@ -29,7 +29,10 @@ use crate::mode::ENABLED;
 /// the inner allocator: no trailer, no accounting.
 ///
 /// It sees what goes through Rust's global allocator: memory that a C library gets from
-/// its own `malloc` is not charged to anything.
+/// its own `malloc` is not charged to anything. Past 4096 scope instances holding memory at
+/// once, a new instance shares its name's folded account, counted as retained from the
+/// start; past 512 scope names, names share `(other scopes)`; one account counts up to 256
+/// GiB and 67 million blocks live.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Alloc<A = System> {
     inner: A,
