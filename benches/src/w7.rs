@@ -12,6 +12,9 @@ use criterion::Criterion;
 
 const THREADS: usize = 4;
 
+/// Enters the scope a case runs in, if any, on the thread that calls it.
+type Enter = fn() -> Option<leakguard::ScopeGuard>;
+
 /// Where every round of every allocator's medians goes.
 pub fn rounds_file() -> std::path::PathBuf {
     crate::output_dir().join("w7-rounds.tsv")
@@ -27,7 +30,7 @@ fn pair(layout: Layout) {
     }
 }
 
-fn pairs_on_threads(iters: u64, enter: fn() -> Option<leakguard::ScopeGuard>) -> Duration {
+fn pairs_on_threads(iters: u64, enter: Enter) -> Duration {
     let layout = Layout::from_size_align(64, 8).unwrap();
     let barrier = std::sync::Barrier::new(THREADS + 1);
     std::thread::scope(|s| {
@@ -92,10 +95,9 @@ pub fn run(allocator: &str, scoped: bool) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
     let layout = Layout::from_size_align(64, 8).unwrap();
-    let outside: fn() -> Option<leakguard::ScopeGuard> = || None;
-    let inside: fn() -> Option<leakguard::ScopeGuard> = || Some(leakguard::scope("w7"));
-    let mut cases: Vec<(String, fn() -> Option<leakguard::ScopeGuard>)> =
-        vec![(allocator.to_string(), outside)];
+    let outside: Enter = || None;
+    let inside: Enter = || Some(leakguard::scope("w7"));
+    let mut cases: Vec<(String, Enter)> = vec![(allocator.to_string(), outside)];
     if scoped {
         cases.push((format!("{allocator} in a scope"), inside));
     }
