@@ -86,13 +86,20 @@ thread_local! {
 }
 
 /// The lifecycle of an instance account, packed into its `state`: the phase in bits 0-1,
-/// the name index in bits 2-17, the test check's tag in bits 32-63.
+/// the name index in bits 2-11, how many instances have had the account in bits 12-31
+/// (so that an open that read an ended state cannot take the account from the instance
+/// that reused it since and ended in turn, with the same name: ThreadSanitizer's scheduling
+/// found that), the test check's tag in bits 32-63.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct State {
     phase: Phase,
     name: u32,
+    generation: u32,
     check: u32,
 }
+
+const NAME_MASK: u64 = 0x3ff;
+const GENERATION_MASK: u64 = 0xf_ffff;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -103,7 +110,10 @@ enum Phase {
 
 impl State {
     fn pack(self) -> u64 {
-        self.phase as u64 | (u64::from(self.name) & 0xffff) << 2 | u64::from(self.check) << 32
+        self.phase as u64
+            | (u64::from(self.name) & NAME_MASK) << 2
+            | (u64::from(self.generation) & GENERATION_MASK) << 12
+            | u64::from(self.check) << 32
     }
 
     fn unpack(word: u64) -> Self {
@@ -114,7 +124,8 @@ impl State {
         };
         Self {
             phase,
-            name: ((word >> 2) & 0xffff) as u32,
+            name: ((word >> 2) & NAME_MASK) as u32,
+            generation: ((word >> 12) & GENERATION_MASK) as u32,
             check: (word >> 32) as u32,
         }
     }
@@ -286,12 +297,6 @@ fn open_under(name: &str, check: u32) -> u32 {
         return 0;
     }
     let name = name_index(name);
-    let running = State {
-        phase: Phase::Running,
-        name,
-        check,
-    }
-    .pack();
     if SKIP_SEARCH.load(Ordering::Relaxed) == 0 {
         let start = CURSOR.load(Ordering::Relaxed);
         for step in 0..INSTANCES {
@@ -304,6 +309,13 @@ fn open_under(name: &str, check: u32) -> u32 {
                 Phase::Ended => account.read().1 == 0,
                 Phase::Running => false,
             };
+            let running = State {
+                phase: Phase::Running,
+                name,
+                generation: state.generation.wrapping_add(1),
+                check,
+            }
+            .pack();
             if reusable
                 && account
                     .state
@@ -444,6 +456,7 @@ mod tests {
         let s = State {
             phase: Phase::Ended,
             name: 511,
+            generation: 0xf_ffff,
             check: u32::MAX,
         };
         assert_eq!(State::unpack(s.pack()), s);
