@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
+use crate::accounts;
 use crate::budget::Crossing;
 use crate::meta::FieldMeta;
 use crate::registry::{Site, Slot};
+use crate::scope;
 use crate::sync::{self, lock};
 
 /// Checks running in the process; while any is, figures are published exactly.
@@ -117,18 +119,36 @@ pub(crate) fn record_change(tag: u32, slot: &Slot, before: (usize, usize), after
     change.bytes = change.bytes.wrapping_add(delta(after.1, before.1));
 }
 
+/// A check as a thread or a future enters it: its tag, and its heap account (0 without
+/// [`Alloc`](crate::Alloc)), which what the thread allocates outside any scope is charged
+/// to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Check {
+    pub(crate) tag: u32,
+    pub(crate) account: u32,
+}
+
+impl Check {
+    /// The check current on this thread, for a task that joins it.
+    pub(crate) fn current() -> Self {
+        let tag = current();
+        let account = if tag == 0 { 0 } else { accounts::base() };
+        Check { tag, account }
+    }
+}
+
 /// A running check: its tag is current on this thread until it is dropped.
 pub(crate) struct CheckGuard {
-    pub(crate) tag: u32,
-    outer: u32,
+    pub(crate) check: Check,
+    outer: Option<Check>,
 }
 
 impl CheckGuard {
     /// A check current on this thread until dropped.
     pub(crate) fn start() -> Self {
-        let mut check = Self::detached();
-        check.outer = enter(check.tag);
-        check
+        let mut guard = Self::detached();
+        guard.outer = Some(enter(guard.check));
+        guard
     }
 
     /// A check current on no thread: what a future enters on each poll, for an
@@ -136,9 +156,14 @@ impl CheckGuard {
     pub(crate) fn detached() -> Self {
         let tag = NEXT_TAG.fetch_add(1, Relaxed).max(1);
         ACTIVE.fetch_add(1, Relaxed);
+        let account = if crate::mode::ENABLED {
+            accounts::open_check("test check", tag)
+        } else {
+            0
+        };
         CheckGuard {
-            tag,
-            outer: NOT_ENTERED,
+            check: Check { tag, account },
+            outer: None,
         }
     }
 
@@ -146,43 +171,51 @@ impl CheckGuard {
     pub(crate) fn changes(&self) -> HashMap<u64, Change> {
         lock(&CHANGES)
             .as_ref()
-            .and_then(|map| map.get(&self.tag).cloned())
+            .and_then(|map| map.get(&self.check.tag).cloned())
             .unwrap_or_default()
+    }
+
+    /// The bytes and blocks allocated under this check, on any thread, and still live.
+    pub(crate) fn heap_held(&self) -> (u64, u64) {
+        accounts::held_by_check(self.check.tag)
     }
 
     /// Takes the crossings recorded under this check.
     pub(crate) fn crossings(&self) -> Vec<Recorded> {
         lock(&CROSSINGS)
             .as_mut()
-            .and_then(|map| map.remove(&self.tag))
+            .and_then(|map| map.remove(&self.check.tag))
             .unwrap_or_default()
     }
 }
 
-/// `outer` of a check that is current on no thread.
-const NOT_ENTERED: u32 = u32::MAX;
-
-/// Makes check `tag` current on this thread; returns the one it replaces, for [`leave`].
-pub(crate) fn enter(tag: u32) -> u32 {
-    CURRENT.try_with(|c| c.replace(tag)).unwrap_or(0)
+/// Makes `check` current on this thread; returns the one it replaces, for [`leave`].
+pub(crate) fn enter(check: Check) -> Check {
+    let tag = CURRENT.try_with(|c| c.replace(check.tag)).unwrap_or(0);
+    let account = accounts::set_base(check.account);
+    scope::refresh_account();
+    Check { tag, account }
 }
 
 /// Makes `outer` current again on this thread, after [`enter`].
-pub(crate) fn leave(outer: u32) {
-    let _ = CURRENT.try_with(|c| c.set(outer));
+pub(crate) fn leave(outer: Check) {
+    let _ = CURRENT.try_with(|c| c.set(outer.tag));
+    accounts::set_base(outer.account);
+    scope::refresh_account();
 }
 
 impl Drop for CheckGuard {
     fn drop(&mut self) {
-        if self.outer != NOT_ENTERED {
-            leave(self.outer);
+        if let Some(outer) = self.outer {
+            leave(outer);
         }
+        accounts::end(self.check.account);
         ACTIVE.fetch_sub(1, Relaxed);
         if let Some(map) = lock(&CROSSINGS).as_mut() {
-            map.remove(&self.tag);
+            map.remove(&self.check.tag);
         }
         if let Some(map) = lock(&CHANGES).as_mut() {
-            map.remove(&self.tag);
+            map.remove(&self.check.tag);
         }
     }
 }

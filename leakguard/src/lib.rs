@@ -142,6 +142,9 @@ mod mode;
 mod sync;
 mod units;
 
+mod accounts;
+mod allocator;
+
 mod settings;
 
 mod heap_size;
@@ -172,6 +175,7 @@ mod tracked;
 mod layer;
 pub mod testing;
 
+pub use allocator::Alloc;
 pub use budget::Budget;
 pub use cache::{
     CacheStats, DefaultHashBuilder, MAX_ENTRIES, ScopedCache, ScopedCacheBuilder, ScopedRing,
@@ -181,7 +185,7 @@ pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
 pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
-pub use report::{GroupDiff, GroupReport, Report, ReportDiff, SiteReport, report};
+pub use report::{GroupDiff, GroupReport, Report, ReportDiff, ScopeHeap, SiteReport, report};
 pub use scope::{ScopeGuard, scope};
 pub use task::{LeakScoped, ScopeExt, with_current_leak_scope};
 pub use tracked::{

@@ -134,6 +134,16 @@ pub(crate) struct FieldKey {
     defined_at: (&'static str, u32, u32),
 }
 
+impl FieldKey {
+    /// The key of what is not a field: the heap accounts of [`Alloc`](crate::Alloc), for
+    /// the fingerprints of their findings.
+    pub(crate) const HEAP: FieldKey = FieldKey {
+        name: "heap",
+        module: "leakguard",
+        defined_at: ("", 0, 0),
+    };
+}
+
 impl FieldMeta {
     pub(crate) fn key(&self) -> FieldKey {
         FieldKey {

@@ -26,6 +26,7 @@ use std::sync::atomic::{
     AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
 };
 
+use crate::accounts::Own;
 use crate::meta::FieldMeta;
 use crate::site::SiteCell;
 pub(crate) use crate::site::{Origin, Site};
@@ -290,6 +291,7 @@ fn slot_at(index: usize) -> Option<&'static Slot> {
 
 /// Hands out never-used slots, allocating their chunk the first time.
 fn fresh(count: usize) -> Vec<&'static Slot> {
+    let _own = Own::start();
     let start = REGISTRY.high_water.fetch_add(count, Relaxed);
     let end = (start + count).min(CHUNK * CHUNKS);
     let mut slots = Vec::with_capacity(end.saturating_sub(start));
@@ -318,6 +320,7 @@ fn fresh(count: usize) -> Vec<&'static Slot> {
 /// grows as slots come and go: the registry's memory then follows from its chunks alone.
 #[cold]
 fn reserve_free(chunks: usize) {
+    let _own = Own::start();
     let mut free = lock(&REGISTRY.free);
     let missing = (chunks * CHUNK).saturating_sub(free.len());
     free.reserve_exact(missing);
@@ -360,6 +363,7 @@ fn take_free() -> Option<&'static Slot> {
 
 #[cold]
 fn refill(local: &mut Vec<&'static Slot>) {
+    let _own = Own::start();
     {
         let mut shared = lock(&REGISTRY.free);
         let at = shared.len().saturating_sub(BATCH);
@@ -378,6 +382,10 @@ fn give_back(slot: &'static Slot) {
         let Ok(mut local) = local.try_borrow_mut() else {
             return false;
         };
+        if local.0.len() == local.0.capacity() {
+            let _own = Own::start();
+            local.0.reserve(2 * BATCH + 1);
+        }
         local.0.push(slot);
         if local.0.len() > 2 * BATCH {
             spill(&mut local.0);
@@ -391,6 +399,7 @@ fn give_back(slot: &'static Slot) {
 
 #[cold]
 fn spill(local: &mut Vec<&'static Slot>) {
+    let _own = Own::start();
     let at = local.len() - BATCH;
     lock(&REGISTRY.free).extend(local.drain(at..));
 }

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::accounts::{self, Own};
 use crate::clock::{Nanos, monotonic_now};
 use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
@@ -41,6 +42,8 @@ pub(crate) struct ScopeInfo {
     /// The subscriber current where it began: what its collections outlive it for is told
     /// to that one, not to every subscriber of the process.
     pub(crate) recipient: Recipient,
+    /// Its heap account, with [`Alloc`](crate::Alloc) installed; 0 without.
+    pub(crate) account: u32,
 }
 
 impl ScopeInfo {
@@ -58,6 +61,11 @@ impl ScopeInfo {
     pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
+        let account = if crate::mode::ENABLED {
+            accounts::open(&name)
+        } else {
+            0
+        };
         Arc::new(Self {
             id: NEXT.fetch_add(1, Relaxed),
             name,
@@ -66,7 +74,19 @@ impl ScopeInfo {
             holds: AtomicUsize::new(1),
             name_hash,
             recipient,
+            account,
         })
+    }
+}
+
+impl Drop for ScopeInfo {
+    /// A scope dropped without ending (a span whose close was never seen) ends its account.
+    /// One that ended did so in [`end`]: its account may belong to another instance by now,
+    /// which ending it again would cut short (ThreadSanitizer's scheduling found that).
+    fn drop(&mut self) {
+        if self.ended.load(SeqCst) == 0 {
+            accounts::end(self.account);
+        }
     }
 }
 
@@ -216,9 +236,10 @@ pub(crate) fn leave(scope: &ScopeInfo) {
     remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
 }
 
-/// A span was entered: it is the innermost scope until exited.
-pub(crate) fn enter_span(span: u64) {
-    with_stack(|stack| stack.push(Entered::Span { span, scope: None }));
+/// A span was entered: it is the innermost scope until exited. `scope` is its scope when
+/// already made (as it is for the heap accounts), else it is made on first use.
+pub(crate) fn enter_span(span: u64, scope: Option<Arc<ScopeInfo>>) {
+    with_stack(|stack| stack.push(Entered::Span { span, scope }));
 }
 
 /// A span was exited.
@@ -226,17 +247,41 @@ pub(crate) fn exit_span(span: u64) {
     remove_innermost(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
 }
 
-/// Runs `f` on this thread's stack of scopes; does nothing while the stack is unavailable
-/// (the thread is being torn down, or the stack is borrowed further up).
+/// Runs `f` on this thread's stack of scopes, then makes the innermost scope's heap
+/// account current; does nothing while the stack is unavailable (the thread is being torn
+/// down, or the stack is borrowed further up). The stack's own memory is leakguard's.
 fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
     if !ENTERED_ANYWHERE.load(Relaxed) {
         ENTERED_ANYWHERE.store(true, Relaxed);
     }
     let _ = STACK.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            f(&mut stack);
+            {
+                let _own = Own::start();
+                f(&mut stack);
+            }
+            accounts::set_current(innermost_account(&stack));
         }
     });
+}
+
+/// The heap account of the innermost scope of `stack`, 0 for none.
+fn innermost_account(stack: &[Entered]) -> u32 {
+    match stack.last() {
+        Some(
+            Entered::Explicit(scope)
+            | Entered::Span {
+                scope: Some(scope), ..
+            },
+        ) => scope.account,
+        _ => 0,
+    }
+}
+
+/// Makes the innermost scope's heap account current again, after the base account (a test
+/// check's) changed.
+pub(crate) fn refresh_account() {
+    with_stack(|_| {});
 }
 
 /// Removes the innermost entry of this thread's stack that `is` picks out.
@@ -334,6 +379,7 @@ pub(crate) fn poison() {
 /// their check could find nothing. The queue is bounded by the scopes live collections
 /// belong to.
 fn queue(due: Due) {
+    let _own = Own::start();
     let mut pending = pending();
     pending.due.push(due);
     if pending.due.len() >= pending.prune_at {
@@ -345,6 +391,7 @@ fn queue(due: Due) {
 /// A scope ended: if a collection of it lives, it is due for its check once the grace
 /// period is over.
 pub(crate) fn end(scope: &Arc<ScopeInfo>) {
+    accounts::end(scope.account);
     let now = monotonic_now();
     scope.ended.store(now.max(1), SeqCst);
     if scope.live.load(SeqCst) > 0 {
@@ -392,6 +439,7 @@ const MAX_NAMES: usize = 4096;
 
 /// Notes the name of a scope that collections outlived.
 pub(crate) fn remember_outlived(scope: &ScopeInfo) {
+    let _own = Own::start();
     let mut names = lock(&OUTLIVED_NAMES);
     let names = names.get_or_insert_with(HashMap::new);
     if names.len() < MAX_NAMES || names.contains_key(&scope.name_hash) {

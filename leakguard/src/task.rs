@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::harness;
+use crate::harness::{self, Check};
 use crate::scope::{self, ScopeInfo};
 
 /// Scopes for futures: [`leak_scope`](ScopeExt::leak_scope) makes a future a scope of its
@@ -42,7 +42,7 @@ pub trait ScopeExt: Future + Sized {
             future: self,
             carried: Carried {
                 scope: Some(ScopeInfo::here(name.into())),
-                check: 0,
+                check: Check::default(),
             },
         }
     }
@@ -117,8 +117,8 @@ where
 struct Carried {
     /// The scope, if any.
     scope: Option<Arc<ScopeInfo>>,
-    /// The test check, 0 for none.
-    check: u32,
+    /// The test check it belongs to; tag 0 for none.
+    check: Check,
 }
 
 impl Carried {
@@ -127,7 +127,7 @@ impl Carried {
         if !crate::mode::ENABLED {
             return Carried {
                 scope: None,
-                check: 0,
+                check: Check::default(),
             };
         }
         let scope = scope::current();
@@ -136,7 +136,7 @@ impl Carried {
         }
         Carried {
             scope,
-            check: harness::current(),
+            check: Check::current(),
         }
     }
 
@@ -157,7 +157,7 @@ impl Drop for Carried {
 
 impl<F> LeakScoped<F> {
     /// A future polled under the test check `check`.
-    pub(crate) fn checked(future: F, check: u32) -> Self {
+    pub(crate) fn checked(future: F, check: Check) -> Self {
         LeakScoped {
             future,
             carried: Carried { scope: None, check },
@@ -190,26 +190,26 @@ impl<F: Future> Future for LeakScoped<F> {
 /// poll panics.
 struct Entered<'a> {
     scope: Option<&'a Arc<ScopeInfo>>,
-    outer_check: Option<u32>,
+    outer_check: Option<Check>,
 }
 
 impl<'a> Entered<'a> {
-    fn new(scope: Option<&'a Arc<ScopeInfo>>, check: u32) -> Self {
+    fn new(scope: Option<&'a Arc<ScopeInfo>>, check: Check) -> Self {
+        let outer_check = (check.tag != 0).then(|| harness::enter(check));
         if let Some(scope) = scope {
             scope::enter(scope);
         }
-        let outer_check = (check != 0).then(|| harness::enter(check));
         Entered { scope, outer_check }
     }
 }
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        if let Some(outer) = self.outer_check {
-            harness::leave(outer);
-        }
         if let Some(scope) = self.scope {
             scope::leave(scope);
+        }
+        if let Some(outer) = self.outer_check {
+            harness::leave(outer);
         }
     }
 }
@@ -218,7 +218,7 @@ impl<F> fmt::Debug for LeakScoped<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LeakScoped")
             .field("scope", &self.scope_name())
-            .field("check", &self.carried.check)
+            .field("check", &self.carried.check.tag)
             .finish_non_exhaustive()
     }
 }

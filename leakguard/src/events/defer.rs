@@ -90,6 +90,7 @@ pub(crate) fn global_seen() -> bool {
 /// emitted: at the thread's next leakguard event outside a callback, or by the delivery
 /// thread, whichever comes first.
 pub(crate) fn defer(finding: Finding, to: Recipient) {
+    let _own = crate::accounts::Own::start();
     let thread = thread::current().id();
     {
         let mut queue = lock(&QUEUE);

@@ -43,6 +43,8 @@ pub(crate) enum Finding {
     Outlived(Outlived),
     /// A collection that grew at every sample of a run.
     SuspectedLeak(Suspect),
+    /// A scope name whose ended instances hold more heap at every sample of a run.
+    Retained(Retained),
     /// The periodic report.
     Report(Report),
     /// A scoped collection created outside any scope, and why that is likely: said once
@@ -102,6 +104,16 @@ pub(crate) struct Suspect {
     pub(crate) bytes_per_sec: f64,
 }
 
+/// A scope name whose ended instances hold more of the heap at every sample of a run.
+#[derive(Clone)]
+pub(crate) struct Retained {
+    pub(crate) scope: Cow<'static, str>,
+    pub(crate) bytes: usize,
+    pub(crate) instances: usize,
+    pub(crate) samples: u32,
+    pub(crate) bytes_per_sec: f64,
+}
+
 /// What an event is about: its kind and what distinguishes one leak from another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint {
@@ -122,6 +134,7 @@ pub(crate) enum Kind {
     Outlived,
     SuspectedLeak,
     HoardedCapacity,
+    Retained,
 }
 
 /// Most bytes of a scope's name a fingerprint keeps.
@@ -166,6 +179,7 @@ impl Finding {
             Finding::HoardedCapacity { .. } => "hoarded_capacity",
             Finding::Outlived(_) => "outlived",
             Finding::SuspectedLeak(_) => "suspected_leak",
+            Finding::Retained(_) => "retained",
             Finding::NoScope(..) => "no_scope",
             Finding::Report(_) => return None,
         })
@@ -222,6 +236,16 @@ impl Finding {
                 1,
                 0,
             ),
+            Finding::Retained(retained) => {
+                let fingerprint = Fingerprint {
+                    kind: Kind::Retained,
+                    field: FieldKey::HEAP,
+                    collection: "heap",
+                    site: Site::default(),
+                    detail: Detail::scope(&retained.scope),
+                };
+                return Some((fingerprint, 1, 0));
+            }
             Finding::Report(_) | Finding::NoScope(..) => return None,
         };
         let fingerprint = Fingerprint {

@@ -148,6 +148,9 @@ pub(super) fn emit(event: &Event<'_>) {
                 ),
                 (detail, None) => {
                     let what = match detail {
+                        Detail::Scope(scope) if fingerprint.kind == Kind::Retained => {
+                            format!("retained by ended instances of `{scope}` kept growing")
+                        }
                         Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
                         Detail::Budget { limit, .. } => {
                             format!("went over its {} budget", limit.name())
@@ -322,6 +325,26 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 suspect.len,
                 ByteSize(suspect.bytes),
                 suspect.site.phrase(),
+                Tally::one(verdict),
+            );
+        }
+        Finding::Retained(retained) => {
+            tracing::warn!(
+                target: "leakguard",
+                kind = "retained",
+                scope = %retained.scope,
+                bytes = retained.bytes,
+                instances = retained.instances,
+                samples = retained.samples,
+                bytes_per_sec = retained.bytes_per_sec,
+                total = verdict.total,
+                suppressed = verdict.suppressed,
+                "scope `{}` retains {} in {} ended instances, more on each of the last {} samples, {}/s{}",
+                retained.scope,
+                ByteSize(retained.bytes),
+                retained.instances,
+                retained.samples,
+                SignedBytes(retained.bytes_per_sec),
                 Tally::one(verdict),
             );
         }

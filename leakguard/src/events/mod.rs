@@ -26,9 +26,10 @@ use tracing::Dispatch;
 use tracing::dispatcher;
 
 pub(crate) use defer::{arm, poison as poison_deferred};
-pub(crate) use finding::{Finding, Fingerprint, Hoard, Outlived, Suspect};
+pub(crate) use finding::{Finding, Fingerprint, Hoard, Outlived, Retained, Suspect};
 pub(crate) use rate::{Rates, Verdict};
 
+use crate::accounts::Own;
 use crate::harness;
 use crate::recipient::Recipient;
 
@@ -48,6 +49,7 @@ pub(crate) enum Event<'a> {
 /// Records `finding` for the test check its collection was made under: once, whatever
 /// subscribers receive it.
 pub(crate) fn record(finding: &Finding) {
+    let _own = Own::start();
     if let Some(kind) = finding.kind_name() {
         crate::publish::event(kind);
     }
@@ -176,6 +178,9 @@ fn rates(dispatch: &Dispatch) -> Option<&Rates> {
 
 /// Emits `findings` and the due summaries to `dispatch`, which is this thread's subscriber.
 fn deliver_to(dispatch: &Dispatch, findings: &[Finding]) {
+    // The rate tables, and what a subscriber keeps of leakguard's events, are leakguard's
+    // memory, not that of the scope or test check the event was raised in.
+    let _own = Own::start();
     let rates = rates(dispatch);
     for finding in findings {
         let verdict = match (rates, finding.fingerprint()) {

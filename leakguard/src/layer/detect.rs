@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::accounts::{self, Own};
 use crate::clock::{Nanos, monotonic_now};
-use crate::events::{self, Finding, Outlived, Suspect};
+use crate::events::{self, Finding, Outlived, Retained, Suspect};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_SUSPECTED, Site};
 use crate::report::report;
@@ -23,6 +24,7 @@ pub(super) fn checks(due: Vec<Due>, now: Nanos, sample: bool) -> Vec<Finding> {
         .collect();
     if sample {
         found.extend(sample_growth(now).into_iter().map(Finding::SuspectedLeak));
+        found.extend(sample_retained(now).into_iter().map(Finding::Retained));
     }
     found.iter().for_each(events::record);
     found
@@ -165,4 +167,71 @@ fn sample_growth(now: Nanos) -> Vec<Suspect> {
         }
     });
     suspects
+}
+
+/// What the samples of one scope name's retained heap have shown so far.
+#[derive(Clone, Copy, Default)]
+struct Trend {
+    bytes: u64,
+    instances: u64,
+    streak: u32,
+    first_at: Nanos,
+    first_bytes: u64,
+    at: Nanos,
+    reported: bool,
+}
+
+/// One per scope name the heap accounts know, by the index of the name: bounded by
+/// [`accounts::NAMES`].
+static TRENDS: std::sync::Mutex<Vec<Trend>> = std::sync::Mutex::new(Vec::new());
+
+/// Reads the heap accounts; returns the scope names whose ended instances held more at
+/// each of the last `growth_samples` samples. A sample counts as growth when both the
+/// retained bytes rose by more than 1% (as a collection's bytes must) and more ended
+/// instances hold memory: a bounded cache that requests fill replaces what it evicts, so
+/// once full, neither keeps rising.
+fn sample_retained(now: Nanos) -> Vec<Retained> {
+    if !accounts::installed() {
+        return Vec::new();
+    }
+    let needed = SETTINGS.growth_samples();
+    let figures = accounts::by_name();
+    let _own = Own::start();
+    let mut trends = crate::sync::lock(&TRENDS);
+    if trends.len() < figures.len() {
+        trends.resize(figures.len(), Trend::default());
+    }
+    let mut found = Vec::new();
+    for (index, (name, trend)) in figures.into_iter().zip(trends.iter_mut()).enumerate() {
+        let (bytes, instances) = (name.retained_bytes, name.retained_instances);
+        let last = *trend;
+        trend.bytes = bytes;
+        trend.instances = instances;
+        trend.at = now;
+        let grew =
+            bytes > last.bytes.saturating_add(last.bytes / 100) && instances > last.instances;
+        // A name's first sample is where its trend starts, not growth.
+        if !grew || last.at == 0 || index < accounts::FIRST_SCOPE_NAME as usize {
+            trend.streak = 0;
+            trend.reported = false;
+            continue;
+        }
+        trend.streak += 1;
+        if trend.streak == 1 {
+            trend.first_at = last.at;
+            trend.first_bytes = last.bytes;
+        }
+        if trend.streak >= needed && !trend.reported {
+            trend.reported = true;
+            let secs = (now.saturating_sub(trend.first_at) as f64 / 1e9).max(1e-9);
+            found.push(Retained {
+                scope: name.name,
+                bytes: bytes as usize,
+                instances: instances as usize,
+                samples: trend.streak,
+                bytes_per_sec: (bytes as f64 - trend.first_bytes as f64) / secs,
+            });
+        }
+    }
+    found
 }

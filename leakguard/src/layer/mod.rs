@@ -15,11 +15,12 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::accounts;
 use crate::clock::monotonic_now;
 use crate::error::ConfigError;
 use crate::events::{self, LayerRecipient, Rates};
 use crate::recipient::Recipient;
-use crate::scope::{self, SpanScope};
+use crate::scope::{self, ScopeInfo, SpanScope};
 use crate::settings::{self, SETTINGS};
 
 pub(crate) use detect::sample_tick;
@@ -263,8 +264,23 @@ where
         events::saw_subscriber(&self.subscriber);
     }
 
-    fn on_enter(&self, id: &span::Id, _: Context<'_, S>) {
-        scope::enter_span(id.into_u64());
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        // With the heap accounts, the span's scope is made now, so that what is allocated
+        // inside it is charged to it from the first byte.
+        let scope = accounts::installed()
+            .then(|| ctx.span(id))
+            .flatten()
+            .map(|span| {
+                let mut extensions = span.extensions_mut();
+                if let Some(SpanScope(scope)) = extensions.get_mut::<SpanScope>() {
+                    return scope.clone();
+                }
+                let recipient = tracing::dispatcher::get_default(Recipient::of);
+                let scope = ScopeInfo::new(std::borrow::Cow::Borrowed(span.name()), recipient);
+                extensions.insert(SpanScope(scope.clone()));
+                scope
+            });
+        scope::enter_span(id.into_u64(), scope);
     }
 
     fn on_exit(&self, id: &span::Id, _: Context<'_, S>) {

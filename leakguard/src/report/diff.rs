@@ -199,6 +199,7 @@ mod tests {
         Report {
             groups,
             registry_bytes: 0,
+            heap: Vec::new(),
             taken_at: std::time::SystemTime::UNIX_EPOCH,
             at,
         }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use crate::accounts::Own;
 use crate::budget::Budget;
 use crate::clock::{Nanos, monotonic_now};
 use crate::meta::FieldKey;
@@ -17,11 +18,13 @@ mod diff;
 #[cfg(feature = "inferno")]
 mod flamegraph;
 mod folded;
+mod heap;
 mod page;
 mod pprof;
 mod table;
 
 pub use diff::{GroupDiff, ReportDiff};
+pub use heap::ScopeHeap;
 
 /// What is holding memory: every live tracked collection, grouped by `Type.field`.
 ///
@@ -53,6 +56,9 @@ pub struct Report {
     pub groups: Vec<GroupReport>,
     /// Heap bytes held by leakguard's own registry.
     pub registry_bytes: usize,
+    /// The whole heap by scope name, the most live bytes first, with
+    /// [`Alloc`](crate::Alloc) installed; empty without.
+    pub heap: Vec<ScopeHeap>,
     /// When the snapshot was taken.
     pub taken_at: SystemTime,
     /// The same moment on the monotonic clock, for rates between two reports.
@@ -66,6 +72,7 @@ impl Default for Report {
         Self {
             groups: Vec::new(),
             registry_bytes: 0,
+            heap: Vec::new(),
             taken_at: SystemTime::now(),
             at: monotonic_now(),
         }
@@ -164,6 +171,12 @@ impl Report {
     /// The group of `Type.field`, if any collection of it is live.
     pub fn group(&self, collection: &str) -> Option<&GroupReport> {
         self.groups.iter().find(|g| g.collection == collection)
+    }
+
+    /// The heap figures of scope name `name` (`"unscoped"` for what was allocated outside
+    /// any scope), with [`Alloc`](crate::Alloc) installed.
+    pub fn scope(&self, name: &str) -> Option<&ScopeHeap> {
+        self.heap.iter().find(|s| s.name == name)
     }
 
     /// Heap bytes across every live tracked collection, each byte once.
@@ -302,6 +315,8 @@ fn snapshot(sample: bool) -> Report {
     }
 
     let now = monotonic_now();
+    // The history is leakguard's, not that of the scope or test check that asked.
+    let own = Own::start();
     let mut history = history();
     let history = history.get_or_insert_with(HashMap::new);
     for (key, group) in &mut groups {
@@ -343,12 +358,14 @@ fn snapshot(sample: bool) -> Report {
     }
     // Groups with no live collection left are forgotten, so the history stays bounded.
     history.retain(|key, _| groups.contains_key(key));
+    drop(own);
 
     let mut groups: Vec<GroupReport> = groups.into_values().collect();
     groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.collection.cmp(b.collection)));
     Report {
         groups,
         registry_bytes: registry::memory(),
+        heap: heap::by_scope(),
         taken_at,
         at: now,
     }

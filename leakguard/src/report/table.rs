@@ -82,6 +82,7 @@ impl fmt::Display for Report {
             )?;
         }
         // Ends its last line, so that `print!("{report}")` leaves the next output its own.
-        writeln!(f, "; registry {}", ByteSize(self.registry_bytes))
+        writeln!(f, "; registry {}", ByteSize(self.registry_bytes))?;
+        super::heap::write_section(self, f)
     }
 }

@@ -1,0 +1,469 @@
+//! The heap accounts of [`Alloc`](crate::Alloc): a fixed table of counters, one per leak
+//! scope instance holding memory, that the allocator charges every block to.
+//!
+//! The allocation path touches only this module's statics and one const thread-local: the
+//! current account is a `Cell<u32>`, and charging a block is two relaxed adds to its
+//! account, with no lock, no map and nothing allocated (saluki's memory-accounting
+//! allocator; rerun's re_memory for the const thread-local). Everything that names,
+//! opens, ends or reads accounts runs outside the allocator, in ordinary code.
+//!
+//! The table is fixed, so leakguard's own memory does not grow with the number of scope
+//! instances: [`INSTANCES`] accounts for instances, reused once an instance has ended and
+//! freed all it allocated. Past the table, a new instance shares its name's *folded*
+//! account, which counts as held by ended instances (retained) from the start, and as one
+//! instance. Names past [`NAMES`] share one, `(other scopes)`.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::sync::lock;
+
+/// Scope instances with an account of their own at once.
+pub(crate) const INSTANCES: usize = 4096;
+/// Scope names told apart; more share the last name, `(other scopes)`.
+pub(crate) const NAMES: usize = 512;
+/// Accounts unscoped memory is spread over, so that threads outside any scope do not all
+/// add to one cache line.
+const STRIPES: usize = 16;
+
+/// The account of leakguard's own memory: its tables, names and pending events.
+pub(crate) const OWN: u32 = STRIPES as u32;
+const FOLDED_BASE: usize = STRIPES + 1;
+const INSTANCE_BASE: usize = FOLDED_BASE + NAMES;
+const TOTAL: usize = INSTANCE_BASE + INSTANCES;
+
+/// The name index of unscoped memory and of leakguard's own.
+const UNSCOPED_NAME: u32 = 0;
+const OWN_NAME: u32 = 1;
+/// The first index of a scope's name.
+pub(crate) const FIRST_SCOPE_NAME: u32 = 2;
+
+/// One account; a cache line of its own, so that instances on different threads do not
+/// contend.
+#[repr(align(64))]
+struct Account {
+    /// Live blocks above [`BYTES_BITS`], live bytes below: one atomic add charges a block
+    /// (an atomic read-modify-write costs 10-25 ns on a loaded machine, W7).
+    live: AtomicU64,
+    /// [`State`], packed.
+    state: AtomicU64,
+}
+
+/// The bits of [`Account::live`] that count bytes: up to 256 GiB live in one account, and
+/// up to 2^26 (67 million) live blocks.
+const BYTES_BITS: u32 = 38;
+const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+const ONE_BLOCK: u64 = 1 << BYTES_BITS;
+
+impl Account {
+    const fn new() -> Self {
+        Self {
+            live: AtomicU64::new(0),
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// Live bytes and blocks.
+    fn read(&self) -> (u64, u64) {
+        let live = self.live.load(Ordering::Acquire);
+        (live & BYTES_MASK, live >> BYTES_BITS)
+    }
+}
+
+static TABLE: [Account; TOTAL] = [const { Account::new() }; TOTAL];
+
+/// Whether an [`Alloc`](crate::Alloc) has charged anything: without one, no scope needs an
+/// account.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The account this thread's allocations go to; 0 for unscoped (a stripe of it).
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// The account that is current when no scope is: a test check's, or 0.
+    static BASE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The lifecycle of an instance account, packed into its `state`: the phase in bits 0-1,
+/// the name index in bits 2-11, how many instances have had the account in bits 12-31
+/// (so that an open that read an ended state cannot take the account from the instance
+/// that reused it since and ended in turn, with the same name: ThreadSanitizer's scheduling
+/// found that), the test check's tag in bits 32-63.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State {
+    phase: Phase,
+    name: u32,
+    generation: u32,
+    check: u32,
+}
+
+const NAME_MASK: u64 = 0x3ff;
+const GENERATION_MASK: u64 = 0xf_ffff;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Free = 0,
+    Running = 1,
+    Ended = 2,
+}
+
+impl State {
+    fn pack(self) -> u64 {
+        self.phase as u64
+            | (u64::from(self.name) & NAME_MASK) << 2
+            | (u64::from(self.generation) & GENERATION_MASK) << 12
+            | u64::from(self.check) << 32
+    }
+
+    fn unpack(word: u64) -> Self {
+        let phase = match word & 3 {
+            1 => Phase::Running,
+            2 => Phase::Ended,
+            _ => Phase::Free,
+        };
+        Self {
+            phase,
+            name: ((word >> 2) & NAME_MASK) as u32,
+            generation: ((word >> 12) & GENERATION_MASK) as u32,
+            check: (word >> 32) as u32,
+        }
+    }
+}
+
+// The allocation path.
+
+/// The account an allocation made now on this thread is charged to.
+#[inline]
+pub(crate) fn current() -> u32 {
+    // A const thread-local without a destructor stays readable while the thread's other
+    // thread-locals are torn down; `unwrap_or` covers platforms where it might not.
+    let account = CURRENT.try_with(Cell::get).unwrap_or(0);
+    if account != 0 {
+        return account;
+    }
+    unscoped_stripe()
+}
+
+/// This thread's stripe of the unscoped account, from the address of its thread-locals.
+#[inline]
+fn unscoped_stripe() -> u32 {
+    let here = CURRENT.with(|c| std::ptr::from_ref(c) as usize);
+    (here.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 4)) as u32
+        % STRIPES as u32
+}
+
+/// Charges a block of `bytes` to `account`.
+#[inline]
+pub(crate) fn charge(account: u32, bytes: usize) {
+    if let Some(account) = TABLE.get(account as usize) {
+        account
+            .live
+            .fetch_add(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Relaxed);
+    }
+}
+
+/// Takes a block of `bytes` off `account`, which it was charged to.
+#[inline]
+pub(crate) fn discharge(account: u32, bytes: usize) {
+    // A free comes after its allocation in the account's order of changes (the pointer
+    // was handed over), so the bytes below never borrow from the blocks above.
+    if let Some(account) = TABLE.get(account as usize) {
+        account
+            .live
+            .fetch_sub(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Release);
+    }
+}
+
+/// A block charged to `account` changed from `old` to `new` bytes (`realloc`).
+#[inline]
+pub(crate) fn resize(account: u32, old: usize, new: usize) {
+    if let Some(account) = TABLE.get(account as usize) {
+        // Modulo 2^64, a shrink takes bytes this block holds: no borrow from the blocks.
+        account
+            .live
+            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
+    }
+}
+
+/// Notes that an allocator charges accounts. Cheap to call on every allocation.
+#[inline]
+pub(crate) fn note_installed() {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether an [`Alloc`](crate::Alloc) is installed and has allocated.
+pub(crate) fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
+// Which account is current: set by scopes and test checks, outside the allocator.
+
+/// Makes `account` current on this thread (0: the base); returns the one it replaces.
+pub(crate) fn set_current(account: u32) -> u32 {
+    let account = if account == 0 { base() } else { account };
+    CURRENT.try_with(|c| c.replace(account)).unwrap_or(0)
+}
+
+/// The account current when no scope is: a running test check's, or 0 for unscoped.
+pub(crate) fn base() -> u32 {
+    BASE.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Makes `account` the base on this thread; returns the one it replaces.
+pub(crate) fn set_base(account: u32) -> u32 {
+    BASE.try_with(|c| c.replace(account)).unwrap_or(0)
+}
+
+/// Charges what this thread allocates to leakguard's own account until dropped.
+pub(crate) struct Own(u32);
+
+impl Own {
+    pub(crate) fn start() -> Self {
+        Own(CURRENT.try_with(|c| c.replace(OWN)).unwrap_or(0))
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.0));
+    }
+}
+
+// Opening and ending accounts.
+
+/// The names accounts are kept under: index 0 unscoped, 1 leakguard, then scope names in
+/// the order first seen, up to [`NAMES`].
+static NAME_TABLE: Mutex<Vec<Cow<'static, str>>> = Mutex::new(Vec::new());
+
+/// Where the search for a free account starts, and how many opens are left to skip the
+/// search after one found the table full.
+static CURSOR: AtomicUsize = AtomicUsize::new(0);
+static SKIP_SEARCH: AtomicU32 = AtomicU32::new(0);
+/// After a full table, the next opens go to folded accounts without searching.
+const SKIP_AFTER_FULL: u32 = 64;
+
+fn name_index(name: &str) -> u32 {
+    let _own = Own::start();
+    let mut names = lock(&NAME_TABLE);
+    if names.is_empty() {
+        names.push(Cow::Borrowed("unscoped"));
+        names.push(Cow::Borrowed("leakguard"));
+    }
+    if let Some(at) = names.iter().skip(2).position(|n| n == name) {
+        return at as u32 + FIRST_SCOPE_NAME;
+    }
+    if names.len() < NAMES - 1 {
+        names.push(Cow::Owned(name.to_owned()));
+        return names.len() as u32 - 1;
+    }
+    if names.len() == NAMES - 1 {
+        names.push(Cow::Borrowed("(other scopes)"));
+    }
+    NAMES as u32 - 1
+}
+
+/// Opens the account of a new scope instance named `name`, under the test check of the
+/// account current on this thread; 0 if no allocator is installed.
+pub(crate) fn open(name: &str) -> u32 {
+    let check = CURRENT.try_with(Cell::get).map_or(0, check_of);
+    open_under(name, check)
+}
+
+/// Opens the account of test check `check`, named `name`; 0 if no allocator is installed.
+pub(crate) fn open_check(name: &str, check: u32) -> u32 {
+    open_under(name, check)
+}
+
+/// The test check of `account`, 0 for none.
+fn check_of(account: u32) -> u32 {
+    if (account as usize) < INSTANCE_BASE {
+        return 0;
+    }
+    TABLE.get(account as usize).map_or(0, |a| {
+        let state = State::unpack(a.state.load(Ordering::Acquire));
+        if state.phase == Phase::Running {
+            state.check
+        } else {
+            0
+        }
+    })
+}
+
+fn open_under(name: &str, check: u32) -> u32 {
+    if !installed() {
+        return 0;
+    }
+    let name = name_index(name);
+    if SKIP_SEARCH.load(Ordering::Relaxed) == 0 {
+        let start = CURSOR.load(Ordering::Relaxed);
+        for step in 0..INSTANCES {
+            let at = (start + step) % INSTANCES;
+            let account = &TABLE[INSTANCE_BASE + at];
+            let word = account.state.load(Ordering::Acquire);
+            let state = State::unpack(word);
+            let reusable = match state.phase {
+                Phase::Free => true,
+                Phase::Ended => account.read().1 == 0,
+                Phase::Running => false,
+            };
+            let running = State {
+                phase: Phase::Running,
+                name,
+                generation: state.generation.wrapping_add(1),
+                check,
+            }
+            .pack();
+            if reusable
+                && account
+                    .state
+                    .compare_exchange(word, running, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                CURSOR.store(at + 1, Ordering::Relaxed);
+                return (INSTANCE_BASE + at) as u32;
+            }
+        }
+        SKIP_SEARCH.store(SKIP_AFTER_FULL, Ordering::Relaxed);
+    } else {
+        let _ =
+            SKIP_SEARCH.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+    (FOLDED_BASE + name as usize) as u32
+}
+
+/// The instance of `account` ended: what it still holds is retained. Idempotent.
+pub(crate) fn end(account: u32) {
+    let at = account as usize;
+    if !(INSTANCE_BASE..TOTAL).contains(&at) {
+        return;
+    }
+    let state = &TABLE[at].state;
+    let _ = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+        let mut s = State::unpack(word);
+        (s.phase == Phase::Running).then(|| {
+            s.phase = Phase::Ended;
+            s.pack()
+        })
+    });
+}
+
+// Reading the figures.
+
+/// What one scope name's instances hold. See [`ScopeHeap`](crate::ScopeHeap).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NameFigures {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) live_bytes: u64,
+    pub(crate) live_blocks: u64,
+    pub(crate) retained_bytes: u64,
+    pub(crate) retained_instances: u64,
+    pub(crate) running_instances: u64,
+}
+
+/// Every account's figures, by name: index 0 is unscoped memory, 1 leakguard's own, then
+/// each scope name that holds or held memory.
+pub(crate) fn by_name() -> Vec<NameFigures> {
+    let names: Vec<Cow<'static, str>> = {
+        let _own = Own::start();
+        let names = lock(&NAME_TABLE);
+        if names.is_empty() {
+            vec![Cow::Borrowed("unscoped"), Cow::Borrowed("leakguard")]
+        } else {
+            names.clone()
+        }
+    };
+    let mut figures: Vec<NameFigures> = names
+        .into_iter()
+        .map(|name| NameFigures {
+            name,
+            ..NameFigures::default()
+        })
+        .collect();
+    for (at, account) in TABLE.iter().enumerate() {
+        let (bytes, blocks) = account.read();
+        let (name, retained, instance) = if at < STRIPES {
+            (UNSCOPED_NAME, false, false)
+        } else if at == OWN as usize {
+            (OWN_NAME, false, false)
+        } else if at < INSTANCE_BASE {
+            let name = (at - FOLDED_BASE) as u32;
+            (name, true, true)
+        } else {
+            let state = State::unpack(account.state.load(Ordering::Acquire));
+            if state.phase == Phase::Free {
+                continue;
+            }
+            if state.phase == Phase::Running {
+                if let Some(f) = figures.get_mut(state.name as usize) {
+                    f.running_instances += 1;
+                }
+            }
+            (state.name, state.phase == Phase::Ended, true)
+        };
+        let Some(f) = figures.get_mut(name as usize) else {
+            continue;
+        };
+        f.live_bytes += bytes;
+        f.live_blocks += blocks;
+        if retained && instance && bytes > 0 {
+            f.retained_bytes += bytes;
+            f.retained_instances += 1;
+        }
+    }
+    figures
+}
+
+/// What the accounts of test check `check` hold: bytes and blocks.
+pub(crate) fn held_by_check(check: u32) -> (u64, u64) {
+    let mut held = (0, 0);
+    if check == 0 {
+        return held;
+    }
+    for account in &TABLE[INSTANCE_BASE..] {
+        let state = State::unpack(account.state.load(Ordering::Acquire));
+        if state.phase != Phase::Free && state.check == check {
+            let (bytes, blocks) = account.read();
+            held.0 += bytes;
+            held.1 += blocks;
+        }
+    }
+    held
+}
+
+/// A fresh account, for the allocator's own tests.
+#[cfg(test)]
+pub(crate) fn test_account() -> u32 {
+    note_installed();
+    open("allocator test")
+}
+
+/// The bytes and blocks charged to `account`.
+#[cfg(test)]
+pub(crate) fn figures_of(account: u32) -> (usize, usize) {
+    let (bytes, blocks) = TABLE[account as usize].read();
+    (bytes as usize, blocks as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_packs_and_unpacks() {
+        let s = State {
+            phase: Phase::Ended,
+            name: 511,
+            generation: 0xf_ffff,
+            check: u32::MAX,
+        };
+        assert_eq!(State::unpack(s.pack()), s);
+    }
+
+    #[test]
+    fn a_stripe_is_inside_the_unscoped_accounts() {
+        assert!((unscoped_stripe() as usize) < STRIPES);
+    }
+}

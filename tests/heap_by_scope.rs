@@ -1,0 +1,61 @@
+//! The heap-by-scope example on a 4-worker runtime: the handler that keeps 300 bytes of
+//! every upload in a `static` is found by the `retained` detector with its scope's name,
+//! and the handler that fills a bounded cache is not. The example installs `Alloc` as this
+//! binary's global allocator.
+
+#[path = "../examples/heap_by_scope.rs"]
+mod example;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leakguard_support::capture;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[test]
+fn the_example_s_leaking_handler_is_found_by_its_scope_and_the_cache_is_not() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    let (capture, events) = capture::layer();
+    let subscriber = tracing_subscriber::registry()
+        .with(capture)
+        .with(example::layer().rate_limit(Duration::ZERO));
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = Arc::new(example::AppState::default());
+    let served = runtime.block_on(example::serve(state.clone(), Duration::from_secs(2)));
+    assert!(served > 100, "served {served}");
+    assert_eq!(state.profiles.len(), 10);
+
+    let retained = events.of_kind("retained");
+    let scopes: Vec<&str> = retained.iter().filter_map(|e| e.field("scope")).collect();
+    assert!(scopes.contains(&"upload"), "{scopes:?}");
+    assert!(
+        !scopes.contains(&"profile"),
+        "the bounded cache warned: {scopes:?}"
+    );
+    let first = retained
+        .iter()
+        .find(|e| e.field("scope") == Some("upload"))
+        .unwrap();
+    assert!(
+        first.message.starts_with("scope `upload` retains "),
+        "{}",
+        first.message
+    );
+
+    let report = leakguard::report();
+    let upload = report.scope("upload").unwrap();
+    assert!(upload.retained_bytes >= 300 * served as usize, "{upload:?}");
+    assert!(upload.retained_instances as u64 >= served - 5, "{upload:?}");
+    let profile = report.scope("profile").unwrap();
+    // The cache's 10 entries, and what the first requests made once and kept (buffers
+    // tokio makes per worker on first use): bounded, against one per upload request.
+    assert!(profile.retained_instances <= 16, "{profile:?}");
+    eprintln!("{}\n\n{report}", first.message);
+}
