@@ -31,6 +31,10 @@ struct Session {
     roles: Vec<String>,
 }
 
+/// The whole heap by scope, for the page's table of scopes and `leakguard_heap_bytes`.
+#[global_allocator]
+static ALLOC: leakguard::Alloc = leakguard::Alloc::system();
+
 /// State shared by the handlers.
 #[track_growth]
 #[derive(Default)]
@@ -115,6 +119,10 @@ pub(crate) fn prometheus() -> PrometheusHandle {
 }
 
 /// Runs the workload for `requests` requests, in the background.
+#[allow(
+    dead_code,
+    reason = "tests/debug_endpoint.rs runs a fixed number of requests; main runs a steady load"
+)]
 pub(crate) fn workload(requests: u64) -> std::thread::JoinHandle<()> {
     serve(requests, None)
 }

@@ -157,6 +157,16 @@ fn a_person_sees_the_leak_at_the_top_with_its_trend_and_a_flame_graph_a_click_aw
         );
     }
 
+    // With the example's `leakguard::Alloc`, the whole heap: the summary says how much is
+    // live, and the scopes table puts first the handler whose ended requests retain memory
+    // (the buffers the audit job keeps), with its trend.
+    let summary = dom.split("<p id=\"summary\">").nth(1).unwrap();
+    assert!(summary.starts_with("heap "), "{summary}");
+    let scopes = rows(&dom, "scopes");
+    assert_eq!(scopes[0][0], "handle_request", "{scopes:?}");
+    assert_ne!(scopes[0][3], "0 B", "retained bytes: {scopes:?}");
+    assert!(scopes[0][5].contains("<polyline points=\""), "{scopes:?}");
+
     // The flame graph link opens an SVG.
     let href = dom
         .split("<a href=\"")
@@ -174,7 +184,7 @@ fn a_person_sees_the_leak_at_the_top_with_its_trend_and_a_flame_graph_a_click_aw
     chromium(
         &[
             &format!("--screenshot={}", shot.display()),
-            "--window-size=1400,520",
+            "--window-size=1400,720",
         ],
         &page,
     );

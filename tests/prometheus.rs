@@ -171,6 +171,15 @@ fn a_real_prometheus_scrapes_the_growing_collection_and_the_readme_queries_find_
     runtime
         .spawn(async move { axum::serve(listener, example::router_with_metrics(metrics)).await });
 
+    // Scraped once the burst is over and the bounded cache is full, as a service that has
+    // run a while: the cache's gauge is flat from the first scrape on.
+    eventually(60, "the burst handled and the cache full", || {
+        let report = leakguard::report();
+        let full = report.group("Shared.avatars").is_some_and(|g| g.len == 500);
+        let served = report.group("Shared.events").is_some_and(|g| g.len > 2_000);
+        (full && served).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
     let prometheus = start_prometheus(&scratch_dir(), service);
     let events = "leakguard_collection_bytes{collection=\"Shared.events\"}";
     let first = eventually(60, "a first scrape of Shared.events", || {
@@ -222,6 +231,20 @@ fn a_real_prometheus_scrapes_the_growing_collection_and_the_readme_queries_find_
         .collect();
     for leak in ["Scratch.body", "Shared.sessions", "Shared.events"] {
         assert!(names.contains(&leak), "{leak} among {names:?}");
+    }
+
+    // The README's query for bytes per scope, with the example's `leakguard::Alloc`: the
+    // request handler's scope among them, holding what the audit job keeps.
+    let per_scope = eventually(30, "bytes per scope", || {
+        let found = query(&prometheus, "sum by (scope) (leakguard_heap_bytes)");
+        found
+            .iter()
+            .any(|(labels, bytes)| labels["scope"] == "handle_request" && *bytes > 0.0)
+            .then_some(found)
+    });
+    println!("sum by (scope) (leakguard_heap_bytes):");
+    for (labels, bytes) in &per_scope {
+        println!("  {} {bytes:.0} B", labels["scope"]);
     }
 
     // The alerting rule, evaluated once against what was scraped: its expression finds the

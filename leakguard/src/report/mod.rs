@@ -358,6 +358,7 @@ fn snapshot(sample: bool) -> Report {
     }
     // Groups with no live collection left are forgotten, so the history stays bounded.
     history.retain(|key, _| groups.contains_key(key));
+    let heap = heap::by_scope(sample);
     drop(own);
 
     let mut groups: Vec<GroupReport> = groups.into_values().collect();
@@ -365,7 +366,7 @@ fn snapshot(sample: bool) -> Report {
     Report {
         groups,
         registry_bytes: registry::memory(),
-        heap: heap::by_scope(),
+        heap,
         taken_at,
         at: now,
     }

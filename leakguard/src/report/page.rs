@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{GroupReport, Report};
+use super::{GroupReport, Report, ScopeHeap, heap};
 use crate::units::{ByteSize, SignedBytes};
 
 /// The most points a sparkline draws: longer histories are thinned to this, so a page of 100
@@ -68,6 +68,9 @@ impl Report {
         out.push_str("<title>leakguard</title><style>");
         out.push_str(STYLE);
         out.push_str("</style></head>\n<body><h1>leakguard</h1>\n<p id=\"summary\">");
+        if let Some(coverage) = heap::coverage(self) {
+            write!(out, "{coverage}; ")?;
+        }
         writeln!(
             out,
             "{} collections in {} groups, {} tracked; registry {}</p>",
@@ -118,10 +121,61 @@ impl Report {
                 .max()
                 .unwrap_or(0)
         )?;
+        if !self.heap.is_empty() {
+            self.write_scopes(out)?;
+        }
         out.push_str("<script>");
         out.push_str(SCRIPT);
         out.push_str("</script></body></html>\n");
         Ok(())
+    }
+}
+
+impl Report {
+    /// The table of scopes, with [`Alloc`](crate::Alloc) installed: what the ended instances
+    /// of each scope name retain first.
+    fn write_scopes(&self, out: &mut String) -> fmt::Result {
+        out.push_str("<h2>Scopes</h2>\n<table id=\"scopes\" class=\"sortable\"><thead><tr>");
+        for header in [
+            "scope",
+            "live",
+            "blocks",
+            "retained",
+            "ended instances",
+            "trend",
+        ] {
+            write!(out, "<th>{header}</th>")?;
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        let mut rows: Vec<&ScopeHeap> = self.heap.iter().collect();
+        rows.sort_by(|a, b| {
+            b.retained_bytes
+                .cmp(&a.retained_bytes)
+                .then(b.live_bytes.cmp(&a.live_bytes))
+                .then(a.name.cmp(&b.name))
+        });
+        for scope in rows {
+            let warn = if scope.retained_instances > 0 {
+                " class=\"warn\""
+            } else {
+                ""
+            };
+            write!(
+                out,
+                "<tr{warn}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+                Escaped(&scope.name),
+                ByteSize(scope.live_bytes),
+                scope.live_blocks,
+                ByteSize(scope.retained_bytes),
+                scope.retained_instances,
+            )?;
+            sparkline(out, &scope.history)?;
+            out.push_str("</td></tr>\n");
+        }
+        writeln!(
+            out,
+            "</tbody></table>\n<p class=\"note\">Every live byte by the leak scope that allocated it: retained, what instances that ended still hold. Red: ended instances hold memory.</p>"
+        )
     }
 }
 
