@@ -97,6 +97,39 @@ impl fmt::Display for Elapsed {
     }
 }
 
+/// Writes `rows` under `header` as an aligned table, two spaces between columns: the columns
+/// in `left` read left to right (names), the others line up on the right (figures). Every
+/// line is ended.
+pub(crate) fn aligned_table<const N: usize>(
+    f: &mut fmt::Formatter<'_>,
+    header: [&str; N],
+    rows: &[[String; N]],
+    left: &[usize],
+) -> fmt::Result {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |f: &mut fmt::Formatter<'_>, cells: [&str; N]| -> fmt::Result {
+        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            let sep = if i == 0 { "" } else { "  " };
+            if left.contains(&i) {
+                write!(f, "{sep}{cell:<width$}")?;
+            } else {
+                write!(f, "{sep}{cell:>width$}")?;
+            }
+        }
+        writeln!(f)
+    };
+    line(f, header)?;
+    for row in rows {
+        line(f, row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

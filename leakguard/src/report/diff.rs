@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::{GroupReport, Report};
-use crate::units::{ByteSize, Elapsed, SignedBytes};
+use crate::units::{ByteSize, Elapsed, SignedBytes, aligned_table};
 
 /// The change between an earlier report and a later one; see [`Report::diff`].
 #[derive(Clone, Debug)]
@@ -139,26 +139,7 @@ impl fmt::Display for ReportDiff {
                 ]
             })
             .collect();
-        let mut widths = HEADER.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 6]| -> fmt::Result {
-            for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-                if i == 0 {
-                    write!(f, "{cell:<width$}")?;
-                } else {
-                    write!(f, "  {cell:>width$}")?;
-                }
-            }
-            writeln!(f)
-        };
-        line(f, HEADER)?;
-        for row in &rows {
-            line(f, row.each_ref().map(String::as_str))?;
-        }
+        aligned_table(f, HEADER, &rows, &[0])?;
         write!(
             f,
             "{} in all over {}",

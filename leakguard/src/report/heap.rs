@@ -9,7 +9,7 @@ use super::Report;
 use crate::accounts;
 use crate::settings::SETTINGS;
 use crate::sync::lock;
-use crate::units::ByteSize;
+use crate::units::{ByteSize, aligned_table};
 
 /// What the instances of one scope name hold on the heap, with
 /// [`Alloc`](crate::Alloc) installed: [`Report::scope`](super::Report::scope).
@@ -105,27 +105,7 @@ pub(super) fn write_section(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt:
             ]
         })
         .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 5]| -> fmt::Result {
-        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            if i == 0 {
-                write!(f, "{cell:<width$}")?;
-            } else {
-                write!(f, "  {cell:>width$}")?;
-            }
-        }
-        writeln!(f)
-    };
-    line(f, HEADER)?;
-    for row in &rows {
-        line(f, row.each_ref().map(String::as_str))?;
-    }
-    Ok(())
+    aligned_table(f, HEADER, &rows, &[0])
 }
 
 /// The coverage line, `heap 48.1 MiB live: 12.3 MiB in tracked collections (25%), 30.2 MiB

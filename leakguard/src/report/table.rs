@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::Report;
-use crate::units::{ByteSize, Rate};
+use crate::units::{ByteSize, Rate, aligned_table};
 
 impl fmt::Display for Report {
     /// An aligned table, the most bytes first, and a line of totals; every line ends in a
@@ -44,28 +44,8 @@ impl fmt::Display for Report {
                 ]
             })
             .collect();
-        let mut widths = HEADER.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 10]| -> fmt::Result {
-            for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-                let sep = if i == 0 { "" } else { "  " };
-                // The name reads left to right, the figures line up on the right.
-                if i == 0 || i == 6 {
-                    write!(f, "{sep}{cell:<width$}")?;
-                } else {
-                    write!(f, "{sep}{cell:>width$}")?;
-                }
-            }
-            writeln!(f)
-        };
-        line(f, HEADER)?;
-        for row in &rows {
-            line(f, row.each_ref().map(String::as_str))?;
-        }
+        // The name reads left to right, and the budget; the figures line up on the right.
+        aligned_table(f, HEADER, &rows, &[0, 6])?;
         write!(
             f,
             "{} collections in {} groups, {} in all",
