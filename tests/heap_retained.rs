@@ -184,7 +184,56 @@ fn a_handler_leaking_256_bytes_a_request_is_found_and_a_full_bounded_cache_is_no
     let report = leakguard::report().to_string();
     assert!(report.contains("\nheap "), "{report}");
     assert!(report.lines().any(|l| l.starts_with("leaky ")), "{report}");
+
+    // Phase 3: a background thread outside any scope keeps 16 KiB every 10 ms. Nothing
+    // before it was a leak outside scopes: the runtime's buffers, the spawned tasks and the
+    // captured events came and went or settled.
+    let unscoped = || {
+        events
+            .of_kind("suspected_leak")
+            .into_iter()
+            .filter(|e| e.field("scope") == Some("unscoped"))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        unscoped().is_empty(),
+        "{:?}",
+        unscoped().iter().map(|e| &e.message).collect::<Vec<_>>()
+    );
+    let leaking_since = Instant::now();
+    std::thread::spawn(|| {
+        loop {
+            UNSCOPED_KEPT.lock().unwrap().push(vec![7; 16 * 1024]);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    while unscoped().is_empty() && leaking_since.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let found_after = leaking_since.elapsed();
+    let found = unscoped();
+    let event = found.first().expect("the unscoped leak was found");
+    eprintln!("found after {found_after:?}: {}", event.message);
+    assert!(
+        found_after <= Duration::from_millis(800),
+        "found after {found_after:?}"
+    );
+    assert!(
+        event
+            .message
+            .starts_with("suspected leak: the heap allocated outside any scope grew on each of the last 3 samples"),
+        "{}",
+        event.message
+    );
+    let bytes: usize = event.field("bytes").unwrap().parse().unwrap();
+    let blocks: usize = event.field("blocks").unwrap().parse().unwrap();
+    let kept = UNSCOPED_KEPT.lock().unwrap().len();
+    assert!(bytes >= 16 * 1024 * 20 && blocks >= 20, "{}", event.message);
+    assert!(bytes <= 16 * 1024 * kept + (64 << 20), "{}", event.message);
 }
+
+/// What a background thread outside any scope keeps: no `#[track_growth]`, no scope.
+static UNSCOPED_KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// Calls `request` 100 times a second for `duration`.
 async fn serve(duration: Duration, mut request: impl FnMut(u64)) {

@@ -35,8 +35,8 @@ const INSTANCE_BASE: usize = FOLDED_BASE + NAMES;
 const TOTAL: usize = INSTANCE_BASE + INSTANCES;
 
 /// The name index of unscoped memory and of leakguard's own.
-const UNSCOPED_NAME: u32 = 0;
-const OWN_NAME: u32 = 1;
+pub(crate) const UNSCOPED_NAME: u32 = 0;
+pub(crate) const OWN_NAME: u32 = 1;
 /// The first index of a scope's name.
 pub(crate) const FIRST_SCOPE_NAME: u32 = 2;
 

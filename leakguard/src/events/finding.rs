@@ -45,6 +45,8 @@ pub(crate) enum Finding {
     SuspectedLeak(Suspect),
     /// A scope name whose ended instances hold more heap at every sample of a run.
     Retained(Retained),
+    /// The heap allocated outside any scope, larger at every sample of a run.
+    Unscoped(Unscoped),
     /// The periodic report.
     Report(Report),
     /// A scoped collection created outside any scope, and why that is likely: said once
@@ -114,6 +116,16 @@ pub(crate) struct Retained {
     pub(crate) bytes_per_sec: f64,
 }
 
+/// The heap allocated outside any scope, larger at every sample of a run: a suspected
+/// leak no scope can be blamed for.
+#[derive(Clone)]
+pub(crate) struct Unscoped {
+    pub(crate) bytes: usize,
+    pub(crate) blocks: usize,
+    pub(crate) samples: u32,
+    pub(crate) bytes_per_sec: f64,
+}
+
 /// What an event is about: its kind and what distinguishes one leak from another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint {
@@ -136,6 +148,9 @@ pub(crate) enum Kind {
     HoardedCapacity,
     Retained,
 }
+
+/// The `scope` of what was allocated outside any scope, as the heap report names it.
+pub(crate) const UNSCOPED: &str = "unscoped";
 
 /// Most bytes of a scope's name a fingerprint keeps.
 pub(crate) const MAX_DETAIL: usize = 128;
@@ -178,7 +193,7 @@ impl Finding {
             Finding::OverBudget { .. } => "over_budget",
             Finding::HoardedCapacity { .. } => "hoarded_capacity",
             Finding::Outlived(_) => "outlived",
-            Finding::SuspectedLeak(_) => "suspected_leak",
+            Finding::SuspectedLeak(_) | Finding::Unscoped(_) => "suspected_leak",
             Finding::Retained(_) => "retained",
             Finding::NoScope(..) => "no_scope",
             Finding::Report(_) => return None,
@@ -243,6 +258,16 @@ impl Finding {
                     collection: "heap",
                     site: Site::default(),
                     detail: Detail::scope(&retained.scope),
+                };
+                return Some((fingerprint, 1, 0));
+            }
+            Finding::Unscoped(_) => {
+                let fingerprint = Fingerprint {
+                    kind: Kind::SuspectedLeak,
+                    field: FieldKey::HEAP,
+                    collection: "heap",
+                    site: Site::default(),
+                    detail: Detail::Scope(UNSCOPED.to_string()),
                 };
                 return Some((fingerprint, 1, 0));
             }

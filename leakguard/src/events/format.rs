@@ -151,6 +151,9 @@ pub(super) fn emit(event: &Event<'_>) {
                         Detail::Scope(scope) if fingerprint.kind == Kind::Retained => {
                             format!("retained by ended instances of `{scope}` kept growing")
                         }
+                        Detail::Scope(_) if fingerprint.kind == Kind::SuspectedLeak => {
+                            "allocated outside any scope kept growing".to_string()
+                        }
                         Detail::Scope(scope) => format!("outlived its scope `{scope}`"),
                         Detail::Budget { limit, .. } => {
                             format!("went over its {} budget", limit.name())
@@ -345,6 +348,25 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 retained.instances,
                 retained.samples,
                 SignedBytes(retained.bytes_per_sec),
+                Tally::one(verdict),
+            );
+        }
+        Finding::Unscoped(unscoped) => {
+            tracing::warn!(
+                target: "leakguard",
+                kind = "suspected_leak",
+                scope = %super::finding::UNSCOPED,
+                bytes = unscoped.bytes,
+                blocks = unscoped.blocks,
+                samples = unscoped.samples,
+                bytes_per_sec = unscoped.bytes_per_sec,
+                total = verdict.total,
+                suppressed = verdict.suppressed,
+                "suspected leak: the heap allocated outside any scope grew on each of the last {} samples, {}/s ({} live in {} blocks); run the code that allocates it in a scope (a span, `scope()`, `.leak_scope()`) to see which{}",
+                unscoped.samples,
+                SignedBytes(unscoped.bytes_per_sec),
+                ByteSize(unscoped.bytes),
+                unscoped.blocks,
                 Tally::one(verdict),
             );
         }

@@ -26,7 +26,7 @@ use tracing::Dispatch;
 use tracing::dispatcher;
 
 pub(crate) use defer::{arm, poison as poison_deferred};
-pub(crate) use finding::{Finding, Fingerprint, Hoard, Outlived, Retained, Suspect};
+pub(crate) use finding::{Finding, Fingerprint, Hoard, Outlived, Retained, Suspect, Unscoped};
 pub(crate) use rate::{Rates, Verdict};
 
 use crate::accounts::Own;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::accounts::{self, Own};
 use crate::clock::{Nanos, monotonic_now};
-use crate::events::{self, Finding, Outlived, Retained, Suspect};
+use crate::events::{self, Finding, Outlived, Retained, Suspect, Unscoped};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_SUSPECTED, Site};
 use crate::report::report;
@@ -24,7 +24,7 @@ pub(super) fn checks(due: Vec<Due>, now: Nanos, sample: bool) -> Vec<Finding> {
         .collect();
     if sample {
         found.extend(sample_growth(now).into_iter().map(Finding::SuspectedLeak));
-        found.extend(sample_retained(now).into_iter().map(Finding::Retained));
+        found.extend(sample_heap(now));
     }
     found.iter().for_each(events::record);
     found
@@ -186,11 +186,12 @@ struct Trend {
 static TRENDS: std::sync::Mutex<Vec<Trend>> = std::sync::Mutex::new(Vec::new());
 
 /// Reads the heap accounts; returns the scope names whose ended instances held more at
-/// each of the last `growth_samples` samples. A sample counts as growth when both the
-/// retained bytes rose by more than 1% (as a collection's bytes must) and more ended
-/// instances hold memory: a bounded cache that requests fill replaces what it evicts, so
-/// once full, neither keeps rising.
-fn sample_retained(now: Nanos) -> Vec<Retained> {
+/// each of the last `growth_samples` samples (`retained`), and the unscoped heap if it grew
+/// at each of them (a suspected leak outside any scope). A sample counts as growth when
+/// the bytes rose by more than 1% (as a collection's bytes must) and more ended instances
+/// (for the unscoped heap, more blocks) hold them: a bounded cache that requests fill
+/// replaces what it evicts, so once full, neither keeps rising.
+fn sample_heap(now: Nanos) -> Vec<Finding> {
     if !accounts::installed() {
         return Vec::new();
     }
@@ -203,15 +204,21 @@ fn sample_retained(now: Nanos) -> Vec<Retained> {
     }
     let mut found = Vec::new();
     for (index, (name, trend)) in figures.into_iter().zip(trends.iter_mut()).enumerate() {
-        let (bytes, instances) = (name.retained_bytes, name.retained_instances);
+        let unscoped = index == accounts::UNSCOPED_NAME as usize;
+        let (bytes, count) = if unscoped {
+            (name.live_bytes, name.live_blocks)
+        } else {
+            (name.retained_bytes, name.retained_instances)
+        };
         let last = *trend;
         trend.bytes = bytes;
-        trend.instances = instances;
+        trend.instances = count;
         trend.at = now;
-        let grew =
-            bytes > last.bytes.saturating_add(last.bytes / 100) && instances > last.instances;
-        // A name's first sample is where its trend starts, not growth.
-        if !grew || last.at == 0 || index < accounts::FIRST_SCOPE_NAME as usize {
+        let grew = bytes > last.bytes.saturating_add(last.bytes / 100) && count > last.instances;
+        // A name's first sample is where its trend starts, not growth; leakguard's own
+        // memory is its own business.
+        let own = index == accounts::OWN_NAME as usize;
+        if !grew || last.at == 0 || own {
             trend.streak = 0;
             trend.reported = false;
             continue;
@@ -224,12 +231,22 @@ fn sample_retained(now: Nanos) -> Vec<Retained> {
         if trend.streak >= needed && !trend.reported {
             trend.reported = true;
             let secs = (now.saturating_sub(trend.first_at) as f64 / 1e9).max(1e-9);
-            found.push(Retained {
-                scope: name.name,
-                bytes: bytes as usize,
-                instances: instances as usize,
-                samples: trend.streak,
-                bytes_per_sec: (bytes as f64 - trend.first_bytes as f64) / secs,
+            let bytes_per_sec = (bytes as f64 - trend.first_bytes as f64) / secs;
+            found.push(if unscoped {
+                Finding::Unscoped(Unscoped {
+                    bytes: bytes as usize,
+                    blocks: count as usize,
+                    samples: trend.streak,
+                    bytes_per_sec,
+                })
+            } else {
+                Finding::Retained(Retained {
+                    scope: name.name,
+                    bytes: bytes as usize,
+                    instances: count as usize,
+                    samples: trend.streak,
+                    bytes_per_sec,
+                })
             });
         }
     }
