@@ -178,3 +178,105 @@ fn a_task_under_an_async_check_leaking_on_another_worker_fails_it() {
         assert_eq!(task.await.unwrap(), 2048);
     }));
 }
+
+/// A lazily initialized static, as a service keeps a compiled regex or a config: made on
+/// first use, kept on purpose.
+static ROUTES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| (0..20).map(|i| format!("/route/{i}")).collect());
+static KEPT_PER_ITERATION: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static ROUTES_ASYNC: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| (0..20).map(|i| format!("/async/{i}")).collect());
+static KEPT_PER_ITERATION_ASYNC: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+fn route(path: &str) -> usize {
+    ROUTES.iter().position(|r| r == path).unwrap_or(usize::MAX)
+}
+
+#[test]
+fn a_static_made_on_first_use_fails_a_one_shot_check_but_not_the_growth_check_it_warms() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    // What remains of the classic false alarm: a one-shot check sees the static's memory
+    // made inside it and still live.
+    let message = failure(|| assert_no_leaks(|| assert_eq!(route("/route/3"), 3)))
+        .expect("the one-shot check fails");
+    assert!(
+        message.contains("allocated inside the check are still live"),
+        "{message}"
+    );
+    // By design, the growth check's first iteration warms up: the static exists after it,
+    // and nothing grows after that.
+    let _other = std::sync::LazyLock::force(&ROUTES_ASYNC);
+    leakguard::testing::assert_no_growth(4, || {
+        let _request = format!("GET {}", "/route/7");
+        assert_eq!(route("/route/7"), 7);
+    });
+}
+
+#[test]
+fn memory_kept_on_every_iteration_fails_the_growth_check_with_bytes_and_blocks() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    warm_up(&KEPT_PER_ITERATION);
+    let failure = leakguard::testing::check_no_growth(5, || {
+        let _freed = vec![0u8; 1000];
+        KEPT_PER_ITERATION.lock().unwrap().push(vec![1; 100]);
+    })
+    .expect_err("kept 100 B each time");
+    KEPT_PER_ITERATION.lock().unwrap().clear();
+    assert_eq!(
+        failure.problems(),
+        [
+            "the heap allocated inside the check grew on every one of 4 iterations after the first: +100 B, +1 blocks per iteration (500 B in 5 blocks live now)"
+        ]
+    );
+}
+
+#[test]
+fn the_async_growth_check_warms_up_on_a_multi_thread_runtime_and_sees_what_tasks_keep() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    warm_up(&KEPT_PER_ITERATION_ASYNC);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // The first iteration makes the static and the runtime's per-worker buffers.
+        tokio::spawn(leakguard::testing::assert_no_growth_async(4, || async {
+            let found = tokio::spawn(
+                async { ROUTES_ASYNC.iter().filter(|r| r.ends_with('1')).count() }
+                    .in_current_leak_scope(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(found, 2);
+        }))
+        .await
+        .unwrap();
+        let failure = tokio::spawn(leakguard::testing::check_no_growth_async(4, || async {
+            tokio::spawn(
+                async { KEPT_PER_ITERATION_ASYNC.lock().unwrap().push(vec![2; 64]) }
+                    .in_current_leak_scope(),
+            )
+            .await
+            .unwrap();
+        }))
+        .await
+        .unwrap()
+        .expect_err("a task kept 64 B each time");
+        let problems = failure.problems();
+        assert_eq!(problems.len(), 1, "{failure}");
+        assert!(
+            problems[0].starts_with(
+                "the heap allocated inside the check grew on every one of 3 iterations after the first: +64 B, +1 blocks per iteration"
+            ),
+            "{failure}"
+        );
+    });
+    KEPT_PER_ITERATION_ASYNC.lock().unwrap().clear();
+}
