@@ -1,6 +1,7 @@
-//! The heap-by-scope example on a 4-worker runtime: the handler that keeps 300 bytes of
-//! every upload in a `static` is found by the `retained` detector with its scope's name,
-//! and the handler that fills a bounded cache is not. The example installs `Alloc` as this
+//! The heap-by-scope example on a 4-worker runtime: the handlers that keep 300 bytes of
+//! every upload in a `static`, leak a session name with `Box::leak` and keep a copy of a
+//! message in a spawned task are each found by the `retained` detector with their scope's
+//! name, and the handler that fills a bounded cache is not. The example installs `Alloc` as this
 //! binary's global allocator.
 
 #[path = "../examples/heap_by_scope.rs"]
@@ -13,7 +14,7 @@ use leakguard_support::capture;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
-fn the_example_s_leaking_handler_is_found_by_its_scope_and_the_cache_is_not() {
+fn the_example_s_three_leaking_handlers_are_found_by_their_scopes_and_the_cache_is_not() {
     if !leakguard::ENABLED {
         return;
     }
@@ -34,7 +35,9 @@ fn the_example_s_leaking_handler_is_found_by_its_scope_and_the_cache_is_not() {
 
     let retained = events.of_kind("retained");
     let scopes: Vec<&str> = retained.iter().filter_map(|e| e.field("scope")).collect();
-    assert!(scopes.contains(&"upload"), "{scopes:?}");
+    for leaking in ["upload", "login", "notify"] {
+        assert!(scopes.contains(&leaking), "{leaking} not found: {scopes:?}");
+    }
     assert!(
         !scopes.contains(&"profile"),
         "the bounded cache warned: {scopes:?}"
@@ -53,6 +56,17 @@ fn the_example_s_leaking_handler_is_found_by_its_scope_and_the_cache_is_not() {
     let upload = report.scope("upload").unwrap();
     assert!(upload.retained_bytes >= 300 * served as usize, "{upload:?}");
     assert!(upload.retained_instances as u64 >= served - 5, "{upload:?}");
+    // A session name of 210 to 212 bytes, leaked once a request.
+    let login = report.scope("login").unwrap();
+    assert!(login.retained_bytes >= 210 * served as usize, "{login:?}");
+    assert!(login.retained_instances as u64 >= served - 5, "{login:?}");
+    // A copy of the 256-byte message, and the sleeping task that holds it.
+    let notify = report.scope("notify").unwrap();
+    assert!(
+        notify.retained_bytes >= (256 + 64) * served as usize,
+        "{notify:?}"
+    );
+    assert!(notify.retained_instances as u64 >= served - 5, "{notify:?}");
     let profile = report.scope("profile").unwrap();
     // The cache's 10 entries, and what the first requests made once and kept (buffers
     // tokio makes per worker on first use): bounded, against one per upload request.
