@@ -144,6 +144,7 @@ mod units;
 
 mod accounts;
 mod allocator;
+mod sampling;
 
 mod settings;
 
