@@ -68,6 +68,11 @@ fn resolve(ip: usize) -> Vec<Line> {
             line: symbol.lineno().unwrap_or(0),
         });
     });
+    // The allocator's frames inlined into the code that allocated are left out, as the
+    // frames of its own are (see `machinery`): the caller keeps its outermost frame.
+    while lines.len() > 1 && machinery(&lines[0].function) {
+        lines.remove(0);
+    }
     if lines.is_empty() {
         lines.push(Line {
             function: format!("{ip:#x}"),
@@ -88,6 +93,7 @@ fn machinery(function: &str) -> bool {
         "leakguard::allocator",
         "backtrace::",
         "__rust_",
+        "__rustc::",
         "__rdl_",
         "__rg_",
         "alloc::alloc::",
@@ -341,8 +347,9 @@ pub fn heap_profile() -> Vec<u8> {
 
 /// Sets the heap profile's sample rate: on average one sample per `bytes` allocated, 0
 /// for none. It overrides `LEAKGUARD_HEAP_SAMPLE_RATE` (bytes, an integer: `4096`), read
-/// at the first allocation, whose default is 524288 (512 KiB). Each thread takes the new
-/// rate at its next sample.
+/// at the first allocation, whose default is 524288 (512 KiB). The calling thread takes the
+/// new rate at once, the others at their next sample (a sample stands for allocations at
+/// the rate its countdown was drawn at, so figures stay un-biased across a change).
 pub fn set_heap_sample_rate(bytes: u64) {
     sampling::set_rate(bytes);
 }
@@ -362,6 +369,7 @@ mod tests {
             "<leakguard::allocator::Alloc<A> as core::alloc::global::GlobalAlloc>::alloc",
             "leakguard::sampling::sample",
             "__rust_alloc",
+            "__rustc::__rust_alloc",
             "alloc::alloc::exchange_malloc",
             "alloc::raw_vec::RawVecInner<A>::grow_one",
         ] {

@@ -36,6 +36,8 @@ thread_local! {
     static COUNTDOWN: Cell<i64> = const { Cell::new(0) };
     /// Whether this thread has drawn its first countdown.
     static STARTED: Cell<bool> = const { Cell::new(false) };
+    /// The rate this thread's countdown was drawn at.
+    static DRAWN: Cell<u64> = const { Cell::new(0) };
     /// Set while this thread takes a sample or builds a profile: nothing is sampled then.
     static BUSY: Cell<bool> = const { Cell::new(false) };
     /// This thread's xorshift state; 0 until seeded.
@@ -78,8 +80,15 @@ pub(crate) fn rate() -> u64 {
     }
 }
 
+/// Sets the rate: at once on the calling thread, whose countdown starts anew, and on the
+/// others at their next sample.
 pub(crate) fn set_rate(bytes: u64) {
-    RATE.store(bytes.min(UNREAD - 1), Ordering::Relaxed);
+    let rate = bytes.min(UNREAD - 1);
+    RATE.store(rate, Ordering::Relaxed);
+    if let Some(_busy) = Busy::enter() {
+        let _ = STARTED.try_with(|started| started.set(true));
+        redraw(rate);
+    }
 }
 
 /// `LEAKGUARD_HEAP_SAMPLE_RATE`, read without allocating: `None` if unset or not a number.
@@ -115,9 +124,11 @@ pub(crate) struct Busy(());
 
 impl Busy {
     pub(crate) fn enter() -> Option<Self> {
+        // `then`, not `then_some`: a `Busy` made and dropped when the thread was already
+        // busy would clear the flag.
         BUSY.try_with(|busy| !busy.replace(true))
             .unwrap_or(false)
-            .then_some(Busy(()))
+            .then(|| Busy(()))
     }
 }
 
@@ -164,6 +175,13 @@ pub(crate) fn weight(size: usize, rate: u64) -> f64 {
     if p > 0.0 { 1.0 / p } else { 1.0 }
 }
 
+/// Starts this thread's next countdown at `rate`.
+fn redraw(rate: u64) {
+    let next = if rate == 0 { OFF_RECHECK } else { draw(rate) };
+    let _ = COUNTDOWN.try_with(|left| left.set(next));
+    let _ = DRAWN.try_with(|drawn| drawn.set(rate));
+}
+
 /// The slow path: the countdown ran out on an allocation of `size` bytes.
 #[cold]
 #[inline(never)]
@@ -172,30 +190,34 @@ fn sample(size: usize, account: u32) -> u32 {
         return 0;
     };
     let rate = rate();
-    let next = if rate == 0 { OFF_RECHECK } else { draw(rate) };
     if !STARTED
         .try_with(|started| started.replace(true))
         .unwrap_or(true)
     {
         // The thread's first allocation: its countdown starts now, with this allocation
         // counted against it, as any other.
-        let left = next.saturating_sub(size as i64);
-        let _ = COUNTDOWN.try_with(|c| c.set(left));
-        if left >= 0 {
+        redraw(rate);
+        let due = COUNTDOWN
+            .try_with(|left| {
+                left.set(left.get().saturating_sub(size as i64));
+                left.get() < 0
+            })
+            .unwrap_or(false);
+        if !due {
             return 0;
         }
-        let again = if rate == 0 { OFF_RECHECK } else { draw(rate) };
-        let _ = COUNTDOWN.try_with(|c| c.set(again));
-    } else {
-        let _ = COUNTDOWN.try_with(|left| left.set(next));
     }
-    if rate == 0 {
+    // The countdown that ran out was drawn at `drawn`: the sample stands for allocations
+    // at that rate, whatever the rate is now (the process stays a Poisson one).
+    let drawn = DRAWN.try_with(Cell::get).unwrap_or(0);
+    redraw(rate);
+    if drawn == 0 {
         return 0;
     }
     let mut frames = [0usize; table::DEPTH];
     let depth = capture(&mut frames);
     let name = accounts::name_of(account);
-    match table::record(name, &frames[..depth], size, weight(size, rate)) {
+    match table::record(name, &frames[..depth], size, weight(size, drawn)) {
         Some(at) => at << 1 | 1,
         None => 0,
     }
@@ -214,10 +236,15 @@ fn capture(frames: &mut [usize; table::DEPTH]) -> usize {
         // Rust's allocator. The callback only stores addresses.
         unsafe {
             backtrace::trace_unsynchronized(|frame| {
+                let ip = frame.ip() as usize;
+                if ip == 0 {
+                    // The end of the stack, as some unwinders report it.
+                    return false;
+                }
                 let Some(slot) = frames.get_mut(depth) else {
                     return false;
                 };
-                *slot = frame.ip() as usize;
+                *slot = ip;
                 depth += 1;
                 depth < frames.len()
             });
@@ -251,6 +278,18 @@ mod tests {
         let mean = (0..n).map(|_| draw(4096) as f64).sum::<f64>() / n as f64;
         let tolerance = if cfg!(miri) { 0.25 } else { 0.05 };
         assert!((mean / 4096.0 - 1.0).abs() < tolerance, "mean {mean}");
+    }
+
+    #[test]
+    fn a_busy_thread_stays_busy_until_its_first_guard_drops() {
+        let outer = Busy::enter().expect("not busy");
+        assert!(Busy::enter().is_none());
+        assert!(
+            Busy::enter().is_none(),
+            "a refused guard does not clear the flag"
+        );
+        drop(outer);
+        assert!(Busy::enter().is_some());
     }
 
     #[test]
