@@ -167,3 +167,128 @@ fn go_tool_pprof_reads_names_figures_traces_scopes_and_diffs() {
     drop((upload, unscoped, more));
     leakguard::set_heap_sample_rate(524_288);
 }
+
+/// The three known sites of the accuracy test: each keeps one 64 KiB piece.
+#[inline(never)]
+fn keep_64_mib(into: &mut Vec<Vec<u8>>) {
+    into.push(black_box(vec![4u8; PIECE]));
+}
+
+#[inline(never)]
+fn keep_16_mib(into: &mut Vec<Vec<u8>>) {
+    into.push(black_box(vec![5u8; PIECE]));
+}
+
+#[inline(never)]
+fn keep_4_mib(into: &mut Vec<Vec<u8>>) {
+    into.push(black_box(vec![6u8; PIECE]));
+}
+
+/// Short-lived allocations of mixed sizes, 16 B to 16 KiB: each replaces one of the last
+/// 64.
+#[inline(never)]
+fn churn(ring: &mut [Vec<u8>], seed: &mut u64, count: usize) {
+    for _ in 0..count {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let size = 16 << (*seed % 11);
+        let at = (*seed >> 32) as usize % ring.len();
+        ring[at] = black_box(vec![7u8; size + (*seed >> 48) as usize % size]);
+    }
+}
+
+const SITES: [(&str, usize); 3] = [
+    ("heap_profile::keep_64_mib", 64 << 20),
+    ("heap_profile::keep_16_mib", 16 << 20),
+    ("heap_profile::keep_4_mib", 4 << 20),
+];
+
+/// One run: the three sites' live bytes as the profile estimates them, read by
+/// `go tool pprof`, with the churn between their pieces.
+fn accuracy_run(seed: u64) -> [f64; 3] {
+    let mut kept = [
+        Vec::with_capacity(1024),
+        Vec::with_capacity(256),
+        Vec::with_capacity(64),
+    ];
+    let mut ring: Vec<Vec<u8>> = (0..64).map(|_| Vec::new()).collect();
+    let mut seed = seed | 1;
+    // 64 rounds of 16 + 4 + 1 pieces, interleaved with 600 short-lived allocations.
+    for _ in 0..64 {
+        for _ in 0..4 {
+            for _ in 0..4 {
+                keep_64_mib(&mut kept[0]);
+            }
+            keep_16_mib(&mut kept[1]);
+            churn(&mut ring, &mut seed, 150);
+        }
+        keep_4_mib(&mut kept[2]);
+    }
+    drop(ring);
+    let profile = leakguard::heap_profile();
+    let top = top(&profile, "inuse_space");
+    let figures = SITES.map(|(function, _)| {
+        top.lines()
+            .find(|line| line.trim_end().ends_with(&format!(" {function}")))
+            .map_or(0.0, |_| cum(&top, function))
+    });
+    drop(kept);
+    figures
+}
+
+#[test]
+fn sampled_figures_match_known_live_bytes_among_churn() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    let _turn = RATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mib = |bytes: f64| bytes / (1 << 20) as f64;
+    leakguard::set_heap_sample_rate(524_288);
+    let runs: Vec<[f64; 3]> = (0..10)
+        .map(|run| accuracy_run(0x9E37_79B9_7F4A_7C15 ^ run))
+        .collect();
+    let mean = |site: usize| runs.iter().map(|r| r[site]).sum::<f64>() / runs.len() as f64;
+    let means = [mean(0), mean(1), mean(2)];
+    let sum = means.iter().sum::<f64>();
+    for run in &runs {
+        eprintln!(
+            "default rate, one run: {:.1} / {:.1} / {:.1} MiB",
+            mib(run[0]),
+            mib(run[1]),
+            mib(run[2])
+        );
+    }
+    eprintln!(
+        "default rate, mean of 10 runs: {:.1} / {:.1} / {:.1} MiB, sum {:.1} MiB (truth 64 / 16 / 4, 84)",
+        mib(means[0]),
+        mib(means[1]),
+        mib(means[2]),
+        mib(sum)
+    );
+    let within = |estimate: f64, truth: usize, tolerance: f64| {
+        (estimate / truth as f64 - 1.0).abs() <= tolerance
+    };
+    assert!(within(means[0], 64 << 20, 0.10), "{means:?}");
+    assert!(within(sum, 84 << 20, 0.10), "{means:?}");
+    assert!(
+        means[0] > means[1] && means[1] > means[2],
+        "ranking: {means:?}"
+    );
+
+    leakguard::set_heap_sample_rate(4096);
+    let fine = accuracy_run(42);
+    leakguard::set_heap_sample_rate(524_288);
+    eprintln!(
+        "rate 4096, one run: {:.2} / {:.2} / {:.2} MiB",
+        mib(fine[0]),
+        mib(fine[1]),
+        mib(fine[2])
+    );
+    for (estimate, (function, truth)) in fine.iter().zip(SITES) {
+        assert!(
+            within(*estimate, truth, 0.10),
+            "{function}: {estimate} B of {truth}"
+        );
+    }
+}
