@@ -28,6 +28,10 @@ const SCOPE_LABEL: &str = "leak_scope";
 #[derive(Clone, Debug)]
 struct Line {
     function: String,
+    /// The symbol as the binary has it (mangled): with it unlike `function`, pprof takes
+    /// `function` as demangled already and keeps it whole, rather than cutting
+    /// `<T as Trait>::poll` to `::poll`.
+    system: String,
     file: String,
     line: u32,
 }
@@ -59,8 +63,13 @@ fn resolve(ip: usize) -> Vec<Line> {
         let function = symbol
             .name()
             .map_or_else(|| format!("{ip:#x}"), |name| format!("{name:#}"));
+        let system = symbol.name().map_or_else(
+            || function.clone(),
+            |name| String::from_utf8_lossy(name.as_bytes()).into_owned(),
+        );
         lines.push(Line {
             function,
+            system,
             file: symbol
                 .filename()
                 .map(|f| f.display().to_string())
@@ -76,6 +85,7 @@ fn resolve(ip: usize) -> Vec<Line> {
     if lines.is_empty() {
         lines.push(Line {
             function: format!("{ip:#x}"),
+            system: format!("{ip:#x}"),
             file: String::new(),
             line: 0,
         });
@@ -165,7 +175,7 @@ fn encode(view: View) -> Vec<u8> {
         profile.message(field::SAMPLE_TYPE, value_type);
     }
 
-    let mut functions: HashMap<(String, String), u64> = HashMap::new();
+    let mut functions: HashMap<(String, String, String), u64> = HashMap::new();
     let mut locations: HashMap<usize, u64> = HashMap::new();
     let mut tables = Message::default();
     for stack in &stacks {
@@ -178,13 +188,17 @@ fn encode(view: View) -> Vec<u8> {
                 location.int(2, 1);
                 location.int(3, ip as u64);
                 for line in symbols.of(ip) {
-                    let key = (line.function.clone(), line.file.clone());
+                    let key = (
+                        line.function.clone(),
+                        line.system.clone(),
+                        line.file.clone(),
+                    );
                     let next_function = functions.len() as u64 + 1;
                     let function = *functions.entry(key).or_insert_with(|| {
                         let mut function = Message::default();
                         function.int(1, next_function);
                         function.int(2, strings.of(&line.function));
-                        function.int(3, strings.of(&line.function));
+                        function.int(3, strings.of(&line.system));
                         function.int(4, strings.of(&line.file));
                         tables.message(field::FUNCTION, function);
                         next_function
