@@ -195,7 +195,7 @@ fn keep_4_mib(into: &mut Vec<Vec<u8>>) {
     into.push(black_box(vec![6u8; PIECE]));
 }
 
-/// Short-lived allocations of mixed sizes, 16 B to 16 KiB: each replaces one of the last
+/// Short-lived allocations of mixed sizes, 16 B to 32 KiB: each replaces one of the last
 /// 64.
 #[inline(never)]
 fn churn(ring: &mut [Vec<u8>], seed: &mut u64, count: usize) {
