@@ -134,7 +134,7 @@ impl std::error::Error for HttpError {}
 /// | `/debug/leakguard/report.json` | the report as JSON (feature `serde_json`) | |
 /// | `/debug/leakguard/folded` | folded stacks ([`Report::folded`](crate::Report::folded)) | |
 /// | `/debug/leakguard/flamegraph.svg` | a flame graph (feature `inferno`) | |
-/// | `/debug/pprof/heap` | the sampled heap profile of the whole program ([`heap_profile`](crate::heap_profile)), Go's path: `go tool pprof http://host/debug/pprof/heap` | `debug=1` for text, as Go's; `gc=1` is taken and ignored |
+/// | `/debug/pprof/heap` | the sampled heap profile of the whole program ([`heap_profile()`](crate::heap_profile())), Go's path: `go tool pprof http://host/debug/pprof/heap` | `debug=1` for text, as Go's; `gc=1` is taken and ignored |
 /// | `/debug/pprof/allocs` | the same profile, showing `alloc_space` by default | as `/debug/pprof/heap` |
 pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpError> {
     // `/debug/leakguard` and `/debug/leakguard/` are the page; elsewhere a trailing slash
