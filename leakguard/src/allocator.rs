@@ -337,7 +337,12 @@ mod tests {
                 .map(|s| s.inuse_bytes)
                 .sum()
         };
-        assert_eq!(live(), 4096.0, "a 4 KiB block at rate 64 stands for itself");
+        // Under miri, `exp` may be off in its last bits.
+        assert!(
+            (live() - 4096.0).abs() < 0.01,
+            "a 4 KiB block at rate 64 stands for itself: {}",
+            live()
+        );
         free(block, layout);
         assert_eq!(live(), 0.0);
     }
