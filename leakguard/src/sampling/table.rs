@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The most return addresses kept of a stack, leaf first.
 pub(crate) const DEPTH: usize = 48;
-/// Distinct call stacks (per scope name) told apart.
-pub(crate) const STACKS: usize = 2048;
+/// Distinct call stacks (per scope name) told apart. Smaller under miri, where every slot
+/// read costs.
+pub(crate) const STACKS: usize = if cfg!(miri) { 64 } else { 2048 };
 /// Sampled blocks live at once. A block's record is its index in the trailer's marks, so
 /// this must fit in 31 bits.
-pub(crate) const RECORDS: usize = 1 << 15;
+pub(crate) const RECORDS: usize = if cfg!(miri) { 256 } else { 1 << 15 };
 /// How many slots an insert probes before it gives up.
 const PROBES: usize = 64;
 
