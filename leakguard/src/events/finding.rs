@@ -112,6 +112,9 @@ pub(crate) struct Retained {
     pub(crate) instances: usize,
     pub(crate) samples: u32,
     pub(crate) bytes_per_sec: f64,
+    /// Where the scope's live bytes were allocated, from the heap profile's samples: its
+    /// top sites with their bytes, or empty without samples.
+    pub(crate) sites: String,
 }
 
 /// What an event is about: its kind and what distinguishes one leak from another.

@@ -10,6 +10,7 @@ use crate::clock::{Nanos, monotonic_now};
 use crate::events::{self, Finding, Outlived, Retained, Suspect};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_SUSPECTED, Site};
+use crate::report::heap_profile;
 use crate::report::report;
 use crate::scope::{self, Due, ScopeInfo};
 use crate::settings::SETTINGS;
@@ -224,14 +225,29 @@ fn sample_retained(now: Nanos) -> Vec<Retained> {
         if trend.streak >= needed && !trend.reported {
             trend.reported = true;
             let secs = (now.saturating_sub(trend.first_at) as f64 / 1e9).max(1e-9);
-            found.push(Retained {
-                scope: name.name,
-                bytes: bytes as usize,
-                instances: instances as usize,
-                samples: trend.streak,
-                bytes_per_sec: (bytes as f64 - trend.first_bytes as f64) / secs,
-            });
+            found.push((
+                index,
+                Retained {
+                    scope: name.name,
+                    bytes: bytes as usize,
+                    instances: instances as usize,
+                    samples: trend.streak,
+                    bytes_per_sec: (bytes as f64 - trend.first_bytes as f64) / secs,
+                    sites: String::new(),
+                },
+            ));
         }
     }
+    drop(trends);
+    // Symbols are resolved only for a warning, outside the trends' lock.
     found
+        .into_iter()
+        .map(|(index, mut retained)| {
+            retained.sites = heap_profile::top_sites(index as u32, SITES_NAMED);
+            retained
+        })
+        .collect()
 }
+
+/// How many sampled sites a `retained` warning names.
+const SITES_NAMED: usize = 3;

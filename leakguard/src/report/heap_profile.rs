@@ -154,6 +154,64 @@ fn sampled() -> (Vec<Sampled>, Symbols) {
     (stacks, symbols)
 }
 
+/// Whether a frame is the standard library's (`alloc`, `core`, `std`), which a site that
+/// allocated is named past: `<T as alloc::slice::..>::to_vec` is not where a leak is.
+fn standard(function: &str) -> bool {
+    let mut name = function.trim_start_matches('<');
+    if let Some((head, rest)) = name.split_once(" as ") {
+        if !head.contains("::") {
+            name = rest;
+        }
+    }
+    ["alloc::", "core::", "std::"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// The top `n` sites, by live bytes, where the scope name of index `name` allocated what it
+/// holds, from the samples: `function (file:line) bytes`, joined by `, `; empty if none.
+/// A site is the first frame of each stack outside the standard library.
+pub(crate) fn top_sites(name: u32, n: usize) -> String {
+    let Some(_busy) = sampling::Busy::enter() else {
+        return String::new();
+    };
+    let _own = accounts::Own::start();
+    let mut symbols = Symbols::default();
+    let mut sites: HashMap<(String, String, u32), f64> = HashMap::new();
+    for stack in sampling::table::read() {
+        if stack.name != name || stack.inuse_bytes < 1.0 {
+            continue;
+        }
+        let site = stack.frames.iter().find_map(|&ip| {
+            symbols
+                .of(ip)
+                .iter()
+                .find(|line| !machinery(&line.function) && !standard(&line.function))
+                .cloned()
+        });
+        if let Some(line) = site {
+            *sites
+                .entry((line.function, line.file, line.line))
+                .or_default() += stack.inuse_bytes;
+        }
+    }
+    let mut sites: Vec<_> = sites.into_iter().collect();
+    sites.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sites
+        .iter()
+        .take(n)
+        .map(|((function, file, line), bytes)| {
+            let file = file.rsplit('/').take(2).collect::<Vec<_>>();
+            let file = file.iter().rev().copied().collect::<Vec<_>>().join("/");
+            format!(
+                "{function} ({file}:{line}) {}",
+                crate::units::ByteSize(*bytes as usize)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Which sample type a profile shows by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum View {
@@ -395,6 +453,24 @@ mod tests {
             "<alloc::string::String as core::clone::Clone>::clone",
         ] {
             assert!(!machinery(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_site_is_named_past_the_standard_library() {
+        for name in [
+            "alloc::vec::Vec<T,A>::push",
+            "<T as alloc::slice::<impl [T]>::to_vec_in::ConvertVec>::to_vec",
+            "<alloc::string::String as core::clone::Clone>::clone",
+            "std::thread::local::LocalKey<T>::with",
+        ] {
+            assert!(standard(name), "{name}");
+        }
+        for name in [
+            "myapp::upload::{{closure}}",
+            "<myapp::Cache as core::default::Default>::default",
+        ] {
+            assert!(!standard(name), "{name}");
         }
     }
 }
