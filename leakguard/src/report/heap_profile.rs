@@ -410,7 +410,7 @@ pub(crate) fn text() -> String {
 /// Allocations are sampled as a Poisson process, on average one per 512 KiB allocated, as
 /// Go's runtime and jemalloc sample; the stack of a sample is kept as return addresses, up
 /// to 48 frames, in fixed tables (2048 stacks, 32768 sampled blocks live at once, about
-/// 1.8 MB of address space reserved, touched as used), which never grow with the heap: a
+/// 1.6 MB of address space reserved, touched as used), which never grow with the heap: a
 /// sample that finds a table full is dropped, and the profile's comments count those.
 /// Stacks are walked on Unix only.
 pub fn heap_profile() -> Vec<u8> {

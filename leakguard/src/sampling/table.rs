@@ -252,4 +252,12 @@ mod tests {
         release(other);
         assert_eq!(find().alloc_bytes, 2500.0);
     }
+
+    #[test]
+    fn the_tables_are_fixed_at_about_1_6_mb() {
+        let bytes = std::mem::size_of_val(&STACK_TABLE) + std::mem::size_of_val(&RECORD_TABLE);
+        if !cfg!(miri) {
+            assert!((1_500_000..1_700_000).contains(&bytes), "{bytes} B");
+        }
+    }
 }
