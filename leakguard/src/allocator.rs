@@ -54,8 +54,8 @@ impl<A> Alloc<A> {
 }
 
 /// What follows each block: its account, then marks (bit 0: sampled for the heap profile,
-/// with the index of its sample's record above it). Written and read unaligned: the block's alignment is
-/// the caller's, unchanged, and its end may be at any byte.
+/// with the index of its sample's record above it). Written and read unaligned: the
+/// block's alignment is the caller's, unchanged, and its end may be at any byte.
 const TRAILER: usize = 8;
 
 /// The layout of a block of `layout` with its trailer; `None` if too large.
@@ -106,9 +106,10 @@ unsafe fn account_of(block: *const u8, size: usize) -> (u32, u32) {
 // layout it was allocated with: the caller's layout plus `TRAILER`, which `with_trailer`
 // computes the same way each time. The bookkeeping reads const thread-locals and adds to
 // static atomics; a heap-profile sample (one per 512 KiB allocated by default) also walks
-// the stack with the platform's unwinder, which does not use Rust's allocator, and claims
-// slots of fixed tables with compare-and-swap. None of it allocates through Rust's
-// allocator, takes a lock of leakguard's or panics, so it cannot re-enter the allocator.
+// the stack with the platform's unwinder (`_Unwind_Backtrace`, which uses the C library's
+// allocator and loader lock, never Rust's allocator), and claims slots of fixed tables with
+// compare-and-swap. None of it allocates through Rust's allocator, takes a lock of
+// leakguard's or panics, so it cannot re-enter the allocator.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -319,8 +320,8 @@ mod tests {
         accounts::note_installed();
         let account = accounts::open("sampling test");
         let outer = accounts::set_current(account);
-        // This test thread's first countdown is drawn at the rate: 4 KiB all but surely
-        // outlasts it.
+        // `set_rate` draws this thread's countdown anew at 64 bytes: a 4 KiB block all but
+        // surely outlasts it.
         sampling::set_rate(64);
         let (block, layout) = filled(4096, 16, false);
         sampling::set_rate(sampling::DEFAULT_RATE);
