@@ -58,8 +58,10 @@ pub(crate) fn marks_for(size: usize, account: u32) -> u32 {
     if due { sample(size, account) } else { 0 }
 }
 
-/// A block with `marks` was freed (or moved by `realloc`).
-#[inline]
+/// A block with `marks` (not 0) was freed (or moved by `realloc`). Out of line: the free
+/// of an unsampled block only tests its marks against zero.
+#[cold]
+#[inline(never)]
 pub(crate) fn freed(marks: u32) {
     if marks & 1 != 0 {
         table::release(marks >> 1);
