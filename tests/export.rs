@@ -216,7 +216,8 @@ fn every_route_answers_and_misuse_is_an_error_value() {
     assert_eq!(kind, "image/svg+xml");
     assert!(String::from_utf8(body).unwrap().contains("Inbox.messages"));
 
-    let missing = http::respond("/debug/pprof/heap", "").unwrap_err();
+    // Go's CPU profile is not served: leakguard profiles memory.
+    let missing = http::respond("/debug/pprof/profile", "").unwrap_err();
     assert_eq!(missing.status(), 404);
     assert!(missing.to_string().contains("/debug/leakguard/heap"));
     let bad = http::respond("/debug/leakguard/heap", "seconds=30").unwrap_err();
@@ -234,6 +235,45 @@ fn every_route_answers_and_misuse_is_an_error_value() {
         bad.to_string().len() < 200,
         "a hostile query is not echoed whole"
     );
+}
+
+#[test]
+fn without_the_allocator_the_heap_profile_is_valid_and_empty() {
+    // This binary does not install `leakguard::Alloc`.
+    let _kept = inbox(10);
+    let profile = leakguard::heap_profile();
+    assert_eq!(&profile[..2], [0x1f, 0x8b], "gzip");
+    let raw = leakguard_support::pprof::go_pprof(&profile, &["-raw"]);
+    assert!(
+        raw.contains(
+            "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes[dflt]"
+        ),
+        "{raw}"
+    );
+    assert!(raw.contains("Period: 524288"), "{raw}");
+    let samples = raw
+        .split("Samples:")
+        .nth(1)
+        .and_then(|rest| rest.split("Locations").next())
+        .unwrap_or_default();
+    assert_eq!(
+        samples.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "only the header:\n{raw}"
+    );
+    let (kind, body) = http::respond("/debug/pprof/heap", "").unwrap();
+    assert_eq!(kind, "application/octet-stream");
+    assert_eq!(&body[..2], [0x1f, 0x8b]);
+    let (kind, body) = http::respond("/debug/pprof/allocs", "gc=1&debug=1").unwrap();
+    assert!(kind.starts_with("text/plain"));
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .starts_with("heap profile: 0: 0 [0: 0] @ heap/524288")
+    );
+    let bad = http::respond("/debug/pprof/heap", "seconds=30").unwrap_err();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.to_string().contains("`debug=1`"), "{bad}");
 }
 
 #[test]
@@ -267,9 +307,9 @@ fn a_hostile_path_or_query_is_cut_and_never_echoes_control_characters() {
         assert!(!message.contains(char::is_control), "{message:?}");
     }
     // A short, printable path is echoed as written.
-    let missing = http::respond("/debug/pprof/heap", "").unwrap_err();
+    let missing = http::respond("/debug/pprof/profile", "").unwrap_err();
     assert_eq!(
         missing,
-        HttpError::NotFound("/debug/pprof/heap".to_string())
+        HttpError::NotFound("/debug/pprof/profile".to_string())
     );
 }

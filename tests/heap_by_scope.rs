@@ -18,6 +18,8 @@ fn the_example_s_three_leaking_handlers_are_found_by_their_scopes_and_the_cache_
     if !leakguard::ENABLED {
         return;
     }
+    // Fine enough to sample the 300 bytes each upload keeps, for the warning's sites.
+    leakguard::set_heap_sample_rate(4096);
     let (capture, events) = capture::layer();
     let subscriber = tracing_subscriber::registry()
         .with(capture)
@@ -48,6 +50,19 @@ fn the_example_s_three_leaking_handlers_are_found_by_their_scopes_and_the_cache_
         .unwrap();
     assert!(
         first.message.starts_with("scope `upload` retains "),
+        "{}",
+        first.message
+    );
+    // Where the retained bytes were allocated, from the sampled stacks: the handler's line.
+    let line = include_str!("../examples/heap_by_scope.rs")
+        .lines()
+        .position(|l| l.contains("body[..300].to_vec()"))
+        .unwrap()
+        + 1;
+    assert!(
+        first.message.contains(&format!(
+            "; allocated at heap_by_scope::example::upload::{{{{closure}}}} (examples/heap_by_scope.rs:{line}) "
+        )),
         "{}",
         first.message
     );

@@ -433,6 +433,23 @@ pub(crate) fn held_by_check(check: u32) -> (u64, u64) {
     held
 }
 
+/// The index of the name `account` is kept under, as [`by_name`] orders names: for the
+/// heap profile's samples. Lock-free, allocation-free.
+pub(crate) fn name_of(account: u32) -> u32 {
+    let at = account as usize;
+    if at < STRIPES {
+        UNSCOPED_NAME
+    } else if at == OWN as usize {
+        OWN_NAME
+    } else if at < INSTANCE_BASE {
+        (at - FOLDED_BASE) as u32
+    } else {
+        TABLE.get(at).map_or(UNSCOPED_NAME, |a| {
+            State::unpack(a.state.load(Ordering::Acquire)).name
+        })
+    }
+}
+
 /// A fresh account, for the allocator's own tests.
 #[cfg(test)]
 pub(crate) fn test_account() -> u32 {

@@ -8,6 +8,7 @@ use std::ptr;
 
 use crate::accounts;
 use crate::mode::ENABLED;
+use crate::sampling;
 
 /// A global allocator over `A` that charges every block to the leak scope current where it
 /// was allocated, for [`report().scope(name)`](crate::Report::scope), the `retained`
@@ -52,9 +53,9 @@ impl<A> Alloc<A> {
     }
 }
 
-/// What follows each block: its account, then marks (bit 0 is reserved for "sampled",
-/// which heap profiling will set). Written and read unaligned: the block's alignment is
-/// the caller's, unchanged, and its end may be at any byte.
+/// What follows each block: its account, then marks (bit 0: sampled for the heap profile,
+/// with the index of its sample's record above it). Written and read unaligned: the
+/// block's alignment is the caller's, unchanged, and its end may be at any byte.
 const TRAILER: usize = 8;
 
 /// The layout of a block of `layout` with its trailer; `None` if too large.
@@ -72,7 +73,8 @@ fn with_trailer(layout: Layout) -> Option<Layout> {
 #[inline]
 unsafe fn stamp(block: *mut u8, size: usize) {
     let account = accounts::current();
-    let trailer = u64::from(account).to_le_bytes();
+    let marks = sampling::marks_for(size, account);
+    let trailer = trailer(account, marks);
     // SAFETY: the caller guarantees `size + TRAILER` bytes at `block`; the trailer is the
     // last `TRAILER` of them, written unaligned.
     unsafe { ptr::write_unaligned(block.add(size).cast::<[u8; TRAILER]>(), trailer) };
@@ -80,23 +82,34 @@ unsafe fn stamp(block: *mut u8, size: usize) {
     accounts::charge(account, size);
 }
 
-/// The account named by the trailer of a block of `size` bytes at `block`.
+/// The trailer of a block charged to `account` with `marks`.
+#[inline]
+fn trailer(account: u32, marks: u32) -> [u8; TRAILER] {
+    (u64::from(account) | u64::from(marks) << 32).to_le_bytes()
+}
+
+/// The account and the marks in the trailer of a block of `size` bytes at `block`.
 ///
 /// # Safety
 /// `block` must be a live block of `size` bytes that [`stamp`] wrote a trailer for.
 #[inline]
-unsafe fn account_of(block: *const u8, size: usize) -> u32 {
+unsafe fn account_of(block: *const u8, size: usize) -> (u32, u32) {
     // SAFETY: the block was allocated with `size + TRAILER` bytes and stamped; the
     // trailer is the last `TRAILER`, read unaligned.
     let trailer = unsafe { ptr::read_unaligned(block.add(size).cast::<[u8; TRAILER]>()) };
-    u64::from_le_bytes(trailer) as u32
+    let trailer = u64::from_le_bytes(trailer);
+    (trailer as u32, (trailer >> 32) as u32)
 }
 
 // SAFETY: every block handed out comes from `inner` with the caller's alignment and at
 // least the caller's size (plus the trailer), and is given back to `inner` with the same
 // layout it was allocated with: the caller's layout plus `TRAILER`, which `with_trailer`
-// computes the same way each time. The bookkeeping reads a const thread-local and adds to
-// static atomics: it never allocates, locks or panics, so it cannot re-enter the allocator.
+// computes the same way each time. The bookkeeping reads const thread-locals and adds to
+// static atomics; a heap-profile sample (one per 512 KiB allocated by default) also walks
+// the stack with the platform's unwinder (`_Unwind_Backtrace`, which uses the C library's
+// allocator and loader lock, never Rust's allocator), and claims slots of fixed tables with
+// compare-and-swap. None of it allocates through Rust's allocator, takes a lock of
+// leakguard's or panics, so it cannot re-enter the allocator.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -142,7 +155,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         }
         // SAFETY: the caller hands back a block this allocator allocated with `layout`,
         // so it was stamped, and `with_trailer` succeeded for it then.
-        let account = unsafe { account_of(block, layout.size()) };
+        let (account, marks) = unsafe { account_of(block, layout.size()) };
+        if marks != 0 {
+            sampling::freed(marks);
+        }
         accounts::discharge(account, layout.size());
         let outer = with_trailer(layout).unwrap_or(layout);
         // SAFETY: `outer` is the layout `block` was allocated with from `inner`.
@@ -164,13 +180,17 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         };
         // SAFETY: as in `dealloc`: `block` was stamped for `layout.size()` bytes. Read
         // before `inner.realloc`, which may move or shrink the block past the trailer.
-        let account = unsafe { account_of(block, layout.size()) };
+        let (account, marks) = unsafe { account_of(block, layout.size()) };
         let outer = with_trailer(layout).unwrap_or(layout);
         // SAFETY: `block` was allocated from `inner` with `outer`; `new_outer.size()` is
         // non-zero and valid for the alignment, as `Layout::from_size_align` checked.
         let moved = unsafe { self.inner.realloc(block, outer, new_outer.size()) };
         if !moved.is_null() {
-            let trailer = u64::from(account).to_le_bytes();
+            // To the profile, a realloc frees the old block and allocates the new one.
+            if marks != 0 {
+                sampling::freed(marks);
+            }
+            let trailer = trailer(account, sampling::marks_for(new_size, account));
             // SAFETY: `moved` has `new_size + TRAILER` bytes; the trailer is the last ones.
             unsafe { ptr::write_unaligned(moved.add(new_size).cast::<[u8; TRAILER]>(), trailer) };
             accounts::resize(account, layout.size(), new_size);
@@ -293,5 +313,38 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(account_figures(account), before);
+    }
+
+    #[test]
+    fn a_sampled_block_carries_its_record_until_freed() {
+        accounts::note_installed();
+        let account = accounts::open("sampling test");
+        let outer = accounts::set_current(account);
+        // `set_rate` draws this thread's countdown anew at 64 bytes: a 4 KiB block all but
+        // surely outlasts it.
+        sampling::set_rate(64);
+        let (block, layout) = filled(4096, 16, false);
+        sampling::set_rate(sampling::DEFAULT_RATE);
+        accounts::set_current(outer);
+        // SAFETY: `block` is live with `layout.size()` bytes, stamped.
+        let (charged, marks) = unsafe { account_of(block as *const u8, layout.size()) };
+        assert_eq!(charged, account);
+        assert_eq!(marks & 1, 1, "sampled");
+        let name = accounts::name_of(account);
+        let live = || -> f64 {
+            sampling::table::read()
+                .iter()
+                .filter(|s| s.name == name)
+                .map(|s| s.inuse_bytes)
+                .sum()
+        };
+        // Under miri, `exp` may be off in its last bits.
+        assert!(
+            (live() - 4096.0).abs() < 0.01,
+            "a 4 KiB block at rate 64 stands for itself: {}",
+            live()
+        );
+        free(block, layout);
+        assert_eq!(live(), 0.0);
     }
 }

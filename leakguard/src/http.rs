@@ -30,10 +30,11 @@
 
 use std::fmt;
 
+use crate::report::heap_profile::{self, View};
 use crate::report::report;
 
-/// The routes [`respond`] serves, under `/debug/leakguard/`.
-pub const ROUTES: [&str; 7] = [
+/// The routes [`respond`] serves: under `/debug/leakguard/`, and Go's heap profile paths.
+pub const ROUTES: [&str; 9] = [
     "/debug/leakguard/",
     "/debug/leakguard/index.html",
     "/debug/leakguard/heap",
@@ -41,6 +42,8 @@ pub const ROUTES: [&str; 7] = [
     "/debug/leakguard/report.json",
     "/debug/leakguard/folded",
     "/debug/leakguard/flamegraph.svg",
+    "/debug/pprof/heap",
+    "/debug/pprof/allocs",
 ];
 
 /// The most characters of a path or query parameter an [`HttpError`] echoes.
@@ -131,6 +134,8 @@ impl std::error::Error for HttpError {}
 /// | `/debug/leakguard/report.json` | the report as JSON (feature `serde_json`) | |
 /// | `/debug/leakguard/folded` | folded stacks ([`Report::folded`](crate::Report::folded)) | |
 /// | `/debug/leakguard/flamegraph.svg` | a flame graph (feature `inferno`) | |
+/// | `/debug/pprof/heap` | the sampled heap profile of the whole program ([`heap_profile()`](crate::heap_profile())), Go's path: `go tool pprof http://host/debug/pprof/heap` | `debug=1` for text, as Go's; `gc=1` is taken and ignored |
+/// | `/debug/pprof/allocs` | the same profile, showing `alloc_space` by default | as `/debug/pprof/heap` |
 pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpError> {
     // `/debug/leakguard` and `/debug/leakguard/` are the page; elsewhere a trailing slash
     // does not matter.
@@ -144,15 +149,22 @@ pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpE
         .find(|route| *route == path)
         .ok_or_else(|| HttpError::NotFound(echo(path)))?;
     let mut debug = false;
+    let pprof = matches!(route, "/debug/pprof/heap" | "/debug/pprof/allocs");
     for parameter in query.split('&').filter(|p| !p.is_empty()) {
         match (route, parameter) {
             ("/debug/leakguard/heap", "debug=0") => debug = false,
             ("/debug/leakguard/heap", "debug=1") => debug = true,
+            (_, "debug=0") if pprof => debug = false,
+            (_, "debug=1") if pprof => debug = true,
+            // Go's `gc=1` runs a collection first: Rust has none to run.
+            (_, "gc=0" | "gc=1") if pprof => {}
             _ => {
                 return Err(HttpError::BadQuery {
                     parameter: echo(parameter),
                     expected: if route == "/debug/leakguard/heap" {
                         "`debug=0` (the profile) or `debug=1` (the text table)"
+                    } else if pprof {
+                        "`debug=0` (the profile), `debug=1` (text) or `gc=1`"
                     } else {
                         "no parameters"
                     },
@@ -170,6 +182,15 @@ pub fn respond(path: &str, query: &str) -> Result<(&'static str, Vec<u8>), HttpE
         "/debug/leakguard/report" => text(report().to_string()),
         "/debug/leakguard/report.json" => json(),
         "/debug/leakguard/folded" => text(report().folded()),
+        "/debug/pprof/heap" | "/debug/pprof/allocs" if debug => text(heap_profile::text()),
+        "/debug/pprof/heap" => Ok((
+            "application/octet-stream",
+            heap_profile::profile(View::Heap),
+        )),
+        "/debug/pprof/allocs" => Ok((
+            "application/octet-stream",
+            heap_profile::profile(View::Allocs),
+        )),
         _ => flamegraph(),
     }
 }

@@ -144,6 +144,7 @@ mod units;
 
 mod accounts;
 mod allocator;
+mod sampling;
 
 mod settings;
 
@@ -185,7 +186,10 @@ pub use clock::{Clock, ClockGuard, ManualClock};
 pub use error::ConfigError;
 pub use heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
 pub use layer::{LeakLayer, check_now, layer};
-pub use report::{GroupDiff, GroupReport, Report, ReportDiff, ScopeHeap, SiteReport, report};
+pub use report::{
+    GroupDiff, GroupReport, Report, ReportDiff, ScopeHeap, SiteReport, heap_profile,
+    heap_sample_rate, report, set_heap_sample_rate,
+};
 pub use scope::{ScopeGuard, scope};
 pub use task::{LeakScoped, ScopeExt, with_current_leak_scope};
 pub use tracked::{

@@ -114,6 +114,9 @@ pub(crate) struct Retained {
     pub(crate) instances: usize,
     pub(crate) samples: u32,
     pub(crate) bytes_per_sec: f64,
+    /// Where the scope's live bytes were allocated, from the heap profile's samples: its
+    /// top sites with their bytes, or empty without samples.
+    pub(crate) sites: String,
 }
 
 /// The heap allocated outside any scope, larger at every sample of a run: a suspected

@@ -340,14 +340,17 @@ fn emit_finding(finding: &Finding, verdict: Verdict) {
                 instances = retained.instances,
                 samples = retained.samples,
                 bytes_per_sec = retained.bytes_per_sec,
+                sites = %retained.sites,
                 total = verdict.total,
                 suppressed = verdict.suppressed,
-                "scope `{}` retains {} in {} ended instances, more on each of the last {} samples, {}/s{}",
+                "scope `{}` retains {} in {} ended instances, more on each of the last {} samples, {}/s{}{}{}",
                 retained.scope,
                 ByteSize(retained.bytes),
                 retained.instances,
                 retained.samples,
                 SignedBytes(retained.bytes_per_sec),
+                if retained.sites.is_empty() { "" } else { "; allocated at " },
+                retained.sites,
                 Tally::one(verdict),
             );
         }

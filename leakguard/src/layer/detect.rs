@@ -10,6 +10,7 @@ use crate::clock::{Nanos, monotonic_now};
 use crate::events::{self, Finding, Outlived, Retained, Suspect, Unscoped};
 use crate::meta::FieldKey;
 use crate::registry::{self, FLAG_OUTLIVED, FLAG_SUSPECTED, Site};
+use crate::report::heap_profile;
 use crate::report::report;
 use crate::scope::{self, Due, ScopeInfo};
 use crate::settings::SETTINGS;
@@ -246,9 +247,13 @@ fn sample_heap(now: Nanos) -> Vec<Finding> {
                     instances: count as usize,
                     samples: trend.streak,
                     bytes_per_sec,
+                    sites: heap_profile::top_sites(index as u32, SITES_NAMED),
                 })
             });
         }
     }
     found
 }
+
+/// How many sampled sites a `retained` warning names.
+const SITES_NAMED: usize = 3;

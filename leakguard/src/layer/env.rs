@@ -28,13 +28,17 @@ impl LeakLayer {
     }
 
     /// The variables [`from_env`](Self::from_env) reads: durations like `"5s"` or
-    /// `"250ms"`, and a count for `LEAKGUARD_GROWTH_SAMPLES`.
-    pub const ENV_VARS: [&'static str; 5] = [
+    /// `"250ms"`, a count for `LEAKGUARD_GROWTH_SAMPLES`, and bytes for
+    /// `LEAKGUARD_HEAP_SAMPLE_RATE`, which [`Alloc`](crate::Alloc) reads itself at its first
+    /// allocation (taking the default, 524288, for a value it cannot use): `from_env`
+    /// checks it, so that a bad value is an error here rather than ignored.
+    pub const ENV_VARS: [&'static str; 6] = [
         "LEAKGUARD_GRACE_PERIOD",
         "LEAKGUARD_SAMPLE_INTERVAL",
         "LEAKGUARD_GROWTH_SAMPLES",
         "LEAKGUARD_RATE_LIMIT",
         "LEAKGUARD_REPORT_EVERY",
+        "LEAKGUARD_HEAP_SAMPLE_RATE",
     ];
 
     /// The layer configured from `lookup`, which answers for the variables of
@@ -66,7 +70,7 @@ impl LeakLayer {
                 )
             })
         }
-        let [grace, interval, samples, rate, report] = Self::ENV_VARS;
+        let [grace, interval, samples, rate, report, heap_rate] = Self::ENV_VARS;
         let mut layer = Self::default();
         if let Some(value) = lookup(grace) {
             layer = layer.grace_period(duration(grace, &value)?);
@@ -100,6 +104,15 @@ impl LeakLayer {
                 .report_every(duration(report, &value)?)
                 .map_err(|e| out_of_range(report, &value, e))?;
         }
+        if let Some(value) = lookup(heap_rate) {
+            if crate::sampling::parse_rate(value.as_bytes()).is_none() {
+                return Err(env(
+                    heap_rate,
+                    &value,
+                    "not a whole number of bytes, such as 4096 (0 turns sampling off)",
+                ));
+            }
+        }
         Ok(layer)
     }
 }
@@ -113,5 +126,27 @@ fn shown(value: &str) -> String {
     match value.char_indices().nth(SHOWN) {
         None => value.to_string(),
         Some((at, _)) => format!("{}… ({} bytes)", &value[..at], value.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heap_sample_rate_must_be_whole_bytes() {
+        let with = |value: &'static str| {
+            LeakLayer::from_vars(move |name| {
+                (name == "LEAKGUARD_HEAP_SAMPLE_RATE").then(|| value.to_string())
+            })
+        };
+        assert!(with("4096").is_ok());
+        assert!(with("0").is_ok());
+        let error = with("4 KiB").unwrap_err();
+        assert_eq!(error.setting(), "LEAKGUARD_HEAP_SAMPLE_RATE");
+        assert_eq!(
+            error.to_string(),
+            "invalid environment variable LEAKGUARD_HEAP_SAMPLE_RATE=\"4 KiB\": not a whole number of bytes, such as 4096 (0 turns sampling off)"
+        );
     }
 }

@@ -19,12 +19,14 @@ mod diff;
 mod flamegraph;
 mod folded;
 mod heap;
+pub(crate) mod heap_profile;
 mod page;
 mod pprof;
 mod table;
 
 pub use diff::{GroupDiff, ReportDiff};
 pub use heap::ScopeHeap;
+pub use heap_profile::{heap_profile, heap_sample_rate, set_heap_sample_rate};
 
 /// What is holding memory: every live tracked collection, grouped by `Type.field`.
 ///

@@ -14,25 +14,26 @@ use std::time::UNIX_EPOCH;
 use super::Report;
 
 /// `profile.proto`'s field numbers, by message.
-mod field {
-    pub(super) const SAMPLE_TYPE: u32 = 1;
-    pub(super) const SAMPLE: u32 = 2;
-    pub(super) const MAPPING: u32 = 3;
-    pub(super) const LOCATION: u32 = 4;
-    pub(super) const FUNCTION: u32 = 5;
-    pub(super) const STRING_TABLE: u32 = 6;
-    pub(super) const TIME_NANOS: u32 = 9;
-    pub(super) const PERIOD_TYPE: u32 = 11;
-    pub(super) const PERIOD: u32 = 12;
-    pub(super) const DEFAULT_SAMPLE_TYPE: u32 = 14;
+pub(super) mod field {
+    pub(in crate::report) const SAMPLE_TYPE: u32 = 1;
+    pub(in crate::report) const SAMPLE: u32 = 2;
+    pub(in crate::report) const MAPPING: u32 = 3;
+    pub(in crate::report) const LOCATION: u32 = 4;
+    pub(in crate::report) const FUNCTION: u32 = 5;
+    pub(in crate::report) const STRING_TABLE: u32 = 6;
+    pub(in crate::report) const TIME_NANOS: u32 = 9;
+    pub(in crate::report) const COMMENT: u32 = 13;
+    pub(in crate::report) const PERIOD_TYPE: u32 = 11;
+    pub(in crate::report) const PERIOD: u32 = 12;
+    pub(in crate::report) const DEFAULT_SAMPLE_TYPE: u32 = 14;
 }
 
 /// A protobuf message being written.
 #[derive(Default)]
-struct Message(Vec<u8>);
+pub(super) struct Message(pub(super) Vec<u8>);
 
 impl Message {
-    fn varint(&mut self, mut value: u64) {
+    pub(super) fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.0.push(value as u8 | 0x80);
             value >>= 7;
@@ -40,30 +41,30 @@ impl Message {
         self.0.push(value as u8);
     }
 
-    fn key(&mut self, field: u32, wire_type: u64) {
+    pub(super) fn key(&mut self, field: u32, wire_type: u64) {
         self.varint(u64::from(field) << 3 | wire_type);
     }
 
     /// An integer field; zero, the default, is left out.
-    fn int(&mut self, field: u32, value: u64) {
+    pub(super) fn int(&mut self, field: u32, value: u64) {
         if value != 0 {
             self.key(field, 0);
             self.varint(value);
         }
     }
 
-    fn bytes(&mut self, field: u32, bytes: &[u8]) {
+    pub(super) fn bytes(&mut self, field: u32, bytes: &[u8]) {
         self.key(field, 2);
         self.varint(bytes.len() as u64);
         self.0.extend_from_slice(bytes);
     }
 
-    fn message(&mut self, field: u32, message: Message) {
+    pub(super) fn message(&mut self, field: u32, message: Message) {
         self.bytes(field, &message.0);
     }
 
     /// A repeated integer field, packed.
-    fn packed(&mut self, field: u32, values: &[u64]) {
+    pub(super) fn packed(&mut self, field: u32, values: &[u64]) {
         let mut packed = Message::default();
         for &value in values {
             packed.varint(value);
@@ -74,13 +75,13 @@ impl Message {
 
 /// The string table: every string once, `""` first, referred to by index.
 #[derive(Default)]
-struct Strings {
-    table: Vec<String>,
+pub(super) struct Strings {
+    pub(super) table: Vec<String>,
     index: HashMap<String, u64>,
 }
 
 impl Strings {
-    fn of(&mut self, text: &str) -> u64 {
+    pub(super) fn of(&mut self, text: &str) -> u64 {
         if self.table.is_empty() {
             self.table.push(String::new());
             self.index.insert(String::new(), 0);
@@ -252,15 +253,19 @@ impl Report {
     /// code is known ([`SiteReport::origin`](crate::SiteReport::origin)), the numbers
     /// `outlived` and `over_budget`, and `nested_bytes`, what the sample left out as nested.
     pub fn to_pprof(&self) -> Vec<u8> {
-        let profile = profile(self);
-        let mut gzip = flate2::write::GzEncoder::new(
-            Vec::with_capacity(profile.len() / 2 + 64),
-            flate2::Compression::default(),
-        );
-        // Writing to a `Vec` cannot fail.
-        let _ = gzip.write_all(&profile);
-        gzip.finish().unwrap_or_default()
+        gzip(&profile(self))
     }
+}
+
+/// `profile` gzipped, as pprof's readers take it.
+pub(super) fn gzip(profile: &[u8]) -> Vec<u8> {
+    let mut gzip = flate2::write::GzEncoder::new(
+        Vec::with_capacity(profile.len() / 2 + 64),
+        flate2::Compression::default(),
+    );
+    // Writing to a `Vec` cannot fail.
+    let _ = gzip.write_all(profile);
+    gzip.finish().unwrap_or_default()
 }
 
 #[cfg(test)]
