@@ -295,3 +295,6 @@ mod tests {
         assert_eq!(account_figures(account), before);
     }
 }
+
+#[cfg(test)]
+mod threads;
