@@ -86,7 +86,6 @@ unsafe fn stamp(block: *mut u8, size: usize) {
     // SAFETY: the caller guarantees `size + TRAILER` bytes at `block`; the trailer is the
     // last `TRAILER` of them, written unaligned.
     unsafe { ptr::write_unaligned(block.add(size).cast::<[u8; TRAILER]>(), trailer) };
-    accounts::note_installed();
     accounts::charge(account, size);
 }
 

@@ -110,7 +110,10 @@ impl Local {
             // allocated is far smaller than `i64::MAX`: the adds do not wrap.
             let bytes = self.bytes.get().wrapping_add(bytes);
             let blocks = self.blocks.get().wrapping_add(blocks);
-            if bytes.unsigned_abs() <= PENDING_BYTES && blocks.unsigned_abs() <= PENDING_BLOCKS {
+            // Within the bounds either way: one unsigned compare each.
+            let bytes_within = (bytes as u64).wrapping_add(PENDING_BYTES) <= 2 * PENDING_BYTES;
+            let blocks_within = (blocks as u64).wrapping_add(PENDING_BLOCKS) <= 2 * PENDING_BLOCKS;
+            if bytes_within && blocks_within {
                 self.bytes.set(bytes);
                 self.blocks.set(blocks);
             } else {
@@ -128,6 +131,9 @@ impl Local {
     #[cold]
     fn add_elsewhere(&self, account: u32, blocks: i64, bytes: i64) {
         if self.phase.get() == Phase::Unarmed {
+            // Every thread's first block comes here: what tells scopes that they need
+            // accounts, off the common path.
+            super::note_installed();
             self.phase.set(Phase::Arming);
             // Registers the destructor (see the module's docs: it does not come back here,
             // and if it does, the phase sends the allocation to its account).
