@@ -127,8 +127,8 @@ impl Local {
     }
 
     /// [`add`](Self::add) for a block of an account this thread keeps no change for: on the
-    /// thread's first allocation, arms it.
-    #[cold]
+    /// thread's first allocation, arms it. Out of line, to keep the common path short.
+    #[inline(never)]
     fn add_elsewhere(&self, account: u32, blocks: i64, bytes: i64) {
         if self.phase.get() == Phase::Unarmed {
             // Every thread's first block comes here: what tells scopes that they need
