@@ -200,3 +200,65 @@ fn every_scope_s_live_bytes_and_blocks_equal_the_truth_after_a_million_random_op
         );
     }
 }
+
+/// Blocks a thread hands to the test, by address: statics, so that handing them over
+/// allocates nothing.
+static HANDED: [AtomicUsize; 200] = [const { AtomicUsize::new(0) }; 200];
+static HANDED_OVER: AtomicUsize = AtomicUsize::new(0);
+
+fn figures(name: &str) -> (usize, usize) {
+    leakguard::report()
+        .scope(name)
+        .map_or((0, 0), |s| (s.live_bytes, s.live_blocks))
+}
+
+#[test]
+fn a_scope_running_on_another_thread_is_off_by_at_most_64_blocks_and_64_kib_never_below_zero() {
+    if !leakguard::ENABLED {
+        return;
+    }
+    let layout = Layout::from_size_align(100, 8).unwrap();
+    let step = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let thread = std::thread::spawn({
+        let step = step.clone();
+        move || {
+            let running = leakguard::scope("running elsewhere");
+            for handed in &HANDED {
+                // SAFETY: a valid layout; freed by the test with it.
+                handed.store(unsafe { alloc(layout) } as usize, Relaxed);
+            }
+            step.wait(); // 1: 200 blocks live in a scope still running here
+            step.wait(); // 2: read
+            drop(running);
+            let handing = leakguard::scope("handed over");
+            // SAFETY: as above.
+            HANDED_OVER.store(unsafe { alloc(layout) } as usize, Relaxed);
+            step.wait(); // 3: one block, handed over
+            step.wait(); // 4: freed by the test, read
+            drop(handing);
+        }
+    });
+    step.wait(); // 1
+    let (bytes, blocks) = figures("running elsewhere");
+    assert!((200 - 64..=200).contains(&blocks), "{blocks} blocks");
+    assert!(bytes <= 20_000 && 20_000 - bytes <= 64 * 1024, "{bytes} B");
+    step.wait(); // 2
+    step.wait(); // 3
+    // Freed here before the thread that allocated it counted it: shown as none, not less.
+    // SAFETY: allocated with `layout`, freed once.
+    unsafe { dealloc(HANDED_OVER.load(Relaxed) as *mut u8, layout) };
+    assert_eq!(figures("handed over"), (0, 0));
+    step.wait(); // 4
+    thread.join().unwrap();
+    assert_eq!(figures("handed over"), (0, 0), "exact once the scope ended");
+    assert_eq!(
+        figures("running elsewhere"),
+        (20_000, 200),
+        "exact once ended"
+    );
+    for handed in &HANDED {
+        // SAFETY: allocated with `layout`, freed once.
+        unsafe { dealloc(handed.load(Relaxed) as *mut u8, layout) };
+    }
+    assert_eq!(figures("running elsewhere"), (0, 0));
+}

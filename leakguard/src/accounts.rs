@@ -1,11 +1,13 @@
 //! The heap accounts of [`Alloc`](crate::Alloc): a fixed table of counters, one per leak
 //! scope instance holding memory, that the allocator charges every block to.
 //!
-//! The allocation path touches only this module's statics and one const thread-local: the
-//! current account is a `Cell<u32>`, and charging a block is two relaxed adds to its
-//! account, with no lock, no map and nothing allocated (saluki's memory-accounting
-//! allocator; rerun's re_memory for the const thread-local). Everything that names,
-//! opens, ends or reads accounts runs outside the allocator, in ordinary code.
+//! The allocation path touches only this module's statics and const thread-locals: a
+//! block of the account current on the thread is counted in two plain thread-local cells,
+//! which go to the account's atomic counter when the account stops being current (see
+//! [`local`]); any other block, with one relaxed atomic add to its account. No lock, no map,
+//! nothing allocated (saluki's memory-accounting allocator; rerun's re_memory for the const
+//! thread-local). Everything that names, opens, ends or reads accounts runs outside the
+//! allocator, in ordinary code.
 //!
 //! The table is fixed, so leakguard's own memory does not grow with the number of scope
 //! instances: [`INSTANCES`] accounts for instances, reused once an instance has ended and
@@ -14,11 +16,16 @@
 //! instance. Names past [`NAMES`] share one, `(other scopes)`.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sync::lock;
+
+mod local;
+
+pub(crate) use local::{
+    Own, base, charge, current, discharge, flush, resize, set_base, set_current,
+};
 
 /// Scope instances with an account of their own at once.
 pub(crate) const INSTANCES: usize = 4096;
@@ -44,18 +51,30 @@ pub(crate) const FIRST_SCOPE_NAME: u32 = 2;
 /// contend.
 #[repr(align(64))]
 struct Account {
-    /// Live blocks above [`BYTES_BITS`], live bytes below: one atomic add charges a block
-    /// (an atomic read-modify-write costs 10-25 ns on a loaded machine, W7).
+    /// Live blocks and bytes, packed by [`pack`]: one atomic add counts a block.
     live: AtomicU64,
     /// [`State`], packed.
     state: AtomicU64,
 }
 
-/// The bits of [`Account::live`] that count bytes: up to 256 GiB live in one account, and
-/// up to 2^26 (67 million) live blocks.
+/// The bits of [`Account::live`] that count bytes, as a signed number: up to 128 GiB live
+/// in one account, and up to 2^25 (33 million) live blocks above them.
 const BYTES_BITS: u32 = 38;
-const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
-const ONE_BLOCK: u64 = 1 << BYTES_BITS;
+
+/// Blocks and bytes as one word that adds like the pair: `blocks * 2^38 + bytes`, modulo
+/// 2^64. Either may be below zero for a moment, when a block freed on one thread reaches
+/// the account before the thread that allocated it counted it (see [`local`]).
+fn pack(blocks: i64, bytes: i64) -> u64 {
+    ((blocks as u64) << BYTES_BITS).wrapping_add(bytes as u64)
+}
+
+/// The blocks and bytes [`pack`] packed: bytes sign-extended from the low bits, blocks the
+/// rest.
+fn unpack(word: u64) -> (i64, i64) {
+    let bytes = ((word << (64 - BYTES_BITS)) as i64) >> (64 - BYTES_BITS);
+    let blocks = (word as i64).wrapping_sub(bytes) >> BYTES_BITS;
+    (blocks, bytes)
+}
 
 impl Account {
     const fn new() -> Self {
@@ -65,11 +84,17 @@ impl Account {
         }
     }
 
-    /// Live bytes and blocks.
-    fn read(&self) -> (u64, u64) {
-        let live = self.live.load(Ordering::Acquire);
-        (live & BYTES_MASK, live >> BYTES_BITS)
+    /// Live bytes and blocks, below zero for a moment when a free on one thread got here
+    /// before the thread that allocated the block counted it.
+    fn read(&self) -> (i64, i64) {
+        let (blocks, bytes) = unpack(self.live.load(Ordering::Acquire));
+        (bytes, blocks)
     }
+}
+
+/// Figures summed over accounts, as readers show them: none below zero.
+fn shown(signed: i64) -> u64 {
+    signed.max(0) as u64
 }
 
 static TABLE: [Account; TOTAL] = [const { Account::new() }; TOTAL];
@@ -77,13 +102,6 @@ static TABLE: [Account; TOTAL] = [const { Account::new() }; TOTAL];
 /// Whether an [`Alloc`](crate::Alloc) has charged anything: without one, no scope needs an
 /// account.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// The account this thread's allocations go to; 0 for unscoped (a stripe of it).
-    static CURRENT: Cell<u32> = const { Cell::new(0) };
-    /// The account that is current when no scope is: a test check's, or 0.
-    static BASE: Cell<u32> = const { Cell::new(0) };
-}
 
 /// The lifecycle of an instance account, packed into its `state`: the phase in bits 0-1,
 /// the name index in bits 2-11, how many instances have had the account in bits 12-31
@@ -131,64 +149,21 @@ impl State {
     }
 }
 
-// The allocation path.
+// The allocation path, beside the thread's side in [`local`].
 
-/// The account an allocation made now on this thread is charged to.
+/// Adds `blocks` and `bytes` to `account`'s counter.
 #[inline]
-pub(crate) fn current() -> u32 {
-    // A const thread-local without a destructor stays readable while the thread's other
-    // thread-locals are torn down; `unwrap_or` covers platforms where it might not.
-    let account = CURRENT.try_with(Cell::get).unwrap_or(0);
-    if account != 0 {
-        return account;
-    }
-    unscoped_stripe()
-}
-
-/// This thread's stripe of the unscoped account, from the address of its thread-locals.
-#[inline]
-fn unscoped_stripe() -> u32 {
-    let here = CURRENT.with(|c| std::ptr::from_ref(c) as usize);
-    (here.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 4)) as u32
-        % STRIPES as u32
-}
-
-/// Charges a block of `bytes` to `account`.
-#[inline]
-pub(crate) fn charge(account: u32, bytes: usize) {
+fn add_to(account: u32, blocks: i64, bytes: i64) {
     if let Some(account) = TABLE.get(account as usize) {
         account
             .live
-            .fetch_add(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Relaxed);
+            .fetch_add(pack(blocks, bytes), Ordering::Relaxed);
     }
 }
 
-/// Takes a block of `bytes` off `account`, which it was charged to.
-#[inline]
-pub(crate) fn discharge(account: u32, bytes: usize) {
-    // A free comes after its allocation in the account's order of changes (the pointer
-    // was handed over), so the bytes below never borrow from the blocks above.
-    if let Some(account) = TABLE.get(account as usize) {
-        account
-            .live
-            .fetch_sub(ONE_BLOCK.wrapping_add(bytes as u64), Ordering::Release);
-    }
-}
-
-/// A block charged to `account` changed from `old` to `new` bytes (`realloc`).
-#[inline]
-pub(crate) fn resize(account: u32, old: usize, new: usize) {
-    if let Some(account) = TABLE.get(account as usize) {
-        // Modulo 2^64, a shrink takes bytes this block holds: no borrow from the blocks.
-        account
-            .live
-            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
-    }
-}
-
-/// Notes that an allocator charges accounts. Cheap to call on every allocation.
-#[inline]
-pub(crate) fn note_installed() {
+/// Notes that an allocator charges accounts: the first block a thread charges or
+/// discharges does.
+fn note_installed() {
     if !INSTALLED.load(Ordering::Relaxed) {
         INSTALLED.store(true, Ordering::Relaxed);
     }
@@ -197,39 +172,6 @@ pub(crate) fn note_installed() {
 /// Whether an [`Alloc`](crate::Alloc) is installed and has allocated.
 pub(crate) fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
-}
-
-// Which account is current: set by scopes and test checks, outside the allocator.
-
-/// Makes `account` current on this thread (0: the base); returns the one it replaces.
-pub(crate) fn set_current(account: u32) -> u32 {
-    let account = if account == 0 { base() } else { account };
-    CURRENT.try_with(|c| c.replace(account)).unwrap_or(0)
-}
-
-/// The account current when no scope is: a running test check's, or 0 for unscoped.
-pub(crate) fn base() -> u32 {
-    BASE.try_with(Cell::get).unwrap_or(0)
-}
-
-/// Makes `account` the base on this thread; returns the one it replaces.
-pub(crate) fn set_base(account: u32) -> u32 {
-    BASE.try_with(|c| c.replace(account)).unwrap_or(0)
-}
-
-/// Charges what this thread allocates to leakguard's own account until dropped.
-pub(crate) struct Own(u32);
-
-impl Own {
-    pub(crate) fn start() -> Self {
-        Own(CURRENT.try_with(|c| c.replace(OWN)).unwrap_or(0))
-    }
-}
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.0));
-    }
 }
 
 // Opening and ending accounts.
@@ -268,7 +210,7 @@ fn name_index(name: &str) -> u32 {
 /// Opens the account of a new scope instance named `name`, under the test check of the
 /// account current on this thread; 0 if no allocator is installed.
 pub(crate) fn open(name: &str) -> u32 {
-    let check = CURRENT.try_with(Cell::get).map_or(0, check_of);
+    let check = check_of(local::current_unresolved());
     open_under(name, check)
 }
 
@@ -340,6 +282,10 @@ pub(crate) fn end(account: u32) {
     if !(INSTANCE_BASE..TOTAL).contains(&at) {
         return;
     }
+    // Ended with nothing live, the account may be reused: nothing of it may stay pending
+    // here. (No other thread keeps a change for it: an instance cannot end while it is
+    // current on a thread, whose scope, span or future holds it.)
+    local::flush_if_pending(account);
     let state = &TABLE[at].state;
     let _ = state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
         let mut s = State::unpack(word);
@@ -364,8 +310,10 @@ pub(crate) struct NameFigures {
 }
 
 /// Every account's figures, by name: index 0 is unscoped memory, 1 leakguard's own, then
-/// each scope name that holds or held memory.
+/// each scope name that holds or held memory. Exact for what this thread did, and for the
+/// scopes current on no other thread; see [`local`] for the others.
 pub(crate) fn by_name() -> Vec<NameFigures> {
+    flush();
     let names: Vec<Cow<'static, str>> = {
         let _own = Own::start();
         let names = lock(&NAME_TABLE);
@@ -382,6 +330,9 @@ pub(crate) fn by_name() -> Vec<NameFigures> {
             ..NameFigures::default()
         })
         .collect();
+    // Live bytes and blocks, summed before any is shown: one account's may be below zero
+    // for a moment, when another's of the name is above by as much.
+    let mut live = vec![(0_i64, 0_i64); figures.len()];
     for (at, account) in TABLE.iter().enumerate() {
         let (bytes, blocks) = account.read();
         let (name, retained, instance) = if at < STRIPES {
@@ -403,15 +354,21 @@ pub(crate) fn by_name() -> Vec<NameFigures> {
             }
             (state.name, state.phase == Phase::Ended, true)
         };
-        let Some(f) = figures.get_mut(name as usize) else {
+        let (Some(f), Some(live)) = (figures.get_mut(name as usize), live.get_mut(name as usize))
+        else {
             continue;
         };
-        f.live_bytes += bytes;
-        f.live_blocks += blocks;
+        live.0 += bytes;
+        live.1 += blocks;
         if retained && instance && bytes > 0 {
-            f.retained_bytes += bytes;
+            f.retained_bytes += shown(bytes);
             f.retained_instances += 1;
         }
+    }
+    for (f, (bytes, blocks)) in figures.iter_mut().zip(live) {
+        // Retained is part of live, whatever running instance is short for a moment.
+        f.live_bytes = shown(bytes).max(f.retained_bytes);
+        f.live_blocks = shown(blocks).max(f.retained_instances);
     }
     figures
 }
@@ -420,8 +377,9 @@ pub(crate) fn by_name() -> Vec<NameFigures> {
 pub(crate) fn held_by_check(check: u32) -> (u64, u64) {
     let mut held = (0, 0);
     if check == 0 {
-        return held;
+        return (0, 0);
     }
+    flush();
     for account in &TABLE[INSTANCE_BASE..] {
         let state = State::unpack(account.state.load(Ordering::Acquire));
         if state.phase != Phase::Free && state.check == check {
@@ -430,7 +388,7 @@ pub(crate) fn held_by_check(check: u32) -> (u64, u64) {
             held.1 += blocks;
         }
     }
-    held
+    (shown(held.0), shown(held.1))
 }
 
 /// The index of the name `account` is kept under, as [`by_name`] orders names: for the
@@ -460,8 +418,15 @@ pub(crate) fn test_account() -> u32 {
 /// The bytes and blocks charged to `account`.
 #[cfg(test)]
 pub(crate) fn figures_of(account: u32) -> (usize, usize) {
+    flush();
     let (bytes, blocks) = TABLE[account as usize].read();
-    (bytes as usize, blocks as usize)
+    (shown(bytes) as usize, shown(blocks) as usize)
+}
+
+/// What `account`'s counter holds, without counting what this thread keeps pending.
+#[cfg(test)]
+fn counted(account: u32) -> (i64, i64) {
+    TABLE[account as usize].read()
 }
 
 #[cfg(test)]
@@ -480,7 +445,23 @@ mod tests {
     }
 
     #[test]
-    fn a_stripe_is_inside_the_unscoped_accounts() {
-        assert!((unscoped_stripe() as usize) < STRIPES);
+    fn blocks_and_bytes_add_packed_either_side_of_zero() {
+        let cases = [
+            (0, 0),
+            (1, 64),
+            (-1, -64),
+            (3, -5),
+            (-3, 5),
+            (1 << 24, (1 << 37) - 1),
+        ];
+        for (blocks, bytes) in cases {
+            assert_eq!(unpack(pack(blocks, bytes)), (blocks, bytes));
+        }
+        // A free that gets to the account before its allocation, then the allocation.
+        let free_first = pack(-1, -100);
+        assert_eq!(unpack(free_first), (-1, -100));
+        assert_eq!(unpack(free_first.wrapping_add(pack(1, 100))), (0, 0));
+        let most = pack((1 << 25) - 1, (1 << 37) - 1);
+        assert_eq!(unpack(most), ((1 << 25) - 1, (1 << 37) - 1));
     }
 }

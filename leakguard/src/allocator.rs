@@ -24,16 +24,26 @@ use crate::sampling;
 /// leakguard::Alloc::new(mimalloc::MiMalloc);`.
 ///
 /// Each block gets an 8-byte trailer after the bytes asked for, which holds the number of
-/// its scope's account; allocating and freeing add to that account with two relaxed
-/// atomic adds, with no lock and no map. What a block counts is what the program asked
-/// for (`Layout::size()`), not the trailer. With instrumentation compiled out, `Alloc` is
-/// the inner allocator: no trailer, no accounting.
+/// its scope's account. A block allocated, or freed, on a thread where its scope is current
+/// is counted in two plain thread-local cells; any other block (freed on another thread,
+/// or in another scope) with one relaxed atomic add to its account. No lock, no map. What
+/// a block counts is what the program asked for (`Layout::size()`), not the trailer. With
+/// instrumentation compiled out, `Alloc` is the inner allocator: no trailer, no accounting.
+///
+/// A thread moves what it counted locally into its scope's account when the scope stops
+/// being current on it (the guard is dropped, the span exited, a `leak_scope` future's poll
+/// returns, a test check ends), once it reaches 64 blocks or 64 KiB either way, and when
+/// the thread ends (before its `JoinHandle::join` returns). So the figures are exact for
+/// what the thread reading them did, for scopes that have ended, and for threads that have
+/// ended; the live figures of a scope (or of unscoped memory) that is current on another
+/// thread at that moment may be off by up to 64 blocks and 64 KiB for each such thread,
+/// never below zero.
 ///
 /// It sees what goes through Rust's global allocator: memory that a C library gets from
 /// its own `malloc` is not charged to anything. Past 4096 scope instances holding memory at
 /// once, a new instance shares its name's folded account, counted as retained from the
-/// start; past 512 scope names, names share `(other scopes)`; one account counts up to 256
-/// GiB and 67 million blocks live.
+/// start; past 512 scope names, names share `(other scopes)`; one account counts up to 128
+/// GiB and 33 million blocks live.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Alloc<A = System> {
     inner: A,
@@ -78,7 +88,6 @@ unsafe fn stamp(block: *mut u8, size: usize) {
     // SAFETY: the caller guarantees `size + TRAILER` bytes at `block`; the trailer is the
     // last `TRAILER` of them, written unaligned.
     unsafe { ptr::write_unaligned(block.add(size).cast::<[u8; TRAILER]>(), trailer) };
-    accounts::note_installed();
     accounts::charge(account, size);
 }
 
@@ -348,3 +357,6 @@ mod tests {
         assert_eq!(live(), 0.0);
     }
 }
+
+#[cfg(test)]
+mod threads;
