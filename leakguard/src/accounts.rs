@@ -163,7 +163,7 @@ fn add_to(account: u32, blocks: i64, bytes: i64) {
 
 /// Notes that an allocator charges accounts: the first block a thread charges or
 /// discharges does.
-fn note_installed() {
+pub(crate) fn note_installed() {
     if !INSTALLED.load(Ordering::Relaxed) {
         INSTALLED.store(true, Ordering::Relaxed);
     }
