@@ -13,7 +13,7 @@ use quick_cache::{Lifecycle, OptionsBuilder};
 use super::expiry::Expiry;
 use super::options::Lifetime;
 use super::stats::Counters;
-use super::stored::{Bare, Stored, Timed, Weights};
+use super::stored::{Bare, Stored, Timed, Weights, entry_bytes};
 use super::weigh::Weigh;
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
@@ -155,6 +155,20 @@ impl<K, W: Stored, S> Core<K, W, S> {
     #[inline]
     pub(super) fn keeps_evicted(&self) -> bool {
         keeps_evicted::<W>()
+    }
+
+    /// Whether entries are weighed by their bytes: a constant `false` for the kinds of
+    /// entry that keep no bytes, so that their inserts compile no weighing.
+    #[inline]
+    pub(super) fn by_bytes(&self) -> bool {
+        W::WEIGHED && self.weigh.by_bytes()
+    }
+
+    /// Whether entries get an expiry record under `lifetime`: a constant `false` for bare
+    /// entries.
+    #[inline]
+    pub(super) fn expires(&self, lifetime: &Lifetime) -> bool {
+        W::HAS_SLOT && lifetime.expires()
     }
 }
 
@@ -324,12 +338,93 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
     }
 }
 
+/// When and how an insert writes: the cache's lifetime, the time `now` read from a clock
+/// of resolution `tick`, and whether an entry heavier than the bound in bytes is kept.
+pub(super) struct Write<'a> {
+    pub(super) lifetime: &'a Lifetime,
+    pub(super) now: Nanos,
+    pub(super) tick: Nanos,
+    pub(super) keep: bool,
+}
+
 impl<K, W, S> Core<K, W, S>
 where
     K: Eq + Hash + Clone + HeapSize,
     W: Stored<Value: HeapSize>,
     S: BuildHasher + Default,
 {
+    /// Inserts an entry as `at` says, returning the live value it replaced. With `keep`,
+    /// an entry heavier than the bound in bytes weighs what the cache can admit, so that
+    /// it stays, alone, until the next insert.
+    #[inline]
+    pub(super) fn insert_entry(
+        &mut self,
+        key: K,
+        value: W::Value,
+        at: Write<'_>,
+        stats: &mut Counters,
+        delta: &mut HeapChange,
+    ) -> Option<W::Value> {
+        // The entry the key had, if any: replaced by this one, or, when this one is
+        // heavier than the whole bound and not kept, removed all the same.
+        let replaced = 'insert: {
+            let bytes = if self.by_bytes() {
+                let bytes = entry_bytes(&key, &value);
+                let most = self.weigh.admissible_bytes();
+                if u64::from(bytes) <= most {
+                    bytes
+                } else if at.keep {
+                    u32::try_from(most).unwrap_or(u32::MAX)
+                } else {
+                    // Heavier than the whole bound: not kept, and counted as evicted at
+                    // once, as quick_cache would.
+                    stats.evictions += 1;
+                    break 'insert self.qc.remove(&key);
+                }
+            } else {
+                0
+            };
+            let slot = self.expires(at.lifetime).then(|| {
+                let max = self.max();
+                let expiry = self
+                    .expiry
+                    .get_or_insert_with(|| Box::new(Expiry::new(max)));
+                let clone = key.clone();
+                *delta += running_heap(&clone);
+                expiry.push(clone, at.lifetime.deadline(at.now, at.tick))
+            });
+            *delta += entry_heap(&key, &value);
+            let mut outcome = Outcome::default();
+            self.qc
+                .insert_with_lifecycle(key, W::new(value, slot, bytes), &mut outcome);
+            let replaced = outcome.replaced.take();
+            stats.evictions += outcome.evictions;
+            if self.keeps_evicted() {
+                for (key, stored) in outcome.evicted() {
+                    self.released(&key, &stored, delta);
+                }
+            }
+            replaced
+        };
+        match replaced {
+            // An expired entry is never returned, not even as the one replaced.
+            Some((key, old)) if Self::expired(&self.expiry, &old, at.now) => {
+                self.released(&key, &old, delta);
+                stats.expirations += 1;
+                stats.insertions += 1;
+                None
+            }
+            Some((key, old)) => {
+                self.released(&key, &old, delta);
+                Some(old.into_value())
+            }
+            None => {
+                stats.insertions += 1;
+                None
+            }
+        }
+    }
+
     /// Releases the expired entries due at `now`, up to [`sweep_budget`] of them, then
     /// shrinks the storage if it has become sparse; or, when every entry has expired and
     /// the store is no larger than [`MAX_REBUILD`], all at once. A million entries that expired

@@ -13,6 +13,9 @@ pub(super) trait Stored: Sized {
     type Value;
     /// Whether entries may hold a slot in the expiry list.
     const HAS_SLOT: bool;
+    /// Whether entries keep their bytes, for a bound in bytes. Known per kind of entry, so
+    /// that the other kinds compile no weighing at all.
+    const WEIGHED: bool;
     /// An entry of `value`, with its expiry record and its `bytes` (0 when not weighed).
     fn new(value: Self::Value, slot: Option<Position>, bytes: u32) -> Self;
     fn value(&self) -> &Self::Value;
@@ -40,11 +43,14 @@ pub(super) struct Timed<V, B = ()> {
 
 /// What a [`Timed`] entry keeps of its bytes: nothing, or the bytes.
 pub(super) trait Bytes: Copy {
+    /// Whether the bytes are kept.
+    const KEPT: bool;
     fn new(bytes: u32) -> Self;
     fn get(self) -> Option<u32>;
 }
 
 impl Bytes for () {
+    const KEPT: bool = false;
     #[inline]
     fn new(_: u32) -> Self {}
     #[inline]
@@ -54,6 +60,7 @@ impl Bytes for () {
 }
 
 impl Bytes for u32 {
+    const KEPT: bool = true;
     #[inline]
     fn new(bytes: u32) -> Self {
         bytes
@@ -67,6 +74,7 @@ impl Bytes for u32 {
 impl<V> Stored for Bare<V> {
     type Value = V;
     const HAS_SLOT: bool = false;
+    const WEIGHED: bool = false;
     #[inline]
     fn new(value: V, _: Option<Position>, _: u32) -> Self {
         Bare(value)
@@ -100,6 +108,7 @@ impl<V> Stored for Bare<V> {
 impl<V, B: Bytes> Stored for Timed<V, B> {
     type Value = V;
     const HAS_SLOT: bool = true;
+    const WEIGHED: bool = B::KEPT;
     #[inline]
     fn new(value: V, slot: Option<Position>, bytes: u32) -> Self {
         Timed {
