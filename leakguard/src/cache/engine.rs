@@ -356,7 +356,7 @@ where
     /// Inserts an entry as `at` says, returning the live value it replaced. With `keep`,
     /// an entry heavier than the bound in bytes weighs what the cache can admit, so that
     /// it stays, alone, until the next insert.
-    #[inline]
+    #[inline(always)]
     pub(super) fn insert_entry(
         &mut self,
         key: K,
