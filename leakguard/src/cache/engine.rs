@@ -23,8 +23,8 @@ use crate::heap_size::{HeapChange, HeapSize, HeapUsage, running_heap};
 #[derive(Clone, Copy, Default)]
 pub(super) struct Hooks;
 
-/// Entries that left the cache during one operation.
-pub(super) struct Outcome<K, W> {
+/// Entries that left the cache during one operation; those not taken are released with it.
+pub(super) struct Outcome<K, W: Stored> {
     /// Set by `before_evict`, which precedes an eviction but not a replacement.
     evicting: bool,
     /// Entries evicted, whether or not they were kept for release.
@@ -36,7 +36,7 @@ pub(super) struct Outcome<K, W> {
     more_evicted: Vec<(K, W)>,
 }
 
-impl<K, W> Default for Outcome<K, W> {
+impl<K, W: Stored> Default for Outcome<K, W> {
     fn default() -> Self {
         Self {
             evicting: false,
@@ -48,9 +48,25 @@ impl<K, W> Default for Outcome<K, W> {
     }
 }
 
-impl<K, W> Outcome<K, W> {
-    pub(super) fn evicted(self) -> impl Iterator<Item = (K, W)> {
-        self.evicted.into_iter().chain(self.more_evicted)
+impl<K, W: Stored> Outcome<K, W> {
+    /// The evicted entries kept for release.
+    pub(super) fn take_evicted(&mut self) -> impl Iterator<Item = (K, W)> + '_ {
+        self.evicted
+            .take()
+            .into_iter()
+            .chain(self.more_evicted.drain(..))
+    }
+}
+
+impl<K, W: Stored> Drop for Outcome<K, W> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::mem::needs_drop::<W::Value>() {
+            let replaced = self.replaced.take();
+            for (_, stored) in replaced.into_iter().chain(self.take_evicted()) {
+                stored.release();
+            }
+        }
     }
 }
 
@@ -71,6 +87,7 @@ impl<K, W: Stored> Lifecycle<K, W> for Hooks {
         if std::mem::take(&mut state.evicting) {
             state.evictions += 1;
             if !keeps_evicted::<W>() {
+                value.release();
                 return;
             }
             if state.evicted.is_none() {
@@ -95,6 +112,9 @@ pub(super) type Qc<K, W, S> = unsync::Cache<K, W, Weights, S, Hooks>;
 /// The entries of one cache: the quick_cache core, and its expiry list if it has a TTL.
 pub(super) struct Core<K, W, S> {
     pub(super) qc: Qc<K, W, S>,
+    /// Releases the values still held, as the store is dropped; set where the bounds that
+    /// takes are known, which a `Drop` impl cannot require.
+    release_all: fn(&mut Qc<K, W, S>),
     /// Allocated with the first entry of a TTL cache.
     pub(super) expiry: Option<Box<Expiry<K>>>,
     /// Its bounds.
@@ -136,6 +156,21 @@ pub(crate) fn sweep_budget(slots: usize) -> usize {
 /// this many (a few tenths of a millisecond); beyond, the store keeps its size until fewer
 /// are left.
 pub(crate) const MAX_REBUILD: usize = 16_384;
+
+/// Drops the values of the entries `qc` still holds; nothing to walk when it is empty.
+fn release_all<K: Eq + Hash, W: Stored, S: BuildHasher>(qc: &mut Qc<K, W, S>) {
+    if std::mem::needs_drop::<W::Value>() && !qc.is_empty() {
+        for (_, stored) in qc.drain() {
+            stored.release();
+        }
+    }
+}
+
+impl<K, W, S> Drop for Core<K, W, S> {
+    fn drop(&mut self) {
+        (self.release_all)(&mut self.qc);
+    }
+}
 
 /// What [`Core::liveness`] found of an entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -182,6 +217,7 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
             .expect("both capacities are set");
         Self {
             qc: Qc::with_options(options, Weights(weigh), S::default(), Hooks),
+            release_all: release_all::<K, W, S>,
             expiry: None,
             weigh,
         }
@@ -400,8 +436,9 @@ where
             let replaced = outcome.replaced.take();
             stats.evictions += outcome.evictions;
             if self.keeps_evicted() {
-                for (key, stored) in outcome.evicted() {
+                for (key, stored) in outcome.take_evicted() {
                     self.released(&key, &stored, delta);
+                    stored.release();
                 }
             }
             replaced
@@ -410,6 +447,7 @@ where
             // An expired entry is never returned, not even as the one replaced.
             Some((key, old)) if Self::expired(&self.expiry, &old, at.now) => {
                 self.released(&key, &old, delta);
+                old.release();
                 stats.expirations += 1;
                 stats.insertions += 1;
                 None
@@ -478,6 +516,7 @@ where
             Some((key, stored)) => {
                 counters.expirations += 1;
                 self.released(&key, &stored, delta);
+                stored.release();
             }
             None => {
                 expiry.remove(slot);

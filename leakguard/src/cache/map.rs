@@ -360,6 +360,7 @@ where
                 let expired = Core::<K, _, S>::expired(&core.expiry, &stored, now);
                 core.released(&key, &stored, &mut delta);
                 if expired {
+                    stored.release();
                     stats.expirations += 1;
                     None
                 } else {
@@ -398,6 +399,7 @@ where
             with_core!(&mut self.store, core => {
                 if let Some((key, stored)) = core.qc.remove(key) {
                     core.released(&key, &stored, &mut delta);
+                    stored.release();
                     stats.expirations += 1;
                 }
             });
@@ -456,6 +458,7 @@ where
             for (key, expired) in doomed {
                 if let Some((key, stored)) = core.qc.remove(&key) {
                     core.released(&key, &stored, &mut delta);
+                    stored.release();
                     if expired {
                         stats.expirations += 1;
                     }
