@@ -415,6 +415,12 @@ where
             .expect("the entry was live, or inserted, at this same time")
     }
 
+    /// Whether the next lookup releases expired entries first.
+    #[inline]
+    pub(crate) fn is_due(&self) -> bool {
+        self.due
+    }
+
     /// Releases what an earlier lookup left due, before a lookup, which itself releases
     /// nothing.
     #[inline(always)]
