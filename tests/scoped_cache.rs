@@ -347,3 +347,130 @@ fn heap_size_is_exact_against_the_allocator() {
     assert_exact("after expiry", cache.heap_size(), before + freed);
     assert_eq!(cache.len(), 1);
 }
+
+/// A value that counts how many of its kind are alive.
+#[derive(HeapSize)]
+struct Counted {
+    payload: String,
+    #[heap_size(skip)]
+    alive: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Counted {
+    fn new(alive: &std::sync::Arc<std::sync::atomic::AtomicUsize>, payload: &str) -> Self {
+        alive.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted {
+            payload: payload.to_string(),
+            alive: alive.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.alive
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_value_that_leaves_a_cache_is_dropped_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    let alive = Arc::new(AtomicUsize::new(0));
+    let clock = ManualClock::new();
+    let mut cache: ScopedCache<u64, Counted> = ScopedCache::builder()
+        .max(100)
+        .ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // Evictions: 300 inserts into room for 100.
+    for i in 0..300 {
+        cache.insert(i, Counted::new(&alive, "v"));
+    }
+    assert_eq!(alive.load(Relaxed), cache.len(), "evicted values dropped");
+    // A replaced value is handed back; dropping it is the caller's.
+    let key = *cache.keys().next().unwrap();
+    let old = cache.insert(key, Counted::new(&alive, "w"));
+    assert!(old.is_some());
+    assert_eq!(alive.load(Relaxed), cache.len() + 1);
+    drop(old);
+    assert_eq!(alive.load(Relaxed), cache.len());
+    // Removed, retained away, inserted on a miss.
+    let removed = cache.remove(&key);
+    assert!(removed.is_some());
+    drop(removed);
+    cache.retain(|k, _| k % 2 == 0);
+    cache.get_or_insert_with(1_000, || Counted::new(&alive, "x"));
+    assert_eq!(alive.load(Relaxed), cache.len(), "removed values dropped");
+    // Expired: released by operations, by purge, and replaced once expired.
+    clock.advance(Duration::from_secs(11));
+    cache.insert(2_000, Counted::new(&alive, "y"));
+    assert_eq!(alive.load(Relaxed), cache.len(), "expired values dropped");
+    cache.purge_expired();
+    assert_eq!((cache.len(), alive.load(Relaxed)), (1, 1));
+    clock.advance(Duration::from_secs(11));
+    assert!(cache.insert(2_000, Counted::new(&alive, "z")).is_none());
+    assert_eq!(
+        alive.load(Relaxed),
+        1,
+        "the expired value it replaced is dropped"
+    );
+    // Cleared, then dropped with entries in it.
+    cache.clear();
+    assert_eq!(alive.load(Relaxed), 0);
+    for i in 0..50 {
+        cache.insert(i, Counted::new(&alive, "v"));
+    }
+    drop(cache);
+    assert_eq!(alive.load(Relaxed), 0, "a dropped cache drops its values");
+
+    // Without a TTL, and bounded in bytes: evicted, too heavy to keep, dropped whole.
+    let mut bare: ScopedCache<u64, Counted> = ScopedCache::builder().max(10).build().unwrap();
+    for i in 0..100 {
+        bare.insert(i, Counted::new(&alive, "v"));
+    }
+    assert_eq!(alive.load(Relaxed), 10);
+    drop(bare);
+    let mut weighed: ScopedCache<u64, Counted> =
+        ScopedCache::builder().max_bytes(1_000).build().unwrap();
+    for i in 0..100 {
+        weighed.insert(i, Counted::new(&alive, "0123456789"));
+    }
+    weighed.insert(1_000, Counted::new(&alive, &"x".repeat(5_000)));
+    assert_eq!(
+        alive.load(Relaxed),
+        weighed.len(),
+        "too heavy: dropped at once"
+    );
+    drop(weighed);
+    let mut set: ScopedSet<u64> = ScopedCache::builder().max(3).build_set().unwrap();
+    for i in 0..10 {
+        set.insert(i);
+    }
+    assert_eq!(set.len(), 3);
+    assert_eq!(alive.load(Relaxed), 0, "a dropped cache drops its values");
+}
+
+#[test]
+fn a_field_cache_drops_its_values() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    #[track_growth]
+    #[derive(Default)]
+    struct Holder {
+        #[scoped_cache(max = 5)]
+        cache: HashMap<u64, Counted>,
+    }
+    let alive = Arc::new(AtomicUsize::new(0));
+    let mut holder = Holder::default();
+    for i in 0..20 {
+        holder.cache.insert(i, Counted::new(&alive, "v"));
+    }
+    assert_eq!(alive.load(Relaxed), 5);
+    drop(holder);
+    assert_eq!(alive.load(Relaxed), 0);
+}

@@ -13,7 +13,7 @@ use quick_cache::{Lifecycle, OptionsBuilder};
 use super::expiry::Expiry;
 use super::options::Lifetime;
 use super::stats::Counters;
-use super::stored::{Bare, Stored, Timed, Weights};
+use super::stored::{Bare, Stored, Timed, Weights, entry_bytes};
 use super::weigh::Weigh;
 use crate::clock::Nanos;
 use crate::heap_size::layout::{pushed_capacity, slab_slot};
@@ -23,8 +23,8 @@ use crate::heap_size::{HeapChange, HeapSize, HeapUsage, running_heap};
 #[derive(Clone, Copy, Default)]
 pub(super) struct Hooks;
 
-/// Entries that left the cache during one operation.
-pub(super) struct Outcome<K, W> {
+/// Entries that left the cache during one operation; those not taken are released with it.
+pub(super) struct Outcome<K, W: Stored> {
     /// Set by `before_evict`, which precedes an eviction but not a replacement.
     evicting: bool,
     /// Entries evicted, whether or not they were kept for release.
@@ -36,7 +36,7 @@ pub(super) struct Outcome<K, W> {
     more_evicted: Vec<(K, W)>,
 }
 
-impl<K, W> Default for Outcome<K, W> {
+impl<K, W: Stored> Default for Outcome<K, W> {
     fn default() -> Self {
         Self {
             evicting: false,
@@ -48,9 +48,25 @@ impl<K, W> Default for Outcome<K, W> {
     }
 }
 
-impl<K, W> Outcome<K, W> {
-    pub(super) fn evicted(self) -> impl Iterator<Item = (K, W)> {
-        self.evicted.into_iter().chain(self.more_evicted)
+impl<K, W: Stored> Outcome<K, W> {
+    /// The evicted entries kept for release.
+    pub(super) fn take_evicted(&mut self) -> impl Iterator<Item = (K, W)> + '_ {
+        self.evicted
+            .take()
+            .into_iter()
+            .chain(self.more_evicted.drain(..))
+    }
+}
+
+impl<K, W: Stored> Drop for Outcome<K, W> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::mem::needs_drop::<W::Value>() {
+            let replaced = self.replaced.take();
+            for (_, stored) in replaced.into_iter().chain(self.take_evicted()) {
+                stored.release();
+            }
+        }
     }
 }
 
@@ -71,6 +87,7 @@ impl<K, W: Stored> Lifecycle<K, W> for Hooks {
         if std::mem::take(&mut state.evicting) {
             state.evictions += 1;
             if !keeps_evicted::<W>() {
+                value.release();
                 return;
             }
             if state.evicted.is_none() {
@@ -95,6 +112,9 @@ pub(super) type Qc<K, W, S> = unsync::Cache<K, W, Weights, S, Hooks>;
 /// The entries of one cache: the quick_cache core, and its expiry list if it has a TTL.
 pub(super) struct Core<K, W, S> {
     pub(super) qc: Qc<K, W, S>,
+    /// Releases the values still held, as the store is dropped; set where the bounds that
+    /// takes are known, which a `Drop` impl cannot require.
+    release_all: fn(&mut Qc<K, W, S>),
     /// Allocated with the first entry of a TTL cache.
     pub(super) expiry: Option<Box<Expiry<K>>>,
     /// Its bounds.
@@ -137,6 +157,21 @@ pub(crate) fn sweep_budget(slots: usize) -> usize {
 /// are left.
 pub(crate) const MAX_REBUILD: usize = 16_384;
 
+/// Drops the values of the entries `qc` still holds; nothing to walk when it is empty.
+fn release_all<K: Eq + Hash, W: Stored, S: BuildHasher>(qc: &mut Qc<K, W, S>) {
+    if std::mem::needs_drop::<W::Value>() && !qc.is_empty() {
+        for (_, stored) in qc.drain() {
+            stored.release();
+        }
+    }
+}
+
+impl<K, W, S> Drop for Core<K, W, S> {
+    fn drop(&mut self) {
+        (self.release_all)(&mut self.qc);
+    }
+}
+
 /// What [`Core::liveness`] found of an entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Liveness {
@@ -156,6 +191,20 @@ impl<K, W: Stored, S> Core<K, W, S> {
     pub(super) fn keeps_evicted(&self) -> bool {
         keeps_evicted::<W>()
     }
+
+    /// Whether entries are weighed by their bytes: a constant `false` for the kinds of
+    /// entry that keep no bytes, so that their inserts compile no weighing.
+    #[inline]
+    pub(super) fn by_bytes(&self) -> bool {
+        W::WEIGHED && self.weigh.by_bytes()
+    }
+
+    /// Whether entries get an expiry record under `lifetime`: a constant `false` for bare
+    /// entries.
+    #[inline]
+    pub(super) fn expires(&self, lifetime: &Lifetime) -> bool {
+        W::HAS_SLOT && lifetime.expires()
+    }
 }
 
 impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
@@ -168,6 +217,7 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
             .expect("both capacities are set");
         Self {
             qc: Qc::with_options(options, Weights(weigh), S::default(), Hooks),
+            release_all: release_all::<K, W, S>,
             expiry: None,
             weigh,
         }
@@ -324,12 +374,95 @@ impl<K: Eq + Hash + Clone, W: Stored, S: BuildHasher + Default> Core<K, W, S> {
     }
 }
 
+/// When and how an insert writes: the cache's lifetime, the time `now` read from a clock
+/// of resolution `tick`, and whether an entry heavier than the bound in bytes is kept.
+pub(super) struct Write<'a> {
+    pub(super) lifetime: &'a Lifetime,
+    pub(super) now: Nanos,
+    pub(super) tick: Nanos,
+    pub(super) keep: bool,
+}
+
 impl<K, W, S> Core<K, W, S>
 where
     K: Eq + Hash + Clone + HeapSize,
     W: Stored<Value: HeapSize>,
     S: BuildHasher + Default,
 {
+    /// Inserts an entry as `at` says, returning the live value it replaced. With `keep`,
+    /// an entry heavier than the bound in bytes weighs what the cache can admit, so that
+    /// it stays, alone, until the next insert.
+    #[inline(always)]
+    pub(super) fn insert_entry(
+        &mut self,
+        key: K,
+        value: W::Value,
+        at: Write<'_>,
+        stats: &mut Counters,
+        delta: &mut HeapChange,
+    ) -> Option<W::Value> {
+        // The entry the key had, if any: replaced by this one, or, when this one is
+        // heavier than the whole bound and not kept, removed all the same.
+        let replaced = 'insert: {
+            let bytes = if self.by_bytes() {
+                let bytes = entry_bytes(&key, &value);
+                let most = self.weigh.admissible_bytes();
+                if u64::from(bytes) <= most {
+                    bytes
+                } else if at.keep {
+                    u32::try_from(most).unwrap_or(u32::MAX)
+                } else {
+                    // Heavier than the whole bound: not kept, and counted as evicted at
+                    // once, as quick_cache would.
+                    stats.evictions += 1;
+                    break 'insert self.qc.remove(&key);
+                }
+            } else {
+                0
+            };
+            let slot = self.expires(at.lifetime).then(|| {
+                let max = self.max();
+                let expiry = self
+                    .expiry
+                    .get_or_insert_with(|| Box::new(Expiry::new(max)));
+                let clone = key.clone();
+                *delta += running_heap(&clone);
+                expiry.push(clone, at.lifetime.deadline(at.now, at.tick))
+            });
+            *delta += entry_heap(&key, &value);
+            let mut outcome = Outcome::default();
+            self.qc
+                .insert_with_lifecycle(key, W::new(value, slot, bytes), &mut outcome);
+            let replaced = outcome.replaced.take();
+            stats.evictions += outcome.evictions;
+            if self.keeps_evicted() {
+                for (key, stored) in outcome.take_evicted() {
+                    self.released(&key, &stored, delta);
+                    stored.release();
+                }
+            }
+            replaced
+        };
+        match replaced {
+            // An expired entry is never returned, not even as the one replaced.
+            Some((key, old)) if Self::expired(&self.expiry, &old, at.now) => {
+                self.released(&key, &old, delta);
+                old.release();
+                stats.expirations += 1;
+                stats.insertions += 1;
+                None
+            }
+            Some((key, old)) => {
+                self.released(&key, &old, delta);
+                Some(old.into_value())
+            }
+            None => {
+                stats.insertions += 1;
+                None
+            }
+        }
+    }
+
     /// Releases the expired entries due at `now`, up to [`sweep_budget`] of them, then
     /// shrinks the storage if it has become sparse; or, when every entry has expired and
     /// the store is no larger than [`MAX_REBUILD`], all at once. A million entries that expired
@@ -383,6 +516,7 @@ where
             Some((key, stored)) => {
                 counters.expirations += 1;
                 self.released(&key, &stored, delta);
+                stored.release();
             }
             None => {
                 expiry.remove(slot);

@@ -143,6 +143,7 @@ where
     }
 
     /// The value of `key`, cloned, if it is there and has not expired.
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         Q: Hash + Equivalent<K> + ?Sized,
@@ -169,6 +170,7 @@ where
 
     /// Inserts `value` under `key`, replacing what was there; evicts to stay within the
     /// bounds.
+    #[inline]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
         let now = self.now();

@@ -1,0 +1,145 @@
+//! W5 outside criterion: leakguard's `SharedCache` (built) against quick_cache's
+//! `sync::Cache`, both on 2 threads sharing one cache, in alternating rounds; each round a
+//! whole run (1M get-then-insert-on-miss per thread) on a fresh cache. Prints medians, the
+//! spread, and the median of the per-round ratios to quick_cache.
+//!
+//! `cargo run --release -p leakguard-bench --bin w5_rounds [-- ROUNDS]`, and with
+//! `--features instrumented`; `-- --only NAME` runs one round of one cache, for a profiler.
+
+use std::time::{Duration, Instant};
+
+use leakguard::SharedCache;
+use leakguard_bench::alloc::Counting;
+use leakguard_bench::w1::{CAPACITY, KEYS, S, SEED, Value, value};
+use leakguard_bench::zipf::{Zipf, trace};
+use leakguard_bench::{mode, print_table};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const OPS: usize = 1_000_000;
+const NAMES: [&str; 2] = ["quick_cache", "leakguard"];
+
+fn traces() -> Vec<Vec<u64>> {
+    let zipf = Zipf::new(KEYS, S);
+    (0..2u64)
+        .map(|t| {
+            trace(
+                &zipf,
+                OPS,
+                SEED ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )
+        })
+        .collect()
+}
+
+/// One run on 2 threads: its time and hits.
+fn timed<C: Sync>(cache: C, traces: &[Vec<u64>], access: fn(&C, u64) -> bool) -> (Duration, usize) {
+    let start = Instant::now();
+    let hits = std::thread::scope(|scope| {
+        let cache = &cache;
+        let threads: Vec<_> = traces
+            .iter()
+            .map(|keys| scope.spawn(move || keys.iter().filter(|&&k| access(cache, k)).count()))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    drop(cache);
+    (start.elapsed(), hits)
+}
+
+fn one(which: &str, traces: &[Vec<u64>]) -> (Duration, usize) {
+    match which {
+        "quick_cache" => timed(
+            quick_cache::sync::Cache::<u64, Value>::new(CAPACITY),
+            traces,
+            |c, k| {
+                if c.get(&k).is_some() {
+                    return true;
+                }
+                c.insert(k, value(k));
+                false
+            },
+        ),
+        "leakguard" => timed(
+            SharedCache::builder()
+                .max(CAPACITY)
+                .build::<u64, Value>()
+                .expect("valid bounds"),
+            traces,
+            |c, k| {
+                if c.get(&k).is_some() {
+                    return true;
+                }
+                c.insert(k, value(k));
+                false
+            },
+        ),
+        other => panic!("unknown cache {other:?}; one of {NAMES:?}"),
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let traces = traces();
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let which = args.get(i + 1).map_or("quick_cache", String::as_str);
+        let (time, hits) = one(which, &traces);
+        println!("{which}: {time:?}, {hits} hits");
+        return;
+    }
+    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(15);
+    for name in NAMES {
+        one(name, &traces);
+    }
+    let mut times = vec![Vec::new(); NAMES.len()];
+    let mut hits = [0; 2];
+    for round in 0..rounds {
+        for k in 0..NAMES.len() {
+            let i = (round + k) % NAMES.len();
+            let (t, h) = one(NAMES[i], &traces);
+            times[i].push(t.as_secs_f64());
+            hits[i] = h;
+        }
+    }
+    let total = (2 * OPS) as f64;
+    let rows: Vec<Vec<String>> = NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut r: Vec<f64> = times[0].iter().zip(&times[i]).map(|(q, t)| q / t).collect();
+            let mut t = times[i].clone();
+            let med = median(&mut t);
+            let ratio = median(&mut r);
+            vec![
+                (*name).to_string(),
+                format!("{:.2}", total / med / 1e6),
+                format!(
+                    "{:.2}-{:.2}",
+                    total / t[t.len() - 1] / 1e6,
+                    total / t[0] / 1e6
+                ),
+                format!("{ratio:.3}"),
+                format!("{:.3}-{:.3}", r[0], r[r.len() - 1]),
+                format!("{:.3}", hits[i] as f64 / total),
+            ]
+        })
+        .collect();
+    print_table(
+        &format!("W5 on 2 threads in {rounds} alternating rounds, {}", mode()),
+        &[
+            "cache",
+            "Mops/s (median)",
+            "Mops/s (min-max)",
+            "ratio to quick_cache (median of rounds)",
+            "ratio (min-max)",
+            "hit ratio",
+        ],
+        &rows,
+    );
+}
