@@ -171,7 +171,7 @@ pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::here(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
     if crate::mode::ENABLED {
-        with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
+        with_stack(|stack| push(stack, Entered::Explicit(info.clone())));
     }
     ScopeGuard {
         info,
@@ -224,22 +224,62 @@ pub(crate) fn let_go(scope: &Arc<ScopeInfo>) {
     }
 }
 
-/// Makes `scope` the innermost on this thread until [`leave`], as a future does while it
-/// is polled.
-pub(crate) fn enter(scope: &Arc<ScopeInfo>) {
-    with_stack(|stack| stack.push(Entered::Explicit(scope.clone())));
+/// Makes the scope in `held` the innermost on this thread until [`leave`], as a future
+/// does while it is polled. The handle moves from `held` onto the stack and back, so that a
+/// poll changes no reference count: an atomic read-modify-write costs more than the rest of
+/// a poll's bookkeeping together (issue 23). Whether it moved: if the stack is unavailable
+/// (the thread is being torn down), `held` keeps it and nothing is entered.
+pub(crate) fn enter(held: &mut Option<Arc<ScopeInfo>>) -> bool {
+    let Some(scope) = held.take() else {
+        return false;
+    };
+    let mut scope = Some(scope);
+    with_stack(|stack| {
+        if let Some(scope) = scope.take() {
+            push(stack, Entered::Explicit(scope));
+        }
+    });
+    let moved = scope.is_none();
+    if !moved {
+        *held = scope;
+    }
+    moved
 }
 
-/// Undoes [`enter`].
-pub(crate) fn leave(scope: &ScopeInfo) {
-    let id = scope.id;
-    remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
+/// Undoes [`enter`] of the scope `id`: its handle moves back into `held`.
+pub(crate) fn leave(held: &mut Option<Arc<ScopeInfo>>, id: u64) {
+    with_stack(|stack| {
+        let at = stack
+            .iter()
+            .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id));
+        if let Some(at) = at {
+            // The innermost almost always: a pop, with nothing to move.
+            let entry = if at + 1 == stack.len() {
+                stack.pop()
+            } else {
+                Some(stack.remove(at))
+            };
+            if let Some(Entered::Explicit(scope)) = entry {
+                *held = Some(scope);
+            }
+        }
+    });
+}
+
+/// Pushes `entry` onto `stack`; leakguard's own account pays for the stack's growth.
+#[inline]
+fn push(stack: &mut Vec<Entered>, entry: Entered) {
+    if stack.len() == stack.capacity() {
+        let _own = Own::start();
+        stack.reserve(4);
+    }
+    stack.push(entry);
 }
 
 /// A span was entered: it is the innermost scope until exited. `scope` is its scope when
 /// already made (as it is for the heap accounts), else it is made on first use.
 pub(crate) fn enter_span(span: u64, scope: Option<Arc<ScopeInfo>>) {
-    with_stack(|stack| stack.push(Entered::Span { span, scope }));
+    with_stack(|stack| push(stack, Entered::Span { span, scope }));
 }
 
 /// A span was exited.
@@ -249,17 +289,16 @@ pub(crate) fn exit_span(span: u64) {
 
 /// Runs `f` on this thread's stack of scopes, then makes the innermost scope's heap
 /// account current; does nothing while the stack is unavailable (the thread is being torn
-/// down, or the stack is borrowed further up). The stack's own memory is leakguard's.
+/// down, or the stack is borrowed further up). The stack's own memory is leakguard's: `f`
+/// grows it through [`push`], and what it drops is charged to leakguard too.
+#[inline]
 fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
     if !ENTERED_ANYWHERE.load(Relaxed) {
         ENTERED_ANYWHERE.store(true, Relaxed);
     }
     let _ = STACK.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            {
-                let _own = Own::start();
-                f(&mut stack);
-            }
+            f(&mut stack);
             accounts::set_current(innermost_account(&stack));
         }
     });
@@ -288,6 +327,7 @@ pub(crate) fn refresh_account() {
 fn remove_innermost(is: impl Fn(&Entered) -> bool) {
     with_stack(|stack| {
         if let Some(at) = stack.iter().rposition(is) {
+            let _own = Own::start();
             stack.remove(at);
         }
     });
