@@ -221,4 +221,28 @@ mod tests {
         assert!(!in_user_code(Location::caller()));
         assert!(own_source().ends_with("src/"), "{}", own_source());
     }
+
+    /// The answer kept per file is that file's: asked again, the same; an entry of another
+    /// file (another address or length) in its place is not taken for it.
+    #[test]
+    fn the_answer_kept_for_a_file_is_that_file_s() {
+        let own = Location::caller();
+        let key = own.file().as_ptr() as usize;
+        for _ in 0..3 {
+            assert!(!in_user_code(own));
+        }
+        // Kept: an answer planted under this file's exact key is the one given.
+        let at = (key >> 4 ^ key >> 10) % SEEN_FILES;
+        SEEN.with(|seen| seen[at].set((key, own.file().len(), true)));
+        assert!(in_user_code(own), "the kept answer was not used");
+        // Entries of other files, in every place, are not this file's.
+        for at in 0..SEEN_FILES {
+            SEEN.with(|seen| seen[at].set((key ^ 1, own.file().len(), true)));
+        }
+        assert!(!in_user_code(own), "another file's answer was taken");
+        for at in 0..SEEN_FILES {
+            SEEN.with(|seen| seen[at].set((key, own.file().len() + 1, true)));
+        }
+        assert!(!in_user_code(own), "another file's answer was taken");
+    }
 }
