@@ -291,6 +291,8 @@ fn main() {
         ("w4_threads_filled", plain_filled, tracked_filled),
     ] {
         let mut group = c.benchmark_group(group);
+        // Whole seconds an iteration with instrumentation on: the fewest samples will do.
+        group.sample_size(10);
         for round in 1..=ROUNDS {
             group.bench_function(format!("plain_{round}"), |b| b.iter(|| on_threads(plain)));
             group.bench_function(format!("tracked_{round}"), |b| {

@@ -282,16 +282,15 @@ pub(crate) fn enter(held: &mut Option<Arc<ScopeInfo>>) -> bool {
 pub(crate) fn leave(held: &mut Option<Arc<ScopeInfo>>, id: u64) {
     with_stack(|stack| {
         // The innermost almost always: a pop, with nothing to move.
-        let at = match stack.last() {
-            Some(Entered::Explicit(scope)) if scope.id == id => Some(stack.len() - 1),
+        let entry = match stack.last() {
+            Some(Entered::Explicit(scope)) if scope.id == id => stack.pop(),
             _ => stack
                 .iter()
-                .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id)),
+                .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id))
+                .map(|at| stack.remove(at)),
         };
-        if let Some(at) = at {
-            if let Entered::Explicit(scope) = stack.remove(at) {
-                *held = Some(scope);
-            }
+        if let Some(Entered::Explicit(scope)) = entry {
+            *held = Some(scope);
         }
     });
 }
