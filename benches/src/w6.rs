@@ -130,7 +130,7 @@ pub async fn handle_ping(state: &LightState, body: &str, id: u64) -> String {
         }
     };
     if let Ok(mut log) = state.log.write() {
-        if id % 1_000 == 0 {
+        if id.is_multiple_of(1_000) {
             log.clear();
         }
         log.push(id);
@@ -268,13 +268,20 @@ fn criterion_for(build: &str) -> Criterion {
         .configure_from_args()
 }
 
-fn median_in(build: &str, group: &str, bench: &str) -> Option<f64> {
+/// The median criterion saved for `group/bench` in `build`, if it saved one since `since`:
+/// a bench filtered out of this run keeps the estimates of an earlier one, which must not be
+/// recorded as a round of this run.
+fn median_in(build: &str, group: &str, bench: &str, since: std::time::SystemTime) -> Option<f64> {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/criterion/w6")
         .join(build.replace([',', ' ', '+'], "_"))
         .join(group)
         .join(bench)
         .join("new/estimates.json");
+    let saved = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if saved < since {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["median"]["point_estimate"].as_f64()
@@ -284,6 +291,7 @@ fn median_in(build: &str, group: &str, bench: &str) -> Option<f64> {
 /// to the rounds file, and prints the table of every build so far.
 pub fn run(alloc: bool) {
     let build = build(alloc);
+    let started = std::time::SystemTime::now();
     // The layer is installed for the whole process, as a service installs it.
     let subscriber = tracing_subscriber::registry().with(leakguard::layer());
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
@@ -362,25 +370,22 @@ pub fn run(alloc: bool) {
     group.finish();
     c.final_summary();
 
-    // Under `--profile-time` criterion saves no estimates: nothing of this run to record.
-    if std::env::args().any(|arg| arg == "--profile-time") {
-        return;
-    }
-    record(&build);
+    record(&build, started);
     print(&build);
 }
 
-/// Appends this build's medians to the rounds file: per request, per part operation.
-fn record(build: &str) {
+/// Appends this build's medians, those saved since `since`, to the rounds file: per
+/// request, per part operation.
+fn record(build: &str, since: std::time::SystemTime) {
     let mut lines = String::new();
     for shape in ["heavier", "lighter"] {
-        if let Some(ns) = median_in(build, "w6", shape) {
+        if let Some(ns) = median_in(build, "w6", shape, since) {
             lines.push_str(&format!("{build}\t{shape}\t{}\n", ns / REQUESTS as f64));
         }
     }
-    let plain_poll = median_in(build, "w6_parts", "poll_plain");
+    let plain_poll = median_in(build, "w6_parts", "poll_plain", since);
     for (_, part) in PARTS {
-        let Some(ns) = median_in(build, "w6_parts", part) else {
+        let Some(ns) = median_in(build, "w6_parts", part, since) else {
             continue;
         };
         // The per-poll part is what `leak_scope` adds to a plain poll.
@@ -423,10 +428,25 @@ fn read_rounds() -> Rounds {
     rounds
 }
 
+/// The median: the mean of the middle two of an even count.
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+/// The lowest and highest ratio of round `i` of `on` to round `i` of `off`: builds run
+/// alternately, so round `i` of each ran side by side.
+fn ratio_range(on: &[f64], off: &[f64]) -> String {
+    let ratios: Vec<f64> = on.iter().zip(off).map(|(a, b)| a / b).collect();
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(0.0, f64::max);
+    format!("{lo:.2}x - {hi:.2}x")
 }
 
 /// Each build against the one it is compared with: instrumented against compiled out in the
@@ -467,6 +487,7 @@ fn print(this: &str) {
                 format!("{} ({})", fmt_ns(m_on), spread(on)),
                 format!("{} ({})", fmt_ns(m_off), spread(off)),
                 format!("{:.3}x", m_on / m_off),
+                ratio_range(on, off),
                 format!("{:+.1} ns", m_on - m_off),
                 target.to_string(),
                 format!("{} / {}", on.len(), off.len()),
@@ -483,7 +504,8 @@ fn print(this: &str) {
             "build / compared with",
             "build",
             "compared with",
-            "ratio",
+            "ratio of medians",
+            "ratio per round",
             "added",
             "target",
             "rounds",
