@@ -144,6 +144,51 @@ macro_rules! create_drop {
     }};
 }
 
+/// Threads of the threaded create + drop workloads, and structs made in all.
+const THREADS: usize = 8;
+const THREADED_STRUCTS: usize = 10_000_000;
+
+/// Fills each field of a request once: a push or an insert per field.
+macro_rules! fill {
+    ($request:expr, $i:expr) => {{
+        let mut request = $request;
+        request.headers.push((String::new(), String::new()));
+        request.params.insert(String::new(), String::new());
+        request.body.push(char::from(b'a' + ($i % 26) as u8));
+        black_box(request);
+    }};
+}
+
+/// `THREADED_STRUCTS` structs made and dropped on `THREADS` threads at once, each made by
+/// `make` (which drops it): the wall time of the whole.
+fn on_threads(make: fn(usize)) {
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(move || {
+                for i in 0..THREADED_STRUCTS / THREADS {
+                    make(i);
+                }
+            });
+        }
+    });
+}
+
+fn plain_empty(_: usize) {
+    black_box(PlainRequest::default());
+}
+
+fn tracked_empty(_: usize) {
+    black_box(TrackedRequest::default());
+}
+
+fn plain_filled(i: usize) {
+    fill!(PlainRequest::default(), i);
+}
+
+fn tracked_filled(i: usize) {
+    fill!(TrackedRequest::default(), i);
+}
+
 /// Rounds of each plain/tracked pair, alternating. The push and insert workloads spend most
 /// of their time in page faults, whose cost drifts by several percent over a run on this
 /// machine; alternating the two sides and taking medians keeps the drift out of the ratio.
@@ -236,6 +281,26 @@ fn main() {
         })
     });
     group.finish();
+
+    for (group, plain, tracked) in [
+        (
+            "w4_threads_create_drop",
+            plain_empty as fn(usize),
+            tracked_empty as fn(usize),
+        ),
+        ("w4_threads_filled", plain_filled, tracked_filled),
+    ] {
+        let mut group = c.benchmark_group(group);
+        // Whole seconds an iteration with instrumentation on: the fewest samples will do.
+        group.sample_size(10);
+        for round in 1..=ROUNDS {
+            group.bench_function(format!("plain_{round}"), |b| b.iter(|| on_threads(plain)));
+            group.bench_function(format!("tracked_{round}"), |b| {
+                b.iter(|| on_threads(tracked))
+            });
+        }
+        group.finish();
+    }
     c.final_summary();
 
     let mut rows = Vec::new();
@@ -252,6 +317,14 @@ fn main() {
             "w4_get_mut_owned",
         ),
         ("create + drop x 1M, three tracked fields", "w4_create_drop"),
+        (
+            "8 threads: create + drop x 10M in all, three tracked fields",
+            "w4_threads_create_drop",
+        ),
+        (
+            "8 threads: create, one push or insert per field, drop x 10M in all",
+            "w4_threads_filled",
+        ),
     ] {
         let (Some(plain), Some(tracked)) = (rounds(group, "plain"), rounds(group, "tracked"))
         else {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use criterion::Criterion;
 
 pub mod caches;
+pub mod w6;
 pub mod w7;
 
 pub use leakguard_support::alloc;

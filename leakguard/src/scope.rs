@@ -10,7 +10,7 @@
 //! or whose collections were all dropped, leaves nothing behind.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
@@ -59,15 +59,14 @@ impl ScopeInfo {
     }
 
     pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let name_hash = std::hash::BuildHasher::hash_one(&NAME_HASH, &*name);
+        let name_hash = name_hash(&name);
         let account = if crate::mode::ENABLED {
             accounts::open(&name)
         } else {
             0
         };
         Arc::new(Self {
-            id: NEXT.fetch_add(1, Relaxed),
+            id: next_id(),
             name,
             ended: AtomicU64::new(0),
             live: AtomicUsize::new(0),
@@ -90,9 +89,38 @@ impl Drop for ScopeInfo {
     }
 }
 
-/// The hasher of scope names: fixed, so that two scopes of one name hash alike.
-const NAME_HASH: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> =
-    std::hash::BuildHasherDefault::new();
+/// The hash of a scope's name: fixed, so that two scopes of one name hash alike, and never
+/// 0, which stands for no scope. FNV-1a: a request's scope name is a few bytes, where
+/// SipHash's set-up cost more than the rest of making the scope's identity.
+fn name_hash(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    hash.max(1)
+}
+
+/// Ids a thread takes from the shared counter at once.
+const ID_BLOCK: u64 = 1024;
+
+/// A new scope id, unique in the process: from a block of ids this thread took, so that
+/// threads making scopes at once do not all write one counter (issue 23).
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        /// The next id of this thread's block, and the end of the block.
+        static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    IDS.try_with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT.fetch_add(ID_BLOCK, Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+    .unwrap_or_else(|_| NEXT.fetch_add(1, Relaxed))
+}
 
 /// A scope entered on this thread.
 enum Entered {
@@ -171,7 +199,7 @@ pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::here(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
     if crate::mode::ENABLED {
-        with_stack(|stack| stack.push(Entered::Explicit(info.clone())));
+        with_stack(|stack| push(stack, Entered::Explicit(info.clone())));
     }
     ScopeGuard {
         info,
@@ -224,22 +252,63 @@ pub(crate) fn let_go(scope: &Arc<ScopeInfo>) {
     }
 }
 
-/// Makes `scope` the innermost on this thread until [`leave`], as a future does while it
-/// is polled.
-pub(crate) fn enter(scope: &Arc<ScopeInfo>) {
-    with_stack(|stack| stack.push(Entered::Explicit(scope.clone())));
+/// Makes the scope in `held` the innermost on this thread until [`leave`], as a future
+/// does while it is polled. The handle moves from `held` onto the stack and back, so that a
+/// poll changes no reference count: an atomic read-modify-write costs more than the rest of
+/// a poll's bookkeeping together (issue 23). Whether it moved: if the stack is unavailable
+/// (the thread is being torn down), `held` keeps it and nothing is entered.
+pub(crate) fn enter(held: &mut Option<Arc<ScopeInfo>>) -> bool {
+    if !ENTERED_ANYWHERE.load(Relaxed) {
+        ENTERED_ANYWHERE.store(true, Relaxed);
+    }
+    STACK
+        .try_with(|stack| {
+            let Ok(mut stack) = stack.try_borrow_mut() else {
+                return false;
+            };
+            let Some(scope) = held.take() else {
+                return false;
+            };
+            // The innermost now: its account is current.
+            let account = scope.account;
+            push(&mut stack, Entered::Explicit(scope));
+            accounts::set_current(account);
+            true
+        })
+        .unwrap_or(false)
 }
 
-/// Undoes [`enter`].
-pub(crate) fn leave(scope: &ScopeInfo) {
-    let id = scope.id;
-    remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
+/// Undoes [`enter`] of the scope `id`: its handle moves back into `held`.
+pub(crate) fn leave(held: &mut Option<Arc<ScopeInfo>>, id: u64) {
+    with_stack(|stack| {
+        // The innermost almost always: a pop, with nothing to move.
+        let entry = match stack.last() {
+            Some(Entered::Explicit(scope)) if scope.id == id => stack.pop(),
+            _ => stack
+                .iter()
+                .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id))
+                .map(|at| stack.remove(at)),
+        };
+        if let Some(Entered::Explicit(scope)) = entry {
+            *held = Some(scope);
+        }
+    });
+}
+
+/// Pushes `entry` onto `stack`; leakguard's own account pays for the stack's growth.
+#[inline]
+fn push(stack: &mut Vec<Entered>, entry: Entered) {
+    if stack.len() == stack.capacity() {
+        let _own = Own::start();
+        stack.reserve(4);
+    }
+    stack.push(entry);
 }
 
 /// A span was entered: it is the innermost scope until exited. `scope` is its scope when
 /// already made (as it is for the heap accounts), else it is made on first use.
 pub(crate) fn enter_span(span: u64, scope: Option<Arc<ScopeInfo>>) {
-    with_stack(|stack| stack.push(Entered::Span { span, scope }));
+    with_stack(|stack| push(stack, Entered::Span { span, scope }));
 }
 
 /// A span was exited.
@@ -249,17 +318,16 @@ pub(crate) fn exit_span(span: u64) {
 
 /// Runs `f` on this thread's stack of scopes, then makes the innermost scope's heap
 /// account current; does nothing while the stack is unavailable (the thread is being torn
-/// down, or the stack is borrowed further up). The stack's own memory is leakguard's.
+/// down, or the stack is borrowed further up). The stack's own memory is leakguard's: `f`
+/// grows it through [`push`], and what it drops is charged to leakguard too.
+#[inline]
 fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
     if !ENTERED_ANYWHERE.load(Relaxed) {
         ENTERED_ANYWHERE.store(true, Relaxed);
     }
     let _ = STACK.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            {
-                let _own = Own::start();
-                f(&mut stack);
-            }
+            f(&mut stack);
             accounts::set_current(innermost_account(&stack));
         }
     });
@@ -288,6 +356,7 @@ pub(crate) fn refresh_account() {
 fn remove_innermost(is: impl Fn(&Entered) -> bool) {
     with_stack(|stack| {
         if let Some(at) = stack.iter().rposition(is) {
+            let _own = Own::start();
             stack.remove(at);
         }
     });
@@ -461,5 +530,36 @@ pub(crate) fn outlived_name(name_hash: u64) -> Option<Cow<'static, str>> {
 pub(crate) fn retain_outlived_names(live: &std::collections::HashSet<u64>) {
     if let Some(names) = lock(&OUTLIVED_NAMES).as_mut() {
         names.retain(|hash, _| live.contains(hash));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids come from blocks each thread takes: still unique across threads, more than a
+    /// block each.
+    #[test]
+    fn scope_ids_are_unique_across_threads() {
+        let per_thread = 3 * ID_BLOCK as usize;
+        let ids: Vec<u64> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(move || (0..per_thread).map(|_| next_id()).collect::<Vec<_>>()))
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        let unique: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), 4 * per_thread);
+        assert!(!ids.contains(&0), "0 is no scope's id");
+    }
+
+    #[test]
+    fn names_hash_alike_and_never_to_zero() {
+        assert_eq!(name_hash("handle"), name_hash(&String::from("handle")));
+        assert_ne!(name_hash("handle"), name_hash("handler"));
+        assert_ne!(name_hash(""), 0);
     }
 }

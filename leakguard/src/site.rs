@@ -1,6 +1,7 @@
 //! Where a collection's first entries came from, as events, checks and reports name it, and
 //! the cell that keeps a line of code for it without a lock.
 
+use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
@@ -139,16 +140,48 @@ impl SiteCell {
         *self.0.get_mut() = site.map_or(ptr::null_mut(), |site| ptr::from_ref(site).cast_mut());
     }
 
-    pub(crate) fn clear(&self) {
-        self.0.store(ptr::null_mut(), Relaxed);
+    /// Keeps `site`, or none, in place of what it kept, through `&self`: for a slot being
+    /// rewritten, which no one else writes meanwhile.
+    pub(crate) fn store(&self, site: Option<&'static Location<'static>>) {
+        let site = site.map_or(ptr::null_mut(), |site| ptr::from_ref(site).cast_mut());
+        self.0.store(site, Relaxed);
     }
 }
 
 /// Whether `site` is in code the user wrote, rather than in the toolchain's library, a
 /// dependency's source or leakguard's own, where `#[track_caller]` stops when content
 /// arrives through `.into()`, `collect()` or serde.
+///
+/// The answer for each file is kept in a small cache per thread, keyed by the address of its
+/// name: the three searches of the path cost more than the rest of registering a collection
+/// together (issue 23's profile of a deserialized request body).
 pub(crate) fn in_user_code(site: &Location<'_>) -> bool {
     let file = site.file();
+    let key = file.as_ptr() as usize;
+    let at = (key >> 4 ^ key >> 10) % SEEN_FILES;
+    let cached = SEEN.try_with(|seen| {
+        let (seen_key, seen_len, user) = seen[at].get();
+        (seen_key == key && seen_len == file.len()).then_some(user)
+    });
+    if let Ok(Some(user)) = cached {
+        return user;
+    }
+    let user = user_file(file);
+    let _ = SEEN.try_with(|seen| seen[at].set((key, file.len(), user)));
+    user
+}
+
+/// Files whose answer [`in_user_code`] keeps on each thread.
+const SEEN_FILES: usize = 16;
+
+thread_local! {
+    /// The address and length of a file's name, and whether it is the user's; `(0, 0, _)`
+    /// for none.
+    static SEEN: [Cell<(usize, usize, bool)>; SEEN_FILES] =
+        const { [const { Cell::new((0, 0, false)) }; SEEN_FILES] };
+}
+
+fn user_file(file: &str) -> bool {
     !(file.starts_with("/rustc/")
         || file.contains("/.cargo/registry/")
         || file.contains("/cargo/registry/")
@@ -187,5 +220,29 @@ mod tests {
     fn leakguard_s_own_lines_are_not_the_user_s() {
         assert!(!in_user_code(Location::caller()));
         assert!(own_source().ends_with("src/"), "{}", own_source());
+    }
+
+    /// The answer kept per file is that file's: asked again, the same; an entry of another
+    /// file (another address or length) in its place is not taken for it.
+    #[test]
+    fn the_answer_kept_for_a_file_is_that_file_s() {
+        let own = Location::caller();
+        let key = own.file().as_ptr() as usize;
+        for _ in 0..3 {
+            assert!(!in_user_code(own));
+        }
+        // Kept: an answer planted under this file's exact key is the one given.
+        let at = (key >> 4 ^ key >> 10) % SEEN_FILES;
+        SEEN.with(|seen| seen[at].set((key, own.file().len(), true)));
+        assert!(in_user_code(own), "the kept answer was not used");
+        // Entries of other files, in every place, are not this file's.
+        for at in 0..SEEN_FILES {
+            SEEN.with(|seen| seen[at].set((key ^ 1, own.file().len(), true)));
+        }
+        assert!(!in_user_code(own), "another file's answer was taken");
+        for at in 0..SEEN_FILES {
+            SEEN.with(|seen| seen[at].set((key, own.file().len() + 1, true)));
+        }
+        assert!(!in_user_code(own), "another file's answer was taken");
     }
 }

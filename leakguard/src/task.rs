@@ -106,7 +106,7 @@ pub fn with_current_leak_scope<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,
 {
-    let carried = Carried::current();
+    let mut carried = Carried::current();
     move || {
         let _entered = carried.enter();
         f()
@@ -141,8 +141,8 @@ impl Carried {
     }
 
     /// Enters them on this thread until the guard drops.
-    fn enter(&self) -> Entered<'_> {
-        Entered::new(self.scope.as_ref(), self.check)
+    fn enter(&mut self) -> Entered<'_> {
+        Entered::new(&mut self.scope, self.check)
     }
 }
 
@@ -187,26 +187,32 @@ impl<F: Future> Future for LeakScoped<F> {
 }
 
 /// The scope and check of a poll, entered on this thread until dropped: left even if the
-/// poll panics.
+/// poll panics. While entered, the scope's handle is on the thread's stack of scopes, not in
+/// `held`.
 struct Entered<'a> {
-    scope: Option<&'a Arc<ScopeInfo>>,
+    held: &'a mut Option<Arc<ScopeInfo>>,
+    /// The id of the scope entered, if it was.
+    entered: Option<u64>,
     outer_check: Option<Check>,
 }
 
 impl<'a> Entered<'a> {
-    fn new(scope: Option<&'a Arc<ScopeInfo>>, check: Check) -> Self {
+    fn new(held: &'a mut Option<Arc<ScopeInfo>>, check: Check) -> Self {
         let outer_check = (check.tag != 0).then(|| harness::enter(check));
-        if let Some(scope) = scope {
-            scope::enter(scope);
+        let id = held.as_ref().map(|scope| scope.id);
+        let entered = id.filter(|_| scope::enter(held));
+        Entered {
+            held,
+            entered,
+            outer_check,
         }
-        Entered { scope, outer_check }
     }
 }
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        if let Some(scope) = self.scope {
-            scope::leave(scope);
+        if let Some(id) = self.entered {
+            scope::leave(self.held, id);
         }
         if let Some(outer) = self.outer_check {
             harness::leave(outer);

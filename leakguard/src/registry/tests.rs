@@ -11,6 +11,7 @@ fn registration() -> Registration {
         scope_name: 0,
         test: 0,
         now: 0,
+        first: First::default(),
     }
 }
 

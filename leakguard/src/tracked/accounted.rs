@@ -125,7 +125,7 @@ impl<C: HeapSize> Accounted<C> {
         if let Some(accounting) = self.accounting.first_mut() {
             let footprint = self.inner.footprint();
             if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
-                accounting.made_by(origin);
+                accounting.made_by(origin, footprint);
             }
             accounting.resync(footprint, Some(site));
         }

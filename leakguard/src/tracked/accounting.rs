@@ -12,7 +12,7 @@ use crate::events::{self, Finding, Hoard};
 use crate::harness;
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, running_heap};
 use crate::meta::FieldMeta;
-use crate::registry::{self, FLAG_OVER_BUDGET, Origin, Registration, Slot, SlotCell};
+use crate::registry::{self, FLAG_OVER_BUDGET, First, Origin, Registration, Slot, SlotCell};
 use crate::scope::{self, ScopeInfo};
 use crate::settings::SETTINGS;
 use crate::site::{SiteCell, in_user_code};
@@ -405,21 +405,42 @@ impl Accounting {
     #[cold]
     #[inline(never)]
     fn register(&self, site: Option<&'static Location<'static>>) {
+        let registration = self.registration(First {
+            site,
+            ..First::default()
+        });
+        if self.slot.register(registration).is_some() {
+            self.registered();
+        }
+    }
+
+    /// [`register`](Self::register) by the collection's owner, through `&mut self`: no
+    /// other thread can race for the slot, and `first` (where it grew, or how, and the
+    /// figures about to be published) goes in with the rest of the slot.
+    #[inline(never)]
+    fn register_mut(&mut self, first: First) {
+        let registration = self.registration(first);
+        if self.slot.register_mut(registration).is_some() {
+            self.registered();
+        }
+    }
+
+    fn registration(&self, first: First) -> Registration {
         events::arm();
-        let Some(slot) = self.slot.register(Registration {
+        Registration {
             meta: self.meta,
             scope: self.scope.as_ref().map_or(0, |s| s.id),
             scope_name: self.scope.as_ref().map_or(0, |s| s.name_hash),
             test: self.test,
             now: monotonic_now(),
-        }) else {
-            return;
-        };
+            first,
+        }
+    }
+
+    /// Tells the scope, if any, that a collection of it registered.
+    fn registered(&self) {
         if let Some(scope) = &self.scope {
             scope::registered(scope);
-        }
-        if let Some(site) = site {
-            slot.grew_at(site);
         }
     }
 
@@ -468,13 +489,19 @@ impl Accounting {
         self.evaluate(footprint);
     }
 
-    /// Registers the collection, constructed with content, and notes how it came by it,
-    /// where no line of the user's code is known.
-    pub(super) fn made_by(&self, origin: Origin) {
-        if self.slot.get().is_none() {
-            self.register(None);
-        }
-        if let Some(slot) = self.slot.get() {
+    /// Registers the collection, constructed with content (`footprint`), and notes how it
+    /// came by it, where no line of the user's code is known.
+    pub(super) fn made_by(&mut self, origin: Origin, footprint: Option<Footprint>) {
+        if self.slot.get_mut().is_none() {
+            let len = footprint.map_or(0, |fp| fp.len);
+            let bytes = self.bytes(footprint);
+            self.register_mut(First {
+                site: None,
+                origin: Some(origin),
+                len,
+                bytes,
+            });
+        } else if let Some(slot) = self.slot.get_mut() {
             slot.made_by(origin);
         }
     }
@@ -493,12 +520,17 @@ impl Accounting {
         });
         let site = site.filter(|site| in_user_code(site));
         if self.slot.get_mut().is_none() && (len > 0 || storage > 0) {
-            self.register(site);
-        }
-        let slot = self.slot.get_mut();
-        if let (Some(slot), Some(site), true) = (slot, site, len > 0) {
+            let bytes = self.bytes(footprint);
+            self.register_mut(First {
+                site,
+                origin: None,
+                len,
+                bytes,
+            });
+        } else if let (Some(slot), Some(site), true) = (self.slot.get_mut(), site, len > 0) {
             slot.grew_at(site);
         }
+        let slot = self.slot.get_mut();
         // A collection made outside the running check on this thread: what the check's
         // scenario changes in it is the check's own, whatever other threads change.
         let outside = slot
