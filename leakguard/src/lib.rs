@@ -143,8 +143,8 @@ mod sync;
 mod units;
 
 mod accounts;
-mod allocator;
 mod sampling;
+mod allocator;
 
 mod settings;
 

@@ -255,24 +255,11 @@ impl Finding {
                 0,
             ),
             Finding::Retained(retained) => {
-                let fingerprint = Fingerprint {
-                    kind: Kind::Retained,
-                    field: FieldKey::HEAP,
-                    collection: "heap",
-                    site: Site::default(),
-                    detail: Detail::scope(&retained.scope),
-                };
-                return Some((fingerprint, 1, 0));
+                return Some((heap(Kind::Retained, Detail::scope(&retained.scope)), 1, 0));
             }
             Finding::Unscoped(_) => {
-                let fingerprint = Fingerprint {
-                    kind: Kind::SuspectedLeak,
-                    field: FieldKey::HEAP,
-                    collection: "heap",
-                    site: Site::default(),
-                    detail: Detail::Scope(UNSCOPED.to_string()),
-                };
-                return Some((fingerprint, 1, 0));
+                let detail = Detail::Scope(UNSCOPED.to_string());
+                return Some((heap(Kind::SuspectedLeak, detail), 1, 0));
             }
             Finding::Report(_) | Finding::NoScope(..) => return None,
         };
@@ -284,5 +271,16 @@ impl Finding {
             detail,
         };
         Some((fingerprint, count, instance))
+    }
+}
+
+/// The fingerprint of a finding about the heap of a scope name, rather than a collection.
+fn heap(kind: Kind, detail: Detail) -> Fingerprint {
+    Fingerprint {
+        kind,
+        field: FieldKey::HEAP,
+        collection: "heap",
+        site: Site::default(),
+        detail,
     }
 }
