@@ -144,6 +144,7 @@ mod units;
 
 mod accounts;
 mod sampling;
+
 mod allocator;
 
 mod settings;
