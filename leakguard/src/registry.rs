@@ -579,11 +579,5 @@ pub(crate) fn memory() -> usize {
         + lock(&REGISTRY.free).capacity() * std::mem::size_of::<&Slot>()
 }
 
-/// Slots ever handed out: the most collections live at once, plus what threads hold.
-#[cfg(test)]
-fn high_water() -> usize {
-    REGISTRY.high_water.load(Relaxed)
-}
-
 #[cfg(test)]
 mod tests;

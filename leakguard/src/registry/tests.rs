@@ -20,16 +20,19 @@ fn slots_are_reused_after_release() {
     let slots: Vec<_> = (0..100)
         .map(|_| register(registration()).unwrap())
         .collect();
-    let before = high_water();
     for slot in slots {
         release(slot);
     }
+    // Ten thousand collections one after another take few distinct slots: released ones
+    // come back. Other tests run in parallel and may take a released slot in between, so
+    // count the slots this thread was given rather than the registry's high-water mark.
+    let mut given = std::collections::HashSet::new();
     for _ in 0..10_000 {
         let id = register(registration()).unwrap();
+        given.insert(ptr::from_ref(id) as usize);
         release(id);
     }
-    // Other tests run in parallel: allow for their slots, not for ten thousand.
-    assert!(high_water() < before + 1_000, "{} slots", high_water());
+    assert!(given.len() < 1_000, "{} distinct slots", given.len());
 }
 
 #[test]
