@@ -85,6 +85,65 @@ pub fn print_table(title: &str, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count); sorts them.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Prints the table of caches run in alternating rounds: each one's throughput (median and
+/// range over rounds), its ratio to the first (median and range of the ratios of rounds run
+/// side by side) and its hit ratio. `seconds[i]` are cache `i`'s round times, each round `ops`
+/// operations.
+pub fn print_rounds(
+    title: &str,
+    names: &[&str],
+    seconds: &[Vec<f64>],
+    hit_ratios: &[f64],
+    ops: f64,
+) {
+    let mops = |s: f64| ops / s / 1e6;
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut r: Vec<f64> = seconds[0]
+                .iter()
+                .zip(&seconds[i])
+                .map(|(q, t)| q / t)
+                .collect();
+            let mut t = seconds[i].clone();
+            let med = median(&mut t);
+            let ratio = median(&mut r);
+            vec![
+                (*name).to_string(),
+                format!("{:.2}", mops(med)),
+                format!("{:.2}-{:.2}", mops(t[t.len() - 1]), mops(t[0])),
+                format!("{ratio:.3}"),
+                format!("{:.3}-{:.3}", r[0], r[r.len() - 1]),
+                format!("{:.3}", hit_ratios[i]),
+            ]
+        })
+        .collect();
+    print_table(
+        title,
+        &[
+            "cache",
+            "Mops/s (median)",
+            "Mops/s (min-max)",
+            "ratio to quick_cache (median of rounds)",
+            "ratio (min-max)",
+            "hit ratio",
+        ],
+        &rows,
+    );
+}
+
 /// The version of `package` that Cargo.lock resolved, for naming each peer exactly as measured.
 pub fn locked_version(package: &str) -> Option<String> {
     let lock = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");

@@ -15,7 +15,7 @@ use leakguard::ScopedCache;
 use leakguard_bench::alloc::Counting;
 use leakguard_bench::caches::{Cache, CacheField, run};
 use leakguard_bench::w1::{OPS, Value, keys};
-use leakguard_bench::{mode, print_table};
+use leakguard_bench::{mode, print_rounds};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -40,16 +40,6 @@ fn one(which: &str, keys: &[u64]) -> (f64, usize) {
         "builder" => timed::<Built>(keys),
         "field" => timed::<CacheField>(keys),
         other => panic!("unknown cache {other:?}; one of {NAMES:?}"),
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 
@@ -82,39 +72,16 @@ fn main() {
             hits[i] = h;
         }
     }
-    let ratios: Vec<Vec<f64>> = times
+    let seconds: Vec<Vec<f64>> = times
         .iter()
-        .map(|t| t.iter().zip(&times[0]).map(|(a, q)| q / a).collect())
+        .map(|t| t.iter().map(|ns| ns / 1e9).collect())
         .collect();
-    let rows: Vec<Vec<String>> = NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let mut t = times[i].clone();
-            let mut r = ratios[i].clone();
-            let med = median(&mut t);
-            let (lo, hi) = (t[0], t[t.len() - 1]);
-            let ratio = median(&mut r);
-            vec![
-                (*name).to_string(),
-                format!("{:.2}", OPS as f64 / med * 1e3),
-                format!("{:.2}-{:.2}", OPS as f64 / hi * 1e3, OPS as f64 / lo * 1e3),
-                format!("{:.3}", ratio),
-                format!("{:.3}-{:.3}", r[0], r[r.len() - 1]),
-                format!("{:.3}", hits[i] as f64 / keys.len() as f64),
-            ]
-        })
-        .collect();
-    print_table(
+    let hit_ratios: Vec<f64> = hits.iter().map(|h| *h as f64 / keys.len() as f64).collect();
+    print_rounds(
         &format!("W1 in {rounds} alternating rounds, {}", mode()),
-        &[
-            "cache",
-            "Mops/s (median)",
-            "Mops/s (min-max)",
-            "ratio to quick_cache (median of rounds)",
-            "ratio (min-max)",
-            "hit ratio",
-        ],
-        &rows,
+        &NAMES,
+        &seconds,
+        &hit_ratios,
+        OPS as f64,
     );
 }

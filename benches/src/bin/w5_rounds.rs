@@ -12,7 +12,7 @@ use leakguard::SharedCache;
 use leakguard_bench::alloc::Counting;
 use leakguard_bench::w1::{CAPACITY, KEYS, S, SEED, Value, value};
 use leakguard_bench::zipf::{Zipf, trace};
-use leakguard_bench::{mode, print_table};
+use leakguard_bench::{mode, print_rounds};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -79,11 +79,6 @@ fn one(which: &str, traces: &[Vec<u64>]) -> (Duration, usize) {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let traces = traces();
@@ -108,38 +103,12 @@ fn main() {
         }
     }
     let total = (2 * OPS) as f64;
-    let rows: Vec<Vec<String>> = NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let mut r: Vec<f64> = times[0].iter().zip(&times[i]).map(|(q, t)| q / t).collect();
-            let mut t = times[i].clone();
-            let med = median(&mut t);
-            let ratio = median(&mut r);
-            vec![
-                (*name).to_string(),
-                format!("{:.2}", total / med / 1e6),
-                format!(
-                    "{:.2}-{:.2}",
-                    total / t[t.len() - 1] / 1e6,
-                    total / t[0] / 1e6
-                ),
-                format!("{ratio:.3}"),
-                format!("{:.3}-{:.3}", r[0], r[r.len() - 1]),
-                format!("{:.3}", hits[i] as f64 / total),
-            ]
-        })
-        .collect();
-    print_table(
+    let hit_ratios: Vec<f64> = hits.iter().map(|h| *h as f64 / total).collect();
+    print_rounds(
         &format!("W5 on 2 threads in {rounds} alternating rounds, {}", mode()),
-        &[
-            "cache",
-            "Mops/s (median)",
-            "Mops/s (min-max)",
-            "ratio to quick_cache (median of rounds)",
-            "ratio (min-max)",
-            "hit ratio",
-        ],
-        &rows,
+        &NAMES,
+        &times,
+        &hit_ratios,
+        total,
     );
 }
