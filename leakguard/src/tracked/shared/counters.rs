@@ -11,18 +11,47 @@ use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed};
 pub(super) struct Stripe {
     pub(super) hits: AtomicU64,
     pub(super) misses: AtomicU64,
-    /// Inserts, counted for the cadence of publishing when instrumented; the stats derive
-    /// insertions of new keys from where entries went.
-    pub(super) insertions: AtomicU64,
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
     pub(super) removals: AtomicU64,
-    /// Operations on a cache with a TTL, which take turns to look at the shards.
+    /// Operations on a cache with a TTL, which take turns to look at the shards. Only a
+    /// turn: read and written without a read-modify-write, as a lost count costs nothing.
     pub(super) turns: AtomicUsize,
     /// Bytes of the entries this thread put in, less those it took out, when instrumented.
     /// An insert adds once it is done, after the evictions it caused were taken off, so the
     /// sum errs low for a moment rather than high; signed for that moment.
     pub(super) bytes: AtomicIsize,
+    /// Inserts, counted for the cadence of publishing when instrumented: read and written
+    /// without a read-modify-write, as a lost count only moves a publication. The stats
+    /// derive insertions of new keys from where entries went.
+    pub(super) inserts: AtomicU64,
+    /// `bytes` when this stripe last published the figures: a publication that would find
+    /// them where they were is skipped.
+    pub(super) mark: AtomicIsize,
+}
+
+impl Stripe {
+    /// Takes a turn at the shards: the number of the last one.
+    #[inline]
+    pub(super) fn turn(&self) -> usize {
+        let turn = self.turns.load(Relaxed);
+        self.turns.store(turn.wrapping_add(1), Relaxed);
+        turn
+    }
+
+    /// Counts an insert: the number of the last one.
+    #[inline]
+    pub(super) fn insert(&self) -> u64 {
+        let n = self.inserts.load(Relaxed);
+        self.inserts.store(n.wrapping_add(1), Relaxed);
+        n
+    }
+
+    /// Whether this stripe's bytes moved since it last published.
+    #[inline]
+    pub(super) fn moved(&self) -> bool {
+        self.bytes.load(Relaxed) != self.mark.load(Relaxed)
+    }
 }
 
 /// The stripes of one cache: one per core, rounded up to a power of two, at most 16.
