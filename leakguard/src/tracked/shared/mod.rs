@@ -19,7 +19,7 @@ mod field;
 mod stored;
 mod timeline;
 
-use self::counters::{Counters, Stripe};
+use self::counters::{Counters, Mine};
 use self::stored::{Hooks, Request, Stored};
 use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
@@ -168,7 +168,7 @@ where
         } else {
             &stripe.misses
         };
-        counter.fetch_add(1, Relaxed);
+        stripe.add(counter, 1);
         self.settle(stripe, now, None, None);
         found
     }
@@ -206,12 +206,12 @@ where
     /// moment rather than high. Stats derive insertions from where entries went; compiled
     /// out, [`bytes`](Self::bytes) measures.
     #[inline]
-    fn inserted(stripe: &Stripe, bytes: isize, request: &Request<K, V>) {
+    fn inserted(stripe: Mine<'_>, bytes: isize, request: &Request<K, V>) {
         if request.evictions > 0 {
-            stripe.evictions.fetch_add(request.evictions, Relaxed);
+            stripe.add(&stripe.evictions, request.evictions);
         }
         if crate::mode::ENABLED {
-            stripe.bytes.fetch_add(bytes, Relaxed);
+            stripe.add_bytes(bytes);
         }
     }
 
@@ -263,7 +263,7 @@ where
         let mut n = None;
         let removed = self.cache.remove(key).and_then(|(key, stored)| {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
             self.free(&key, stored.record());
             let live = stored.deadline > now;
@@ -272,7 +272,7 @@ where
             } else {
                 &stripe.expirations
             };
-            n = Some(counter.fetch_add(1, Relaxed));
+            n = Some(stripe.add(counter, 1));
             live.then_some(stored.value)
         });
         self.settle(stripe, now, n, None);
@@ -405,13 +405,11 @@ where
     {
         if let Some((key, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
             self.free(&key, stored.record());
+            let stripe = self.counters.mine();
             if crate::mode::ENABLED {
-                self.counters
-                    .mine()
-                    .bytes
-                    .fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
-            self.counters.mine().expirations.fetch_add(1, Relaxed);
+            stripe.add(&stripe.expirations, 1);
         }
     }
 
@@ -425,7 +423,7 @@ where
     #[inline]
     fn settle(
         &self,
-        stripe: &Stripe,
+        stripe: Mine<'_>,
         now: Nanos,
         n: Option<u64>,
         grown_at: Option<&'static Location<'static>>,
@@ -460,9 +458,9 @@ where
         let stripe = self.counters.mine();
         for (_, stored) in &released.entries {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
-            stripe.expirations.fetch_add(1, Relaxed);
+            stripe.add(&stripe.expirations, 1);
         }
         released.drop_all();
     }
@@ -474,7 +472,7 @@ where
     /// bytes as published.
     #[cold]
     #[inline(never)]
-    fn publish(&self, stripe: &Stripe, grown_at: Option<&'static Location<'static>>) {
+    fn publish(&self, stripe: Mine<'_>, grown_at: Option<&'static Location<'static>>) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };

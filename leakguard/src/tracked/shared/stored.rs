@@ -2,7 +2,6 @@
 //! quick_cache hands back the entries that leave, to be dropped after its locks.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use quick_cache::{Lifecycle, Weighter};
 
@@ -106,7 +105,7 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         if crate::mode::ENABLED {
             let stripe = self.counters.mine();
-            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+            stripe.add_bytes(-stored.signed_bytes());
         }
         if std::mem::take(&mut request.evicting) {
             request.evictions += 1;
