@@ -68,6 +68,9 @@ pub(super) struct Mine<'a> {
     stripe: &'a Stripe,
     /// Whether this thread is the only one to write the stripe.
     owned: bool,
+    /// Where the stripe is, to find it again without looking the thread up: see
+    /// [`Counters::at`].
+    index: usize,
 }
 
 impl std::ops::Deref for Mine<'_> {
@@ -80,6 +83,12 @@ impl std::ops::Deref for Mine<'_> {
 }
 
 impl Mine<'_> {
+    /// Where the stripe is, for [`Counters::at`].
+    #[inline]
+    pub(super) fn place(&self) -> (usize, bool) {
+        (self.index, self.owned)
+    }
+
     /// Adds `n` to `counter`, one of this stripe's; its value before.
     #[inline]
     pub(super) fn add(&self, counter: &AtomicU64, n: u64) -> u64 {
@@ -144,11 +153,24 @@ impl Counters {
             return Mine {
                 stripe,
                 owned: true,
+                index,
             };
         }
         Mine {
             stripe: &self.stripes[claimable + index],
             owned: false,
+            index: claimable + index,
+        }
+    }
+
+    /// The stripe [`mine`](Self::mine) gave this thread, from its [`place`](Mine::place):
+    /// what an eviction hook running on the same thread, under a shard lock, counts on.
+    #[inline]
+    pub(super) fn at(&self, (index, owned): (usize, bool)) -> Mine<'_> {
+        Mine {
+            stripe: &self.stripes[index],
+            owned,
+            index,
         }
     }
 

@@ -181,9 +181,12 @@ where
         let now = self.now();
         let (stored, shard) = self.stored(&key, value, now);
         let bytes = stored.signed_bytes();
-        let mut request = Request::default();
-        self.cache.insert_with_lifecycle(key, stored, &mut request);
         let stripe = self.counters.mine();
+        let mut request = Request {
+            stripe: crate::mode::ENABLED.then(|| stripe.place()),
+            ..Request::default()
+        };
+        self.cache.insert_with_lifecycle(key, stored, &mut request);
         Self::inserted(stripe, bytes, &request);
         self.finish(shard, request);
         self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
@@ -236,10 +239,13 @@ where
         let owned = key.to_owned();
         let (stored, shard) = self.stored(&owned, value.clone(), now);
         let bytes = stored.signed_bytes();
-        let mut request = Request::default();
+        let stripe = self.counters.mine();
+        let mut request = Request {
+            stripe: crate::mode::ENABLED.then(|| stripe.place()),
+            ..Request::default()
+        };
         match guard.insert_with_lifecycle(stored, &mut request) {
             Ok(()) => {
-                let stripe = self.counters.mine();
                 Self::inserted(stripe, bytes, &request);
                 self.finish(shard, request);
                 self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));

@@ -66,6 +66,9 @@ pub(super) struct Request<K, V> {
     /// Entries evicted, counted on the stripe once the request is done: one count per
     /// insert, none under the shard lock.
     pub(super) evictions: u64,
+    /// The place of the stripe of the thread making the request, when instrumented: the
+    /// hook takes the bytes of what leaves off there without looking the thread up.
+    pub(super) stripe: Option<(usize, bool)>,
     pub(super) left: Option<(K, Stored<V>)>,
     pub(super) more_left: Vec<(K, Stored<V>)>,
 }
@@ -75,6 +78,7 @@ impl<K, V> Default for Request<K, V> {
         Request {
             evicting: false,
             evictions: 0,
+            stripe: None,
             left: None,
             more_left: Vec::new(),
         }
@@ -104,7 +108,10 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     #[inline]
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         if crate::mode::ENABLED {
-            let stripe = self.counters.mine();
+            let stripe = match request.stripe {
+                Some(place) => self.counters.at(place),
+                None => self.counters.mine(),
+            };
             stripe.add_bytes(-stored.signed_bytes());
         }
         if std::mem::take(&mut request.evicting) {
