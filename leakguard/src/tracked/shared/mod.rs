@@ -17,6 +17,8 @@ mod builder;
 mod counters;
 mod field;
 mod stored;
+#[cfg(test)]
+mod tests;
 mod timeline;
 
 use self::counters::{Counters, Mine};
@@ -68,6 +70,9 @@ pub struct SharedCache<K, V, S = DefaultHashBuilder> {
     /// `max_bytes` alone; fixed, and kept so that publishing takes no shard's lock for it.
     capacity: usize,
     accounting: Instrument,
+    /// How many times the figures were published, for the tests of when they are.
+    #[cfg(test)]
+    publications: std::sync::atomic::AtomicUsize,
 }
 
 impl SharedCache<(), ()> {
@@ -135,6 +140,8 @@ where
             max,
             max_bytes,
             accounting: accounting::empty(meta),
+            #[cfg(test)]
+            publications: Default::default(),
         }
     }
 
@@ -483,6 +490,8 @@ where
             return;
         };
         stripe.mark.store(stripe.bytes.load(Relaxed), Relaxed);
+        #[cfg(test)]
+        self.publications.fetch_add(1, Relaxed);
         let footprint = self.footprint();
         let len = footprint.map_or(0, |f| f.len);
         accounting.walked(HeapUsage::used(self.entries_heap(len)));
