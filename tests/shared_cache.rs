@@ -486,3 +486,21 @@ fn bytes_counts_the_entries_while_the_report_row_adds_the_store() {
         "allocator {truth}, row {row}, store {store}"
     );
 }
+
+/// The README: "an empty one allocates under 2 KiB on a 2-core machine (the shards and the
+/// counters' stripes grow with the cores)". The stripes are two per core since a thread
+/// claims one to count on without atomics: 512 B of it here.
+#[test]
+fn an_empty_shared_cache_allocates_under_2_kib_on_a_2_core_machine() {
+    warm_up_registry();
+    let (cache, bytes) = allocated_by(|| {
+        SharedCache::builder()
+            .max(1_000)
+            .build::<String, u64>()
+            .unwrap()
+    });
+    if std::thread::available_parallelism().map_or(0, |n| n.get()) == 2 {
+        assert!(bytes > 0 && bytes < 2 * 1024, "{bytes}");
+    }
+    assert!(cache.is_empty());
+}

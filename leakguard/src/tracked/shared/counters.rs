@@ -1,5 +1,10 @@
 //! A shared cache's counters, striped by thread: two threads working on one cache never
 //! write the same cache line, where one set of atomics would halve its throughput.
+//!
+//! A stripe is claimed by the first thread that counts on it, which then counts there with
+//! plain loads and stores: it is the only one to write it, so nothing is lost, and a
+//! lookup takes no read-modify-write (a `lock`ed instruction) beyond the shard lock's. A
+//! thread whose stripe another thread claimed counts on a stripe of atomics beside it.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -11,22 +16,111 @@ use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed};
 pub(super) struct Stripe {
     pub(super) hits: AtomicU64,
     pub(super) misses: AtomicU64,
-    /// Inserts, counted for the cadence of publishing when instrumented; the stats derive
-    /// insertions of new keys from where entries went.
-    pub(super) insertions: AtomicU64,
     pub(super) evictions: AtomicU64,
     pub(super) expirations: AtomicU64,
     pub(super) removals: AtomicU64,
-    /// Operations on a cache with a TTL, which take turns to look at the shards.
+    /// Operations on a cache with a TTL, which take turns to look at the shards. Only a
+    /// turn: read and written without a read-modify-write, as a lost count costs nothing.
     pub(super) turns: AtomicUsize,
     /// Bytes of the entries this thread put in, less those it took out, when instrumented.
     /// An insert adds once it is done, after the evictions it caused were taken off, so the
     /// sum errs low for a moment rather than high; signed for that moment.
     pub(super) bytes: AtomicIsize,
+    /// Inserts, counted for the cadence of publishing when instrumented: read and written
+    /// without a read-modify-write, as a lost count only moves a publication. The stats
+    /// derive insertions of new keys from where entries went.
+    pub(super) inserts: AtomicU64,
+    /// `bytes` when this stripe last published the figures: a publication that would find
+    /// them where they were is skipped.
+    pub(super) mark: AtomicIsize,
+    /// The thread that claimed the stripe, as [`thread_id`] gives it; 0 for none, and
+    /// always 0 on the stripes of atomics.
+    owner: AtomicUsize,
 }
 
-/// The stripes of one cache: one per core, rounded up to a power of two, at most 16.
+impl Stripe {
+    /// Takes a turn at the shards: the number of the last one.
+    #[inline]
+    pub(super) fn turn(&self) -> usize {
+        let turn = self.turns.load(Relaxed);
+        self.turns.store(turn.wrapping_add(1), Relaxed);
+        turn
+    }
+
+    /// Counts an insert: the number of the last one; 0, uncounted, when compiled out,
+    /// where nothing is published.
+    #[inline]
+    pub(super) fn insert(&self) -> u64 {
+        if !crate::mode::ENABLED {
+            return 0;
+        }
+        let n = self.inserts.load(Relaxed);
+        self.inserts.store(n.wrapping_add(1), Relaxed);
+        n
+    }
+
+    /// Whether this stripe's bytes moved since it last published.
+    #[inline]
+    pub(super) fn moved(&self) -> bool {
+        self.bytes.load(Relaxed) != self.mark.load(Relaxed)
+    }
+}
+
+/// The stripe the calling thread counts on, and whether it claimed it.
+#[derive(Clone, Copy)]
+pub(super) struct Mine<'a> {
+    stripe: &'a Stripe,
+    /// Whether this thread is the only one to write the stripe.
+    owned: bool,
+    /// Where the stripe is, to find it again without looking the thread up: see
+    /// [`Counters::at`].
+    index: usize,
+}
+
+impl std::ops::Deref for Mine<'_> {
+    type Target = Stripe;
+
+    #[inline]
+    fn deref(&self) -> &Stripe {
+        self.stripe
+    }
+}
+
+impl Mine<'_> {
+    /// Where the stripe is, for [`Counters::at`].
+    #[inline]
+    pub(super) fn place(&self) -> (usize, bool) {
+        (self.index, self.owned)
+    }
+
+    /// Adds `n` to `counter`, one of this stripe's; its value before.
+    #[inline]
+    pub(super) fn add(&self, counter: &AtomicU64, n: u64) -> u64 {
+        if self.owned {
+            let before = counter.load(Relaxed);
+            counter.store(before.wrapping_add(n), Relaxed);
+            before
+        } else {
+            counter.fetch_add(n, Relaxed)
+        }
+    }
+
+    /// Adds `n` to the stripe's bytes.
+    #[inline]
+    pub(super) fn add_bytes(&self, n: isize) {
+        let bytes = &self.stripe.bytes;
+        if self.owned {
+            bytes.store(bytes.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            bytes.fetch_add(n, Relaxed);
+        }
+    }
+}
+
+/// The stripes of one cache: one per core, rounded up to a power of two, at most 16, each
+/// claimed by a thread; and as many of atomics, for the threads that find theirs claimed.
 pub(super) struct Counters {
+    /// The claimed stripes, then the stripes of atomics.
     stripes: Box<[Stripe]>,
 }
 
@@ -37,16 +131,51 @@ impl Default for Counters {
             .next_power_of_two()
             .min(16);
         Counters {
-            stripes: (0..n).map(|_| Stripe::default()).collect(),
+            stripes: (0..2 * n).map(|_| Stripe::default()).collect(),
         }
     }
 }
 
 impl Counters {
-    /// The calling thread's stripe.
+    /// The calling thread's stripe: the one its number falls on if it claimed it (or
+    /// claims it now), else the stripe of atomics beside it.
     #[inline]
-    pub(super) fn mine(&self) -> &Stripe {
-        &self.stripes[thread_index() & (self.stripes.len() - 1)]
+    pub(super) fn mine(&self) -> Mine<'_> {
+        let claimable = self.stripes.len() / 2;
+        let id = thread_id();
+        let index = id & (claimable - 1);
+        let stripe = &self.stripes[index];
+        let owner = stripe.owner.load(Relaxed);
+        if id != 0
+            && (owner == id
+                || (owner == 0
+                    && stripe
+                        .owner
+                        .compare_exchange(0, id, Relaxed, Relaxed)
+                        .is_ok()))
+        {
+            return Mine {
+                stripe,
+                owned: true,
+                index,
+            };
+        }
+        Mine {
+            stripe: &self.stripes[claimable + index],
+            owned: false,
+            index: claimable + index,
+        }
+    }
+
+    /// The stripe [`mine`](Self::mine) gave this thread, from its [`place`](Mine::place):
+    /// what an eviction hook running on the same thread, under a shard lock, counts on.
+    #[inline]
+    pub(super) fn at(&self, (index, owned): (usize, bool)) -> Mine<'_> {
+        Mine {
+            stripe: &self.stripes[index],
+            owned,
+            index,
+        }
     }
 
     /// The sum of one counter over the stripes.
@@ -68,19 +197,66 @@ impl Counters {
     }
 }
 
-/// A small number that tells this thread from others, given out in turn.
+/// A number that tells this thread from every other thread of the process, past or
+/// present, given out in turn from 1; 0 once its thread-locals are gone.
 #[inline]
-fn thread_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
+fn thread_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
     thread_local! {
-        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+        static ID: Cell<usize> = const { Cell::new(0) };
     }
-    INDEX
-        .try_with(|index| {
-            if index.get() == usize::MAX {
-                index.set(NEXT.fetch_add(1, Relaxed));
+    ID.try_with(|id| {
+        if id.get() == 0 {
+            id.set(NEXT.fetch_add(1, Relaxed));
+        }
+        id.get()
+    })
+    .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_beyond_the_stripes_lose_no_count() {
+        let counters = Counters::default();
+        let threads = 2 * counters.stripes.len() + 3;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..10_000 {
+                        let mine = counters.mine();
+                        mine.add(&mine.hits, 1);
+                        mine.add_bytes(3);
+                    }
+                });
             }
-            index.get()
-        })
-        .unwrap_or(0)
+        });
+        assert_eq!(counters.sum(|s| &s.hits), threads as u64 * 10_000);
+        assert_eq!(counters.bytes(), threads * 30_000);
+    }
+
+    #[test]
+    fn a_stripe_is_claimed_by_one_thread_and_the_others_count_beside_it() {
+        let counters = Counters::default();
+        assert!(counters.mine().owned, "the first thread claims its stripe");
+        assert!(counters.mine().owned, "and keeps it");
+        // Threads numbered `n` apart fall on the same stripe: at most one of them claims it.
+        let claimable = counters.stripes.len() / 2;
+        let claimed = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4 * claimable)
+                .map(|_| scope.spawn(|| counters.mine().owned))
+                .collect();
+            threads
+                .into_iter()
+                .fold(0, |claimed, t| claimed + usize::from(t.join().unwrap()))
+        });
+        assert!(claimed < claimable, "{claimed} of {claimable}");
+        assert!(
+            counters.stripes[claimable..]
+                .iter()
+                .all(|s| s.owner.load(Relaxed) == 0)
+        );
+    }
 }

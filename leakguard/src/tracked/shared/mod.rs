@@ -17,9 +17,11 @@ mod builder;
 mod counters;
 mod field;
 mod stored;
+#[cfg(test)]
+mod tests;
 mod timeline;
 
-use self::counters::Counters;
+use self::counters::{Counters, Mine};
 use self::stored::{Hooks, Request, Stored};
 use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
@@ -64,7 +66,13 @@ pub struct SharedCache<K, V, S = DefaultHashBuilder> {
     timelines: OnceLock<Timelines<K>>,
     max: usize,
     max_bytes: usize,
+    /// What the footprint gives as capacity: in entries under `max`, in bytes under
+    /// `max_bytes` alone; fixed, and kept so that publishing takes no shard's lock for it.
+    capacity: usize,
     accounting: Instrument,
+    /// How many times the figures were published, for the tests of when they are.
+    #[cfg(test)]
+    publications: std::sync::atomic::AtomicUsize,
 }
 
 impl SharedCache<(), ()> {
@@ -121,8 +129,10 @@ where
         let hooks = Hooks {
             counters: counters.clone(),
         };
+        let cache = quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks);
         SharedCache {
-            cache: quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks),
+            capacity: (cache.capacity() / weigh.units()) as usize,
+            cache,
             counters,
             ttl,
             clock,
@@ -130,6 +140,8 @@ where
             max,
             max_bytes,
             accounting: accounting::empty(meta),
+            #[cfg(test)]
+            publications: Default::default(),
         }
     }
 
@@ -163,8 +175,8 @@ where
         } else {
             &stripe.misses
         };
-        let n = counter.fetch_add(1, Relaxed);
-        self.settle(now, Some(n), None);
+        stripe.add(counter, 1);
+        self.settle(stripe, now, None, None);
         found
     }
 
@@ -176,15 +188,20 @@ where
         let now = self.now();
         let (stored, shard) = self.stored(&key, value, now);
         let bytes = stored.signed_bytes();
-        let mut request = Request::default();
+        let stripe = self.counters.mine();
+        let mut request = Request {
+            stripe: crate::mode::ENABLED.then(|| stripe.place()),
+            ..Request::default()
+        };
         self.cache.insert_with_lifecycle(key, stored, &mut request);
-        let n = self.inserted(bytes);
+        Self::inserted(stripe, bytes, &request);
         self.finish(shard, request);
-        self.settle(now, n, Some(Location::caller()));
+        self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
     }
 
     /// Frees the expiry records of the entries that left the cache during a request on
     /// `shard`, then drops them: after every lock, as a `Drop` may use the cache.
+    #[inline]
     fn finish(&self, shard: usize, request: Request<K, V>) {
         if let Some(timelines) = self.timelines.get() {
             for record in request.records() {
@@ -194,18 +211,18 @@ where
         drop(request);
     }
 
-    /// Counts an insert of `bytes` once it is done, after the evictions it caused were
-    /// taken off, so that the sum errs low for a moment rather than high; the `n`th insert
-    /// on this thread's stripe. Compiled out, nothing is counted: stats derive insertions
-    /// from where entries went, and [`bytes`](Self::bytes) measures.
+    /// Counts an insert of `bytes` once it is done: the evictions it caused, and its bytes,
+    /// added after the evicted entries' were taken off, so that the sum errs low for a
+    /// moment rather than high. Stats derive insertions from where entries went; compiled
+    /// out, [`bytes`](Self::bytes) measures.
     #[inline]
-    fn inserted(&self, bytes: isize) -> Option<u64> {
-        if !crate::mode::ENABLED {
-            return None;
+    fn inserted(stripe: Mine<'_>, bytes: isize, request: &Request<K, V>) {
+        if request.evictions > 0 {
+            stripe.add(&stripe.evictions, request.evictions);
         }
-        let stripe = self.counters.mine();
-        stripe.bytes.fetch_add(bytes, Relaxed);
-        Some(stripe.insertions.fetch_add(1, Relaxed))
+        if crate::mode::ENABLED {
+            stripe.add_bytes(bytes);
+        }
     }
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
@@ -229,12 +246,16 @@ where
         let owned = key.to_owned();
         let (stored, shard) = self.stored(&owned, value.clone(), now);
         let bytes = stored.signed_bytes();
-        let mut request = Request::default();
+        let stripe = self.counters.mine();
+        let mut request = Request {
+            stripe: crate::mode::ENABLED.then(|| stripe.place()),
+            ..Request::default()
+        };
         match guard.insert_with_lifecycle(stored, &mut request) {
             Ok(()) => {
-                let n = self.inserted(bytes);
+                Self::inserted(stripe, bytes, &request);
                 self.finish(shard, request);
-                self.settle(now, n, Some(Location::caller()));
+                self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
             }
             // Removed by another thread meanwhile: the value is returned, not kept.
             Err(stored) => {
@@ -255,7 +276,7 @@ where
         let mut n = None;
         let removed = self.cache.remove(key).and_then(|(key, stored)| {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
             self.free(&key, stored.record());
             let live = stored.deadline > now;
@@ -264,10 +285,10 @@ where
             } else {
                 &stripe.expirations
             };
-            n = Some(counter.fetch_add(1, Relaxed));
+            n = Some(stripe.add(counter, 1));
             live.then_some(stored.value)
         });
-        self.settle(now, n, None);
+        self.settle(stripe, now, n, None);
         removed
     }
 
@@ -350,8 +371,8 @@ where
 
     /// What the entries own on the heap: their bytes less what they hold inline, which the
     /// storage counts; and the key clones of their expiry records.
-    fn entries_heap(&self) -> usize {
-        let inline = self.cache.len() * (size_of::<K>() + size_of::<V>());
+    fn entries_heap(&self, len: usize) -> usize {
+        let inline = len * (size_of::<K>() + size_of::<V>());
         let clones = self.timelines.get().map_or(0, |t| t.held().1);
         self.bytes().saturating_sub(inline) + clones
     }
@@ -397,31 +418,41 @@ where
     {
         if let Some((key, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
             self.free(&key, stored.record());
+            let stripe = self.counters.mine();
             if crate::mode::ENABLED {
-                self.counters
-                    .mine()
-                    .bytes
-                    .fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
-            self.counters.mine().expirations.fetch_add(1, Relaxed);
+            stripe.add(&stripe.expirations, 1);
         }
     }
 
-    /// After an operation, the `n`th of its kind on this thread's stripe if it changed
-    /// anything: releases expired entries of one shard, each shard in turn, if some are due;
-    /// and publishes the figures every 64 operations of a kind (at every one under a test
-    /// check).
+    /// After an operation on this thread's `stripe`, the `n`th of its kind there if it
+    /// changed anything: releases expired entries of one shard, each shard in turn, if some
+    /// are due; and publishes the figures every 64 operations of a kind if the stripe's
+    /// bytes moved since it last did (at every operation under a test check).
+    ///
+    /// A lookup publishes nothing, nor does an insert that replaced an entry of its size,
+    /// as a full cache's inserts do: publishing walks every shard's lock twice.
     #[inline]
-    fn settle(&self, now: Nanos, n: Option<u64>, grown_at: Option<&'static Location<'static>>) {
+    fn settle(
+        &self,
+        stripe: Mine<'_>,
+        now: Nanos,
+        n: Option<u64>,
+        grown_at: Option<&'static Location<'static>>,
+    ) {
         if let Some(timelines) = self.timelines.get() {
-            let shard = timelines.shard(self.counters.mine().turns.fetch_add(1, Relaxed));
+            let shard = timelines.shard(stripe.turn());
             if timelines.due(shard, now) && !timeline::releasing() {
                 self.sweep(timelines, shard, now);
             }
         }
-        let Some(n) = n else { return };
-        if crate::mode::ENABLED && (n % 64 == 0 || harness::active()) {
-            self.publish(grown_at);
+        if !crate::mode::ENABLED {
+            return;
+        }
+        let cadence = n.is_some_and(|n| n % 64 == 0) && stripe.moved();
+        if cadence || harness::active() {
+            self.publish(stripe, grown_at);
         }
     }
 
@@ -440,22 +471,31 @@ where
         let stripe = self.counters.mine();
         for (_, stored) in &released.entries {
             if crate::mode::ENABLED {
-                stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+                stripe.add_bytes(-stored.signed_bytes());
             }
-            stripe.expirations.fetch_add(1, Relaxed);
+            stripe.add(&stripe.expirations, 1);
         }
         released.drop_all();
     }
 
     /// Publishes the figures to the registry, registering the cache once it holds memory;
     /// `grown_at` is the line of the insert that published, if one did.
+    /// Publishes the figures to the registry, registering the cache once it holds memory;
+    /// `grown_at` is the line of the insert that published, if one did. Marks `stripe`'s
+    /// bytes as published.
     #[cold]
-    fn publish(&self, grown_at: Option<&'static Location<'static>>) {
+    #[inline(never)]
+    fn publish(&self, stripe: Mine<'_>, grown_at: Option<&'static Location<'static>>) {
         let Some(accounting) = self.accounting.first() else {
             return;
         };
-        accounting.walked(HeapUsage::used(self.entries_heap()));
-        accounting.refresh(self.footprint(), grown_at);
+        stripe.mark.store(stripe.bytes.load(Relaxed), Relaxed);
+        #[cfg(test)]
+        self.publications.fetch_add(1, Relaxed);
+        let footprint = self.footprint();
+        let len = footprint.map_or(0, |f| f.len);
+        accounting.walked(HeapUsage::used(self.entries_heap(len)));
+        accounting.refresh(footprint, grown_at);
     }
 }
 
@@ -476,7 +516,7 @@ where
 {
     /// The cache's storage and what its entries own on the heap, as measured going in.
     fn heap_size(&self) -> usize {
-        self.storage_bytes() + self.entries_heap()
+        self.storage_bytes() + self.entries_heap(self.cache.len())
     }
 
     /// All of it `nested`: the cache has a row of its own, so the total of a tracked
@@ -490,14 +530,9 @@ where
     }
 
     fn footprint(&self) -> Option<Footprint> {
-        let weigh = Weigh {
-            max: self.max as u64,
-            max_bytes: self.max_bytes as u64,
-        };
         Some(Footprint {
             len: self.cache.len(),
-            // In entries under `max`, in bytes under `max_bytes` alone.
-            capacity: (self.cache.capacity() / weigh.units()) as usize,
+            capacity: self.capacity,
             storage_bytes: self.storage_bytes(),
         })
     }

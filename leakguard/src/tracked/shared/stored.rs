@@ -2,7 +2,6 @@
 //! quick_cache hands back the entries that leave, to be dropped after its locks.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use quick_cache::{Lifecycle, Weighter};
 
@@ -64,6 +63,12 @@ pub(super) struct Hooks {
 pub(super) struct Request<K, V> {
     /// Set by `before_evict`: the entry about to be handed over is evicted, not replaced.
     pub(super) evicting: bool,
+    /// Entries evicted, counted on the stripe once the request is done: one count per
+    /// insert, none under the shard lock.
+    pub(super) evictions: u64,
+    /// The place of the stripe of the thread making the request, when instrumented: the
+    /// hook takes the bytes of what leaves off there without looking the thread up.
+    pub(super) stripe: Option<(usize, bool)>,
     pub(super) left: Option<(K, Stored<V>)>,
     pub(super) more_left: Vec<(K, Stored<V>)>,
 }
@@ -72,6 +77,8 @@ impl<K, V> Default for Request<K, V> {
     fn default() -> Self {
         Request {
             evicting: false,
+            evictions: 0,
+            stripe: None,
             left: None,
             more_left: Vec::new(),
         }
@@ -96,14 +103,19 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
         request.evicting = true;
     }
 
+    /// Takes the entry's bytes off at once, under the shard lock, so that the running sum
+    /// never reads more than the cache holds.
     #[inline]
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
-        let stripe = self.counters.mine();
         if crate::mode::ENABLED {
-            stripe.bytes.fetch_sub(stored.signed_bytes(), Relaxed);
+            let stripe = match request.stripe {
+                Some(place) => self.counters.at(place),
+                None => self.counters.mine(),
+            };
+            stripe.add_bytes(-stored.signed_bytes());
         }
         if std::mem::take(&mut request.evicting) {
-            stripe.evictions.fetch_add(1, Relaxed);
+            request.evictions += 1;
         }
         if request.left.is_none() {
             request.left = Some((key, stored));

@@ -1,0 +1,83 @@
+//! When a shared cache publishes its figures.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::SharedCache;
+use crate::harness;
+
+fn publications<K, V, S>(cache: &SharedCache<K, V, S>) -> usize {
+    cache.publications.load(Relaxed)
+}
+
+#[test]
+fn lookups_and_inserts_that_leave_the_bytes_as_they_were_publish_nothing() {
+    if !crate::mode::ENABLED {
+        return;
+    }
+    // Room for all 1,000 keys in every shard.
+    let cache: SharedCache<u64, u64> = SharedCache::builder().max(4_000).build().unwrap();
+    for i in 0..1_000 {
+        cache.insert(i, i);
+    }
+    // At the first insert and at every 64th as it grew.
+    let filled = publications(&cache);
+    assert!(filled >= 1_000 / 64, "{filled}");
+    // A test check elsewhere in the process publishes at every operation.
+    let checked = harness::active();
+    // The first 64th insert after the last growth publishes the entries added since.
+    for i in 0..1_000 {
+        cache.insert(i, i + 1);
+    }
+    if !checked && !harness::active() {
+        assert_eq!(publications(&cache), filled + 1);
+    }
+    let filled = publications(&cache);
+    for _ in 0..10 {
+        for i in 0..1_000 {
+            assert!(cache.get(&i).is_some());
+            // Full, and the same size: replaced, nothing moves.
+            cache.insert(i, i + 1);
+        }
+        assert!(cache.get(&1_000_000).is_none());
+    }
+    if !checked && !harness::active() {
+        assert_eq!(publications(&cache), filled);
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses), (10_000, 10));
+    assert_eq!((stats.insertions, stats.evictions), (1_000, 0));
+    assert_eq!(cache.bytes(), 1_000 * 2 * size_of::<u64>());
+    // Full: new keys evict old ones of their size, and there is nothing to publish.
+    for i in 1_000..100_000 {
+        cache.insert(i, i);
+    }
+    // Its length may have moved since its last publication: one more brings it up to date.
+    for i in 100_000..100_064 {
+        cache.insert(i, i);
+    }
+    let full = publications(&cache);
+    let len = cache.len();
+    for i in 100_000..200_000 {
+        cache.insert(i, i);
+    }
+    if !checked && !harness::active() {
+        assert_eq!(publications(&cache), full);
+    }
+    assert_eq!(cache.len(), len);
+    assert_eq!(cache.stats().evictions, 200_000 - len as u64);
+    // Removals shrink the cache: published at the first and every 64th.
+    let mut held = Vec::new();
+    cache.for_each(|key, _| held.push(*key));
+    let removed = held.len().min(640);
+    for key in &held[..removed] {
+        assert!(cache.remove(key).is_some());
+    }
+    assert!(removed > 600, "{removed}");
+    assert!(
+        publications(&cache) >= full + 10,
+        "{}",
+        publications(&cache)
+    );
+    assert_eq!(cache.bytes(), cache.len() * 2 * size_of::<u64>());
+    assert_eq!(cache.stats().removals, removed as u64);
+}
