@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
-use crate::meta::FieldMeta;
+use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
 use crate::site::in_user_code;
 
@@ -28,6 +28,16 @@ impl<C> Accounted<C> {
             inner,
             accounting: accounting::empty(meta),
         }
+    }
+
+    /// An empty collection for the field `meta` describes: what every field's `Default`
+    /// makes, written here once per collection type, so that the `Default` of each field
+    /// (one per field of every struct) is a single call.
+    pub(crate) fn for_field(meta: &'static FieldMeta) -> Self
+    where
+        C: FromMeta,
+    {
+        Self::empty(C::from_meta(meta), meta)
     }
 
     pub(crate) fn into_inner(self) -> C {
