@@ -104,6 +104,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut replaced_types = Vec::new();
     let mut index = 0usize;
     let mut element_impls = Vec::new();
+    let mut uses_if_heap_size = false;
     for (field_at, (field, out)) in input.fields.iter().zip(fields.iter_mut()).enumerate() {
         out.attrs.retain(|a| !attr::is_helper(a));
         // `#[heap_size(each = ..)]`: the struct says how the collection's elements are
@@ -128,10 +129,13 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 How::With(path) => quote_spanned! {path.span()=>
                     ::leakguard::__private::HeapUsage::used(#path(&self.#member))
                 },
-                How::Measure => quote! {
-                    (&::leakguard::__private::IfHeapSize(&self.#member))
-                        .__leakguard_heap_usage_in(__leakguard_m)
-                },
+                How::Measure => {
+                    uses_if_heap_size = true;
+                    quote! {
+                        (&::leakguard::__private::IfHeapSize(&self.#member))
+                            .__leakguard_heap_usage_in(__leakguard_m)
+                    }
+                }
                 How::Each(_) => {
                     let measured = each::measured(ty, field_at);
                     quote! {
@@ -156,10 +160,12 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the collection's type, so that an
         // error about it, like a type without `HeapSize`, underlines all of it.
         let end = quote_spanned!(last_span(inner)=> >);
+        // Written as tokens, not parsed back into a `syn::Type`: the type is only printed,
+        // and parsing it again was a third of the macro's own time.
         let tracked = |collection: TokenStream| -> syn::Type {
-            syn::parse_quote_spanned! {inner.span()=>
+            syn::Type::Verbatim(quote_spanned! {inner.span()=>
                 ::leakguard::__private::Tracked<#collection, Self, #position #end
-            }
+            })
         };
         let tracked = match &field.kind {
             // Concurrent, `&self` access: not a `Tracked`, which needs `&mut` to see growth;
@@ -168,9 +174,9 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 replaced_types.push(inner);
                 let hasher = (args.len() == 2).then(|| quote!(::leakguard::DefaultHashBuilder));
                 let args = args.iter().map(ToTokens::to_token_stream).chain(hasher);
-                syn::parse_quote_spanned! {inner.span()=>
+                syn::Type::Verbatim(quote_spanned! {inner.span()=>
                     ::leakguard::__private::SharedField<#(#args,)* Self, #position #end
-                }
+                })
             }
             Kind::Cache(kind, _) => {
                 replaced_types.push(inner);
@@ -236,10 +242,13 @@ fn generate(input: &Input<'_>) -> TokenStream {
             },
             // A wrapper leakguard has no `HeapSize` for (a lock of a crate whose feature is
             // off) counts nothing here; the collection inside is still tracked and reported.
-            How::Measure | How::Each(_) if field.wrapped => quote! {
-                (&::leakguard::__private::IfHeapSize(&self.#member))
-                    .__leakguard_heap_usage_in(__leakguard_m)
-            },
+            How::Measure | How::Each(_) if field.wrapped => {
+                uses_if_heap_size = true;
+                quote! {
+                    (&::leakguard::__private::IfHeapSize(&self.#member))
+                        .__leakguard_heap_usage_in(__leakguard_m)
+                }
+            }
             How::Measure => {
                 measured_types.push(ty);
                 quote! {
@@ -277,12 +286,18 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let generic =
         generics.type_params().next().is_some() || generics.const_params().next().is_some();
     let total = format_ident!("__leakguard_total");
+    // The traits `IfHeapSize` picks its method from, for the fields measured through it.
+    let if_heap_size = uses_if_heap_size.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
+        }
+    });
     let heap_size = impl_heap_size::measured(
         ident,
         &with_heap_size_bounds(generics, &measured_types),
         quote! {
-            #[allow(unused_imports)]
-            use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
+            #if_heap_size
             let mut #total = ::leakguard::__private::HeapUsage::used(0);
             #(#measures)*
             #total
