@@ -324,3 +324,64 @@ fn generate(input: &Input<'_>) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The struct as `#[track_growth]` writes it, parsed back.
+    fn expanded(input: proc_macro2::TokenStream) -> syn::File {
+        syn::parse2(super::expand(quote!(), input)).expect("the expansion is Rust")
+    }
+
+    fn struct_field_types(file: &syn::File) -> Vec<String> {
+        let Some(syn::Item::Struct(item)) = file.items.first() else {
+            panic!("the struct comes first");
+        };
+        item.fields.iter().map(|f| quote!(#f).to_string()).collect()
+    }
+
+    // The field types are written as tokens, not parsed: they must still read as the types
+    // `Tracked<C, Self, N>`, one position per tracked field, wrappers kept around them.
+    #[test]
+    fn tracked_field_types_parse_as_written() {
+        let file = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+                #[track(skip)]
+                count: u64,
+                locked: std::sync::Mutex<HashMap<u64, String>>,
+            }
+        });
+        let expected: Vec<syn::Field> = vec![
+            syn::parse_quote!(messages: ::leakguard::__private::Tracked<Vec<String>, Self, 0>),
+            syn::parse_quote!(count: u64),
+            syn::parse_quote!(locked: std::sync::Mutex<::leakguard::__private::Tracked<HashMap<u64, String>, Self, 1>>),
+        ];
+        let expected: Vec<String> = expected.iter().map(|f| quote!(#f).to_string()).collect();
+        assert_eq!(struct_field_types(&file), expected);
+    }
+
+    // The traits `IfHeapSize` picks from are imported only where a field measures through
+    // it: a struct of tracked std collections measures each through its own type.
+    #[test]
+    fn if_heap_size_traits_only_where_used() {
+        let tracked_only = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+            }
+        });
+        let text = quote!(#tracked_only).to_string();
+        assert!(!text.contains("MeasureHeapSize"), "{text}");
+
+        let with_plain_field = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+                meta: Meta,
+            }
+        });
+        let text = quote!(#with_plain_field).to_string();
+        assert!(text.contains("MeasureHeapSize as _"), "{text}");
+        assert!(text.contains("IfHeapSize (& self . meta)"), "{text}");
+    }
+}
