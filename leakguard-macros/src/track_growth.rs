@@ -327,25 +327,27 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
+    use proc_macro2::TokenStream;
     use quote::quote;
+    use syn::parse::{ParseStream, Parser};
 
-    /// The struct as `#[track_growth]` writes it, parsed back.
-    fn expanded(input: proc_macro2::TokenStream) -> syn::File {
-        syn::parse2(super::expand(quote!(), input)).expect("the expansion is Rust")
-    }
-
-    fn struct_field_types(file: &syn::File) -> Vec<String> {
-        let Some(syn::Item::Struct(item)) = file.items.first() else {
-            panic!("the struct comes first");
+    /// The struct as `#[track_growth]` writes it, parsed back, and the tokens after it.
+    fn expanded(input: TokenStream) -> (syn::DeriveInput, String) {
+        let split = |stream: ParseStream<'_>| {
+            let item: syn::DeriveInput = stream.parse()?;
+            let rest: TokenStream = stream.parse()?;
+            Ok((item, rest.to_string()))
         };
-        item.fields.iter().map(|f| quote!(#f).to_string()).collect()
+        split
+            .parse2(super::expand(quote!(), input))
+            .expect("the expansion starts with the struct")
     }
 
     // The field types are written as tokens, not parsed: they must still read as the types
     // `Tracked<C, Self, N>`, one position per tracked field, wrappers kept around them.
     #[test]
     fn tracked_field_types_parse_as_written() {
-        let file = expanded(quote! {
+        let (item, _) = expanded(quote! {
             struct Inbox {
                 messages: Vec<String>,
                 #[track(skip)]
@@ -353,35 +355,54 @@ mod tests {
                 locked: std::sync::Mutex<HashMap<u64, String>>,
             }
         });
-        let expected: Vec<syn::Field> = vec![
-            syn::parse_quote!(messages: ::leakguard::__private::Tracked<Vec<String>, Self, 0>),
-            syn::parse_quote!(count: u64),
-            syn::parse_quote!(locked: std::sync::Mutex<::leakguard::__private::Tracked<HashMap<u64, String>, Self, 1>>),
+        let syn::Data::Struct(data) = &item.data else {
+            panic!("a struct stays a struct");
+        };
+        // Parsed back from the expansion, so each is a real type, not the tokens written.
+        let types: Vec<String> = data
+            .fields
+            .iter()
+            .map(|f| {
+                assert!(!matches!(f.ty, syn::Type::Verbatim(_)), "a type syn reads");
+                let ty = &f.ty;
+                quote!(#ty).to_string()
+            })
+            .collect();
+        let expected: Vec<syn::Type> = vec![
+            syn::parse_quote!(::leakguard::__private::Tracked<Vec<String>, Self, 0>),
+            syn::parse_quote!(u64),
+            syn::parse_quote!(
+                std::sync::Mutex<::leakguard::__private::Tracked<HashMap<u64, String>, Self, 1>>
+            ),
         ];
-        let expected: Vec<String> = expected.iter().map(|f| quote!(#f).to_string()).collect();
-        assert_eq!(struct_field_types(&file), expected);
+        let expected: Vec<String> = expected.iter().map(|t| quote!(#t).to_string()).collect();
+        assert_eq!(types, expected);
     }
 
     // The traits `IfHeapSize` picks from are imported only where a field measures through
     // it: a struct of tracked std collections measures each through its own type.
     #[test]
     fn if_heap_size_traits_only_where_used() {
-        let tracked_only = expanded(quote! {
+        let (_, tracked_only) = expanded(quote! {
             struct Inbox {
                 messages: Vec<String>,
             }
         });
-        let text = quote!(#tracked_only).to_string();
-        assert!(!text.contains("MeasureHeapSize"), "{text}");
+        assert!(!tracked_only.contains("MeasureHeapSize"), "{tracked_only}");
 
-        let with_plain_field = expanded(quote! {
+        let (_, with_other_field) = expanded(quote! {
             struct Inbox {
                 messages: Vec<String>,
                 meta: Meta,
             }
         });
-        let text = quote!(#with_plain_field).to_string();
-        assert!(text.contains("MeasureHeapSize as _"), "{text}");
-        assert!(text.contains("IfHeapSize (& self . meta)"), "{text}");
+        assert!(
+            with_other_field.contains("MeasureHeapSize as _"),
+            "{with_other_field}"
+        );
+        assert!(
+            with_other_field.contains("IfHeapSize (& self . meta)"),
+            "{with_other_field}"
+        );
     }
 }
