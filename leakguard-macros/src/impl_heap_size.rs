@@ -32,7 +32,7 @@ pub(crate) fn measured(
         impl #impl_generics ::leakguard::HeapSize for #ident #ty_generics #where_clause {
             #[inline]
             fn heap_size(&self) -> ::core::primitive::usize {
-                ::leakguard::__private::HeapSize::heap_size_in(self, &mut ::leakguard::__private::Measurement::new())
+                ::leakguard::__private::heap_size_of(self)
             }
 
             #[inline]

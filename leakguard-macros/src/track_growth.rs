@@ -104,6 +104,7 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut replaced_types = Vec::new();
     let mut index = 0usize;
     let mut element_impls = Vec::new();
+    let mut uses_if_heap_size = false;
     for (field_at, (field, out)) in input.fields.iter().zip(fields.iter_mut()).enumerate() {
         out.attrs.retain(|a| !attr::is_helper(a));
         // `#[heap_size(each = ..)]`: the struct says how the collection's elements are
@@ -128,10 +129,13 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 How::With(path) => quote_spanned! {path.span()=>
                     ::leakguard::__private::HeapUsage::used(#path(&self.#member))
                 },
-                How::Measure => quote! {
-                    (&::leakguard::__private::IfHeapSize(&self.#member))
-                        .__leakguard_heap_usage_in(__leakguard_m)
-                },
+                How::Measure => {
+                    uses_if_heap_size = true;
+                    quote! {
+                        (&::leakguard::__private::IfHeapSize(&self.#member))
+                            .__leakguard_heap_usage_in(__leakguard_m)
+                    }
+                }
                 How::Each(_) => {
                     let measured = each::measured(ty, field_at);
                     quote! {
@@ -156,10 +160,12 @@ fn generate(input: &Input<'_>) -> TokenStream {
         // Spanned from the first to the last token of the collection's type, so that an
         // error about it, like a type without `HeapSize`, underlines all of it.
         let end = quote_spanned!(last_span(inner)=> >);
+        // Written as tokens, not parsed back into a `syn::Type`: the type is only printed,
+        // and parsing it again was a third of the macro's own time.
         let tracked = |collection: TokenStream| -> syn::Type {
-            syn::parse_quote_spanned! {inner.span()=>
+            syn::Type::Verbatim(quote_spanned! {inner.span()=>
                 ::leakguard::__private::Tracked<#collection, Self, #position #end
-            }
+            })
         };
         let tracked = match &field.kind {
             // Concurrent, `&self` access: not a `Tracked`, which needs `&mut` to see growth;
@@ -168,9 +174,9 @@ fn generate(input: &Input<'_>) -> TokenStream {
                 replaced_types.push(inner);
                 let hasher = (args.len() == 2).then(|| quote!(::leakguard::DefaultHashBuilder));
                 let args = args.iter().map(ToTokens::to_token_stream).chain(hasher);
-                syn::parse_quote_spanned! {inner.span()=>
+                syn::Type::Verbatim(quote_spanned! {inner.span()=>
                     ::leakguard::__private::SharedField<#(#args,)* Self, #position #end
-                }
+                })
             }
             Kind::Cache(kind, _) => {
                 replaced_types.push(inner);
@@ -236,10 +242,13 @@ fn generate(input: &Input<'_>) -> TokenStream {
             },
             // A wrapper leakguard has no `HeapSize` for (a lock of a crate whose feature is
             // off) counts nothing here; the collection inside is still tracked and reported.
-            How::Measure | How::Each(_) if field.wrapped => quote! {
-                (&::leakguard::__private::IfHeapSize(&self.#member))
-                    .__leakguard_heap_usage_in(__leakguard_m)
-            },
+            How::Measure | How::Each(_) if field.wrapped => {
+                uses_if_heap_size = true;
+                quote! {
+                    (&::leakguard::__private::IfHeapSize(&self.#member))
+                        .__leakguard_heap_usage_in(__leakguard_m)
+                }
+            }
             How::Measure => {
                 measured_types.push(ty);
                 quote! {
@@ -277,12 +286,18 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let generic =
         generics.type_params().next().is_some() || generics.const_params().next().is_some();
     let total = format_ident!("__leakguard_total");
+    // The traits `IfHeapSize` picks its method from, for the fields measured through it.
+    let if_heap_size = uses_if_heap_size.then(|| {
+        quote! {
+            #[allow(unused_imports)]
+            use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
+        }
+    });
     let heap_size = impl_heap_size::measured(
         ident,
         &with_heap_size_bounds(generics, &measured_types),
         quote! {
-            #[allow(unused_imports)]
-            use ::leakguard::__private::{MeasureHeapSize as _, MeasureNothing as _};
+            #if_heap_size
             let mut #total = ::leakguard::__private::HeapUsage::used(0);
             #(#measures)*
             #total
@@ -307,5 +322,87 @@ fn generate(input: &Input<'_>) -> TokenStream {
 
             #(#element_impls)*
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+    use syn::parse::{ParseStream, Parser};
+
+    /// The struct as `#[track_growth]` writes it, parsed back, and the tokens after it.
+    fn expanded(input: TokenStream) -> (syn::DeriveInput, String) {
+        let split = |stream: ParseStream<'_>| {
+            let item: syn::DeriveInput = stream.parse()?;
+            let rest: TokenStream = stream.parse()?;
+            Ok((item, rest.to_string()))
+        };
+        split
+            .parse2(super::expand(quote!(), input))
+            .expect("the expansion starts with the struct")
+    }
+
+    // The field types are written as tokens, not parsed: they must still read as the types
+    // `Tracked<C, Self, N>`, one position per tracked field, wrappers kept around them.
+    #[test]
+    fn tracked_field_types_parse_as_written() {
+        let (item, _) = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+                #[track(skip)]
+                count: u64,
+                locked: std::sync::Mutex<HashMap<u64, String>>,
+            }
+        });
+        let syn::Data::Struct(data) = &item.data else {
+            panic!("a struct stays a struct");
+        };
+        // Parsed back from the expansion, so each is a real type, not the tokens written.
+        let types: Vec<String> = data
+            .fields
+            .iter()
+            .map(|f| {
+                assert!(!matches!(f.ty, syn::Type::Verbatim(_)), "a type syn reads");
+                let ty = &f.ty;
+                quote!(#ty).to_string()
+            })
+            .collect();
+        let expected: Vec<syn::Type> = vec![
+            syn::parse_quote!(::leakguard::__private::Tracked<Vec<String>, Self, 0>),
+            syn::parse_quote!(u64),
+            syn::parse_quote!(
+                std::sync::Mutex<::leakguard::__private::Tracked<HashMap<u64, String>, Self, 1>>
+            ),
+        ];
+        let expected: Vec<String> = expected.iter().map(|t| quote!(#t).to_string()).collect();
+        assert_eq!(types, expected);
+    }
+
+    // The traits `IfHeapSize` picks from are imported only where a field measures through
+    // it: a struct of tracked std collections measures each through its own type.
+    #[test]
+    fn if_heap_size_traits_only_where_used() {
+        let (_, tracked_only) = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+            }
+        });
+        assert!(!tracked_only.contains("MeasureHeapSize"), "{tracked_only}");
+
+        let (_, with_other_field) = expanded(quote! {
+            struct Inbox {
+                messages: Vec<String>,
+                meta: Meta,
+            }
+        });
+        assert!(
+            with_other_field.contains("MeasureHeapSize as _"),
+            "{with_other_field}"
+        );
+        assert!(
+            with_other_field.contains("IfHeapSize (& self . meta)"),
+            "{with_other_field}"
+        );
     }
 }

@@ -352,6 +352,13 @@ pub mod __private {
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
     /// The type of a tracked field, and of a `#[scoped_cache(.., shared)]` one.
     pub use crate::tracked::{SharedField, Tracked};
+
+    /// `heap_size` of a type whose `HeapSize` the macros wrote: the measurement is made
+    /// here, once per type, so that each impl's `heap_size` is one call.
+    #[inline]
+    pub fn heap_size_of<T: HeapSize + ?Sized>(value: &T) -> usize {
+        value.heap_size_in(&mut Measurement::new())
+    }
 }
 
 /// Not public API: hooks for leakguard's own benchmarks and fault-injection tests.

@@ -131,6 +131,20 @@ impl Tally for HeapUsage {
     }
 }
 
+/// The sum of `$value` over the entries of `$entries`, as a `$A`, in a plain loop: where
+/// `iter().map(..).sum()` would instantiate the iterator's `fold`, `Map`, `Sum` and two
+/// closures for each collection type, in every crate that measures one (a debug build
+/// compiles them all).
+macro_rules! each {
+    ($A:ty, for $pat:pat in $entries:expr => $value:expr) => {{
+        let mut total = <$A as Default>::default();
+        for $pat in $entries {
+            total += $value;
+        }
+        total
+    }};
+}
+
 /// Implements `heap_size`, `heap_size_in` and `heap_usage_in` from one walk, `body`, which
 /// reads `this` and `m` and adds up a [`Tally`] named `A`.
 macro_rules! walked {
@@ -157,7 +171,7 @@ macro_rules! walked {
 }
 
 impl<T: HeapSize> HeapSize for [T] {
-    walked!(|this, m, A| this.iter().map(|e| A::of(e, m)).sum());
+    walked!(|this, m, A| each!(A, for e in this => A::of(e, m)));
 }
 
 impl<T: HeapSize, const N: usize> HeapSize for [T; N] {
@@ -380,41 +394,35 @@ impl<T: HeapSize> HeapSize for BinaryHeap<T> {
 impl<K: HeapSize, V: HeapSize, S> HeapSize for HashMap<K, V, S> {
     collection!(methods:
         Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
-        |this, m, A| this
-            .iter()
-            .map(|(k, v)| A::of(k, m) + A::of(v, m))
-            .sum::<A>()
+        |this, m, A| each!(A, for (k, v) in this => A::of(k, m) + A::of(v, m))
     );
 }
 
 impl<T: HeapSize, S> HeapSize for HashSet<T, S> {
     collection!(methods:
         Footprint::hash_table::<T>(this.len(), this.capacity()),
-        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+        |this, m, A| each!(A, for v in this => A::of(v, m))
     );
 }
 
 impl<K: HeapSize, V: HeapSize> HeapSize for BTreeMap<K, V> {
     collection!(methods:
         Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
-        |this, m, A| this
-            .iter()
-            .map(|(k, v)| A::of(k, m) + A::of(v, m))
-            .sum::<A>()
+        |this, m, A| each!(A, for (k, v) in this => A::of(k, m) + A::of(v, m))
     );
 }
 
 impl<T: HeapSize> HeapSize for BTreeSet<T> {
     collection!(methods:
         Footprint::per_entry(this.len(), btree_bytes::<T, ()>(this.len())),
-        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+        |this, m, A| each!(A, for v in this => A::of(v, m))
     );
 }
 
 impl<T: HeapSize> HeapSize for LinkedList<T> {
     collection!(methods:
         Footprint::per_entry(this.len(), array_bytes::<ListNode<T>>(this.len())),
-        |this, m, A| this.iter().map(|v| A::of(v, m)).sum::<A>()
+        |this, m, A| each!(A, for v in this => A::of(v, m))
     );
 }
 
@@ -440,21 +448,21 @@ macro_rules! measured {
 
 measured! {
     Vec<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     VecDeque<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     BinaryHeap<T> [T, ()] => Footprint::array::<T>(this.len(), this.capacity()),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     LinkedList<T> [T, ()] => Footprint::per_entry(this.len(), array_bytes::<ListNode<T>>(this.len())),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     HashSet<T, S> [T, ()] => Footprint::hash_table::<T>(this.len(), this.capacity()),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     BTreeSet<T> [T, ()] => Footprint::per_entry(this.len(), btree_bytes::<T, ()>(this.len())),
-        |this, m| this.iter().map(|v| O::key(v, m)).sum();
+        |this, m| each!(HeapUsage, for v in this => O::key(v, m));
     HashMap<K, V, S> [K, V] => Footprint::hash_table::<(K, V)>(this.len(), this.capacity()),
-        |this, m| this.iter().map(|(k, v)| O::key(k, m) + O::value(v, m)).sum();
+        |this, m| each!(HeapUsage, for (k, v) in this => O::key(k, m) + O::value(v, m));
     BTreeMap<K, V> [K, V] => Footprint::per_entry(this.len(), btree_bytes::<K, V>(this.len())),
-        |this, m| this.iter().map(|(k, v)| O::key(k, m) + O::value(v, m)).sum();
+        |this, m| each!(HeapUsage, for (k, v) in this => O::key(k, m) + O::value(v, m));
 }
 
 // After the macros above, which it uses.

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
-use crate::meta::FieldMeta;
+use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
 use crate::site::in_user_code;
 
@@ -28,6 +28,16 @@ impl<C> Accounted<C> {
             inner,
             accounting: accounting::empty(meta),
         }
+    }
+
+    /// An empty collection for the field `meta` describes: what every field's `Default`
+    /// makes, written here once per collection type, so that the `Default` of each field
+    /// (one per field of every struct) is a single call.
+    pub(crate) fn for_field(meta: &'static FieldMeta) -> Self
+    where
+        C: FromMeta,
+    {
+        Self::empty(C::from_meta(meta), meta)
     }
 
     pub(crate) fn into_inner(self) -> C {
@@ -410,6 +420,14 @@ impl<C: HeapSize> DerefMut for Accounted<C> {
     }
 }
 
+/// The instrument of a build with instrumentation compiled out, which has no accounting to
+/// make. Out of line and not generic, so that its `from_fn` is compiled once, here, rather
+/// than beside the `clone` of every collection type in every crate that clones one.
+#[inline(never)]
+fn compiled_out() -> Instrument {
+    std::array::from_fn(|_| unreachable!("compiled out"))
+}
+
 impl<C: Clone + HeapSize> Clone for Accounted<C> {
     /// Clones the collection; the clone is tracked on its own, as the same field, and
     /// registered where it is cloned.
@@ -421,7 +439,7 @@ impl<C: Clone + HeapSize> Clone for Accounted<C> {
             // Compiled out: the instrument has no accounting to make.
             None => Self {
                 inner,
-                accounting: std::array::from_fn(|_| unreachable!("compiled out")),
+                accounting: compiled_out(),
             },
         }
     }

@@ -213,7 +213,7 @@ impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I>
     #[track_caller]
     fn default() -> Self {
         Self {
-            accounted: Accounted::empty(C::from_meta(Self::meta()), Self::meta()),
+            accounted: Accounted::for_field(Self::meta()),
             owner: PhantomData,
         }
     }
