@@ -83,10 +83,15 @@ struct Thread {
 }
 
 impl Thread {
-    /// The next number of entry.
+    /// The next number of entry. The thread's first entry notes that scopes are entered
+    /// in the process.
     #[inline]
     fn next_number(&self) -> u64 {
-        let number = self.entries.get().wrapping_add(1);
+        let entries = self.entries.get();
+        if entries == 0 {
+            ENTERED_ANYWHERE.store(true, Relaxed);
+        }
+        let number = entries.wrapping_add(1);
         self.entries.set(number);
         number
     }
@@ -142,13 +147,6 @@ thread_local! {
 /// span from code that runs outside the scopes others enter.
 static ENTERED_ANYWHERE: AtomicBool = AtomicBool::new(false);
 
-#[inline]
-fn note_entered() {
-    if !ENTERED_ANYWHERE.load(Relaxed) {
-        ENTERED_ANYWHERE.store(true, Relaxed);
-    }
-}
-
 /// Whether a scope was ever entered in the process.
 pub(super) fn entered_anywhere() -> bool {
     ENTERED_ANYWHERE.load(Relaxed)
@@ -167,7 +165,6 @@ pub(super) fn entered_here() -> bool {
 /// while the frame is in [`THREAD`].
 #[inline]
 pub(crate) fn polled<R>(scope: &Arc<ScopeInfo>, f: impl FnOnce() -> R) -> R {
-    note_entered();
     let account = scope.account;
     let entered = Frame {
         scope: Arc::as_ptr(scope),
@@ -238,7 +235,6 @@ pub(super) fn remove_innermost(is: impl Fn(&Entered) -> bool) {
 /// down, or the stack is borrowed further up). The stack's own memory is leakguard's: `f`
 /// grows it through [`push`], and what it drops is charged to leakguard too.
 fn with_stack(f: impl FnOnce(&mut Vec<Entry>, &Thread)) {
-    note_entered();
     let _ = THREAD.try_with(|thread| {
         let _ = STACK.try_with(|stack| {
             if let Ok(mut stack) = stack.try_borrow_mut() {
