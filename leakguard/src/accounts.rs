@@ -23,6 +23,8 @@ use crate::sync::lock;
 
 mod local;
 
+#[cfg(test)]
+pub(crate) use local::current_unresolved;
 pub(crate) use local::{
     Own, base, charge, current, discharge, flush, resize, set_base, set_current,
 };

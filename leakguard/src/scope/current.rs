@@ -307,3 +307,107 @@ fn on_stack() -> Option<Arc<ScopeInfo>> {
         .ok()
         .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::super::{ScopeGuard, let_go, scope};
+    use super::*;
+
+    /// The innermost scope's name, and the account current on this thread.
+    fn innermost() -> (Option<String>, u32) {
+        (
+            current().map(|s| s.name.to_string()),
+            accounts::current_unresolved(),
+        )
+    }
+
+    fn named(name: &str, scope: &ScopeInfo) -> (Option<String>, u32) {
+        (Some(name.to_string()), scope.account)
+    }
+
+    fn guard_scope(guard: &ScopeGuard) -> Arc<ScopeInfo> {
+        guard.info.clone()
+    }
+
+    #[test]
+    fn a_poll_is_innermost_until_it_returns_and_what_it_enters_until_left() {
+        accounts::note_installed();
+        let request = ScopeInfo::here("request".into());
+        let nested = ScopeInfo::here("nested".into());
+        assert_ne!(
+            request.account, 0,
+            "accounts open once an allocator is noted"
+        );
+        let outer = scope("outer");
+        let outer_scope = guard_scope(&outer);
+        assert_eq!(innermost(), named("outer", &outer_scope));
+        polled(&request, || {
+            assert_eq!(innermost(), named("request", &request));
+            {
+                let inside = scope("inside");
+                assert_eq!(innermost(), named("inside", &guard_scope(&inside)));
+                polled(&nested, || {
+                    assert_eq!(innermost(), named("nested", &nested))
+                });
+                assert_eq!(innermost(), named("inside", &guard_scope(&inside)));
+            }
+            assert_eq!(innermost(), named("request", &request));
+        });
+        assert_eq!(innermost(), named("outer", &outer_scope));
+        drop(outer);
+        assert_eq!(innermost(), (None, accounts::base()));
+        let_go(&request);
+        let_go(&nested);
+    }
+
+    #[test]
+    fn a_panicking_poll_leaves_its_scope() {
+        accounts::note_installed();
+        let request = ScopeInfo::here("panicking".into());
+        let outer = scope("outer");
+        let outer_scope = guard_scope(&outer);
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            polled(&request, || {
+                let _inside = scope("inside");
+                panic!("the handler panicked");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(innermost(), named("outer", &outer_scope));
+        drop(outer);
+        assert_eq!(innermost(), (None, accounts::base()));
+        let_go(&request);
+    }
+
+    /// Guards and spans may end in any order, and outlive a poll: the innermost is the one
+    /// entered last of those still entered, as when polls were on the stack too.
+    #[test]
+    fn guards_that_end_out_of_order_or_outlive_a_poll_keep_the_innermost_the_last_entered() {
+        accounts::note_installed();
+        let request = ScopeInfo::here("request".into());
+        let before = scope("before");
+        let polling = &request;
+        let kept = polled(&request, move || {
+            // Entered before the poll, ended inside it: the poll's scope stays innermost.
+            drop(before);
+            assert_eq!(innermost(), named("request", polling));
+            // Entered inside the poll after that: innermost, though the stack is no
+            // deeper than when the poll began.
+            let kept = scope("kept");
+            assert_eq!(innermost(), named("kept", &guard_scope(&kept)));
+            kept
+        });
+        // Kept past the poll (a single-threaded executor lets a future hold a guard across
+        // an `.await`): it is the innermost once the poll returns.
+        assert_eq!(innermost(), named("kept", &guard_scope(&kept)));
+        polled(&request, || {
+            assert_eq!(innermost(), named("request", &request))
+        });
+        assert_eq!(innermost(), named("kept", &guard_scope(&kept)));
+        drop(kept);
+        assert_eq!(innermost(), (None, accounts::base()));
+        let_go(&request);
+    }
+}
