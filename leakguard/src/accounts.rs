@@ -212,6 +212,9 @@ fn name_index(name: &str) -> u32 {
 /// Opens the account of a new scope instance named `name`, under the test check of the
 /// account current on this thread; 0 if no allocator is installed.
 pub(crate) fn open(name: &str) -> u32 {
+    if !installed() {
+        return 0;
+    }
     let check = check_of(local::current_unresolved());
     open_under(name, check)
 }
