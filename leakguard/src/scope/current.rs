@@ -58,7 +58,7 @@ struct Entry {
 
 /// The innermost future being polled on this thread, as the next poll keeps it to put back.
 #[derive(Clone, Copy)]
-pub(crate) struct Frame {
+struct Frame {
     /// Its scope; null for none.
     scope: *const ScopeInfo,
     /// Its scope's heap account.
@@ -181,8 +181,8 @@ pub(crate) fn polled<R>(scope: &Arc<ScopeInfo>, f: impl FnOnce() -> R) -> R {
     }) else {
         return f();
     };
-    accounts::set_current(account);
     let _left = Left(outer);
+    accounts::set_current(account);
     f()
 }
 
