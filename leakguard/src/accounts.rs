@@ -172,6 +172,7 @@ pub(crate) fn note_installed() {
 }
 
 /// Whether an [`Alloc`](crate::Alloc) is installed and has allocated.
+#[inline]
 pub(crate) fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
 }

@@ -163,6 +163,11 @@ pub(super) fn entered_here() -> bool {
 /// holds; the scope that was innermost before is innermost again when `f` returns or
 /// unwinds. `scope` is borrowed for the whole of `f`, so the frame's pointer to it is live
 /// while the frame is in [`THREAD`].
+///
+/// Without an allocator that charges accounts, every account is 0 and so is the current
+/// one: the poll leaves them alone. (An allocator installed during the poll finds the
+/// scope's account 0, as the scope began before it: the current account is right until
+/// the poll's end makes the innermost one's current.)
 #[inline]
 pub(crate) fn polled<R>(scope: &Arc<ScopeInfo>, f: impl FnOnce() -> R) -> R {
     let account = scope.account;
@@ -182,7 +187,9 @@ pub(crate) fn polled<R>(scope: &Arc<ScopeInfo>, f: impl FnOnce() -> R) -> R {
         return f();
     };
     let _left = Left(outer);
-    accounts::set_current(account);
+    if accounts::installed() {
+        accounts::set_current(account);
+    }
     f()
 }
 
@@ -199,7 +206,9 @@ impl Drop for Left {
                 t.innermost_account()
             })
             .unwrap_or(0);
-        accounts::set_current(account);
+        if accounts::installed() {
+            accounts::set_current(account);
+        }
     }
 }
 
