@@ -23,6 +23,8 @@ use crate::sync::lock;
 
 mod local;
 
+#[cfg(test)]
+pub(crate) use local::current_unresolved;
 pub(crate) use local::{
     Own, base, charge, current, discharge, flush, resize, set_base, set_current,
 };
@@ -170,6 +172,7 @@ pub(crate) fn note_installed() {
 }
 
 /// Whether an [`Alloc`](crate::Alloc) is installed and has allocated.
+#[inline]
 pub(crate) fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
 }
@@ -210,6 +213,9 @@ fn name_index(name: &str) -> u32 {
 /// Opens the account of a new scope instance named `name`, under the test check of the
 /// account current on this thread; 0 if no allocator is installed.
 pub(crate) fn open(name: &str) -> u32 {
+    if !installed() {
+        return 0;
+    }
     let check = check_of(local::current_unresolved());
     open_under(name, check)
 }

@@ -10,11 +10,13 @@
 //! or whose collections were all dropped, leaves nothing behind.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::SeqCst,
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
@@ -24,6 +26,11 @@ use crate::clock::{Nanos, monotonic_now};
 use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
 use crate::sync::{self, lock};
+
+mod current;
+
+use current::Entered;
+pub(crate) use current::{current, polled, refresh_account};
 
 /// A scope's identity and name.
 pub(crate) struct ScopeInfo {
@@ -123,25 +130,6 @@ fn next_id() -> u64 {
     .unwrap_or_else(|_| NEXT.fetch_add(1, Relaxed))
 }
 
-/// A scope entered on this thread.
-enum Entered {
-    /// A span entered while the layer is installed; its scope is made on first use.
-    Span {
-        span: u64,
-        scope: Option<Arc<ScopeInfo>>,
-    },
-    /// A [`scope`] guard.
-    Explicit(Arc<ScopeInfo>),
-}
-
-thread_local! {
-    static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Whether a scope was ever entered in the process: what tells a filter that hides every
-/// span from code that runs outside the scopes others enter.
-static ENTERED_ANYWHERE: AtomicBool = AtomicBool::new(false);
-
 /// Why the current thread is outside any scope, as far as can be told: the cause a
 /// `no_scope` warning names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,14 +146,10 @@ pub(crate) enum Outside {
 
 /// Why this thread is outside any scope now.
 pub(crate) fn outside() -> Outside {
-    if !ENTERED_ANYWHERE.load(Relaxed) {
+    if !current::entered_anywhere() {
         return Outside::NoScopeYet;
     }
-    // The stack never shrinks its storage: it has some once a scope was entered here.
-    let entered_here = STACK
-        .try_with(|stack| stack.try_borrow().map_or(true, |s| s.capacity() > 0))
-        .unwrap_or(true);
-    if entered_here {
+    if current::entered_here() {
         Outside::BetweenScopes
     } else {
         Outside::ThreadWithoutScopes
@@ -200,7 +184,7 @@ pub fn scope(name: impl Into<Cow<'static, str>>) -> ScopeGuard {
     let info = ScopeInfo::here(name.into());
     // Compiled out, no collection is ever scoped: the guard only keeps its name.
     if crate::mode::ENABLED {
-        with_stack(|stack| push(stack, Entered::Explicit(info.clone())));
+        current::push(Entered::Explicit(info.clone()));
     }
     ScopeGuard {
         info,
@@ -236,7 +220,7 @@ impl Drop for ScopeGuard {
             return;
         }
         let id = self.info.id;
-        remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
+        current::remove_innermost(|e| matches!(e, Entered::Explicit(s) if s.id == id));
         let_go(&self.info);
     }
 }
@@ -246,140 +230,33 @@ pub(crate) fn hold(scope: &ScopeInfo) {
     scope.holds.fetch_add(1, SeqCst);
 }
 
-/// A holder of `scope` lets go of it; the last ends it.
+/// A holder of `scope` lets go of it; the last ends it. The caller drops its handle
+/// right after.
+///
+/// A scope whose caller's handle is its only one, and whose caller is its only holder,
+/// ends when that handle drops: no collection of it lives (each holds a handle), so none
+/// can be registered, queued or outlive it, and nothing can hold it again (that takes a
+/// handle); `Drop for ScopeInfo` ends its account. Most scopes end so (a request whose
+/// collections were all dropped): two loads, where [`end`] costs two atomic
+/// read-modify-writes and a clock read (issue 23).
 pub(crate) fn let_go(scope: &Arc<ScopeInfo>) {
+    if Arc::strong_count(scope) == 1 && scope.holds.load(Acquire) == 1 {
+        return;
+    }
     if scope.holds.fetch_sub(1, SeqCst) == 1 {
         end(scope);
     }
 }
 
-/// Makes the scope in `held` the innermost on this thread until [`leave`], as a future
-/// does while it is polled. The handle moves from `held` onto the stack and back, so that a
-/// poll changes no reference count: an atomic read-modify-write costs more than the rest of
-/// a poll's bookkeeping together (issue 23). Whether it moved: if the stack is unavailable
-/// (the thread is being torn down), `held` keeps it and nothing is entered.
-pub(crate) fn enter(held: &mut Option<Arc<ScopeInfo>>) -> bool {
-    if !ENTERED_ANYWHERE.load(Relaxed) {
-        ENTERED_ANYWHERE.store(true, Relaxed);
-    }
-    STACK
-        .try_with(|stack| {
-            let Ok(mut stack) = stack.try_borrow_mut() else {
-                return false;
-            };
-            let Some(scope) = held.take() else {
-                return false;
-            };
-            // The innermost now: its account is current.
-            let account = scope.account;
-            push(&mut stack, Entered::Explicit(scope));
-            accounts::set_current(account);
-            true
-        })
-        .unwrap_or(false)
-}
-
-/// Undoes [`enter`] of the scope `id`: its handle moves back into `held`.
-pub(crate) fn leave(held: &mut Option<Arc<ScopeInfo>>, id: u64) {
-    with_stack(|stack| {
-        // The innermost almost always: a pop, with nothing to move.
-        let entry = match stack.last() {
-            Some(Entered::Explicit(scope)) if scope.id == id => stack.pop(),
-            _ => stack
-                .iter()
-                .rposition(|e| matches!(e, Entered::Explicit(s) if s.id == id))
-                .map(|at| stack.remove(at)),
-        };
-        if let Some(Entered::Explicit(scope)) = entry {
-            *held = Some(scope);
-        }
-    });
-}
-
-/// Pushes `entry` onto `stack`; leakguard's own account pays for the stack's growth.
-#[inline]
-fn push(stack: &mut Vec<Entered>, entry: Entered) {
-    if stack.len() == stack.capacity() {
-        let _own = Own::start();
-        stack.reserve(4);
-    }
-    stack.push(entry);
-}
-
 /// A span was entered: it is the innermost scope until exited. `scope` is its scope when
 /// already made (as it is for the heap accounts), else it is made on first use.
 pub(crate) fn enter_span(span: u64, scope: Option<Arc<ScopeInfo>>) {
-    with_stack(|stack| push(stack, Entered::Span { span, scope }));
+    current::push(Entered::Span { span, scope });
 }
 
 /// A span was exited.
 pub(crate) fn exit_span(span: u64) {
-    remove_innermost(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
-}
-
-/// Runs `f` on this thread's stack of scopes, then makes the innermost scope's heap
-/// account current; does nothing while the stack is unavailable (the thread is being torn
-/// down, or the stack is borrowed further up). The stack's own memory is leakguard's: `f`
-/// grows it through [`push`], and what it drops is charged to leakguard too.
-#[inline]
-fn with_stack(f: impl FnOnce(&mut Vec<Entered>)) {
-    if !ENTERED_ANYWHERE.load(Relaxed) {
-        ENTERED_ANYWHERE.store(true, Relaxed);
-    }
-    let _ = STACK.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            f(&mut stack);
-            accounts::set_current(innermost_account(&stack));
-        }
-    });
-}
-
-/// The heap account of the innermost scope of `stack`, 0 for none.
-fn innermost_account(stack: &[Entered]) -> u32 {
-    match stack.last() {
-        Some(
-            Entered::Explicit(scope)
-            | Entered::Span {
-                scope: Some(scope), ..
-            },
-        ) => scope.account,
-        _ => 0,
-    }
-}
-
-/// Makes the innermost scope's heap account current again, after the base account (a test
-/// check's) changed.
-pub(crate) fn refresh_account() {
-    with_stack(|_| {});
-}
-
-/// Removes the innermost entry of this thread's stack that `is` picks out.
-fn remove_innermost(is: impl Fn(&Entered) -> bool) {
-    with_stack(|stack| {
-        if let Some(at) = stack.iter().rposition(is) {
-            let _own = Own::start();
-            stack.remove(at);
-        }
-    });
-}
-
-/// The innermost scope on this thread, if any; makes a span's scope on first use.
-#[inline]
-pub(crate) fn current() -> Option<Arc<ScopeInfo>> {
-    STACK
-        .try_with(|stack| {
-            let mut stack = stack.try_borrow_mut().ok()?;
-            let scope = match stack.last_mut()? {
-                Entered::Explicit(scope) => scope,
-                Entered::Span {
-                    scope: Some(scope), ..
-                } => scope,
-                Entered::Span { span, scope } => scope.insert(span_scope(*span)?),
-            };
-            Some(scope.clone())
-        })
-        .ok()
-        .flatten()
+    current::remove_innermost(|e| matches!(e, Entered::Span { span: s, .. } if *s == span));
 }
 
 /// A collection of `scope` registered, at its first growth. If the scope has ended already,
@@ -555,6 +432,45 @@ mod tests {
         let unique: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), 4 * per_thread);
         assert!(!ids.contains(&0), "0 is no scope's id");
+    }
+
+    /// The running instances of the scope name `name` in the heap accounts.
+    fn running(name: &str) -> u64 {
+        accounts::by_name()
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0, |f| f.running_instances)
+    }
+
+    /// The last holder's `let_go` ends a scope: at once if something else keeps a handle
+    /// to it (a collection of it), else when the holder's handle drops.
+    #[test]
+    fn the_last_holder_ends_a_scope_with_or_without_other_handles() {
+        accounts::note_installed();
+        let alone = ScopeInfo::here("let go alone".into());
+        assert_eq!(running("let go alone"), 1);
+        let_go(&alone);
+        drop(alone);
+        assert_eq!(
+            running("let go alone"),
+            0,
+            "its account ended with its handle"
+        );
+
+        let held = ScopeInfo::here("let go held".into());
+        let collection = held.clone();
+        hold(&held);
+        let_go(&held);
+        assert_eq!(held.ended.load(SeqCst), 0, "one holder left");
+        assert_eq!(running("let go held"), 1);
+        let_go(&held);
+        drop(held);
+        assert_ne!(
+            collection.ended.load(SeqCst),
+            0,
+            "ended though a handle lives"
+        );
+        assert_eq!(running("let go held"), 0);
     }
 
     #[test]

@@ -106,11 +106,8 @@ pub fn with_current_leak_scope<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,
 {
-    let mut carried = Carried::current();
-    move || {
-        let _entered = carried.enter();
-        f()
-    }
+    let carried = Carried::current();
+    move || carried.run(f)
 }
 
 /// The scope a future or closure holds open, and the test check it belongs to.
@@ -140,9 +137,15 @@ impl Carried {
         }
     }
 
-    /// Enters them on this thread until the guard drops.
-    fn enter(&mut self) -> Entered<'_> {
-        Entered::new(&mut self.scope, self.check)
+    /// Runs `f` with them entered on this thread; they are left when `f` returns or
+    /// unwinds. The scope is entered last, so left first.
+    #[inline]
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _check = (self.check.tag != 0).then(|| CheckEntered(harness::enter(self.check)));
+        match &self.scope {
+            Some(scope) => scope::polled(scope, f),
+            None => f(),
+        }
     }
 }
 
@@ -181,42 +184,17 @@ impl<F: Future> Future for LeakScoped<F> {
         if !crate::mode::ENABLED {
             return future.poll(cx);
         }
-        let _entered = this.carried.enter();
-        future.poll(cx)
+        this.carried.run(|| future.poll(cx))
     }
 }
 
-/// The scope and check of a poll, entered on this thread until dropped: left even if the
-/// poll panics. While entered, the scope's handle is on the thread's stack of scopes, not in
-/// `held`.
-struct Entered<'a> {
-    held: &'a mut Option<Arc<ScopeInfo>>,
-    /// The id of the scope entered, if it was.
-    entered: Option<u64>,
-    outer_check: Option<Check>,
-}
+/// A test check entered on this thread; the check it replaced is current again when
+/// dropped, even if the poll panics.
+struct CheckEntered(Check);
 
-impl<'a> Entered<'a> {
-    fn new(held: &'a mut Option<Arc<ScopeInfo>>, check: Check) -> Self {
-        let outer_check = (check.tag != 0).then(|| harness::enter(check));
-        let id = held.as_ref().map(|scope| scope.id);
-        let entered = id.filter(|_| scope::enter(held));
-        Entered {
-            held,
-            entered,
-            outer_check,
-        }
-    }
-}
-
-impl Drop for Entered<'_> {
+impl Drop for CheckEntered {
     fn drop(&mut self) {
-        if let Some(id) = self.entered {
-            scope::leave(self.held, id);
-        }
-        if let Some(outer) = self.outer_check {
-            harness::leave(outer);
-        }
+        harness::leave(self.0);
     }
 }
 

@@ -158,12 +158,19 @@ impl Local {
         }
     }
 
-    /// The current account changed: counts the change pending for the one before.
+    /// The current account changed: counts the change pending for the one before, if
+    /// any. Only its test is inlined.
+    #[inline]
     fn retarget(&self) {
         if self.phase.get() == Phase::Armed {
-            self.flush();
-            self.pending.set(self.resolved());
+            self.rearm();
         }
+    }
+
+    #[inline(never)]
+    fn rearm(&self) {
+        self.flush();
+        self.pending.set(self.resolved());
     }
 }
 
@@ -226,10 +233,17 @@ pub(crate) fn current_unresolved() -> u32 {
 }
 
 /// Makes `account` current on this thread (0: the base); returns the one it replaces.
+/// Inlined: a future's poll calls it on entry and exit (issue 23), and most often the
+/// account does not change, or nothing is pending for the one before.
+#[inline]
 pub(crate) fn set_current(account: u32) -> u32 {
-    let account = if account == 0 { base() } else { account };
     LOCAL
         .try_with(|local| {
+            let account = if account == 0 {
+                local.base.get()
+            } else {
+                account
+            };
             let before = local.current.replace(account);
             if before != account {
                 local.retarget();
