@@ -16,6 +16,7 @@ mod named;
 mod ordered;
 mod sequence;
 mod shared;
+mod state;
 mod string;
 mod watch;
 mod window;
@@ -32,6 +33,7 @@ pub use entry::{Entry, MapEntry};
 pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
 pub use sequence::Position;
 pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
+pub(crate) use state::State;
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};

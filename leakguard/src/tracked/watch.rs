@@ -6,7 +6,7 @@
 //! unsafe code of tracked fields is here and nowhere else.
 
 use std::ptr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use crate::heap_size::{HeapSize, HeapUsage, running_heap};
@@ -70,19 +70,23 @@ impl Watch {
     /// `take`. `Accounted` gives every `&mut` of its collection out through such
     /// a path, and `&self` access cannot change a collection that has entry methods.
     pub(super) unsafe fn lend<'a, P: HeapSize>(
-        &mut self,
+        &self,
         part: &'a mut P,
         new: bool,
         before: usize,
     ) -> &'a mut P {
         let measure: &'static Measure = const { &Measure { heap: heap_of::<P> } };
-        *self.word.get_mut() = before;
+        self.word.store(before, Relaxed);
         let part: *mut P = part;
         // `Measure` is aligned to at least 2: its low bit is free to carry `new`.
-        *self.measure.get_mut() = ptr::from_ref(measure)
-            .cast_mut()
-            .map_addr(|addr| addr | usize::from(new));
-        *self.part.get_mut() = part.cast::<()>();
+        self.measure.store(
+            ptr::from_ref(measure)
+                .cast_mut()
+                .map_addr(|addr| addr | usize::from(new)),
+            Relaxed,
+        );
+        // Release: a reader through `&self` that sees the entry sees how to measure it.
+        self.part.store(part.cast::<()>(), Release);
         // SAFETY: `part` comes from a unique borrow for `'a`, which this one replaces; the
         // watch keeps the address, from which the reference handed out is derived, so that
         // reading through it once that reference has ended is reading through its parent.
@@ -95,10 +99,15 @@ impl Watch {
         !self.part.load(Acquire).is_null()
     }
 
-    /// Whether an entry is watched, through `&mut`: a plain load.
+    /// Whether an entry is watched, for the collection's owner, which lent it: a plain load.
     #[inline]
-    pub(super) fn is_set_mut(&mut self) -> bool {
-        !self.part.get_mut().is_null()
+    pub(super) fn is_set_mut(&self) -> bool {
+        !self.part.load(Relaxed).is_null()
+    }
+
+    /// Forgets the entry without measuring it, for a slot taken by a new collection.
+    pub(super) fn clear(&self) {
+        self.part.store(ptr::null_mut(), Relaxed);
     }
 
     /// Stops watching and measures the entry; `None` when none was watched or another
@@ -108,12 +117,17 @@ impl Watch {
         Self::measure(part, self.measure.load(Acquire), self.word.load(Relaxed))
     }
 
-    /// [`take`](Self::take) through `&mut`, without the atomic swap: what the growth
-    /// methods and the next `&mut` access do, on the path a loop of `get_mut` takes.
+    /// [`take`](Self::take) by the collection's owner, through `&mut` of the collection,
+    /// without the atomic swap: what the growth methods and the next `&mut` access do, on
+    /// the path a loop of `get_mut` takes.
     #[inline]
-    pub(super) fn take_mut(&mut self) -> Option<Taken> {
-        let part = std::mem::replace(self.part.get_mut(), ptr::null_mut());
-        let (tagged, before) = (*self.measure.get_mut(), *self.word.get_mut());
+    pub(super) fn take_mut(&self) -> Option<Taken> {
+        let part = self.part.load(Relaxed);
+        if part.is_null() {
+            return None;
+        }
+        self.part.store(ptr::null_mut(), Relaxed);
+        let (tagged, before) = (self.measure.load(Relaxed), self.word.load(Relaxed));
         Self::measure(part, tagged, before)
     }
 

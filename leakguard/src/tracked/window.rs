@@ -1,8 +1,7 @@
-//! The two compact words an [`Accounting`](super::accounting::Accounting) keeps so that a
-//! collection created and dropped often sets up little: the window its figures may move in
-//! without re-evaluating, and its budget levels and hoarding marks.
+//! Two parts of a collection's [`State`](super::state::State): the window its figures may
+//! move in without re-evaluating, and its budget levels and hoarding marks in one word.
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use crate::budget::{self, Budget, Limit};
 use crate::events::Hoard;
@@ -12,23 +11,59 @@ use crate::events::Hoard;
 ///
 /// The length has bounds; the entry heap and its unused part have a drift instead, what
 /// they moved by in all since the last evaluation, which is at least their net change: one
-/// figure where bounds would take four, for a struct that is created and dropped often.
+/// figure where bounds would take four.
+///
+/// Atomics, as the rest of a collection's [`State`](super::state::State) in its registry
+/// slot, but written by the collection's owner only, through `&mut` of the collection: plain
+/// loads and stores, never a read-modify-write.
 pub(super) struct Window {
-    pub(super) len_lo: usize,
-    pub(super) len_hi: usize,
+    pub(super) len_lo: AtomicUsize,
+    pub(super) len_hi: AtomicUsize,
     /// Bytes the entry heap and its unused part moved by since the last evaluation.
-    pub(super) drift: u32,
+    drift: AtomicU32,
     /// The most `drift` may reach before the figures re-evaluate.
-    pub(super) drift_max: u32,
+    drift_max: AtomicU32,
 }
 
 impl Window {
+    /// A window every figure is outside of: the next growth or removal re-evaluates.
+    pub(super) const fn shut() -> Self {
+        Window {
+            len_lo: AtomicUsize::new(usize::MAX),
+            len_hi: AtomicUsize::new(0),
+            drift: AtomicU32::new(0),
+            drift_max: AtomicU32::new(0),
+        }
+    }
+
+    /// Makes every figure fall outside: the next growth or removal re-evaluates.
+    #[inline]
+    pub(super) fn close(&self) {
+        self.len_lo.store(usize::MAX, Relaxed);
+        self.len_hi.store(0, Relaxed);
+        self.drift.store(0, Relaxed);
+        self.drift_max.store(0, Relaxed);
+    }
+
+    /// Whether a length of `len` is above the window.
+    #[inline]
+    pub(super) fn above(&self, len: usize) -> bool {
+        len > self.len_hi.load(Relaxed)
+    }
+
+    /// Whether a length of `len` is below the window.
+    #[inline]
+    pub(super) fn below(&self, len: usize) -> bool {
+        len < self.len_lo.load(Relaxed)
+    }
+
     /// Adds `bytes` to the drift; whether it left the window.
     #[inline]
-    pub(super) fn drifted(&mut self, bytes: usize) -> bool {
+    pub(super) fn drifted(&self, bytes: usize) -> bool {
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        self.drift = self.drift.saturating_add(bytes);
-        self.drift > self.drift_max
+        let drift = self.drift.load(Relaxed).saturating_add(bytes);
+        self.drift.store(drift, Relaxed);
+        drift > self.drift_max.load(Relaxed)
     }
 
     /// Opens the window around figures just evaluated, `(len, capacity, entry heap,
@@ -36,7 +71,7 @@ impl Window {
     /// only when the entries outgrow the capacity; figures republish after a step, and a
     /// budget warns past its next threshold. `exact` closes it to one entry and one byte.
     pub(super) fn reopen(
-        &mut self,
+        &self,
         (len, capacity, heap, storage): (usize, usize, usize, usize),
         budget: Budget,
         (len_level, bytes_level): (u8, u8),
@@ -44,13 +79,13 @@ impl Window {
     ) {
         let len_step = if exact { 1 } else { publish_step(len, 1) };
         let heap_step = if exact { 1 } else { publish_step(heap, 64) };
-        self.len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
-        self.len_lo = len.saturating_sub(len_step - 1);
+        let mut len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
+        let mut len_lo = len.saturating_sub(len_step - 1);
         let mut drift_max = heap_step - 1;
         if let Some(max) = budget.len {
-            self.len_hi = self.len_hi.min(budget::warn_above(max, len_level));
+            len_hi = len_hi.min(budget::warn_above(max, len_level));
             if len_level > 0 {
-                self.len_lo = self.len_lo.max(max + 1);
+                len_lo = len_lo.max(max + 1);
             }
         }
         if let Some(max) = budget.bytes {
@@ -63,17 +98,12 @@ impl Window {
                 drift_max = drift_max.min(heap.saturating_sub(down));
             }
         }
-        self.drift = 0;
-        self.drift_max = u32::try_from(drift_max).unwrap_or(u32::MAX);
+        self.len_hi.store(len_hi, Relaxed);
+        self.len_lo.store(len_lo, Relaxed);
+        self.drift.store(0, Relaxed);
+        self.drift_max
+            .store(u32::try_from(drift_max).unwrap_or(u32::MAX), Relaxed);
     }
-
-    /// A window every figure is outside of: the next growth or removal re-evaluates.
-    pub(super) const SHUT: Window = Window {
-        len_lo: usize::MAX,
-        len_hi: 0,
-        drift: 0,
-        drift_max: 0,
-    };
 }
 
 /// The word of an [`Accounting`](super::accounting::Accounting) that holds its budget
