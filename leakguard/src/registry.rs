@@ -31,7 +31,6 @@ use crate::meta::FieldMeta;
 use crate::site::SiteCell;
 pub(crate) use crate::site::{Origin, Site};
 use crate::sync::lock;
-use crate::tracked::State;
 
 /// Slots per chunk.
 const CHUNK: usize = 1024;
@@ -439,14 +438,6 @@ pub(crate) struct First {
     pub(crate) bytes: usize,
 }
 
-/// Takes a slot for a collection and registers it; `None` only once the registry is full.
-#[cfg(test)]
-pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
-    let slot = claim()?;
-    register_in(slot, registration);
-    Some(slot)
-}
-
 /// Takes a slot for a collection that has changed, without registering it: its
 /// [`owner`](Slot::owner) state is the collection's from here on, and readers skip the slot
 /// until [`register_in`] publishes it. `None` only once the registry is full.
@@ -594,6 +585,12 @@ pub(crate) fn memory() -> usize {
     chunks * std::mem::size_of::<[Slot; CHUNK]>()
         + lock(&REGISTRY.free).capacity() * std::mem::size_of::<&Slot>()
 }
+
+mod owner;
+mod watch;
+mod window;
+
+pub(crate) use owner::State;
 
 #[cfg(test)]
 mod tests;

@@ -3,21 +3,20 @@
 //! once in leakguard, whatever the collections and structs that use it.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::budget::{self, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
 use crate::events::{self, Finding, Hoard};
 use crate::harness;
-use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, running_heap};
+use crate::heap_size::{Footprint, HeapUsage};
 use crate::meta::FieldMeta;
-use crate::registry::{self, FLAG_OVER_BUDGET, First, Origin, Registration, Slot, SlotCell};
+use crate::registry::{self, FLAG_OVER_BUDGET, First, Origin, Registration, Slot, SlotCell, State};
 use crate::scope;
 use crate::settings::SETTINGS;
 use crate::site::in_user_code;
 
-use super::state::State;
-use super::window::Marks;
+use super::marks::Marks;
 
 /// The instrumentation of one tracked collection: its description and, once it has changed,
 /// the registry slot that holds its [`State`]. Two words: a collection made and dropped
@@ -31,7 +30,7 @@ pub(crate) struct Accounting {
     /// What the collection is: its name, budget and bounds.
     pub(super) meta: &'static FieldMeta,
     /// Its slot in the registry, once it changed.
-    slot: SlotCell,
+    pub(super) slot: SlotCell,
 }
 
 /// One [`Accounting`] when instrumentation is compiled in, none (zero bytes) when it is not.
@@ -42,10 +41,6 @@ pub(super) type Instrument = [Accounting; crate::mode::ENABLED as usize];
 pub(super) fn empty(meta: &'static FieldMeta) -> Instrument {
     std::array::from_fn(|_| Accounting::empty(meta))
 }
-
-/// `dirty_since_walk` of a collection whose entries have never been measured: the next
-/// access walks them whatever their number.
-const NEVER_WALKED: u32 = u32::MAX / 64;
 
 impl Accounting {
     /// The instrumentation of a collection known to be empty. A scoped one notes the scope
@@ -99,7 +94,7 @@ impl Accounting {
     /// The collection's state, for its owner; a slot is taken for it the first time. `None`
     /// only once the registry is full: the collection then goes untracked.
     #[inline]
-    fn state_mut(&mut self) -> Option<&'static State> {
+    pub(super) fn state_mut(&mut self) -> Option<&'static State> {
         match self.slot.get_mut() {
             Some(slot) => Some(&slot.owner),
             None => self.claim_mut(0),
@@ -118,7 +113,7 @@ impl Accounting {
     /// [`state_mut`](Self::state_mut) through `&self`, for content that arrives while the
     /// collection is only borrowed: two threads racing to take a slot keep one.
     #[inline]
-    fn state_shared(&self) -> Option<&'static State> {
+    pub(super) fn state_shared(&self) -> Option<&'static State> {
         match self.slot.get() {
             Some(slot) => Some(&slot.owner),
             None => self.claim_shared(),
@@ -164,258 +159,6 @@ impl Accounting {
     pub(super) fn take_dirty(&self) -> bool {
         self.state()
             .is_some_and(|state| state.dirty.load(Relaxed) && state.dirty.swap(false, Relaxed))
-    }
-
-    /// Makes the next growth or removal leave the window, so that it re-evaluates.
-    #[inline]
-    pub(super) fn shut_window(&mut self) {
-        if let Some(state) = self.state() {
-            state.window.close();
-        }
-    }
-
-    /// Records `added` entry heap at length `len`, after the collection grew; whether the
-    /// figures left their window. A collection that never changed before has no window yet.
-    #[inline]
-    pub(super) fn grew(&mut self, len: usize, added: HeapUsage) -> bool {
-        let Some(state) = self.state_mut() else {
-            return false;
-        };
-        let mut leave = state.window.above(len);
-        if added.bytes != 0 {
-            add(&state.elem_heap, added.bytes);
-            add(&state.elem_unused, added.unused);
-            add(&state.elem_nested, added.nested);
-            // The unused part moves by no more than the bytes do.
-            leave |= state.window.drifted(added.bytes);
-        }
-        leave
-    }
-
-    /// Records `removed` entry heap going out at length `len`, after the collection shrank;
-    /// whether the figures left their window.
-    #[inline]
-    pub(super) fn shrank(&mut self, len: usize, removed: HeapUsage) -> bool {
-        let Some(state) = self.state_mut() else {
-            return false;
-        };
-        let mut leave = state.window.below(len);
-        if removed.bytes != 0 {
-            sub(&state.elem_heap, removed.bytes);
-            sub(&state.elem_unused, removed.unused);
-            sub(&state.elem_nested, removed.nested);
-            leave |= state.window.drifted(removed.bytes);
-        }
-        leave
-    }
-
-    /// Records an entry changed in place, `removed` heap replaced by `added`, the length
-    /// staying; whether the figures left their window. The unused part can change alone.
-    #[inline]
-    pub(super) fn replaced(&mut self, added: HeapUsage, removed: HeapUsage) -> bool {
-        if added == removed {
-            return false;
-        }
-        let Some(state) = self.state_mut() else {
-            return false;
-        };
-        add(&state.elem_heap, added.bytes);
-        sub(&state.elem_heap, removed.bytes);
-        add(&state.elem_unused, added.unused);
-        sub(&state.elem_unused, removed.unused);
-        add(&state.elem_nested, added.nested);
-        sub(&state.elem_nested, removed.nested);
-        state
-            .window
-            .drifted(added.bytes.abs_diff(removed.bytes) + added.unused.abs_diff(removed.unused))
-    }
-
-    /// Applies `change` to the entry heap, as a self-evicting collection reports it.
-    pub(super) fn add_heap(&mut self, change: HeapChange) {
-        let Some(state) = self.state_mut() else {
-            return;
-        };
-        for (figure, by) in [
-            (&state.elem_heap, change.bytes),
-            (&state.elem_unused, change.unused),
-            (&state.elem_nested, change.nested),
-        ] {
-            figure.store(figure.load(Relaxed).saturating_add_signed(by), Relaxed);
-        }
-    }
-
-    /// Records that entries may have changed through `&mut`, as `DerefMut` does, at `at` in
-    /// the user's code if known.
-    #[inline]
-    pub(super) fn touched(&mut self, at: Option<&'static Location<'static>>) {
-        let Some(state) = self.state_mut() else {
-            return;
-        };
-        if !state.dirty.load(Relaxed) {
-            state.touched_at.store(at);
-            state.dirty.store(true, Relaxed);
-        }
-        state.window.close();
-    }
-
-    /// Hands out `part`, an entry of the collection, through `&mut`: its heap is left out of
-    /// the figures until [`take_watched`](Self::take_watched) measures it again. A `new`
-    /// entry's heap is not in them yet.
-    ///
-    /// # Safety
-    /// As [`Watch::lend`](super::watch::Watch::lend)'s.
-    #[inline]
-    pub(super) unsafe fn lend<'a, P: HeapSize>(&mut self, part: &'a mut P, new: bool) -> &'a mut P {
-        let Some(state) = self.state_mut() else {
-            return part;
-        };
-        let before = if new {
-            HeapUsage::NONE
-        } else {
-            running_heap(&*part)
-        };
-        sub(&state.elem_heap, before.bytes);
-        sub(&state.elem_unused, before.unused);
-        // Its nested part goes out with it: the totals leave out only what the figures hold.
-        sub(&state.elem_nested, before.nested);
-        // Shut while the entry is out: reads through `&self` apply its change without the
-        // window, so the next growth or removal re-evaluates.
-        state.window.close();
-        // SAFETY: the caller's contract is `Watch::lend`'s.
-        unsafe { state.watch.lend(part, new, before.bytes) }
-    }
-
-    /// Measures the entry handed out through `&mut` last, if any, and puts its heap back into
-    /// the figures; whether they changed.
-    pub(super) fn take_watched(&self) -> bool {
-        let Some(taken) = self.state().and_then(|state| state.watch.take()) else {
-            return false;
-        };
-        if let Some(state) = self.state() {
-            state.elem_heap.fetch_add(taken.after.bytes, Relaxed);
-            state.elem_unused.fetch_add(taken.after.unused, Relaxed);
-            state.elem_nested.fetch_add(taken.after.nested, Relaxed);
-        }
-        taken.new || taken.moved
-    }
-
-    /// [`take_watched`](Self::take_watched) by the owner, without atomic read-modify-writes;
-    /// whether the figures left their window and must be evaluated. An entry changed in
-    /// place within the window (a value rewritten to the same size) costs no evaluation.
-    #[inline]
-    pub(super) fn take_watched_mut(&mut self) -> bool {
-        let Some(state) = self.slot.get_mut().map(|slot| &slot.owner) else {
-            return false;
-        };
-        if !state.watch.is_set_mut() {
-            return false;
-        }
-        let Some(taken) = state.watch.take_mut() else {
-            return false;
-        };
-        add(&state.elem_heap, taken.after.bytes);
-        add(&state.elem_unused, taken.after.unused);
-        add(&state.elem_nested, taken.after.nested);
-        taken.new || taken.moved
-    }
-
-    /// Whether `footprint`, of a collection that can change through `&self`, differs from
-    /// the one last seen; notes it as seen.
-    pub(super) fn footprint_moved(&self, footprint: Footprint) -> bool {
-        let word = footprint
-            .len
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(footprint.storage_bytes)
-            | 1;
-        match self.state() {
-            Some(state) => state.watch.seen().swap(word, Relaxed) != word,
-            // Never seen: it moved if it holds anything; the slot is taken when it does.
-            None => match self.state_shared() {
-                Some(state) if footprint.len > 0 || footprint.storage_bytes > 0 => {
-                    state.watch.seen().swap(word, Relaxed) != word
-                }
-                _ => false,
-            },
-        }
-    }
-
-    /// Notes `at` as where the collection grew, for the next evaluation to record, unless a
-    /// `&mut` access since the figures were last current came first.
-    pub(super) fn grew_at(&mut self, at: &'static Location<'static>) {
-        if let Some(state) = self.state_mut() {
-            if !state.dirty.load(Relaxed) {
-                state.touched_at.store(Some(at));
-            }
-        }
-    }
-
-    /// Where the collection was first handed out through `&mut` since its figures were
-    /// last current; to be read once `dirty` was found set.
-    pub(super) fn touched_at(&self) -> Option<&'static Location<'static>> {
-        self.state().and_then(|state| state.touched_at.get())
-    }
-
-    /// Marks the figures as unknown while user code runs on the collection; returns what
-    /// [`restore`](Self::restore) puts back once it returned.
-    #[inline]
-    pub(super) fn suspend(&mut self) -> (bool, u32) {
-        let Some(state) = self.state_mut() else {
-            return (false, 0);
-        };
-        let saved = (
-            state.dirty.load(Relaxed),
-            state.dirty_since_walk.load(Relaxed),
-        );
-        if !saved.0 {
-            state.touched_at.store(None);
-        }
-        state.dirty.store(true, Relaxed);
-        state.dirty_since_walk.store(NEVER_WALKED, Relaxed);
-        state.window.close();
-        saved
-    }
-
-    #[inline]
-    pub(super) fn restore(&mut self, (dirty, since_walk): (bool, u32)) {
-        if let Some(state) = self.state_mut() {
-            state.dirty.store(dirty, Relaxed);
-            state.dirty_since_walk.store(since_walk, Relaxed);
-        }
-    }
-
-    /// Whether enough accesses through `DerefMut` have paid for a walk of `len` entries (at
-    /// most 64 entries per access, amortized); counts this access.
-    pub(super) fn walk_due(&self, len: usize) -> bool {
-        let Some(state) = self.state() else {
-            return true;
-        };
-        let accesses = state.dirty_since_walk.fetch_add(1, Relaxed) as usize + 1;
-        accesses.saturating_mul(64) >= len
-    }
-
-    /// Records a full measurement of the entries' heap.
-    pub(super) fn walked(&self, entries: HeapUsage) {
-        let state = match self.state() {
-            Some(state) => state,
-            // Nothing measured in a collection that never changed: nothing to record.
-            None if entries == HeapUsage::NONE => return,
-            None => match self.state_shared() {
-                Some(state) => state,
-                None => return,
-            },
-        };
-        state.elem_heap.store(entries.bytes, Relaxed);
-        state.elem_unused.store(entries.unused, Relaxed);
-        state.elem_nested.store(entries.nested, Relaxed);
-        state.dirty_since_walk.store(0, Relaxed);
-    }
-
-    /// The heap the collection owns by the running figures: its storage and its entries'.
-    pub(super) fn bytes(&self, footprint: Option<Footprint>) -> usize {
-        footprint.map_or(0, |fp| fp.storage_bytes)
-            + self
-                .state()
-                .map_or(0, |state| state.elem_heap.load(Relaxed))
     }
 
     /// Checks the current figures against the budget and for hoarded capacity, warning on
@@ -704,18 +447,6 @@ fn registered(state: &State) {
     if let Some(scope) = state.scope() {
         scope::registered(&scope);
     }
-}
-
-/// `figure += by`, saturating, by the collection's owner: a plain load and store.
-#[inline(always)]
-fn add(figure: &AtomicUsize, by: usize) {
-    figure.store(figure.load(Relaxed).saturating_add(by), Relaxed);
-}
-
-/// `figure -= by`, saturating, by the collection's owner.
-#[inline(always)]
-fn sub(figure: &AtomicUsize, by: usize) {
-    figure.store(figure.load(Relaxed).saturating_sub(by), Relaxed);
 }
 
 impl Drop for Accounting {

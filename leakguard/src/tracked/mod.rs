@@ -11,15 +11,14 @@ mod accounted;
 mod accounting;
 mod bounded;
 mod entry;
+mod figures;
 mod hashed;
+mod marks;
 mod named;
 mod ordered;
 mod sequence;
 mod shared;
-mod state;
 mod string;
-mod watch;
-mod window;
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -33,7 +32,6 @@ pub use entry::{Entry, MapEntry};
 pub use named::{Named, NamedCache, NamedCacheBuilder, NamedRing, NamedSet};
 pub use sequence::Position;
 pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
-pub(crate) use state::State;
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};

@@ -27,7 +27,7 @@ unsafe fn heap_of<P: HeapSize>(part: *const ()) -> HeapUsage {
 }
 
 /// The entry of a collection last handed out through `&mut`, if any.
-pub(super) struct Watch {
+pub(crate) struct Watch {
     part: AtomicPtr<()>,
     measure: AtomicPtr<Measure>,
     /// The heap bytes of the entry when it was handed out. A collection that changes
@@ -37,16 +37,16 @@ pub(super) struct Watch {
 }
 
 /// What a watched entry became.
-pub(super) struct Taken {
-    pub(super) after: HeapUsage,
+pub(crate) struct Taken {
+    pub(crate) after: HeapUsage,
     /// The entry is new: the length changed with it.
-    pub(super) new: bool,
+    pub(crate) new: bool,
     /// Whether its heap bytes moved since it was lent.
-    pub(super) moved: bool,
+    pub(crate) moved: bool,
 }
 
 impl Watch {
-    pub(super) const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             part: AtomicPtr::new(ptr::null_mut()),
             measure: AtomicPtr::new(ptr::null_mut()),
@@ -56,7 +56,7 @@ impl Watch {
 
     /// The footprint last seen of a collection that changes through `&self`, mixed into one
     /// word.
-    pub(super) fn seen(&self) -> &AtomicUsize {
+    pub(crate) fn seen(&self) -> &AtomicUsize {
         &self.word
     }
 
@@ -69,7 +69,7 @@ impl Watch {
     /// collection is neither changed nor dropped through any path that does not first call
     /// `take`. `Accounted` gives every `&mut` of its collection out through such
     /// a path, and `&self` access cannot change a collection that has entry methods.
-    pub(super) unsafe fn lend<'a, P: HeapSize>(
+    pub(crate) unsafe fn lend<'a, P: HeapSize>(
         &self,
         part: &'a mut P,
         new: bool,
@@ -95,24 +95,24 @@ impl Watch {
 
     /// Whether an entry is watched.
     #[inline]
-    pub(super) fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         !self.part.load(Acquire).is_null()
     }
 
     /// Whether an entry is watched, for the collection's owner, which lent it: a plain load.
     #[inline]
-    pub(super) fn is_set_mut(&self) -> bool {
+    pub(crate) fn is_set_mut(&self) -> bool {
         !self.part.load(Relaxed).is_null()
     }
 
     /// Forgets the entry without measuring it, for a slot taken by a new collection.
-    pub(super) fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.part.store(ptr::null_mut(), Relaxed);
     }
 
     /// Stops watching and measures the entry; `None` when none was watched or another
     /// reader took it first.
-    pub(super) fn take(&self) -> Option<Taken> {
+    pub(crate) fn take(&self) -> Option<Taken> {
         let part = self.part.swap(ptr::null_mut(), AcqRel);
         Self::measure(part, self.measure.load(Acquire), self.word.load(Relaxed))
     }
@@ -121,7 +121,7 @@ impl Watch {
     /// without the atomic swap: what the growth methods and the next `&mut` access do, on
     /// the path a loop of `get_mut` takes.
     #[inline]
-    pub(super) fn take_mut(&self) -> Option<Taken> {
+    pub(crate) fn take_mut(&self) -> Option<Taken> {
         let part = self.part.load(Relaxed);
         if part.is_null() {
             return None;

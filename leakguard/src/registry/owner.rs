@@ -24,38 +24,38 @@ use super::window::Window;
 /// The state of one tracked collection that has changed, in its registry slot.
 pub(crate) struct State {
     /// Heap owned by the entries, kept current by the growth and removal methods.
-    pub(super) elem_heap: AtomicUsize,
+    pub(crate) elem_heap: AtomicUsize,
     /// The part of `elem_heap` that holds nothing: spare capacity inside the entries.
-    pub(super) elem_unused: AtomicUsize,
+    pub(crate) elem_unused: AtomicUsize,
     /// The part of `elem_heap` held by tracked collections inside the entries, which
     /// report it on rows of their own.
-    pub(super) elem_nested: AtomicUsize,
+    pub(crate) elem_nested: AtomicUsize,
     /// Set by `DerefMut`: the collection may have changed in ways the figures missed.
-    pub(super) dirty: AtomicBool,
+    pub(crate) dirty: AtomicBool,
     /// Whether the collection registered in the slot: published its identity and figures
     /// for readers. A slot is taken at the first change, which may leave it empty (a
     /// `DerefMut` that only reads); it registers once it holds memory.
-    pub(super) registered: AtomicBool,
+    pub(crate) registered: AtomicBool,
     /// The entry handed out through `&mut` last, whose heap `elem_heap` leaves out until it
     /// is measured again.
-    pub(super) watch: Watch,
+    pub(crate) watch: Watch,
     /// Where the first `DerefMut` access since `dirty` was last clear was made: where a
     /// collection filled through `&mut` (`entry(..).or_insert_with(..)`, a `#[track]` type)
     /// grew, for it to be found at the next access.
-    pub(super) touched_at: SiteCell,
+    pub(crate) touched_at: SiteCell,
     /// The warning levels of the len and bytes budgets and where the collection was last
-    /// seen hoarding, in one word: see [`Marks`](super::window::Marks).
-    pub(super) marks: AtomicU32,
+    /// seen hoarding, in one word (see `Marks` of the tracked fields).
+    pub(crate) marks: AtomicU32,
     /// Accesses through `DerefMut` since the entries were last walked.
-    pub(super) dirty_since_walk: AtomicU32,
+    pub(crate) dirty_since_walk: AtomicU32,
     /// The test check the collection was created under, 0 for none.
-    pub(super) test: AtomicU32,
+    pub(crate) test: AtomicU32,
     /// The scope the collection belongs to, for a scoped collection created in one: an
     /// `Arc` made raw, owned by this state from [`set_scope`](Self::set_scope) to
     /// [`take_scope`](Self::take_scope).
     scope: AtomicPtr<ScopeInfo>,
     /// The figures stay inside this window until something needs re-evaluating.
-    pub(super) window: Window,
+    pub(crate) window: Window,
 }
 
 impl Default for State {
@@ -80,7 +80,7 @@ impl Default for State {
 impl State {
     /// Makes the state that of a collection just made empty under test check `test`, for a
     /// slot just taken. The last collection in the slot took its scope back when it let go.
-    pub(super) fn reset(&self, test: u32) {
+    pub(crate) fn reset(&self, test: u32) {
         self.elem_heap.store(0, Relaxed);
         self.elem_unused.store(0, Relaxed);
         self.elem_nested.store(0, Relaxed);
@@ -95,7 +95,7 @@ impl State {
     }
 
     /// Keeps `scope` for the collection, which owns it until [`take_scope`](Self::take_scope).
-    pub(super) fn set_scope(&self, scope: Arc<ScopeInfo>) {
+    pub(crate) fn set_scope(&self, scope: Arc<ScopeInfo>) {
         let old = self.scope.swap(Arc::into_raw(scope).cast_mut(), Relaxed);
         if !old.is_null() {
             // SAFETY: a non-null pointer here came from `Arc::into_raw` in this function and
@@ -107,7 +107,7 @@ impl State {
 
     /// The collection's scope, borrowed as an `Arc` (without touching its count): valid as
     /// long as the collection, which alone takes it back, is borrowed.
-    pub(super) fn scope(&self) -> Option<ManuallyDrop<Arc<ScopeInfo>>> {
+    pub(crate) fn scope(&self) -> Option<ManuallyDrop<Arc<ScopeInfo>>> {
         let raw = self.scope.load(Relaxed);
         if raw.is_null() {
             return None;
@@ -119,7 +119,7 @@ impl State {
     }
 
     /// Takes the collection's scope back, as it lets go of the slot.
-    pub(super) fn take_scope(&self) -> Option<Arc<ScopeInfo>> {
+    pub(crate) fn take_scope(&self) -> Option<Arc<ScopeInfo>> {
         let raw = self.scope.swap(ptr::null_mut(), Relaxed);
         // SAFETY: as in `set_scope`: the reference `raw` stood for is taken back once, the
         // pointer being nulled as it is.
