@@ -96,7 +96,10 @@ impl State {
 
     /// Keeps `scope` for the collection, which owns it until [`take_scope`](Self::take_scope).
     pub(crate) fn set_scope(&self, scope: Arc<ScopeInfo>) {
-        let old = self.scope.swap(Arc::into_raw(scope).cast_mut(), Relaxed);
+        // A load and a store, not a swap: only the owner writes (a locked instruction was
+        // most of the time of letting go of a slot, issue 23's 8-thread profile).
+        let old = self.scope.load(Relaxed);
+        self.scope.store(Arc::into_raw(scope).cast_mut(), Relaxed);
         if !old.is_null() {
             // SAFETY: a non-null pointer here came from `Arc::into_raw` in this function and
             // was not taken back since (`take_scope` nulls it as it does): this drops the
@@ -120,9 +123,14 @@ impl State {
 
     /// Takes the collection's scope back, as it lets go of the slot.
     pub(crate) fn take_scope(&self) -> Option<Arc<ScopeInfo>> {
-        let raw = self.scope.swap(ptr::null_mut(), Relaxed);
+        let raw = self.scope.load(Relaxed);
+        if raw.is_null() {
+            return None;
+        }
+        // Only the owner writes: a store, not a swap, as in `set_scope`.
+        self.scope.store(ptr::null_mut(), Relaxed);
         // SAFETY: as in `set_scope`: the reference `raw` stood for is taken back once, the
         // pointer being nulled as it is.
-        (!raw.is_null()).then(|| unsafe { Arc::from_raw(raw) })
+        Some(unsafe { Arc::from_raw(raw) })
     }
 }
