@@ -1,10 +1,11 @@
 //! [`State`]: the instrumentation state of a tracked collection that has changed, kept in
 //! the registry slot the collection takes at its first change rather than in the collection.
 //!
-//! A tracked field carries two words (its description and its slot); a collection that is
-//! made and dropped without ever changing takes no slot and sets up nothing else, and moving
-//! the struct it belongs to copies those two words alone (issue 23: the state inline, some
-//! 120 bytes a field, made `memmove` half of creating and dropping a struct).
+//! A tracked field carries three words (its description, its slot and the upper bound of
+//! its length's window); a collection that is made and dropped without ever changing takes
+//! no slot and sets up nothing else, and moving the struct it belongs to copies those three
+//! words alone (issue 23: the state inline, some 120 bytes a field, made `memmove` half of
+//! creating and dropping a struct).
 //!
 //! Every field is an atomic so that it can live in a slot shared with the registry's
 //! readers, but only the collection's owner touches it: readers of the registry read the

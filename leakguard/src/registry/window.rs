@@ -8,7 +8,8 @@ use crate::budget::{self, Budget};
 /// Bounds of the figures between two evaluations: a growth or removal that stays inside
 /// needs no more than a comparison.
 ///
-/// The length has bounds; the entry heap and its unused part have a drift instead, what
+/// The length has bounds (the upper one kept in the collection itself, for the fast path
+/// of a growth: see [`reopen`](Window::reopen)); the entry heap and its unused part have a drift instead, what
 /// they moved by in all since the last evaluation, which is at least their net change: one
 /// figure where bounds would take four.
 ///
@@ -17,7 +18,6 @@ use crate::budget::{self, Budget};
 /// loads and stores, never a read-modify-write.
 pub(crate) struct Window {
     pub(crate) len_lo: AtomicUsize,
-    pub(crate) len_hi: AtomicUsize,
     /// Bytes the entry heap and its unused part moved by since the last evaluation.
     drift: AtomicU32,
     /// The most `drift` may reach before the figures re-evaluate.
@@ -29,7 +29,6 @@ impl Window {
     pub(crate) const fn shut() -> Self {
         Window {
             len_lo: AtomicUsize::new(usize::MAX),
-            len_hi: AtomicUsize::new(0),
             drift: AtomicU32::new(0),
             drift_max: AtomicU32::new(0),
         }
@@ -39,15 +38,8 @@ impl Window {
     #[inline]
     pub(crate) fn close(&self) {
         self.len_lo.store(usize::MAX, Relaxed);
-        self.len_hi.store(0, Relaxed);
         self.drift.store(0, Relaxed);
         self.drift_max.store(0, Relaxed);
-    }
-
-    /// Whether a length of `len` is above the window.
-    #[inline]
-    pub(crate) fn above(&self, len: usize) -> bool {
-        len > self.len_hi.load(Relaxed)
     }
 
     /// Whether a length of `len` is below the window.
@@ -69,13 +61,16 @@ impl Window {
     /// storage bytes)`, under `budget` at its warning `levels` (len, bytes): storage grows
     /// only when the entries outgrow the capacity; figures republish after a step, and a
     /// budget warns past its next threshold. `exact` closes it to one entry and one byte.
+    /// Returns the upper bound of the length, which the collection keeps (0 for a shut
+    /// window).
+    #[must_use]
     pub(crate) fn reopen(
         &self,
         (len, capacity, heap, storage): (usize, usize, usize, usize),
         budget: Budget,
         (len_level, bytes_level): (u8, u8),
         exact: bool,
-    ) {
+    ) -> usize {
         let len_step = if exact { 1 } else { publish_step(len, 1) };
         let heap_step = if exact { 1 } else { publish_step(heap, 64) };
         let mut len_hi = capacity.max(len).min(len.saturating_add(len_step - 1));
@@ -97,11 +92,11 @@ impl Window {
                 drift_max = drift_max.min(heap.saturating_sub(down));
             }
         }
-        self.len_hi.store(len_hi, Relaxed);
         self.len_lo.store(len_lo, Relaxed);
         self.drift.store(0, Relaxed);
         self.drift_max
             .store(u32::try_from(drift_max).unwrap_or(u32::MAX), Relaxed);
+        len_hi
     }
 }
 

@@ -277,7 +277,12 @@ impl<C: HeapSize> Accounted<C> {
     fn settle_mut(&mut self) {
         let part = self.take_watched();
         if let Some(accounting) = self.accounting.first_mut() {
-            if part || accounting.is_dirty() || accounting.unregistered_in_view() {
+            // An open window says that nothing is pending: no `&mut` access since the figures
+            // were evaluated, and the collection registered where it had to.
+            if part
+                || !accounting.window_open()
+                    && (accounting.is_dirty() || accounting.unregistered_in_view())
+            {
                 self.catch_up_mut(part);
             }
         }

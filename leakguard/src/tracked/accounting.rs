@@ -18,10 +18,11 @@ use crate::site::in_user_code;
 
 use super::marks::Marks;
 
-/// The instrumentation of one tracked collection: its description and, once it has changed,
-/// the registry slot that holds its [`State`]. Two words: a collection made and dropped
-/// without changing sets up nothing else, and the struct it belongs to moves as cheaply as
-/// one without instrumentation.
+/// The instrumentation of one tracked collection: its description, the upper bound of the
+/// window its length moves in without re-evaluating and, once it has changed, the registry
+/// slot that holds the rest of its [`State`]. Three words: a collection made and dropped
+/// without changing sets up nothing else, and the struct it belongs to moves nearly as
+/// cheaply as one without instrumentation.
 ///
 /// The state is reached through `&self` as well as `&mut self`; it is only ever written
 /// through `&mut self` of the collection, or through `&self` with atomic read-modify-writes
@@ -31,6 +32,12 @@ pub(crate) struct Accounting {
     pub(super) meta: &'static FieldMeta,
     /// Its slot in the registry, once it changed.
     pub(super) slot: SlotCell,
+    /// The most entries the collection may hold before a growth re-evaluates; 0 while the
+    /// window is shut. Here rather than in the slot: a loop of pushes keeps it in a
+    /// register. An entry is lent through `&mut`, or the collection handed out whole, only
+    /// with the window shut, so that an open window also says that nothing of that kind
+    /// is pending.
+    pub(super) len_hi: usize,
 }
 
 /// One [`Accounting`] when instrumentation is compiled in, none (zero bytes) when it is not.
@@ -54,6 +61,7 @@ impl Accounting {
         let mut this = Self {
             meta,
             slot: SlotCell::empty(),
+            len_hi: 0,
         };
         let test = if meta.global { 0 } else { harness::current() };
         if meta.scoped || test != 0 {
@@ -141,11 +149,21 @@ impl Accounting {
     }
 
     /// Whether the figures may be stale: `DerefMut` handed the collection out, or an entry
-    /// of it, since they were last evaluated.
+    /// of it, since they were last evaluated. Never with the window open.
     #[inline]
     pub(super) fn needs_refresh(&self) -> bool {
-        self.state()
-            .is_some_and(|state| state.dirty.load(Relaxed) || state.watch.is_set())
+        self.len_hi == 0
+            && self
+                .state()
+                .is_some_and(|state| state.dirty.load(Relaxed) || state.watch.is_set())
+    }
+
+    /// Whether the window of the fast path is open: no entry is lent, the collection was not
+    /// handed out whole since the figures were evaluated, and a growth within it needs no
+    /// more than a comparison.
+    #[inline]
+    pub(super) fn window_open(&self) -> bool {
+        self.len_hi != 0
     }
 
     /// Whether `DerefMut` handed the collection out since the figures were last current.
@@ -433,7 +451,7 @@ impl Accounting {
             Marks::level(&state.marks, Limit::Bytes),
         );
         // Under a test check, figures are exact.
-        state.window.reopen(
+        self.len_hi = state.window.reopen(
             (len, capacity, heap, storage),
             self.meta.budget,
             levels,

@@ -16,6 +16,7 @@ impl Accounting {
     /// Makes the next growth or removal leave the window, so that it re-evaluates.
     #[inline]
     pub(super) fn shut_window(&mut self) {
+        self.len_hi = 0;
         if let Some(state) = self.state() {
             state.window.close();
         }
@@ -25,11 +26,11 @@ impl Accounting {
     /// figures left their window. A collection that never changed before has no window yet.
     #[inline]
     pub(super) fn grew(&mut self, len: usize, added: HeapUsage) -> bool {
-        let Some(state) = self.state_mut() else {
-            return false;
-        };
-        let mut leave = state.window.above(len);
+        let mut leave = len > self.len_hi;
         if added.bytes != 0 {
+            let Some(state) = self.state_mut() else {
+                return false;
+            };
             add(&state.elem_heap, added.bytes);
             add(&state.elem_unused, added.unused);
             add(&state.elem_nested, added.nested);
@@ -102,7 +103,7 @@ impl Accounting {
             state.touched_at.store(at);
             state.dirty.store(true, Relaxed);
         }
-        state.window.close();
+        self.shut_window();
     }
 
     /// Hands out `part`, an entry of the collection, through `&mut`: its heap is left out of
@@ -126,8 +127,9 @@ impl Accounting {
         // Its nested part goes out with it: the totals leave out only what the figures hold.
         sub(&state.elem_nested, before.nested);
         // Shut while the entry is out: reads through `&self` apply its change without the
-        // window, so the next growth or removal re-evaluates.
-        state.window.close();
+        // window, so the next growth or removal re-evaluates; a shut window also tells the
+        // next access to look for the entry.
+        self.shut_window();
         // SAFETY: the caller's contract is `Watch::lend`'s.
         unsafe { state.watch.lend(part, new, before.bytes) }
     }
@@ -151,6 +153,10 @@ impl Accounting {
     /// place within the window (a value rewritten to the same size) costs no evaluation.
     #[inline]
     pub(super) fn take_watched_mut(&mut self) -> bool {
+        // An entry is lent only with the window shut.
+        if self.window_open() {
+            return false;
+        }
         let Some(state) = self.slot.get_mut().map(|slot| &slot.owner) else {
             return false;
         };
@@ -218,7 +224,7 @@ impl Accounting {
         }
         state.dirty.store(true, Relaxed);
         state.dirty_since_walk.store(NEVER_WALKED, Relaxed);
-        state.window.close();
+        self.shut_window();
         saved
     }
 
