@@ -87,6 +87,10 @@ pub(crate) struct Slot {
     pub(crate) first_growth_at: AtomicU64,
     pub(crate) first_growth_bytes: AtomicUsize,
     pub(crate) first_growth_len: AtomicUsize,
+    /// The instrumentation state of the collection that took the slot, which only it
+    /// reads and writes: kept here rather than in the collection, so that a collection that
+    /// never changes carries none of it (see [`State`]).
+    pub(crate) owner: State,
 }
 
 /// What one live collection published, read from its slot at one moment.
@@ -434,12 +438,26 @@ pub(crate) struct First {
     pub(crate) bytes: usize,
 }
 
-/// Takes a slot for a collection; `None` only once the registry is full.
+/// Takes a slot for a collection that has changed, without registering it: its
+/// [`owner`](Slot::owner) state is the collection's from here on, and readers skip the slot
+/// until [`register_in`] publishes it. `None` only once the registry is full.
 #[inline]
-pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
-    let slot = take_free()?;
-    // A free slot's generation is even, and no one else changes it: the slot came through
-    // the free list, after the release of the last collection.
+pub(crate) fn claim() -> Option<&'static Slot> {
+    take_free()
+}
+
+/// Gives back a slot [`claim`]ed for a collection that never registered in it.
+#[inline]
+pub(crate) fn unclaim(slot: &'static Slot) {
+    give_back(slot);
+}
+
+/// Registers a collection in `slot`, which it [`claim`]ed and has not registered in yet.
+#[inline]
+pub(crate) fn register_in(slot: &'static Slot, registration: Registration) {
+    // A claimed slot's generation is even, and no one else changes it: the slot came
+    // through the free list, after the release of the last collection, and only its new
+    // owner registers in it, once.
     let last = slot.generation();
     // Relaxed store of the odd generation, then a release fence: a reader whose loads see
     // any of the rewritten fields below, and which then fences, sees the odd generation or
@@ -480,10 +498,9 @@ pub(crate) fn register(registration: Registration) -> Option<&'static Slot> {
     // Every figure the owner writes from here on comes after the new generation, for a
     // reader that saw one of them (see `Slot::read`).
     fence(Release);
-    Some(slot)
 }
 
-/// Where a collection keeps its slot: empty until it holds memory. Taken through `&self` as
+/// Where a collection keeps its slot: empty until it first changes. Taken through `&self` as
 /// well as `&mut self`, since content can arrive behind a shared reference (a collection
 /// replaced through `&mut` and next read through `&`); two threads racing to take it keep
 /// one slot.
@@ -507,36 +524,26 @@ impl SlotCell {
         unsafe { self.0.get_mut().as_ref() }
     }
 
-    /// Registers the collection in an empty cell its owner holds alone: no other thread can
-    /// race to fill it, so no compare-and-swap; the slot, `None` if the cell held one
-    /// already (or the registry is full).
-    pub(crate) fn register_mut(&mut self, registration: Registration) -> Option<&'static Slot> {
-        if self.get_mut().is_some() {
-            return None;
-        }
-        let slot = register(registration)?;
-        // Release, as in `register` below: a reader through `get` sees the slot's rewrite.
-        self.0.store(ptr::from_ref(slot).cast_mut(), Release);
-        Some(slot)
+    /// Keeps `slot` in an empty cell its owner holds alone: no other thread can race to
+    /// fill it, so no compare-and-swap.
+    #[inline]
+    pub(crate) fn fill_mut(&mut self, slot: &'static Slot) {
+        *self.0.get_mut() = ptr::from_ref(slot).cast_mut();
     }
 
-    /// Registers the collection in an empty cell; the slot if this call took it, `None` if
-    /// the cell held one already (or the registry is full).
-    pub(crate) fn register(&self, registration: Registration) -> Option<&'static Slot> {
-        if self.get().is_some() {
-            return None;
-        }
-        let slot = register(registration)?;
+    /// Keeps `slot` if the cell is still empty; the slot the cell holds, and whether it is
+    /// `slot` (else the caller gives `slot` back).
+    pub(crate) fn fill(&self, slot: &'static Slot) -> (&'static Slot, bool) {
         let new = ptr::from_ref(slot).cast_mut();
+        // AcqRel: the winner's reset of the slot's owner state is seen by the loser, which
+        // goes on with the winner's slot.
         match self
             .0
             .compare_exchange(ptr::null_mut(), new, AcqRel, Acquire)
         {
-            Ok(_) => Some(slot),
-            Err(_) => {
-                release(slot);
-                None
-            }
+            Ok(_) => (slot, true),
+            // SAFETY: only null or a `&'static Slot` is ever stored, and this is not null.
+            Err(now) => (unsafe { &*now }, false),
         }
     }
 }
@@ -578,6 +585,12 @@ pub(crate) fn memory() -> usize {
     chunks * std::mem::size_of::<[Slot; CHUNK]>()
         + lock(&REGISTRY.free).capacity() * std::mem::size_of::<&Slot>()
 }
+
+mod owner;
+mod watch;
+mod window;
+
+pub(crate) use owner::State;
 
 #[cfg(test)]
 mod tests;

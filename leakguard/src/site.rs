@@ -135,11 +135,6 @@ impl SiteCell {
         }
     }
 
-    /// Keeps `site`, or none, in place of what it kept.
-    pub(crate) fn set(&mut self, site: Option<&'static Location<'static>>) {
-        *self.0.get_mut() = site.map_or(ptr::null_mut(), |site| ptr::from_ref(site).cast_mut());
-    }
-
     /// Keeps `site`, or none, in place of what it kept, through `&self`: for a slot being
     /// rewritten, which no one else writes meanwhile.
     pub(crate) fn store(&self, site: Option<&'static Location<'static>>) {

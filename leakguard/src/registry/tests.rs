@@ -4,6 +4,13 @@ use super::*;
 
 static META: FieldMeta = FieldMeta::new("T.f", "T", "f", "m", ("f.rs", 1, 1));
 
+/// Takes a slot for a collection and registers it, as a collection does at its first growth.
+fn register(registration: Registration) -> Option<&'static Slot> {
+    let slot = claim()?;
+    register_in(slot, registration);
+    Some(slot)
+}
+
 fn registration() -> Registration {
     Registration {
         meta: &META,

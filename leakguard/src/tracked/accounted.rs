@@ -5,7 +5,6 @@
 use std::fmt;
 use std::ops::{Bound, Deref, DerefMut, RangeBounds};
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
@@ -61,7 +60,7 @@ impl<C> Accounted<C> {
     #[inline]
     fn take_watched(&mut self) -> bool {
         match self.accounting.first_mut() {
-            Some(accounting) => accounting.watch.is_set_mut() && accounting.take_watched_mut(),
+            Some(accounting) => accounting.take_watched_mut(),
             None => false,
         }
     }
@@ -288,7 +287,12 @@ impl<C: HeapSize> Accounted<C> {
     fn settle_mut(&mut self) {
         let part = self.take_watched();
         if let Some(accounting) = self.accounting.first_mut() {
-            if part || *accounting.dirty.get_mut() || accounting.unregistered_in_view() {
+            // An open window says that nothing is pending: no `&mut` access since the figures
+            // were evaluated, and the collection registered where it had to.
+            if part
+                || !accounting.window_open()
+                    && (accounting.is_dirty() || accounting.unregistered_in_view())
+            {
                 self.catch_up_mut(part);
             }
         }
@@ -307,7 +311,7 @@ impl<C: HeapSize> Accounted<C> {
             return;
         };
         let footprint = self.inner.footprint();
-        let dirty = accounting.dirty.load(Relaxed);
+        let dirty = accounting.is_dirty();
         let due = dirty
             && match footprint {
                 _ if C::__LEAKGUARD_EXACT_AFTER_MUT => true,
@@ -317,7 +321,7 @@ impl<C: HeapSize> Accounted<C> {
                 }
             };
         if due {
-            accounting.dirty.store(false, Relaxed);
+            accounting.take_dirty();
             self.walk_entries();
         }
         if due || part || accounting.unregistered_in_view() {
@@ -341,7 +345,7 @@ impl<C: HeapSize> Accounted<C> {
             return;
         };
         let part = accounting.take_watched();
-        let dirty = accounting.dirty.swap(false, Relaxed);
+        let dirty = accounting.take_dirty();
         if !(dirty || part) {
             return;
         }
@@ -370,7 +374,7 @@ impl<C: HeapSize> Accounted<C> {
     fn resync(&mut self, mut site: Option<&'static Location<'static>>) {
         let footprint = self.inner.footprint();
         if let Some(accounting) = self.accounting.first() {
-            if accounting.dirty.swap(false, Relaxed) {
+            if accounting.take_dirty() {
                 self.catch_up(accounting, footprint);
                 // What came through `&mut` came first.
                 site = accounting.touched_at().or(site);
@@ -388,7 +392,7 @@ impl<C: HeapSize> Deref for Accounted<C> {
     #[inline]
     fn deref(&self) -> &C {
         if let Some(accounting) = self.accounting.first() {
-            if accounting.dirty.load(Relaxed) || accounting.watch.is_set() {
+            if accounting.needs_refresh() {
                 self.refresh();
             }
             if C::__LEAKGUARD_SHARED_MUT {

@@ -11,14 +11,14 @@ mod accounted;
 mod accounting;
 mod bounded;
 mod entry;
+mod figures;
 mod hashed;
+mod marks;
 mod named;
 mod ordered;
 mod sequence;
 mod shared;
 mod string;
-mod watch;
-mod window;
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;

@@ -6,7 +6,7 @@
 //! unsafe code of tracked fields is here and nowhere else.
 
 use std::ptr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use crate::heap_size::{HeapSize, HeapUsage, running_heap};
@@ -27,7 +27,7 @@ unsafe fn heap_of<P: HeapSize>(part: *const ()) -> HeapUsage {
 }
 
 /// The entry of a collection last handed out through `&mut`, if any.
-pub(super) struct Watch {
+pub(crate) struct Watch {
     part: AtomicPtr<()>,
     measure: AtomicPtr<Measure>,
     /// The heap bytes of the entry when it was handed out. A collection that changes
@@ -37,16 +37,16 @@ pub(super) struct Watch {
 }
 
 /// What a watched entry became.
-pub(super) struct Taken {
-    pub(super) after: HeapUsage,
+pub(crate) struct Taken {
+    pub(crate) after: HeapUsage,
     /// The entry is new: the length changed with it.
-    pub(super) new: bool,
+    pub(crate) new: bool,
     /// Whether its heap bytes moved since it was lent.
-    pub(super) moved: bool,
+    pub(crate) moved: bool,
 }
 
 impl Watch {
-    pub(super) const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             part: AtomicPtr::new(ptr::null_mut()),
             measure: AtomicPtr::new(ptr::null_mut()),
@@ -56,7 +56,7 @@ impl Watch {
 
     /// The footprint last seen of a collection that changes through `&self`, mixed into one
     /// word.
-    pub(super) fn seen(&self) -> &AtomicUsize {
+    pub(crate) fn seen(&self) -> &AtomicUsize {
         &self.word
     }
 
@@ -69,20 +69,24 @@ impl Watch {
     /// collection is neither changed nor dropped through any path that does not first call
     /// `take`. `Accounted` gives every `&mut` of its collection out through such
     /// a path, and `&self` access cannot change a collection that has entry methods.
-    pub(super) unsafe fn lend<'a, P: HeapSize>(
-        &mut self,
+    pub(crate) unsafe fn lend<'a, P: HeapSize>(
+        &self,
         part: &'a mut P,
         new: bool,
         before: usize,
     ) -> &'a mut P {
         let measure: &'static Measure = const { &Measure { heap: heap_of::<P> } };
-        *self.word.get_mut() = before;
+        self.word.store(before, Relaxed);
         let part: *mut P = part;
         // `Measure` is aligned to at least 2: its low bit is free to carry `new`.
-        *self.measure.get_mut() = ptr::from_ref(measure)
-            .cast_mut()
-            .map_addr(|addr| addr | usize::from(new));
-        *self.part.get_mut() = part.cast::<()>();
+        self.measure.store(
+            ptr::from_ref(measure)
+                .cast_mut()
+                .map_addr(|addr| addr | usize::from(new)),
+            Relaxed,
+        );
+        // Release: a reader through `&self` that sees the entry sees how to measure it.
+        self.part.store(part.cast::<()>(), Release);
         // SAFETY: `part` comes from a unique borrow for `'a`, which this one replaces; the
         // watch keeps the address, from which the reference handed out is derived, so that
         // reading through it once that reference has ended is reading through its parent.
@@ -91,29 +95,39 @@ impl Watch {
 
     /// Whether an entry is watched.
     #[inline]
-    pub(super) fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         !self.part.load(Acquire).is_null()
     }
 
-    /// Whether an entry is watched, through `&mut`: a plain load.
+    /// Whether an entry is watched, for the collection's owner, which lent it: a plain load.
     #[inline]
-    pub(super) fn is_set_mut(&mut self) -> bool {
-        !self.part.get_mut().is_null()
+    pub(crate) fn is_set_mut(&self) -> bool {
+        !self.part.load(Relaxed).is_null()
+    }
+
+    /// Forgets the entry without measuring it, for a slot taken by a new collection.
+    pub(crate) fn clear(&self) {
+        self.part.store(ptr::null_mut(), Relaxed);
     }
 
     /// Stops watching and measures the entry; `None` when none was watched or another
     /// reader took it first.
-    pub(super) fn take(&self) -> Option<Taken> {
+    pub(crate) fn take(&self) -> Option<Taken> {
         let part = self.part.swap(ptr::null_mut(), AcqRel);
         Self::measure(part, self.measure.load(Acquire), self.word.load(Relaxed))
     }
 
-    /// [`take`](Self::take) through `&mut`, without the atomic swap: what the growth
-    /// methods and the next `&mut` access do, on the path a loop of `get_mut` takes.
+    /// [`take`](Self::take) by the collection's owner, through `&mut` of the collection,
+    /// without the atomic swap: what the growth methods and the next `&mut` access do, on
+    /// the path a loop of `get_mut` takes.
     #[inline]
-    pub(super) fn take_mut(&mut self) -> Option<Taken> {
-        let part = std::mem::replace(self.part.get_mut(), ptr::null_mut());
-        let (tagged, before) = (*self.measure.get_mut(), *self.word.get_mut());
+    pub(crate) fn take_mut(&self) -> Option<Taken> {
+        let part = self.part.load(Relaxed);
+        if part.is_null() {
+            return None;
+        }
+        self.part.store(ptr::null_mut(), Relaxed);
+        let (tagged, before) = (self.measure.load(Relaxed), self.word.load(Relaxed));
         Self::measure(part, tagged, before)
     }
 

@@ -1,0 +1,66 @@
+//! W4's create + drop rows outside criterion, for an instruction count where wall time is
+//! too noisy on a shared machine: one thread makes and drops `COUNT` structs of one kind.
+//!
+//! `cargo build --release -p leakguard-bench --features instrumented --bin w4_counts`, then
+//! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/w4_counts KIND COUNT`
+//! for KIND in `plain`, `tracked`, `plain_filled`, `tracked_filled` (one push or insert per
+//! field before the drop), and COUNT 0 for the count of everything else; the difference over
+//! COUNT is the instructions per struct.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use leakguard::track_growth;
+
+#[track_growth(len = 1_000)]
+#[derive(Default)]
+struct TrackedRequest {
+    headers: Vec<(String, String)>,
+    params: HashMap<String, String>,
+    body: String,
+}
+
+#[allow(dead_code)]
+#[derive(Default)]
+struct PlainRequest {
+    headers: Vec<(String, String)>,
+    params: HashMap<String, String>,
+    body: String,
+}
+
+macro_rules! fill {
+    ($request:expr, $i:expr) => {{
+        let mut request = $request;
+        request.headers.push((String::new(), String::new()));
+        request.params.insert(String::new(), String::new());
+        request.body.push(char::from(b'a' + ($i % 26) as u8));
+        black_box(request);
+    }};
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().unwrap_or_default();
+    let count: usize = match args.next().map(|n| n.parse()) {
+        Some(Ok(count)) => count,
+        _ => {
+            eprintln!("usage: w4_counts plain|tracked|plain_filled|tracked_filled COUNT");
+            std::process::exit(2);
+        }
+    };
+    // One more than COUNT, so that one-time set-up (a registry chunk, thread-locals) is in
+    // the count of COUNT = 0 as well. Under valgrind, the `_filled` kinds stop at their first
+    // registration: rustix's reading of the vDSO for the clock faults there.
+    for i in 0..=count {
+        match kind.as_str() {
+            "plain" => drop(black_box(PlainRequest::default())),
+            "tracked" => drop(black_box(TrackedRequest::default())),
+            "plain_filled" => fill!(PlainRequest::default(), i),
+            "tracked_filled" => fill!(TrackedRequest::default(), i),
+            _ => {
+                eprintln!("unknown kind {kind}");
+                std::process::exit(2);
+            }
+        }
+    }
+}
