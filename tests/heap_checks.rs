@@ -271,10 +271,16 @@ fn the_async_growth_check_warms_up_on_a_multi_thread_runtime_and_sees_what_tasks
         .expect_err("a task kept 64 B each time");
         let problems = failure.problems();
         assert_eq!(problems.len(), 1, "{failure}");
+        // +64 B and one block an iteration; now and then a runtime buffer the tasks use
+        // grows in place inside the check (a realloc: bytes, not blocks), which is counted too.
+        let grew = problems[0]
+            .strip_prefix(
+                "the heap allocated inside the check grew on every one of 3 iterations after the first: +",
+            )
+            .and_then(|rest| rest.split_once(" B, +1 blocks per iteration"))
+            .and_then(|(bytes, _)| bytes.parse::<u64>().ok());
         assert!(
-            problems[0].starts_with(
-                "the heap allocated inside the check grew on every one of 3 iterations after the first: +64 B, +1 blocks per iteration"
-            ),
+            grew.is_some_and(|bytes| (64..64 + 128).contains(&bytes)),
             "{failure}"
         );
     });

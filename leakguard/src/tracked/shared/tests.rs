@@ -68,7 +68,10 @@ fn lookups_and_inserts_that_leave_the_bytes_as_they_were_publish_nothing() {
     // between (the shards' hashers are seeded at random) and gone in again.
     let evictions = cache.stats().evictions;
     let least = 200_000 - len as u64;
-    assert!((least..=least + 64).contains(&evictions), "{evictions}, {least}");
+    assert!(
+        (least..=least + 64).contains(&evictions),
+        "{evictions}, {least}"
+    );
     // Removals shrink the cache: published at the first and every 64th.
     let mut held = Vec::new();
     cache.for_each(|key, _| held.push(*key));
