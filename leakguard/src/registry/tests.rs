@@ -100,7 +100,7 @@ fn assert_one_collections(published: &Published) {
 #[test]
 fn concurrent_registration_release_and_reading_agree() {
     const THREADS: usize = 3;
-    const ROUNDS: usize = if cfg!(miri) { 16 } else { 2_000 };
+    const ROUNDS: usize = if cfg!(miri) { 10 } else { 2_000 };
     let reader = Reader::start(|| {
         for_each_live(|_, published| {
             if ptr::eq(published.meta, &RACED) {
@@ -147,7 +147,7 @@ static REUSED: FieldMeta = FieldMeta::new("T.reused", "T", "reused", "m", ("f.rs
 /// rewrite was marked and the reader fenced before its second look at the generation).
 #[test]
 fn a_reader_never_pairs_the_figures_of_two_collections() {
-    const ROUNDS: usize = if cfg!(miri) { 200 } else { 100_000 };
+    const ROUNDS: usize = if cfg!(miri) { 128 } else { 100_000 };
     let slot = register(Registration {
         meta: &REUSED,
         ..registration()
