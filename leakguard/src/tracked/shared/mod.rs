@@ -189,14 +189,18 @@ where
         let (stored, shard) = self.stored(&key, value, now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
-        let mut request = Request {
+        let mut request = Self::request_on(stripe);
+        self.cache.insert_with_lifecycle(key, stored, &mut request);
+        self.inserted(stripe, shard, now, bytes, request);
+    }
+
+    /// A request whose evictions an eviction hook counts on `stripe`.
+    #[inline]
+    fn request_on(stripe: Mine<'_>) -> Request<K, V> {
+        Request {
             stripe: crate::mode::ENABLED.then(|| stripe.place()),
             ..Request::default()
-        };
-        self.cache.insert_with_lifecycle(key, stored, &mut request);
-        Self::inserted(stripe, bytes, &request);
-        self.finish(shard, request);
-        self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
+        }
     }
 
     /// Frees the expiry records of the entries that left the cache during a request on
@@ -215,14 +219,27 @@ where
     /// added after the evicted entries' were taken off, so that the sum errs low for a
     /// moment rather than high. Stats derive insertions from where entries went; compiled
     /// out, [`bytes`](Self::bytes) measures.
+    ///
+    /// Then frees what the insert pushed out ([`finish`](Self::finish)) and settles, as
+    /// the caller's insert.
     #[inline]
-    fn inserted(stripe: Mine<'_>, bytes: isize, request: &Request<K, V>) {
+    #[track_caller]
+    fn inserted(
+        &self,
+        stripe: Mine<'_>,
+        shard: usize,
+        now: Nanos,
+        bytes: isize,
+        request: Request<K, V>,
+    ) {
         if request.evictions > 0 {
             stripe.add(&stripe.evictions, request.evictions);
         }
         if crate::mode::ENABLED {
             stripe.add_bytes(bytes);
         }
+        self.finish(shard, request);
+        self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
     }
 
     /// The value of `key`, or `make()` inserted under it; concurrent callers for one key
@@ -247,16 +264,9 @@ where
         let (stored, shard) = self.stored(&owned, value.clone(), now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
-        let mut request = Request {
-            stripe: crate::mode::ENABLED.then(|| stripe.place()),
-            ..Request::default()
-        };
+        let mut request = Self::request_on(stripe);
         match guard.insert_with_lifecycle(stored, &mut request) {
-            Ok(()) => {
-                Self::inserted(stripe, bytes, &request);
-                self.finish(shard, request);
-                self.settle(stripe, now, Some(stripe.insert()), Some(Location::caller()));
-            }
+            Ok(()) => self.inserted(stripe, shard, now, bytes, request),
             // Removed by another thread meanwhile: the value is returned, not kept.
             Err(stored) => {
                 request.left = Some((owned, stored));
