@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::accounts::{self, Own};
+use crate::accounts::{self, Own, name_hash};
 use crate::clock::{Nanos, monotonic_now};
 use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
@@ -68,7 +68,7 @@ impl ScopeInfo {
     pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
         let name_hash = name_hash(&name);
         let account = if crate::mode::ENABLED {
-            accounts::open(&name)
+            accounts::open(&name, name_hash)
         } else {
             0
         };
@@ -94,16 +94,6 @@ impl Drop for ScopeInfo {
             accounts::end(self.account);
         }
     }
-}
-
-/// The hash of a scope's name: fixed, so that two scopes of one name hash alike, and never
-/// 0, which stands for no scope. FNV-1a: a request's scope name is a few bytes, where
-/// SipHash's set-up cost more than the rest of making the scope's identity.
-fn name_hash(name: &str) -> u64 {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    hash.max(1)
 }
 
 /// Ids a thread takes from the shared counter at once (a few under Miri, so that its test
@@ -471,12 +461,5 @@ mod tests {
             "ended though a handle lives"
         );
         assert_eq!(running("let go held"), 0);
-    }
-
-    #[test]
-    fn names_hash_alike_and_never_to_zero() {
-        assert_eq!(name_hash("handle"), name_hash(&String::from("handle")));
-        assert_ne!(name_hash("handle"), name_hash("handler"));
-        assert_ne!(name_hash(""), 0);
     }
 }
