@@ -117,6 +117,19 @@ mod tests {
     }
 
     #[test]
+    fn threads_storing_one_new_name_at_once_get_one_index() {
+        let name = "names test: racing";
+        let indices: Vec<u32> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| index(name, name_hash(name))))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(indices.iter().all(|&i| i == indices[0]), "{indices:?}");
+        assert_eq!(all()[indices[0] as usize], name);
+    }
+
+    #[test]
     fn the_hash_of_a_name_is_fixed_and_never_zero() {
         assert_eq!(name_hash("handle"), name_hash(&String::from("handle")));
         assert_ne!(name_hash("handle"), name_hash("handler"));
