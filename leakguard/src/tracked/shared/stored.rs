@@ -69,7 +69,7 @@ pub(super) struct Request<K, V> {
     pub(super) evictions: u64,
     /// The place of the stripe of the thread making the request, when instrumented: the
     /// hook takes the bytes of what leaves off there without looking the thread up.
-    pub(super) stripe: Option<(usize, bool)>,
+    pub(super) stripe: Option<usize>,
     pub(super) left: Option<(K, Stored<V>)>,
     pub(super) more_left: Vec<(K, Stored<V>)>,
 }
@@ -114,23 +114,40 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     }
 
     /// Takes the entry's bytes off at once, under the shard lock, so that the running sum
-    /// never reads more than the cache holds; keeps the entry if it needs to be.
+    /// never reads more than the cache holds; keeps the entry if it needs to be. Small
+    /// enough to be inlined into quick_cache's eviction loop: what is rare is out of line.
     #[inline]
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         if crate::mode::ENABLED {
-            let stripe = match request.stripe {
-                Some(place) => self.counters.at(place),
-                None => self.counters.mine(),
-            };
-            stripe.add_bytes(-stored.signed_bytes());
+            let bytes = -stored.signed_bytes();
+            match request.stripe {
+                Some(place) => self.counters.at(place).add_bytes(bytes),
+                None => self.take_off(bytes),
+            }
         }
-        if !Request::<K, V>::keeps(&stored) {
-            return;
+        if Request::<K, V>::keeps(&stored) {
+            request.keep(key, stored);
         }
-        if request.left.is_none() {
-            request.left = Some((key, stored));
+    }
+}
+
+impl Hooks {
+    /// Takes `bytes` off the calling thread's stripe, for a request made without one.
+    #[cold]
+    #[inline(never)]
+    fn take_off(&self, bytes: isize) {
+        self.counters.mine().add_bytes(bytes);
+    }
+}
+
+impl<K, V> Request<K, V> {
+    /// Keeps an entry that left, to be handled once the lock is released.
+    #[inline(never)]
+    fn keep(&mut self, key: K, stored: Stored<V>) {
+        if self.left.is_none() {
+            self.left = Some((key, stored));
         } else {
-            request.more_left.push((key, stored));
+            self.more_left.push((key, stored));
         }
     }
 }
