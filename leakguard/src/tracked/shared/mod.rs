@@ -185,9 +185,28 @@ where
     #[inline]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
+        let stored = Self::stored(&key, value);
+        if self.ttl != 0 {
+            return self.insert_expiring(key, stored);
+        }
+        self.insert_stored(key, stored, 0, 0);
+    }
+
+    /// [`insert`](Self::insert) with a TTL: gives the entry its deadline and its expiry
+    /// record. Apart, so that without a TTL the entry's address is never taken and it goes
+    /// to quick_cache without a copy.
+    #[inline(never)]
+    #[track_caller]
+    fn insert_expiring(&self, key: K, mut stored: Stored<V>) {
         let now = self.now();
-        let mut stored = Self::stored(&key, value);
         let shard = self.expiring(&key, &mut stored, now);
+        self.insert_stored(key, stored, shard, now);
+    }
+
+    /// Inserts the entry `stored` of `key`, on `shard` at `now`, and counts it.
+    #[inline]
+    #[track_caller]
+    fn insert_stored(&self, key: K, stored: Stored<V>, shard: usize, now: Nanos) {
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
         let mut request = Self::request_on(stripe);
