@@ -495,10 +495,14 @@ where
         n: Option<u64>,
         grown_at: Option<&'static Location<'static>>,
     ) {
-        if let Some(timelines) = self.timelines.get() {
-            let shard = timelines.shard(stripe.turn());
-            if timelines.due(shard, now) && !timeline::releasing() {
-                self.sweep(timelines, shard, now);
+        // `now` is 0 without a TTL, and nothing is ever due at 0 (a deadline is at least
+        // the TTL): an insert, which knows it has no TTL, skips the expiry records unread.
+        if now != 0 {
+            if let Some(timelines) = self.timelines.get() {
+                let shard = timelines.shard(stripe.turn());
+                if timelines.due(shard, now) && !timeline::releasing() {
+                    self.sweep(timelines, shard, now);
+                }
             }
         }
         if !crate::mode::ENABLED {
