@@ -39,8 +39,8 @@ fn main() {
             let mut total = 0;
             for id in 0..n {
                 let body = &bodies[(id % 16) as usize];
-                total += block_on(handle_ping(&state, black_box(body), id).leak_scope("handle"))
-                    .len();
+                total +=
+                    block_on(handle_ping(&state, black_box(body), id).leak_scope("handle")).len();
             }
             total
         }
