@@ -3,10 +3,14 @@
 //! `leak_scope`, as `order_round` and `ping_round` run them, with leakguard's layer
 //! installed as W6 installs it.
 //!
-//! `cargo build --release -p leakguard-bench --bin w6_request_count [--features instrumented]`,
-//! then `valgrind --tool=callgrind target/release/w6_request_count heavier N` for two `N`:
-//! the difference of the totals over the difference of the `N`s is one request's count,
-//! set-up excluded. Compiled out against instrumented, that is what instrumentation adds.
+//! `cargo build --release -p leakguard-bench --features valgrind --bin w6_request_count
+//! [--features instrumented]` (the `valgrind` feature lets the layer's sampler read the
+//! clock under valgrind), then `valgrind --tool=callgrind target/release/w6_request_count
+//! heavier N` for `N` = 0 and 100000: the difference of the totals over 100,000 is one
+//! request of a criterion round of W6, which also runs 100,000 requests on fresh state (a
+//! log shorter than 2,048 entries costs more a push, so a shorter run overstates it).
+//! Compiled out against instrumented, that is what instrumentation adds;
+//! `callgrind_annotate --inclusive=yes` of each tells where.
 
 use std::hint::black_box;
 
