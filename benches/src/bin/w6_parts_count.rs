@@ -1,10 +1,10 @@
 //! Parts of W6 outside criterion, for an instruction count where wall time is too noisy:
 //! `PART` (`poll`: one `leak_scope` future polled `N` times; `scope`: a `leak_scope` made,
-//! polled once, dropped, `N` times) run under a registry without leakguard's layer: the
-//! layer's sampler thread does not start under valgrind (rustix's vDSO set-up faults
-//! there), and neither part calls the layer.
+//! polled once, dropped, `N` times) run under a registry without leakguard's layer, which
+//! neither part calls. Built without the bench's `valgrind` feature, the first clock read
+//! faults under valgrind (rustix's vDSO set-up); with it, it does not.
 //!
-//! `cargo build --release -p leakguard-bench --bin w6_parts_count [--features instrumented]`,
+//! `cargo build --release -p leakguard-bench --features valgrind --bin w6_parts_count [--features instrumented]`,
 //! then `valgrind --tool=callgrind target/release/w6_parts_count poll N` for two `N`: the
 //! difference of the totals over the difference of the `N`s is one operation's count.
 
@@ -21,8 +21,7 @@ fn main() {
         .expect("the only subscriber");
     match part.as_str() {
         "poll" => {
-            // One future, so one scope's end: under valgrind, the end's clock read faults
-            // (rustix's vDSO set-up), after the polls are counted.
+            // One future, so one scope's end.
             block_on(Polls(black_box(n as u32)).leak_scope("handle"));
         }
         "scope" => {
