@@ -8,7 +8,7 @@
 //! help: an empty tracked field is `Default` without `HeapSize`.)
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::punctuated::Punctuated;
 use syn::{Data, DeriveInput, Path, Token, parse_quote};
 
@@ -18,10 +18,21 @@ use crate::generics::mentions_param;
 /// Takes `Clone` out of the derives of `item`, if it has type parameters; whether it did.
 /// A derive list left empty goes.
 pub(crate) fn take_clone(item: &mut DeriveInput) -> bool {
-    let mut taken = false;
-    if item.generics.type_params().next().is_none() {
-        return taken;
+    if !generic(item) {
+        return false;
     }
+    take(item, "Clone")
+}
+
+/// Whether `item` has type parameters, which std's derives bound.
+pub(crate) fn generic(item: &DeriveInput) -> bool {
+    item.generics.type_params().next().is_some()
+}
+
+/// Takes the derive `name` out of the derives of `item`; whether it did. A derive list left
+/// empty goes.
+pub(crate) fn take(item: &mut DeriveInput, name: &str) -> bool {
+    let mut taken = false;
     item.attrs.retain_mut(|attr| {
         if !attr.path().is_ident("derive") {
             return true;
@@ -33,9 +44,9 @@ pub(crate) fn take_clone(item: &mut DeriveInput) -> bool {
         let kept: Punctuated<Path, Token![,]> = paths
             .into_iter()
             .filter(|path| {
-                let clone = path.segments.last().is_some_and(|s| s.ident == "Clone");
-                taken |= clone;
-                !clone
+                let this = path.segments.last().is_some_and(|s| s.ident == name);
+                taken |= this;
+                !this
             })
             .collect();
         if kept.is_empty() {
@@ -82,6 +93,94 @@ pub(crate) fn impl_clone(item: &DeriveInput) -> TokenStream {
             #[track_caller]
             fn clone(&self) -> Self {
                 Self { #(#clones),* }
+            }
+        }
+    }
+}
+
+/// The fields of a struct without type parameters, as its `Default` and `Clone` build them:
+/// a tracked field as a literal `Tracked { .. }` around its `Accounted<C>`, whose functions
+/// are compiled once per collection type, instead of through `Tracked<C, Self, N>`'s own
+/// `Default` and `Clone`, which would be compiled once per field.
+#[derive(Default)]
+pub(crate) struct Literals {
+    defaults: Vec<TokenStream>,
+    clones: Vec<TokenStream>,
+}
+
+impl Literals {
+    /// The next field; `position` is its place among the tracked fields, if it is built as
+    /// a literal.
+    pub(crate) fn field(&mut self, field: &crate::ast::Field<'_>, position: Option<usize>) {
+        let member = &field.member;
+        let cfgs = attr::cfgs(&field.original.attrs);
+        match position {
+            // Short paths (`__lg` is imported in the function): the macro itself runs
+            // unoptimized in a debug build, and these are most of what it writes for a field.
+            Some(position) => {
+                let position = proc_macro2::Literal::usize_unsuffixed(position);
+                self.defaults.push(quote! {
+                    #(#cfgs)* #member: __lg::Tracked {
+                        accounted: __lg::__empty_field(__lg::registered_meta::<Self>(#position)),
+                        owner: __lg::PhantomData,
+                    }
+                });
+                self.clones.push(quote! {
+                    #(#cfgs)* #member: __lg::Tracked {
+                        accounted: ::core::clone::Clone::clone(&self.#member.accounted),
+                        owner: __lg::PhantomData,
+                    }
+                });
+            }
+            None => {
+                // Spanned by the field, so that a type without `Default` or `Clone` is
+                // reported there, as std's derive does.
+                let span = match member {
+                    syn::Member::Named(ident) => ident.span(),
+                    syn::Member::Unnamed(index) => index.span,
+                };
+                self.defaults.push(quote_spanned! {span=>
+                    #(#cfgs)* #member: ::core::default::Default::default()
+                });
+                self.clones.push(quote_spanned! {span=>
+                    #(#cfgs)* #member: ::core::clone::Clone::clone(&self.#member)
+                });
+            }
+        }
+    }
+
+    /// `impl Default for` the struct, as `derive(Default)` writes it.
+    pub(crate) fn impl_default(&self, item: &DeriveInput) -> TokenStream {
+        let ident = &item.ident;
+        let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+        let defaults = &self.defaults;
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::core::default::Default for #ident #ty_generics #where_clause {
+                #[inline]
+                fn default() -> Self {
+                    use ::leakguard::__private as __lg;
+                    Self { #(#defaults),* }
+                }
+            }
+        }
+    }
+
+    /// `impl Clone for` the struct. `track_caller`: a tracked field's clone is registered
+    /// where `clone` is called, as a generic struct's is.
+    pub(crate) fn impl_clone(&self, item: &DeriveInput) -> TokenStream {
+        let ident = &item.ident;
+        let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+        let clones = &self.clones;
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::core::clone::Clone for #ident #ty_generics #where_clause {
+                #[inline]
+                #[track_caller]
+                fn clone(&self) -> Self {
+                    use ::leakguard::__private as __lg;
+                    Self { #(#clones),* }
+                }
             }
         }
     }

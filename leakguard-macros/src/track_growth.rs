@@ -105,8 +105,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut index = 0usize;
     let mut element_impls = Vec::new();
     let mut uses_if_heap_size = false;
+    let mut literals = derives::Literals::default();
     for (field_at, (field, out)) in input.fields.iter().zip(fields.iter_mut()).enumerate() {
         out.attrs.retain(|a| !attr::is_helper(a));
+        // A `Tracked` field is built as a literal in the struct's `Default` and `Clone`; a
+        // shared cache's field or a wrapped collection through its own impls.
+        let literal = field.kind.is_tracked()
+            && !field.wrapped
+            && !matches!(field.kind, Kind::Cache(CacheKind::Shared(_), _));
+        literals.field(field, literal.then_some(index));
         // `#[heap_size(each = ..)]`: the struct says how the collection's elements are
         // measured, for the field's position; `valid` checked that the types allow it.
         if let How::Each(each) = &field.heap_size {
@@ -249,15 +256,17 @@ fn generate(input: &Input<'_>) -> TokenStream {
                         .__leakguard_heap_usage_in(__leakguard_m)
                 }
             }
+            // The field's type is not written again: each `Tracked<C, Self, N>` named in
+            // the impl is one more constant `N` for rustc to check and evaluate.
             How::Measure => {
                 measured_types.push(ty);
-                quote! {
-                    <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
+                quote_spanned! {inner.span()=>
+                    ::leakguard::__private::HeapSize::heap_usage_in(&self.#member, __leakguard_m)
                 }
             }
             // Measured through the struct's own `MeasureEntries`, which needs no bound.
-            How::Each(_) => quote! {
-                <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
+            How::Each(_) => quote_spanned! {inner.span()=>
+                ::leakguard::__private::HeapSize::heap_usage_in(&self.#member, __leakguard_m)
             },
         };
         measures.push(quote! {
@@ -280,8 +289,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
         }
     });
     // `Clone` of a generic struct, bounded by its fields rather than by a `HeapSize` the
-    // user would write.
-    let clone = derives::take_clone(&mut item).then(|| derives::impl_clone(&item));
+    // user would write. Of a struct without type parameters, `Default` and `Clone` build
+    // their tracked fields as literals.
+    let clone = if derives::generic(&item) {
+        derives::take_clone(&mut item).then(|| derives::impl_clone(&item))
+    } else {
+        let default = derives::take(&mut item, "Default").then(|| literals.impl_default(&item));
+        let clone = derives::take(&mut item, "Clone").then(|| literals.impl_clone(&item));
+        Some(quote!(#default #clone))
+    };
     // Instantiations are told apart by their type arguments; lifetimes do not make one.
     let generic =
         generics.type_params().next().is_some() || generics.const_params().next().is_some();

@@ -69,17 +69,23 @@ use crate::registry::Origin;
 /// they never shadow a method of the collection.
 #[repr(transparent)]
 pub struct Tracked<C, O, const I: usize> {
-    accounted: Accounted<C>,
-    owner: PhantomData<fn() -> O>,
+    // Public but hidden: the `Default` and `Clone` that `#[track_growth]` writes for a struct
+    // build its fields as literals, so that no function is compiled for each field.
+    #[doc(hidden)]
+    pub accounted: Accounted<C>,
+    #[doc(hidden)]
+    pub owner: PhantomData<fn() -> O>,
+}
+
+/// Not public API: what a field's `Default` holds, in the `Default` `#[track_growth]` writes
+/// for its struct. Generic over the collection alone, so it is compiled once per collection
+/// type, however many fields have it.
+#[doc(hidden)]
+pub fn __empty_field<C: FromMeta>(meta: &'static FieldMeta) -> Accounted<C> {
+    Accounted::for_field(meta)
 }
 
 impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
-    /// The field's description as new collections register with it.
-    #[inline(always)]
-    fn meta() -> &'static FieldMeta {
-        registered_meta::<O>(I)
-    }
-
     /// The collection's name as warnings and reports show it: `Type.field`, with a generic
     /// struct's type arguments as the type is written (`Registry<u64, String>.map`).
     pub fn name(_this: &Self) -> &'static str {
@@ -88,7 +94,7 @@ impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
 
     /// The budget declared for the field.
     pub fn budget(_this: &Self) -> Budget {
-        Self::meta().budget
+        registered_meta::<O>(I).budget
     }
 }
 
@@ -170,7 +176,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     #[track_caller]
     fn made(inner: C, origin: Origin) -> Self {
         Self {
-            accounted: Accounted::constructed(inner, Self::meta(), origin),
+            accounted: Accounted::constructed(inner, registered_meta::<O>(I), origin),
             owner: PhantomData,
         }
     }
@@ -197,7 +203,7 @@ where
         Self {
             accounted: Accounted::constructed(
                 Measured::new(inner),
-                Self::meta(),
+                registered_meta::<O>(I),
                 Origin::Converted,
             ),
             owner: PhantomData,
@@ -213,7 +219,7 @@ impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I>
     #[track_caller]
     fn default() -> Self {
         Self {
-            accounted: Accounted::for_field(Self::meta()),
+            accounted: Accounted::for_field(registered_meta::<O>(I)),
             owner: PhantomData,
         }
     }
@@ -368,7 +374,7 @@ impl<'de, C: serde::Deserialize<'de> + HeapSize, O: TrackedStruct, const I: usiz
         let inner = C::deserialize(deserializer)?;
         Ok(Self::made(
             inner,
-            Origin::Deserialized(Self::meta().type_name),
+            Origin::Deserialized(registered_meta::<O>(I).type_name),
         ))
     }
 }
