@@ -7,9 +7,10 @@
 //! `Registry<u64, String>` is `Clone` exactly when its fields are. (`Default` needs no such
 //! help: an empty tracked field is `Default` without `HeapSize`.)
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Path, Token, parse_quote};
 
 use crate::attr;
@@ -21,7 +22,7 @@ pub(crate) fn take_clone(item: &mut DeriveInput) -> bool {
     if !generic(item) {
         return false;
     }
-    take(item, "Clone")
+    take(item, "Clone").is_some()
 }
 
 /// Whether `item` has type parameters, which std's derives bound.
@@ -29,10 +30,10 @@ pub(crate) fn generic(item: &DeriveInput) -> bool {
     item.generics.type_params().next().is_some()
 }
 
-/// Takes the derive `name` out of the derives of `item`; whether it did. A derive list left
-/// empty goes.
-pub(crate) fn take(item: &mut DeriveInput, name: &str) -> bool {
-    let mut taken = false;
+/// Takes the derive `name` out of the derives of `item`; where it was written, if it was. A
+/// derive list left empty goes.
+pub(crate) fn take(item: &mut DeriveInput, name: &str) -> Option<Span> {
+    let mut taken = None;
     item.attrs.retain_mut(|attr| {
         if !attr.path().is_ident("derive") {
             return true;
@@ -44,9 +45,11 @@ pub(crate) fn take(item: &mut DeriveInput, name: &str) -> bool {
         let kept: Punctuated<Path, Token![,]> = paths
             .into_iter()
             .filter(|path| {
-                let this = path.segments.last().is_some_and(|s| s.ident == name);
-                taken |= this;
-                !this
+                let this = path.segments.last().filter(|s| s.ident == name);
+                if let Some(segment) = this {
+                    taken = Some(segment.ident.span());
+                }
+                this.is_none()
             })
             .collect();
         if kept.is_empty() {
@@ -104,56 +107,44 @@ pub(crate) fn impl_clone(item: &DeriveInput) -> TokenStream {
 /// `Default` and `Clone`, which would be compiled once per field.
 #[derive(Default)]
 pub(crate) struct Literals {
-    defaults: Vec<TokenStream>,
-    clones: Vec<TokenStream>,
+    /// Each field's `cfg`s, its member, and its place among the tracked fields if it is
+    /// built as a literal.
+    fields: Vec<(Vec<syn::Attribute>, syn::Member, Option<usize>)>,
 }
 
 impl Literals {
     /// The next field; `position` is its place among the tracked fields, if it is built as
     /// a literal.
     pub(crate) fn field(&mut self, field: &crate::ast::Field<'_>, position: Option<usize>) {
-        let member = &field.member;
-        let cfgs = attr::cfgs(&field.original.attrs);
-        match position {
-            // Short paths (`__lg` is imported in the function): the macro itself runs
-            // unoptimized in a debug build, and these are most of what it writes for a field.
-            Some(position) => {
-                let position = proc_macro2::Literal::usize_unsuffixed(position);
-                self.defaults.push(quote! {
-                    #(#cfgs)* #member: __lg::Tracked {
-                        accounted: __lg::__empty_field(__lg::registered_meta::<Self>(#position)),
-                        owner: __lg::PhantomData,
-                    }
-                });
-                self.clones.push(quote! {
-                    #(#cfgs)* #member: __lg::Tracked {
-                        accounted: ::core::clone::Clone::clone(&self.#member.accounted),
-                        owner: __lg::PhantomData,
-                    }
-                });
-            }
-            None => {
-                // Spanned by the field, so that a type without `Default` or `Clone` is
-                // reported there, as std's derive does.
-                let span = match member {
-                    syn::Member::Named(ident) => ident.span(),
-                    syn::Member::Unnamed(index) => index.span,
-                };
-                self.defaults.push(quote_spanned! {span=>
-                    #(#cfgs)* #member: ::core::default::Default::default()
-                });
-                self.clones.push(quote_spanned! {span=>
-                    #(#cfgs)* #member: ::core::clone::Clone::clone(&self.#member)
-                });
-            }
-        }
+        let cfgs = attr::cfgs(&field.original.attrs)
+            .into_iter()
+            .cloned()
+            .collect();
+        self.fields.push((cfgs, field.member.clone(), position));
     }
 
     /// `impl Default for` the struct, as `derive(Default)` writes it.
     pub(crate) fn impl_default(&self, item: &DeriveInput) -> TokenStream {
+        // Short paths (`__lg` is imported in the function): the macro itself runs
+        // unoptimized in a debug build, and these are most of what it writes for a field.
+        let defaults = self.fields.iter().map(|(cfgs, member, position)| match position {
+            Some(position) => {
+                let position = proc_macro2::Literal::usize_unsuffixed(*position);
+                quote! {
+                    #(#cfgs)* #member: __lg::Tracked {
+                        accounted: __lg::__empty_field(__lg::registered_meta::<Self>(#position)),
+                        owner: __lg::PhantomData,
+                    }
+                }
+            }
+            // Spanned by the field, so that a type without `Default` is reported there, as
+            // std's derive does.
+            None => quote_spanned! {member.span()=>
+                #(#cfgs)* #member: ::core::default::Default::default()
+            },
+        });
         let ident = &item.ident;
         let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
-        let defaults = &self.defaults;
         quote! {
             #[automatically_derived]
             impl #impl_generics ::core::default::Default for #ident #ty_generics #where_clause {
@@ -166,17 +157,33 @@ impl Literals {
         }
     }
 
-    /// `impl Clone for` the struct. `track_caller`: a tracked field's clone is registered
-    /// where `clone` is called, as a generic struct's is.
-    pub(crate) fn impl_clone(&self, item: &DeriveInput) -> TokenStream {
+    /// `impl Clone for` the struct. Not `track_caller`, as std's derive is not: a tracked
+    /// field's clone names the line of `derive(Clone)`, `at`.
+    pub(crate) fn impl_clone(&self, item: &DeriveInput, at: Span) -> TokenStream {
+        let clones = self
+            .fields
+            .iter()
+            .map(|(cfgs, member, position)| match position {
+                Some(_) => {
+                    let clone =
+                        quote_spanned!(at=> ::core::clone::Clone::clone(&self.#member.accounted));
+                    quote! {
+                        #(#cfgs)* #member: __lg::Tracked {
+                            accounted: #clone,
+                            owner: __lg::PhantomData,
+                        }
+                    }
+                }
+                None => quote_spanned! {member.span()=>
+                    #(#cfgs)* #member: ::core::clone::Clone::clone(&self.#member)
+                },
+            });
         let ident = &item.ident;
         let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
-        let clones = &self.clones;
         quote! {
             #[automatically_derived]
             impl #impl_generics ::core::clone::Clone for #ident #ty_generics #where_clause {
                 #[inline]
-                #[track_caller]
                 fn clone(&self) -> Self {
                     use ::leakguard::__private as __lg;
                     Self { #(#clones),* }

@@ -256,17 +256,15 @@ fn generate(input: &Input<'_>) -> TokenStream {
                         .__leakguard_heap_usage_in(__leakguard_m)
                 }
             }
-            // The field's type is not written again: each `Tracked<C, Self, N>` named in
-            // the impl is one more constant `N` for rustc to check and evaluate.
             How::Measure => {
                 measured_types.push(ty);
-                quote_spanned! {inner.span()=>
-                    ::leakguard::__private::HeapSize::heap_usage_in(&self.#member, __leakguard_m)
+                quote! {
+                    <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
                 }
             }
             // Measured through the struct's own `MeasureEntries`, which needs no bound.
-            How::Each(_) => quote_spanned! {inner.span()=>
-                ::leakguard::__private::HeapSize::heap_usage_in(&self.#member, __leakguard_m)
+            How::Each(_) => quote! {
+                <#field_ty as ::leakguard::__private::HeapSize>::heap_usage_in(&self.#member, __leakguard_m)
             },
         };
         measures.push(quote! {
@@ -294,8 +292,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let clone = if derives::generic(&item) {
         derives::take_clone(&mut item).then(|| derives::impl_clone(&item))
     } else {
-        let default = derives::take(&mut item, "Default").then(|| literals.impl_default(&item));
-        let clone = derives::take(&mut item, "Clone").then(|| literals.impl_clone(&item));
+        let default = derives::take(&mut item, "Default").map(|_| literals.impl_default(&item));
+        let clone = derives::take(&mut item, "Clone").map(|at| literals.impl_clone(&item, at));
         Some(quote!(#default #clone))
     };
     // Instantiations are told apart by their type arguments; lifetimes do not make one.
