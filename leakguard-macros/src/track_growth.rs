@@ -105,15 +105,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
     let mut index = 0usize;
     let mut element_impls = Vec::new();
     let mut uses_if_heap_size = false;
-    let mut literals = derives::Literals::default();
     for (field_at, (field, out)) in input.fields.iter().zip(fields.iter_mut()).enumerate() {
         out.attrs.retain(|a| !attr::is_helper(a));
-        // A `Tracked` field is built as a literal in the struct's `Default` and `Clone`; a
-        // shared cache's field or a wrapped collection through its own impls.
-        let literal = field.kind.is_tracked()
-            && !field.wrapped
-            && !matches!(field.kind, Kind::Cache(CacheKind::Shared(_), _));
-        literals.field(field, literal.then_some(index));
         // `#[heap_size(each = ..)]`: the struct says how the collection's elements are
         // measured, for the field's position; `valid` checked that the types allow it.
         if let How::Each(each) = &field.heap_size {
@@ -287,15 +280,8 @@ fn generate(input: &Input<'_>) -> TokenStream {
         }
     });
     // `Clone` of a generic struct, bounded by its fields rather than by a `HeapSize` the
-    // user would write. Of a struct without type parameters, `Default` and `Clone` build
-    // their tracked fields as literals.
-    let clone = if derives::generic(&item) {
-        derives::take_clone(&mut item).then(|| derives::impl_clone(&item))
-    } else {
-        let default = derives::take(&mut item, "Default").map(|_| literals.impl_default(&item));
-        let clone = derives::take(&mut item, "Clone").map(|at| literals.impl_clone(&item, at));
-        Some(quote!(#default #clone))
-    };
+    // user would write.
+    let clone = derives::take_clone(&mut item).then(|| derives::impl_clone(&item));
     // Instantiations are told apart by their type arguments; lifetimes do not make one.
     let generic =
         generics.type_params().next().is_some() || generics.const_params().next().is_some();

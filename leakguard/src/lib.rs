@@ -352,10 +352,6 @@ pub mod __private {
     pub use crate::meta::{FieldMeta, FromMeta, TrackedStruct};
     /// The type of a tracked field, and of a `#[scoped_cache(.., shared)]` one.
     pub use crate::tracked::{SharedField, Tracked};
-    /// What the `Default` and `Clone` that `#[track_growth]` writes for a struct build each
-    /// tracked field of, without a function compiled per field.
-    pub use crate::{meta::registered_meta, tracked::__empty_field};
-    pub use core::marker::PhantomData;
 
     /// `heap_size` of a type whose `HeapSize` the macros wrote: the measurement is made
     /// here, once per type, so that each impl's `heap_size` is one call.

@@ -180,7 +180,7 @@ pub(crate) fn field_meta<O: TrackedStruct>(index: usize) -> &'static FieldMeta {
 /// instrumentation compiled out, where nothing registers, the field's description as
 /// written, which costs nothing to find.
 #[inline(always)]
-pub fn registered_meta<O: TrackedStruct>(index: usize) -> &'static FieldMeta {
+pub(crate) fn registered_meta<O: TrackedStruct>(index: usize) -> &'static FieldMeta {
     if crate::mode::ENABLED {
         field_meta::<O>(index)
     } else {

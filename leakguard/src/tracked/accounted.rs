@@ -14,7 +14,7 @@ use crate::site::in_user_code;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
 /// a field does that does not depend on which field it is.
-pub struct Accounted<C> {
+pub(crate) struct Accounted<C> {
     inner: C,
     accounting: Instrument,
 }

@@ -35,7 +35,7 @@ pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
-use crate::meta::{FieldMeta, FromMeta, TrackedStruct, field_meta, registered_meta};
+use crate::meta::{FromMeta, TrackedStruct, field_meta, registered_meta};
 use crate::registry::Origin;
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
@@ -69,20 +69,8 @@ use crate::registry::Origin;
 /// they never shadow a method of the collection.
 #[repr(transparent)]
 pub struct Tracked<C, O, const I: usize> {
-    // Public but hidden: the `Default` and `Clone` that `#[track_growth]` writes for a struct
-    // build its fields as literals, so that no function is compiled for each field.
-    #[doc(hidden)]
-    pub accounted: Accounted<C>,
-    #[doc(hidden)]
-    pub owner: PhantomData<fn() -> O>,
-}
-
-/// Not public API: what a field's `Default` holds, in the `Default` `#[track_growth]` writes
-/// for its struct. Generic over the collection alone, so it is compiled once per collection
-/// type, however many fields have it.
-#[doc(hidden)]
-pub fn __empty_field<C: FromMeta>(meta: &'static FieldMeta) -> Accounted<C> {
-    Accounted::for_field(meta)
+    accounted: Accounted<C>,
+    owner: PhantomData<fn() -> O>,
 }
 
 impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
