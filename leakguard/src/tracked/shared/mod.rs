@@ -2,7 +2,6 @@
 //! threads and tasks. Built on quick_cache's sharded `sync::Cache`; bounded in entries, in
 //! bytes, in age, and accounted like every tracked collection.
 
-use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
@@ -16,6 +15,7 @@ use super::accounting::{self, Instrument};
 mod builder;
 mod counters;
 mod field;
+mod impls;
 mod stored;
 #[cfg(test)]
 mod tests;
@@ -27,7 +27,7 @@ use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
-use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement, running_heap};
+use crate::heap_size::{HeapSize, HeapUsage, Measurement, running_heap};
 use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
@@ -537,8 +537,6 @@ where
     }
 
     /// Publishes the figures to the registry, registering the cache once it holds memory;
-    /// `grown_at` is the line of the insert that published, if one did.
-    /// Publishes the figures to the registry, registering the cache once it holds memory;
     /// `grown_at` is the line of the insert that published, if one did. Marks `stripe`'s
     /// bytes as published.
     #[cold]
@@ -563,47 +561,5 @@ fn measured<T: HeapSize>(value: &T) -> HeapUsage {
         running_heap(value)
     } else {
         value.heap_usage_in(&mut Measurement::new())
-    }
-}
-
-impl<K, V, S> HeapSize for SharedCache<K, V, S>
-where
-    K: Eq + Hash + Clone + HeapSize,
-    V: Clone + HeapSize,
-    S: BuildHasher + Clone + Default,
-{
-    /// The cache's storage and what its entries own on the heap, as measured going in.
-    fn heap_size(&self) -> usize {
-        self.storage_bytes() + self.entries_heap(self.cache.len())
-    }
-
-    /// All of it `nested`: the cache has a row of its own, so the total of a tracked
-    /// collection holding it counts these bytes there, not twice.
-    fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
-        let bytes = self.heap_size();
-        HeapUsage {
-            nested: if crate::mode::ENABLED { bytes } else { 0 },
-            ..HeapUsage::used(bytes)
-        }
-    }
-
-    fn footprint(&self) -> Option<Footprint> {
-        Some(Footprint {
-            len: self.cache.len(),
-            capacity: self.capacity,
-            storage_bytes: self.storage_bytes(),
-        })
-    }
-
-    // A cache keeps its own figures as it changes, through `&self` too.
-    const __LEAKGUARD_SHARED_MUT: bool = false;
-}
-
-impl<K, V, S> fmt::Debug for SharedCache<K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedCache")
-            .field("max", &self.max)
-            .field("max_bytes", &self.max_bytes)
-            .finish_non_exhaustive()
     }
 }

@@ -1,0 +1,49 @@
+//! What a [`SharedCache`] weighs, and how it prints.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use super::SharedCache;
+use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
+
+impl<K, V, S> HeapSize for SharedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: Clone + HeapSize,
+    S: BuildHasher + Clone + Default,
+{
+    /// The cache's storage and what its entries own on the heap, as measured going in.
+    fn heap_size(&self) -> usize {
+        self.storage_bytes() + self.entries_heap(self.cache.len())
+    }
+
+    /// All of it `nested`: the cache has a row of its own, so the total of a tracked
+    /// collection holding it counts these bytes there, not twice.
+    fn heap_usage_in(&self, _: &mut Measurement) -> HeapUsage {
+        let bytes = self.heap_size();
+        HeapUsage {
+            nested: if crate::mode::ENABLED { bytes } else { 0 },
+            ..HeapUsage::used(bytes)
+        }
+    }
+
+    fn footprint(&self) -> Option<Footprint> {
+        Some(Footprint {
+            len: self.cache.len(),
+            capacity: self.capacity,
+            storage_bytes: self.storage_bytes(),
+        })
+    }
+
+    // A cache keeps its own figures as it changes, through `&self` too.
+    const __LEAKGUARD_SHARED_MUT: bool = false;
+}
+
+impl<K, V, S> fmt::Debug for SharedCache<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedCache")
+            .field("max", &self.max)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
