@@ -75,7 +75,8 @@ pub(crate) struct Slot {
     scope_name: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
-    /// When it was registered, on the registry's clock.
+    /// When it was registered, on the registry's clock; 0 for a collection of no scope,
+    /// whose age nothing reads.
     born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
     /// samples in a row they grew.
@@ -419,6 +420,7 @@ pub(crate) struct Registration {
     pub(crate) scope: u64,
     pub(crate) scope_name: u64,
     pub(crate) test: u32,
+    /// The time now for a scoped collection, 0 for one of no scope.
     pub(crate) now: u64,
     pub(crate) first: First,
 }
