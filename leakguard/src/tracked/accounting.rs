@@ -421,6 +421,7 @@ impl Accounting {
                     origin: Some(origin),
                     len,
                     bytes,
+                    ..First::default()
                 });
             }
             Some(slot) => slot.made_by(origin),
@@ -440,6 +441,15 @@ impl Accounting {
             (fp.len, fp.capacity, fp.storage_bytes)
         });
         let site = site.filter(|site| in_user_code(site));
+        if let Some(fp) = footprint {
+            if self.slot.get_mut().is_none()
+                && (len > 0 || storage > 0)
+                && !harness::active()
+                && self.register_quietly(fp, site)
+            {
+                return;
+            }
+        }
         match self.registered_slot() {
             None if len > 0 || storage > 0 => {
                 let bytes = self.bytes(footprint);
@@ -448,6 +458,7 @@ impl Accounting {
                     origin: None,
                     len,
                     bytes,
+                    ..First::default()
                 });
             }
             Some(slot) if len > 0 => {
@@ -486,6 +497,56 @@ impl Accounting {
             levels,
             checking,
         );
+    }
+}
+
+impl Accounting {
+    /// [`resync`](Self::resync) of a collection at its first change, which took no slot when
+    /// it was made (no scope, no test check) and now holds `footprint`, with no test check
+    /// running: when its figures are under its budget and hoard nothing, registering it is
+    /// all there is to do. Its slot is written once, with every figure [`evaluate`] would
+    /// publish, and the window opens; otherwise returns `false`, having done nothing, for the
+    /// general path (issue 23: the first change of a collection took its registration,
+    /// then an evaluation that republished the same figures).
+    ///
+    /// [`evaluate`]: Self::evaluate
+    fn register_quietly(
+        &mut self,
+        fp: Footprint,
+        site: Option<&'static Location<'static>>,
+    ) -> bool {
+        // What `evaluate` finds of a fresh state (no entry heap, no mark): nothing to warn
+        // of, as its quiet case says.
+        let budget = self.meta.budget;
+        let storage_unused = fp.unused_bytes();
+        let quiet = budget.len.is_none_or(|max| fp.len <= max)
+            && budget.bytes.is_none_or(|max| fp.storage_bytes <= max)
+            && storage_unused < SETTINGS.hoard_bytes();
+        if !quiet {
+            return false;
+        }
+        // The registry is full: the collection goes untracked, as in the general path.
+        let Some(state) = self.claim_mut(0) else {
+            return true;
+        };
+        state.registered.store(true, Relaxed);
+        if let Some(slot) = self.slot.get_mut() {
+            let first = First {
+                site,
+                origin: None,
+                len: fp.len,
+                bytes: fp.storage_bytes,
+                unused: storage_unused,
+            };
+            registry::register_in(slot, self.registration(state, first));
+        }
+        self.len_hi = state.window.reopen(
+            (fp.len, fp.capacity, 0, fp.storage_bytes),
+            budget,
+            (0, 0),
+            false,
+        );
+        true
     }
 }
 
