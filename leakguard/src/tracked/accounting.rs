@@ -442,7 +442,7 @@ impl Accounting {
         });
         let site = site.filter(|site| in_user_code(site));
         if let Some(fp) = footprint {
-            if self.slot.get_mut().is_none()
+            if self.registered_slot().is_none()
                 && (len > 0 || storage > 0)
                 && !harness::active()
                 && self.register_quietly(fp, site)
@@ -501,13 +501,14 @@ impl Accounting {
 }
 
 impl Accounting {
-    /// [`resync`](Self::resync) of a collection at its first change, which took no slot when
-    /// it was made (no scope, no test check) and now holds `footprint`, with no test check
-    /// running: when its figures are under its budget and hoard nothing, registering it is
-    /// all there is to do. Its slot is written once, with every figure [`evaluate`] would
-    /// publish, and the window opens; otherwise returns `false`, having done nothing, for the
-    /// general path (issue 23: the first change of a collection took its registration,
-    /// then an evaluation that republished the same figures).
+    /// [`resync`](Self::resync) of a collection at its first change that holds memory,
+    /// `footprint`, with no test check running: when its figures are under its budget and
+    /// hoard nothing, and it has no figure or mark of its own yet (a slot it took as it was
+    /// made, in a scope, holds none until it changes), registering it is all there is to
+    /// do. Its slot is written once, with every figure [`evaluate`] would publish, and the
+    /// window opens; otherwise returns `false`, having done nothing, for the general path
+    /// (issue 23: the first change of a collection took its registration, then an
+    /// evaluation that republished the same figures).
     ///
     /// [`evaluate`]: Self::evaluate
     fn register_quietly(
@@ -515,6 +516,17 @@ impl Accounting {
         fp: Footprint,
         site: Option<&'static Location<'static>>,
     ) -> bool {
+        // The state of a slot taken at creation, if any: what `evaluate` would find in it
+        // must be what a fresh one holds.
+        let taken = self.slot.get_mut().map(|slot| &slot.owner);
+        if taken.is_some_and(|state| {
+            !Marks::is_clear(&state.marks)
+                || state.elem_heap.load(Relaxed) != 0
+                || state.elem_unused.load(Relaxed) != 0
+                || state.elem_nested.load(Relaxed) != 0
+        }) {
+            return false;
+        }
         // What `evaluate` finds of a fresh state (no entry heap, no mark): nothing to warn
         // of, as its quiet case says.
         let budget = self.meta.budget;
@@ -526,7 +538,7 @@ impl Accounting {
             return false;
         }
         // The registry is full: the collection goes untracked, as in the general path.
-        let Some(state) = self.claim_mut(0) else {
+        let Some(state) = taken.or_else(|| self.claim_mut(0)) else {
             return true;
         };
         state.registered.store(true, Relaxed);
@@ -539,6 +551,7 @@ impl Accounting {
                 unused: storage_unused,
             };
             registry::register_in(slot, self.registration(state, first));
+            registered(state);
         }
         self.len_hi = state.window.reopen(
             (fp.len, fp.capacity, 0, fp.storage_bytes),
