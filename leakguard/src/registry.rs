@@ -75,7 +75,8 @@ pub(crate) struct Slot {
     scope_name: AtomicU64,
     /// The test check it was created under, 0 for none.
     pub(crate) test: AtomicU32,
-    /// When it was registered, on the registry's clock.
+    /// When it was registered, on the registry's clock; 0 for a collection of no scope,
+    /// whose age nothing reads.
     born: AtomicU64,
     /// The sampler's view: the generation it last saw, the figures then, and how many
     /// samples in a row they grew.
@@ -419,6 +420,7 @@ pub(crate) struct Registration {
     pub(crate) scope: u64,
     pub(crate) scope_name: u64,
     pub(crate) test: u32,
+    /// The time now for a scoped collection, 0 for one of no scope.
     pub(crate) now: u64,
     pub(crate) first: First,
 }
@@ -433,9 +435,10 @@ pub(crate) struct First {
     pub(crate) site: Option<&'static Location<'static>>,
     /// How it came by its entries where no line of the user's code is known, if it did.
     pub(crate) origin: Option<Origin>,
-    /// Its length and bytes, as it will publish them.
+    /// Its length, bytes and unused bytes, as it will publish them.
     pub(crate) len: usize,
     pub(crate) bytes: usize,
+    pub(crate) unused: usize,
 }
 
 /// Takes a slot for a collection that has changed, without registering it: its
@@ -472,7 +475,7 @@ pub(crate) fn register_in(slot: &'static Slot, registration: Registration) {
     let first = registration.first;
     slot.len.store(first.len, Relaxed);
     slot.bytes.store(first.bytes, Relaxed);
-    slot.unused.store(0, Relaxed);
+    slot.unused.store(first.unused, Relaxed);
     slot.nested.store(0, Relaxed);
     slot.peak_len.store(first.len, Relaxed);
     slot.peak_bytes.store(first.bytes, Relaxed);

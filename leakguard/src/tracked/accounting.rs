@@ -111,7 +111,7 @@ impl Accounting {
 
     #[cold]
     #[inline(never)]
-    fn claim_mut(&mut self, test: u32) -> Option<&'static State> {
+    pub(super) fn claim_mut(&mut self, test: u32) -> Option<&'static State> {
         let slot = registry::claim()?;
         slot.owner.reset(test);
         self.slot.fill_mut(slot);
@@ -186,10 +186,47 @@ impl Accounting {
         let Some(state) = self.state() else {
             return;
         };
-        let meta = self.meta;
-        let marks = &state.marks;
         let len = footprint.map_or(0, |fp| fp.len);
         let bytes = self.bytes(footprint);
+        let storage_unused = footprint.map_or(0, |fp| fp.unused_bytes());
+        let entries = HeapUsage::with_unused(
+            state.elem_heap.load(Relaxed),
+            state.elem_unused.load(Relaxed),
+        );
+        // The common case, a collection under its budget that hoards nothing and has not
+        // warned: every step below would stay where it is, so none is taken (issue 23: the
+        // checks were most of a first registration's evaluation).
+        let budget = self.meta.budget;
+        let floor = SETTINGS.hoard_bytes();
+        let quiet = Marks::is_clear(&state.marks)
+            && budget.len.is_none_or(|max| len <= max)
+            && budget.bytes.is_none_or(|max| bytes <= max)
+            && (footprint.is_none() || storage_unused < floor && entries.unused < floor);
+        if !quiet {
+            self.check(state, footprint, (len, bytes), storage_unused, entries);
+        }
+        if let Some(slot) = self.registered_slot() {
+            let unused = storage_unused.saturating_add(entries.unused);
+            slot.publish(len, bytes, unused, state.elem_nested.load(Relaxed));
+            let marks = &state.marks;
+            let over = Marks::level(marks, Limit::Len) > 0 || Marks::level(marks, Limit::Bytes) > 0;
+            slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
+        }
+    }
+
+    /// The budget and hoarding steps of [`evaluate`](Self::evaluate), with the warnings they
+    /// give.
+    #[inline(never)]
+    fn check(
+        &self,
+        state: &State,
+        footprint: Option<Footprint>,
+        (len, bytes): (usize, usize),
+        storage_unused: usize,
+        entries: HeapUsage,
+    ) {
+        let meta = self.meta;
+        let marks = &state.marks;
         let budget = meta.budget;
         for (limit, value, max) in [
             (Limit::Len, len, budget.len),
@@ -221,12 +258,6 @@ impl Accounting {
                 }
             }
         }
-        let storage_unused = footprint.map_or(0, |fp| fp.unused_bytes());
-        let entries = HeapUsage::with_unused(
-            state.elem_heap.load(Relaxed),
-            state.elem_unused.load(Relaxed),
-        );
-        let unused = storage_unused.saturating_add(entries.unused);
         if let Some(fp) = footprint {
             let ratio = SETTINGS.hoard_ratio() as usize;
             let floor = SETTINGS.hoard_bytes();
@@ -254,11 +285,6 @@ impl Accounting {
                     });
                 }
             }
-        }
-        if let Some(slot) = self.registered_slot() {
-            slot.publish(len, bytes, unused, state.elem_nested.load(Relaxed));
-            let over = Marks::level(marks, Limit::Len) > 0 || Marks::level(marks, Limit::Bytes) > 0;
-            slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, over);
         }
     }
 
@@ -316,7 +342,7 @@ impl Accounting {
         registered(state);
     }
 
-    fn registration(&self, state: &State, first: First) -> Registration {
+    pub(super) fn registration(&self, state: &State, first: First) -> Registration {
         events::arm();
         let scope = state.scope();
         Registration {
@@ -324,7 +350,9 @@ impl Accounting {
             scope: scope.as_ref().map_or(0, |s| s.id),
             scope_name: scope.as_ref().map_or(0, |s| s.name_hash),
             test: state.test.load(Relaxed),
-            now: monotonic_now(),
+            // Only the check of an ended scope reads when a collection registered (its age
+            // in the finding): a collection of no scope reads no clock (issue 23).
+            now: if scope.is_some() { monotonic_now() } else { 0 },
             first,
         }
     }
@@ -393,6 +421,7 @@ impl Accounting {
                     origin: Some(origin),
                     len,
                     bytes,
+                    ..First::default()
                 });
             }
             Some(slot) => slot.made_by(origin),
@@ -412,6 +441,15 @@ impl Accounting {
             (fp.len, fp.capacity, fp.storage_bytes)
         });
         let site = site.filter(|site| in_user_code(site));
+        if let Some(fp) = footprint {
+            if self.registered_slot().is_none()
+                && (len > 0 || storage > 0)
+                && !harness::active()
+                && self.register_quietly(fp, site)
+            {
+                return;
+            }
+        }
         match self.registered_slot() {
             None if len > 0 || storage > 0 => {
                 let bytes = self.bytes(footprint);
@@ -420,6 +458,7 @@ impl Accounting {
                     origin: None,
                     len,
                     bytes,
+                    ..First::default()
                 });
             }
             Some(slot) if len > 0 => {
@@ -432,11 +471,12 @@ impl Accounting {
         let Some(state) = self.state_mut() else {
             return;
         };
+        let checking = harness::active();
         // A collection made outside the running check on this thread: what the check's
         // scenario changes in it is the check's own, whatever other threads change.
         let outside = self
             .registered_slot()
-            .filter(|_| harness::active())
+            .filter(|_| checking)
             .map(|slot| (slot, harness::current()))
             .filter(|&(slot, check)| harness::changes_outside(check, slot))
             .map(|(slot, check)| (slot, check, slot.figures()));
@@ -455,13 +495,13 @@ impl Accounting {
             (len, capacity, heap, storage),
             self.meta.budget,
             levels,
-            harness::active(),
+            checking,
         );
     }
 }
 
 /// Tells the scope, if any, that a collection of it registered.
-fn registered(state: &State) {
+pub(super) fn registered(state: &State) {
     if let Some(scope) = state.scope() {
         scope::registered(&scope);
     }

@@ -44,6 +44,12 @@ impl Marks {
         marks.fetch_or(bit, Relaxed) & bit != 0
     }
 
+    /// Whether no budget is at a warning level and the collection was not last seen
+    /// hoarding anywhere: what the warned bits say does not count.
+    pub(super) fn is_clear(marks: &AtomicU32) -> bool {
+        marks.load(Relaxed) & 0x3_FFFF == 0
+    }
+
     pub(super) fn level(marks: &AtomicU32, limit: Limit) -> u8 {
         (marks.load(Relaxed) >> Self::shift(limit)) as u8
     }

@@ -12,6 +12,7 @@ mod accounting;
 mod bounded;
 mod entry;
 mod figures;
+mod first;
 mod hashed;
 mod marks;
 mod named;
