@@ -243,7 +243,12 @@ pub fn build(alloc: bool) -> String {
         "compiled out"
     };
     let alloc = if alloc { " + Alloc" } else { "" };
-    format!("{profile}, {mode}{alloc}")
+    // `W6_LABEL` tells apart two versions of the same build run side by side (a change
+    // against the commit before it): `W6_LABEL=before` names it `before: release, ...`.
+    let label = std::env::var("W6_LABEL")
+        .map(|label| format!("{label}: "))
+        .unwrap_or_default();
+    format!("{label}{profile}, {mode}{alloc}")
 }
 
 /// Where every build's medians go, round by round.
@@ -474,8 +479,15 @@ fn print(this: &str) {
         let hi = values.iter().copied().fold(0.0, f64::max);
         format!("{} - {}", fmt_ns(lo), fmt_ns(hi))
     };
+    let label = std::env::var("W6_LABEL")
+        .map(|label| format!("{label}: "))
+        .unwrap_or_default();
+    let pairs: Vec<(String, String, &str)> = PAIRS
+        .iter()
+        .map(|(build, base, target)| (format!("{label}{build}"), format!("{label}{base}"), *target))
+        .collect();
     let mut rows = Vec::new();
-    for (build, base, target) in PAIRS {
+    for (build, base, target) in &pairs {
         for shape in ["heavier", "lighter"] {
             let (Some(on), Some(off)) = (get(build, shape), get(base, shape)) else {
                 continue;
@@ -489,7 +501,7 @@ fn print(this: &str) {
                 format!("{:.3}x", m_on / m_off),
                 ratio_range(on, off),
                 format!("{:+.1} ns", m_on - m_off),
-                target.to_string(),
+                (*target).to_string(),
                 format!("{} / {}", on.len(), off.len()),
             ]);
         }
@@ -517,7 +529,7 @@ fn print(this: &str) {
     for (label, part) in PARTS {
         let mut row = vec![label.to_string()];
         let mut any = false;
-        for (build, base, _) in &PAIRS[..2] {
+        for (build, base, _) in &pairs[..2] {
             match (get(build, part), get(base, part)) {
                 (Some(on), Some(off)) => {
                     any = true;

@@ -16,18 +16,17 @@
 //! instance. Names past [`NAMES`] share one, `(other scopes)`.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::sync::lock;
-
 mod local;
+mod names;
 
 #[cfg(test)]
 pub(crate) use local::current_unresolved;
 pub(crate) use local::{
     Own, base, charge, current, discharge, flush, resize, set_base, set_current,
 };
+pub(crate) use names::name_hash;
 
 /// Scope instances with an account of their own at once.
 pub(crate) const INSTANCES: usize = 4096;
@@ -179,10 +178,6 @@ pub(crate) fn installed() -> bool {
 
 // Opening and ending accounts.
 
-/// The names accounts are kept under: index 0 unscoped, 1 leakguard, then scope names in
-/// the order first seen, up to [`NAMES`].
-static NAME_TABLE: Mutex<Vec<Cow<'static, str>>> = Mutex::new(Vec::new());
-
 /// Where the search for a free account starts, and how many opens are left to skip the
 /// search after one found the table full.
 static CURSOR: AtomicUsize = AtomicUsize::new(0);
@@ -190,39 +185,20 @@ static SKIP_SEARCH: AtomicU32 = AtomicU32::new(0);
 /// After a full table, the next opens go to folded accounts without searching.
 const SKIP_AFTER_FULL: u32 = 64;
 
-fn name_index(name: &str) -> u32 {
-    let _own = Own::start();
-    let mut names = lock(&NAME_TABLE);
-    if names.is_empty() {
-        names.push(Cow::Borrowed("unscoped"));
-        names.push(Cow::Borrowed("leakguard"));
-    }
-    if let Some(at) = names.iter().skip(2).position(|n| n == name) {
-        return at as u32 + FIRST_SCOPE_NAME;
-    }
-    if names.len() < NAMES - 1 {
-        names.push(Cow::Owned(name.to_owned()));
-        return names.len() as u32 - 1;
-    }
-    if names.len() == NAMES - 1 {
-        names.push(Cow::Borrowed("(other scopes)"));
-    }
-    NAMES as u32 - 1
-}
-
-/// Opens the account of a new scope instance named `name`, under the test check of the
-/// account current on this thread; 0 if no allocator is installed.
-pub(crate) fn open(name: &str) -> u32 {
+/// Opens the account of a new scope instance named `name`, whose [`name_hash`] is `hash`,
+/// under the test check of the account current on this thread; 0 if no allocator is
+/// installed.
+pub(crate) fn open(name: &str, hash: u64) -> u32 {
     if !installed() {
         return 0;
     }
     let check = check_of(local::current_unresolved());
-    open_under(name, check)
+    open_under(name, hash, check)
 }
 
 /// Opens the account of test check `check`, named `name`; 0 if no allocator is installed.
 pub(crate) fn open_check(name: &str, check: u32) -> u32 {
-    open_under(name, check)
+    open_under(name, name_hash(name), check)
 }
 
 /// The test check of `account`, 0 for none.
@@ -240,11 +216,11 @@ fn check_of(account: u32) -> u32 {
     })
 }
 
-fn open_under(name: &str, check: u32) -> u32 {
+fn open_under(name: &str, hash: u64, check: u32) -> u32 {
     if !installed() {
         return 0;
     }
-    let name = name_index(name);
+    let name = names::index(name, hash);
     if SKIP_SEARCH.load(Ordering::Relaxed) == 0 {
         let start = CURSOR.load(Ordering::Relaxed);
         for step in 0..INSTANCES {
@@ -320,14 +296,9 @@ pub(crate) struct NameFigures {
 /// scopes current on no other thread; see [`local`] for the others.
 pub(crate) fn by_name() -> Vec<NameFigures> {
     flush();
-    let names: Vec<Cow<'static, str>> = {
+    let names = {
         let _own = Own::start();
-        let names = lock(&NAME_TABLE);
-        if names.is_empty() {
-            vec![Cow::Borrowed("unscoped"), Cow::Borrowed("leakguard")]
-        } else {
-            names.clone()
-        }
+        names::all()
     };
     let mut figures: Vec<NameFigures> = names
         .into_iter()
@@ -418,7 +389,7 @@ pub(crate) fn name_of(account: u32) -> u32 {
 #[cfg(test)]
 pub(crate) fn test_account() -> u32 {
     note_installed();
-    open("allocator test")
+    open("allocator test", name_hash("allocator test"))
 }
 
 /// The bytes and blocks charged to `account`.

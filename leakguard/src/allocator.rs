@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn a_sampled_block_carries_its_record_until_freed() {
         accounts::note_installed();
-        let account = accounts::open("sampling test");
+        let account = accounts::open("sampling test", accounts::name_hash("sampling test"));
         let outer = accounts::set_current(account);
         // `set_rate` draws this thread's countdown anew at 64 bytes: a 4 KiB block all but
         // surely outlasts it.

@@ -12,6 +12,9 @@ use tracing::subscriber::NoSubscriber;
 pub(crate) struct Recipient(Option<WeakDispatch>);
 
 impl Recipient {
+    /// No subscriber.
+    pub(crate) const NONE: Recipient = Recipient(None);
+
     /// This thread's subscriber; none where there is none, and inside the dispatch of
     /// another event, where `tracing` hands out none.
     pub(crate) fn current() -> Recipient {

@@ -17,11 +17,11 @@ use std::marker::PhantomData;
 use std::sync::atomic::{
     AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::SeqCst,
 };
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::accounts::{self, Own};
+use crate::accounts::{self, Own, name_hash};
 use crate::clock::{Nanos, monotonic_now};
 use crate::recipient::Recipient;
 use crate::settings::SETTINGS;
@@ -46,29 +46,30 @@ pub(crate) struct ScopeInfo {
     /// A hash of its name, which the registry keeps for each of its collections: the
     /// collections of one leak, in however many scopes of that name, are counted together.
     pub(crate) name_hash: u64,
-    /// The subscriber current where it began: what its collections outlive it for is told
-    /// to that one, not to every subscriber of the process.
-    pub(crate) recipient: Recipient,
+    /// The subscriber its collections outliving it are told to, not every subscriber of the
+    /// process: the one current where a span's scope began, and for a guard's or a future's,
+    /// the one current where it ended ([`end`]), before any collection of it can be due for
+    /// a check. Looking it up when a scope begins was half the cost of a request's scope
+    /// (issue 23), and most scopes never reach [`end`]: their collections were dropped before
+    /// they ended, and [`let_go`] drops them without.
+    recipient: OnceLock<Recipient>,
     /// Its heap account, with [`Alloc`](crate::Alloc) installed; 0 without.
     pub(crate) account: u32,
 }
 
 impl ScopeInfo {
-    /// A scope named `name` that begins here, under this thread's subscriber.
+    /// A scope named `name` that begins here; its subscriber is looked up if it becomes due
+    /// for its check.
     pub(crate) fn here(name: Cow<'static, str>) -> Arc<Self> {
-        // Compiled out, no collection is ever scoped: no subscriber to remember.
-        let recipient = if crate::mode::ENABLED {
-            Recipient::current()
-        } else {
-            Recipient::default()
-        };
-        Self::new(name, recipient)
+        Self::new(name, None)
     }
 
-    pub(crate) fn new(name: Cow<'static, str>, recipient: Recipient) -> Arc<Self> {
+    /// A scope named `name` for the subscriber `recipient`, or for the one current when it
+    /// becomes due for its check if `None`.
+    pub(crate) fn new(name: Cow<'static, str>, recipient: Option<Recipient>) -> Arc<Self> {
         let name_hash = name_hash(&name);
         let account = if crate::mode::ENABLED {
-            accounts::open(&name)
+            accounts::open(&name, name_hash)
         } else {
             0
         };
@@ -79,9 +80,18 @@ impl ScopeInfo {
             live: AtomicUsize::new(0),
             holds: AtomicUsize::new(1),
             name_hash,
-            recipient,
+            recipient: recipient.map_or_else(OnceLock::new, OnceLock::from),
             account,
         })
+    }
+}
+
+impl ScopeInfo {
+    /// The subscriber its outlived collections are told to: none before it ended (nothing
+    /// of it can be reported before).
+    pub(crate) fn recipient(&self) -> &Recipient {
+        static NONE: Recipient = Recipient::NONE;
+        self.recipient.get().unwrap_or(&NONE)
     }
 }
 
@@ -94,16 +104,6 @@ impl Drop for ScopeInfo {
             accounts::end(self.account);
         }
     }
-}
-
-/// The hash of a scope's name: fixed, so that two scopes of one name hash alike, and never
-/// 0, which stands for no scope. FNV-1a: a request's scope name is a few bytes, where
-/// SipHash's set-up cost more than the rest of making the scope's identity.
-fn name_hash(name: &str) -> u64 {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    hash.max(1)
 }
 
 /// Ids a thread takes from the shared counter at once (a few under Miri, so that its test
@@ -261,18 +261,29 @@ pub(crate) fn exit_span(span: u64) {
 
 /// A collection of `scope` registered, at its first growth. If the scope has ended already,
 /// the collection has outlived it: it is due for a check of its own.
+///
+/// Inlined into every registration, whose common case is the two atomics; the compiler
+/// stopped inlining it when `ScopeInfo` grew, which cost some 12 instructions a collection.
+#[inline]
 pub(crate) fn registered(scope: &Arc<ScopeInfo>) {
     // Against `end`: one of the two sees the other, so the check is never missed (and if
     // both do, the second check finds the collection already reported).
     scope.live.fetch_add(1, SeqCst);
     let ended = scope.ended.load(SeqCst);
     if ended != 0 {
-        let at = ended.saturating_add(SETTINGS.grace()).max(monotonic_now());
-        queue(Due {
-            scope: scope.clone(),
-            at,
-        });
+        registered_after_end(scope, ended);
     }
+}
+
+/// A collection of `scope` registered after the scope ended at `ended`: due for a check.
+#[cold]
+#[inline(never)]
+fn registered_after_end(scope: &Arc<ScopeInfo>, ended: Nanos) {
+    let at = ended.saturating_add(SETTINGS.grace()).max(monotonic_now());
+    queue(Due {
+        scope: scope.clone(),
+        at,
+    });
 }
 
 /// A registered collection of `scope` was dropped.
@@ -290,7 +301,7 @@ fn span_scope(span: u64) -> Option<Arc<ScopeInfo>> {
         if let Some(SpanScope(scope)) = extensions.get_mut::<SpanScope>() {
             return Some(scope.clone());
         }
-        let scope = ScopeInfo::new(Cow::Borrowed(span.name()), Recipient::of(dispatch));
+        let scope = ScopeInfo::new(Cow::Borrowed(span.name()), Some(Recipient::of(dispatch)));
         extensions.insert(SpanScope(scope.clone()));
         Some(scope)
     })
@@ -338,6 +349,8 @@ fn queue(due: Due) {
 /// A scope ended: if a collection of it lives, it is due for its check once the grace
 /// period is over.
 pub(crate) fn end(scope: &Arc<ScopeInfo>) {
+    // Before `ended` is stored: a collection that registers after it finds it set.
+    scope.recipient.get_or_init(Recipient::current);
     accounts::end(scope.account);
     let now = monotonic_now();
     scope.ended.store(now.max(1), SeqCst);
@@ -358,7 +371,7 @@ pub(crate) fn take_due(due_by: Nanos) -> Vec<Due> {
     due
 }
 
-/// Takes the scopes due by `due_by` that began under the subscriber `here`.
+/// Takes the scopes due by `due_by` whose warnings go to the subscriber `here`.
 pub(crate) fn take_due_of(due_by: Nanos, here: &Recipient) -> Vec<Due> {
     // Dropped after the lock: the last handle to a subscriber that ended meanwhile drops it,
     // and whatever it holds.
@@ -368,7 +381,7 @@ pub(crate) fn take_due_of(due_by: Nanos, here: &Recipient) -> Vec<Due> {
         let (due, waiting) = pending
             .due
             .drain(..)
-            .partition(|d| d.at <= due_by && d.scope.recipient.is(here, &mut held));
+            .partition(|d| d.at <= due_by && d.scope.recipient().is(here, &mut held));
         pending.due = waiting;
         due
     };
@@ -473,10 +486,32 @@ mod tests {
         assert_eq!(running("let go held"), 0);
     }
 
+    /// A guard's or future's scope looks its subscriber up where it ends, not where it
+    /// begins; one that ends with no other handle to it (no collection of it lives) never
+    /// does.
     #[test]
-    fn names_hash_alike_and_never_to_zero() {
-        assert_eq!(name_hash("handle"), name_hash(&String::from("handle")));
-        assert_ne!(name_hash("handle"), name_hash("handler"));
-        assert_ne!(name_hash(""), 0);
+    fn a_scope_takes_the_subscriber_current_where_it_ends() {
+        use tracing::Dispatch;
+        use tracing::dispatcher::with_default;
+
+        let one = Dispatch::new(tracing_subscriber::registry());
+        let other = Dispatch::new(tracing_subscriber::registry());
+        let scope = with_default(&other, || ScopeInfo::here("ends under one".into()));
+        assert!(!scope.recipient().is_some(), "not looked up as it begins");
+        let collection = scope.clone();
+        with_default(&one, || let_go(&scope));
+        drop(scope);
+        assert_ne!(collection.ended.load(SeqCst), 0);
+        assert_eq!(
+            collection.recipient().identity(),
+            crate::recipient::identity(&one)
+        );
+
+        let alone = with_default(&one, || ScopeInfo::here("ends alone".into()));
+        with_default(&one, || let_go(&alone));
+        assert!(
+            !alone.recipient().is_some(),
+            "nothing of it can be reported"
+        );
     }
 }

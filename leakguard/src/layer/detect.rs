@@ -51,7 +51,7 @@ fn outlived(due: Vec<Due>, now: Nanos) -> Vec<Outlived> {
     let scopes: HashMap<u64, (&Arc<ScopeInfo>, usize)> = due
         .iter()
         .map(|d| {
-            let recipient = &d.scope.recipient;
+            let recipient = d.scope.recipient();
             let told = match recipient.identity() {
                 Some(identity) => identity,
                 // Registries are aligned: an odd number is never one of theirs.
@@ -96,7 +96,7 @@ fn outlived(due: Vec<Due>, now: Nanos) -> Vec<Outlived> {
                 bytes: 0,
                 age: 0,
                 since_end,
-                recipient: scope.recipient.clone(),
+                recipient: scope.recipient().clone(),
             });
         leak.instances += 1;
         if age >= leak.age {

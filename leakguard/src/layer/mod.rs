@@ -78,8 +78,11 @@ pub fn layer() -> LeakLayer {
 /// The rate limit belongs to the subscriber the layer is part of: each subscriber counts its
 /// own events, so that a test's own subscriber sees what its own code caused, and a
 /// subscriber without the layer gets every event. For the same reason, collections that
-/// outlived their scope are told to the subscriber current where the scope began, and to
-/// no other. The other settings apply to the whole process when the layer is installed.
+/// outlived their scope are told to one subscriber, and to no other: for a span's scope, the
+/// one current where the span began; for a [`scope`](crate::scope) guard's or a
+/// [`leak_scope`](crate::ScopeExt::leak_scope) future's, the one current where the guard or
+/// future was dropped (or the future completed). The other settings apply to the whole
+/// process when the layer is installed.
 #[derive(Clone, Debug)]
 pub struct LeakLayer {
     grace: Duration,
@@ -276,7 +279,8 @@ where
                     return scope.clone();
                 }
                 let recipient = tracing::dispatcher::get_default(Recipient::of);
-                let scope = ScopeInfo::new(std::borrow::Cow::Borrowed(span.name()), recipient);
+                let scope =
+                    ScopeInfo::new(std::borrow::Cow::Borrowed(span.name()), Some(recipient));
                 extensions.insert(SpanScope(scope.clone()));
                 scope
             });
@@ -298,12 +302,12 @@ where
     }
 }
 
-/// Runs the pending checks of this thread's subscriber now, on this thread: scopes that
-/// began under it and ended are checked whatever is left of their grace period, and
+/// Runs the pending checks of this thread's subscriber now, on this thread: ended scopes
+/// whose warnings go to it (see [`LeakLayer`]) are checked whatever is left of their grace period, and
 /// suppressed events are summarised. Events go to this thread's subscriber. For tests and
 /// shutdown hooks.
 ///
-/// Scopes that began under another subscriber are left to their own (a test running in
+/// Scopes whose warnings go to another subscriber are left to it (a test running in
 /// parallel checks its own), and to the sampler once their grace period is over.
 pub fn check_now() {
     let now = monotonic_now();

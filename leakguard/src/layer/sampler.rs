@@ -1,6 +1,6 @@
 //! The sampler thread: one for the process, started with the first layer, running the
 //! checks at the sample interval and emitting what they find: what is about one scope to
-//! the subscriber it began under, the rest to every subscriber that includes a layer.
+//! the subscriber its warnings go to, the rest to every subscriber that includes a layer.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;

@@ -36,7 +36,7 @@ pub use shared::{SharedCache, SharedCacheBuilder, SharedField};
 
 use crate::budget::Budget;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measured, Measurement};
-use crate::meta::{FieldMeta, FromMeta, TrackedStruct, field_meta, registered_meta};
+use crate::meta::{FromMeta, TrackedStruct, field_meta, registered_meta};
 use crate::registry::Origin;
 
 /// A collection field of a `#[track_growth]` struct, with its figures kept current.
@@ -75,12 +75,6 @@ pub struct Tracked<C, O, const I: usize> {
 }
 
 impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
-    /// The field's description as new collections register with it.
-    #[inline(always)]
-    fn meta() -> &'static FieldMeta {
-        registered_meta::<O>(I)
-    }
-
     /// The collection's name as warnings and reports show it: `Type.field`, with a generic
     /// struct's type arguments as the type is written (`Registry<u64, String>.map`).
     pub fn name(_this: &Self) -> &'static str {
@@ -89,7 +83,7 @@ impl<C, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
 
     /// The budget declared for the field.
     pub fn budget(_this: &Self) -> Budget {
-        Self::meta().budget
+        registered_meta::<O>(I).budget
     }
 }
 
@@ -171,7 +165,7 @@ impl<C: HeapSize, O: TrackedStruct, const I: usize> Tracked<C, O, I> {
     #[track_caller]
     fn made(inner: C, origin: Origin) -> Self {
         Self {
-            accounted: Accounted::constructed(inner, Self::meta(), origin),
+            accounted: Accounted::constructed(inner, registered_meta::<O>(I), origin),
             owner: PhantomData,
         }
     }
@@ -198,7 +192,7 @@ where
         Self {
             accounted: Accounted::constructed(
                 Measured::new(inner),
-                Self::meta(),
+                registered_meta::<O>(I),
                 Origin::Converted,
             ),
             owner: PhantomData,
@@ -214,7 +208,7 @@ impl<C: FromMeta, O: TrackedStruct, const I: usize> Default for Tracked<C, O, I>
     #[track_caller]
     fn default() -> Self {
         Self {
-            accounted: Accounted::for_field(Self::meta()),
+            accounted: Accounted::for_field(registered_meta::<O>(I)),
             owner: PhantomData,
         }
     }
@@ -369,7 +363,7 @@ impl<'de, C: serde::Deserialize<'de> + HeapSize, O: TrackedStruct, const I: usiz
         let inner = C::deserialize(deserializer)?;
         Ok(Self::made(
             inner,
-            Origin::Deserialized(Self::meta().type_name),
+            Origin::Deserialized(registered_meta::<O>(I).type_name),
         ))
     }
 }

@@ -34,7 +34,7 @@ pub(super) struct Stripe {
     /// them where they were is skipped.
     pub(super) mark: AtomicIsize,
     /// The thread that claimed the stripe, as [`thread_id`] gives it; 0 for none, and
-    /// always 0 on the stripes of atomics.
+    /// always 0 on the stripes of atomics. Never [`GONE`], the number of no thread.
     owner: AtomicUsize,
 }
 
@@ -70,11 +70,10 @@ impl Stripe {
 #[derive(Clone, Copy)]
 pub(super) struct Mine<'a> {
     stripe: &'a Stripe,
-    /// Whether this thread is the only one to write the stripe.
-    owned: bool,
-    /// Where the stripe is, to find it again without looking the thread up: see
-    /// [`Counters::at`].
-    index: usize,
+    /// Where the stripe is, to find it again without looking the thread up (see
+    /// [`Counters::at`]), shifted left by one; the low bit is whether this thread is the
+    /// only one to write it. Two words in all, so that a `Mine` travels in registers.
+    place: usize,
 }
 
 impl std::ops::Deref for Mine<'_> {
@@ -89,14 +88,29 @@ impl std::ops::Deref for Mine<'_> {
 impl Mine<'_> {
     /// Where the stripe is, for [`Counters::at`].
     #[inline]
-    pub(super) fn place(&self) -> (usize, bool) {
-        (self.index, self.owned)
+    pub(super) fn place(&self) -> usize {
+        self.place
+    }
+
+    /// Whether this thread is the only one to write the stripe.
+    #[inline]
+    fn owned(&self) -> bool {
+        self.place & 1 != 0
+    }
+
+    /// `stripe` at `index`, written by this thread alone if `owned`.
+    #[inline]
+    fn new(stripe: &Stripe, index: usize, owned: bool) -> Mine<'_> {
+        Mine {
+            stripe,
+            place: index << 1 | usize::from(owned),
+        }
     }
 
     /// Adds `n` to `counter`, one of this stripe's; its value before.
     #[inline]
     pub(super) fn add(&self, counter: &AtomicU64, n: u64) -> u64 {
-        if self.owned {
+        if self.owned() {
             let before = counter.load(Relaxed);
             counter.store(before.wrapping_add(n), Relaxed);
             before
@@ -109,7 +123,7 @@ impl Mine<'_> {
     #[inline]
     pub(super) fn add_bytes(&self, n: isize) {
         let bytes = &self.stripe.bytes;
-        if self.owned {
+        if self.owned() {
             bytes.store(bytes.load(Relaxed).wrapping_add(n), Relaxed);
         } else {
             bytes.fetch_add(n, Relaxed);
@@ -122,6 +136,8 @@ impl Mine<'_> {
 pub(super) struct Counters {
     /// The claimed stripes, then the stripes of atomics.
     stripes: Box<[Stripe]>,
+    /// The number of claimable stripes less one: what a thread's number is masked with.
+    mask: usize,
 }
 
 impl Default for Counters {
@@ -132,6 +148,7 @@ impl Default for Counters {
             .min(16);
         Counters {
             stripes: (0..2 * n).map(|_| Stripe::default()).collect(),
+            mask: n - 1,
         }
     }
 }
@@ -139,42 +156,46 @@ impl Default for Counters {
 impl Counters {
     /// The calling thread's stripe: the one its number falls on if it claimed it (or
     /// claims it now), else the stripe of atomics beside it.
+    ///
+    /// Every operation of a cache looks its stripe up, so the common case, a thread on the
+    /// stripe it claimed, is one thread-local read, a mask and one comparison.
     #[inline]
     pub(super) fn mine(&self) -> Mine<'_> {
-        let claimable = self.stripes.len() / 2;
         let id = thread_id();
-        let index = id & (claimable - 1);
+        let index = id & self.mask;
         let stripe = &self.stripes[index];
-        let owner = stripe.owner.load(Relaxed);
-        if id != 0
-            && (owner == id
-                || (owner == 0
-                    && stripe
-                        .owner
-                        .compare_exchange(0, id, Relaxed, Relaxed)
-                        .is_ok()))
+        // Never equal for `GONE`, which no stripe's owner is.
+        if stripe.owner.load(Relaxed) == id {
+            return Mine::new(stripe, index, true);
+        }
+        self.claim(id, index)
+    }
+
+    /// [`mine`](Self::mine) for a thread that has not claimed its stripe: claims it if it
+    /// is free, else gives the stripe of atomics beside it.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self, id: usize, index: usize) -> Mine<'_> {
+        let stripe = &self.stripes[index];
+        if id != GONE
+            && stripe
+                .owner
+                .compare_exchange(0, id, Relaxed, Relaxed)
+                .is_ok()
         {
-            return Mine {
-                stripe,
-                owned: true,
-                index,
-            };
+            return Mine::new(stripe, index, true);
         }
-        Mine {
-            stripe: &self.stripes[claimable + index],
-            owned: false,
-            index: claimable + index,
-        }
+        let index = self.mask + 1 + index;
+        Mine::new(&self.stripes[index], index, false)
     }
 
     /// The stripe [`mine`](Self::mine) gave this thread, from its [`place`](Mine::place):
     /// what an eviction hook running on the same thread, under a shard lock, counts on.
     #[inline]
-    pub(super) fn at(&self, (index, owned): (usize, bool)) -> Mine<'_> {
+    pub(super) fn at(&self, place: usize) -> Mine<'_> {
         Mine {
-            stripe: &self.stripes[index],
-            owned,
-            index,
+            stripe: &self.stripes[place >> 1],
+            place,
         }
     }
 
@@ -197,21 +218,31 @@ impl Counters {
     }
 }
 
+/// The number [`thread_id`] gives a thread whose thread-locals are gone: it owns no stripe.
+const GONE: usize = usize::MAX;
+
 /// A number that tells this thread from every other thread of the process, past or
-/// present, given out in turn from 1; 0 once its thread-locals are gone.
+/// present, given out in turn from 1; [`GONE`] once its thread-locals are gone.
 #[inline]
 fn thread_id() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
     thread_local! {
         static ID: Cell<usize> = const { Cell::new(0) };
     }
-    ID.try_with(|id| {
-        if id.get() == 0 {
-            id.set(NEXT.fetch_add(1, Relaxed));
-        }
-        id.get()
+    ID.try_with(|id| match id.get() {
+        0 => new_thread_id(id),
+        id => id,
     })
-    .unwrap_or(0)
+    .unwrap_or(GONE)
+}
+
+/// Gives this thread its number.
+#[cold]
+#[inline(never)]
+fn new_thread_id(id: &Cell<usize>) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    // Below `GONE` for as long as a process can make threads.
+    id.set(NEXT.fetch_add(1, Relaxed));
+    id.get()
 }
 
 #[cfg(test)]
@@ -240,13 +271,16 @@ mod tests {
     #[test]
     fn a_stripe_is_claimed_by_one_thread_and_the_others_count_beside_it() {
         let counters = Counters::default();
-        assert!(counters.mine().owned, "the first thread claims its stripe");
-        assert!(counters.mine().owned, "and keeps it");
+        assert!(
+            counters.mine().owned(),
+            "the first thread claims its stripe"
+        );
+        assert!(counters.mine().owned(), "and keeps it");
         // Threads numbered `n` apart fall on the same stripe: at most one of them claims it.
         let claimable = counters.stripes.len() / 2;
         let claimed = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..4 * claimable)
-                .map(|_| scope.spawn(|| counters.mine().owned))
+                .map(|_| scope.spawn(|| counters.mine().owned()))
                 .collect();
             threads
                 .into_iter()

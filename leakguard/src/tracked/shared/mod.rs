@@ -185,13 +185,33 @@ where
     #[inline]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
+        let stored = Self::stored(&key, value);
+        if self.ttl != 0 {
+            return self.insert_expiring(key, stored);
+        }
+        self.insert_stored(key, stored, 0, 0);
+    }
+
+    /// [`insert`](Self::insert) with a TTL: gives the entry its deadline and its expiry
+    /// record. Apart, so that without a TTL the entry's address is never taken and it goes
+    /// to quick_cache without a copy.
+    #[inline(never)]
+    #[track_caller]
+    fn insert_expiring(&self, key: K, mut stored: Stored<V>) {
         let now = self.now();
-        let (stored, shard) = self.stored(&key, value, now);
+        let shard = self.expiring(&key, &mut stored, now);
+        self.insert_stored(key, stored, shard, now);
+    }
+
+    /// Inserts the entry `stored` of `key`, on `shard` at `now`, and counts it.
+    #[inline]
+    #[track_caller]
+    fn insert_stored(&self, key: K, stored: Stored<V>, shard: usize, now: Nanos) {
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
         let mut request = Self::request_on(stripe);
         self.cache.insert_with_lifecycle(key, stored, &mut request);
-        self.inserted(stripe, shard, now, bytes, request);
+        self.inserted(stripe, shard, now, bytes, &mut request);
     }
 
     /// A request whose evictions an eviction hook counts on `stripe`.
@@ -204,15 +224,21 @@ where
     }
 
     /// Frees the expiry records of the entries that left the cache during a request on
-    /// `shard`, then drops them: after every lock, as a `Drop` may use the cache.
+    /// `shard`, then drops them: after every lock, as a `Drop` may use the cache. Taken by
+    /// reference, so that the request is not moved; it is left empty.
     #[inline]
-    fn finish(&self, shard: usize, request: Request<K, V>) {
+    fn finish(&self, shard: usize, request: &mut Request<K, V>) {
+        if request.left.is_none() {
+            // Nothing kept: nothing more either, as the first goes to `left`.
+            return;
+        }
         if let Some(timelines) = self.timelines.get() {
             for record in request.records() {
                 drop(timelines.free(shard, record));
             }
         }
-        drop(request);
+        request.left = None;
+        request.more_left = Vec::new();
     }
 
     /// Counts an insert of `bytes` once it is done: the evictions it caused, and its bytes,
@@ -230,7 +256,7 @@ where
         shard: usize,
         now: Nanos,
         bytes: isize,
-        request: Request<K, V>,
+        request: &mut Request<K, V>,
     ) {
         if request.evictions > 0 {
             stripe.add(&stripe.evictions, request.evictions);
@@ -261,16 +287,20 @@ where
         let value = make();
         let now = self.now();
         let owned = key.to_owned();
-        let (stored, shard) = self.stored(&owned, value.clone(), now);
+        let mut stored = Self::stored(&owned, value.clone());
+        let shard = self.expiring(&owned, &mut stored, now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
         let mut request = Self::request_on(stripe);
         match guard.insert_with_lifecycle(stored, &mut request) {
-            Ok(()) => self.inserted(stripe, shard, now, bytes, request),
+            Ok(()) => self.inserted(stripe, shard, now, bytes, &mut request),
             // Removed by another thread meanwhile: the value is returned, not kept.
             Err(stored) => {
-                request.left = Some((owned, stored));
-                self.finish(shard, request);
+                match request.left {
+                    None => request.left = Some((owned, stored)),
+                    Some(_) => request.more_left.push((owned, stored)),
+                }
+                self.finish(shard, &mut request);
             }
         }
         value
@@ -393,19 +423,33 @@ where
         self.cache.memory_used().total() + lists
     }
 
-    /// The entry to store for `key` and `value`, measured once, with its expiry record if
-    /// it has a TTL; and the shard it goes to (0 without a TTL, where no one asks).
-    fn stored(&self, key: &K, value: V, now: Nanos) -> (Stored<V>, usize) {
+    /// The entry to store for `key` and `value`, measured once, to expire never.
+    #[inline]
+    fn stored(key: &K, value: V) -> Stored<V> {
         let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
-        let mut stored = Stored {
+        Stored {
             value,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
             slot: None,
             deadline: Nanos::MAX,
-        };
-        if self.ttl == 0 {
-            return (stored, 0);
         }
+    }
+
+    /// Gives `stored`, the entry of `key`, its deadline and its expiry record if the cache
+    /// has a TTL; the shard it goes to (0 without a TTL, where no one asks). The entry is
+    /// changed in place: returned from here, its 40-odd bytes would be copied once more on
+    /// every insert.
+    #[inline]
+    fn expiring(&self, key: &K, stored: &mut Stored<V>, now: Nanos) -> usize {
+        if self.ttl == 0 {
+            return 0;
+        }
+        self.record(key, stored, now)
+    }
+
+    /// [`expiring`](Self::expiring) with a TTL.
+    #[inline(never)]
+    fn record(&self, key: &K, stored: &mut Stored<V>, now: Nanos) -> usize {
         let timelines = self.timelines.get_or_init(|| {
             let shards = self.cache.num_shards();
             let per_shard = match self.max {
@@ -417,7 +461,7 @@ where
         let shard = self.cache.shard_index(key);
         stored.deadline = now.saturating_add(self.ttl);
         stored.slot = Some(timelines.push(shard, key.clone(), stored.deadline));
-        (stored, shard)
+        shard
     }
 
     /// Releases the expired entry of `key` written with `deadline`.
@@ -451,10 +495,14 @@ where
         n: Option<u64>,
         grown_at: Option<&'static Location<'static>>,
     ) {
-        if let Some(timelines) = self.timelines.get() {
-            let shard = timelines.shard(stripe.turn());
-            if timelines.due(shard, now) && !timeline::releasing() {
-                self.sweep(timelines, shard, now);
+        // `now` is 0 without a TTL, and nothing is ever due at 0 (a deadline is at least
+        // the TTL): an insert, which knows it has no TTL, skips the expiry records unread.
+        if now != 0 {
+            if let Some(timelines) = self.timelines.get() {
+                let shard = timelines.shard(stripe.turn());
+                if timelines.due(shard, now) && !timeline::releasing() {
+                    self.sweep(timelines, shard, now);
+                }
             }
         }
         if !crate::mode::ENABLED {

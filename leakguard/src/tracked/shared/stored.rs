@@ -56,27 +56,28 @@ pub(super) struct Hooks {
     pub(super) counters: Arc<Counters>,
 }
 
-/// The entries that left the cache during one operation, kept to be dropped with the
-/// request, once quick_cache has released the shard lock: a value's `Drop` may use the
+/// What one operation hands back of the entries that left the cache, to be dropped with the
+/// request once quick_cache has released the shard lock: a value's `Drop` may use the
 /// cache, and a slow one would stall its shard. quick_cache's own lifecycle does the same
-/// for two entries and drops any more under the lock; this keeps them all.
+/// for two entries and drops any more under the lock; this keeps them all. An entry that
+/// needs no drop and carries no expiry record is not kept: there is nothing to do with it
+/// after the lock, and moving it out of the shard would cost every eviction.
 pub(super) struct Request<K, V> {
-    /// Set by `before_evict`: the entry about to be handed over is evicted, not replaced.
-    pub(super) evicting: bool,
-    /// Entries evicted, counted on the stripe once the request is done: one count per
-    /// insert, none under the shard lock.
+    /// Entries evicted to stay within the bounds (not replaced), counted by
+    /// `before_evict`, which quick_cache calls before an eviction and not before a
+    /// replacement; added to the stripe once the request is done, none under the lock.
     pub(super) evictions: u64,
     /// The place of the stripe of the thread making the request, when instrumented: the
     /// hook takes the bytes of what leaves off there without looking the thread up.
-    pub(super) stripe: Option<(usize, bool)>,
+    pub(super) stripe: Option<usize>,
     pub(super) left: Option<(K, Stored<V>)>,
     pub(super) more_left: Vec<(K, Stored<V>)>,
 }
 
 impl<K, V> Default for Request<K, V> {
+    #[inline]
     fn default() -> Self {
         Request {
-            evicting: false,
             evictions: 0,
             stripe: None,
             left: None,
@@ -93,34 +94,60 @@ impl<K, V> Request<K, V> {
             .chain(&self.more_left)
             .filter_map(|(_, stored)| stored.record())
     }
+
+    /// Whether an entry that left must be kept until the lock is released: its drop does
+    /// something, or it has an expiry record to free.
+    #[inline]
+    fn keeps(stored: &Stored<V>) -> bool {
+        std::mem::needs_drop::<(K, V)>() || stored.slot.is_some()
+    }
 }
 
 impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     type RequestState = Request<K, V>;
 
+    /// Counts an eviction: the entry about to be handed over leaves to make room, and its
+    /// weight does not change here, so `on_evict` follows.
     #[inline]
     fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut Stored<V>) {
-        request.evicting = true;
+        request.evictions += 1;
     }
 
     /// Takes the entry's bytes off at once, under the shard lock, so that the running sum
-    /// never reads more than the cache holds.
+    /// never reads more than the cache holds; keeps the entry if it needs to be. Small
+    /// enough to be inlined into quick_cache's eviction loop: what is rare is out of line.
     #[inline]
     fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
         if crate::mode::ENABLED {
-            let stripe = match request.stripe {
-                Some(place) => self.counters.at(place),
-                None => self.counters.mine(),
-            };
-            stripe.add_bytes(-stored.signed_bytes());
+            let bytes = -stored.signed_bytes();
+            match request.stripe {
+                Some(place) => self.counters.at(place).add_bytes(bytes),
+                None => self.take_off(bytes),
+            }
         }
-        if std::mem::take(&mut request.evicting) {
-            request.evictions += 1;
+        if Request::<K, V>::keeps(&stored) {
+            request.keep(key, stored);
         }
-        if request.left.is_none() {
-            request.left = Some((key, stored));
+    }
+}
+
+impl Hooks {
+    /// Takes `bytes` off the calling thread's stripe, for a request made without one.
+    #[cold]
+    #[inline(never)]
+    fn take_off(&self, bytes: isize) {
+        self.counters.mine().add_bytes(bytes);
+    }
+}
+
+impl<K, V> Request<K, V> {
+    /// Keeps an entry that left, to be handled once the lock is released.
+    #[inline(never)]
+    fn keep(&mut self, key: K, stored: Stored<V>) {
+        if self.left.is_none() {
+            self.left = Some((key, stored));
         } else {
-            request.more_left.push((key, stored));
+            self.more_left.push((key, stored));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! When a shared cache publishes its figures.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use super::SharedCache;
 use crate::harness;
@@ -88,4 +89,27 @@ fn lookups_and_inserts_that_leave_the_bytes_as_they_were_publish_nothing() {
     );
     assert_eq!(cache.bytes(), cache.len() * 2 * size_of::<u64>());
     assert_eq!(cache.stats().removals, removed as u64);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "20,000 inserts, and no unsafe code of its own")]
+fn evicted_entries_that_need_no_drop_still_free_their_expiry_records() {
+    // `u64` keys and values need no drop, so an evicted entry is kept past the shard lock
+    // only for its expiry record; nothing is due for an hour, so no sweep frees any.
+    let cache: SharedCache<u64, u64> = SharedCache::builder()
+        .max(1_000)
+        .ttl(Duration::from_secs(3_600))
+        .build()
+        .unwrap();
+    for i in 0..20_000 {
+        cache.insert(i, i);
+    }
+    let records = cache
+        .timelines
+        .get()
+        .expect("made with the first entry")
+        .records();
+    assert_eq!(records, cache.len(), "one record per entry held");
+    assert!(cache.len() <= 1_000, "{}", cache.len());
+    assert_eq!(cache.stats().evictions, 20_000 - cache.len() as u64);
 }

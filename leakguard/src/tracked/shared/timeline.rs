@@ -209,6 +209,12 @@ impl<K: Eq + HeapSize> Timelines<K> {
         Some(released)
     }
 
+    /// Records held, over every list.
+    #[cfg(test)]
+    pub(super) fn records(&self) -> usize {
+        self.shards.iter().map(|t| lock(&t.line).expiry.len()).sum()
+    }
+
     /// Bytes of the lists' storage, and what their key clones own on the heap.
     pub(super) fn held(&self) -> (usize, usize) {
         self.shards.iter().fold(
