@@ -107,3 +107,13 @@ impl Window {
 fn publish_step(value: usize, floor: usize) -> usize {
     (value / 1024).max(floor)
 }
+
+impl super::Slot {
+    /// Whether [`grew_at`](super::Slot::grew_at) would note nothing more: where the
+    /// collection first grew, or how it came by its first entries, is known already. The
+    /// short re-evaluation of a growth needs no site then (issue 23).
+    #[inline]
+    pub(crate) fn growth_noted(&self) -> bool {
+        self.origin.load(Relaxed) != 0 || self.grown_at.get().is_some()
+    }
+}
