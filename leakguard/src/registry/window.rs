@@ -63,7 +63,11 @@ impl Window {
     /// budget warns past its next threshold. `exact` closes it to one entry and one byte.
     /// Returns the upper bound of the length, which the collection keeps (0 for a shut
     /// window).
+    ///
+    /// Inlined: where the levels and `exact` are constants, as in the short re-evaluation of
+    /// a growth, most of it folds away.
     #[must_use]
+    #[inline]
     pub(crate) fn reopen(
         &self,
         (len, capacity, heap, storage): (usize, usize, usize, usize),

@@ -437,9 +437,6 @@ impl Accounting {
         footprint: Option<Footprint>,
         site: Option<&'static Location<'static>>,
     ) {
-        if footprint.is_some_and(|fp| self.republish(fp, site)) {
-            return;
-        }
         let (len, capacity, storage) = footprint.map_or((0, usize::MAX, 0), |fp| {
             (fp.len, fp.capacity, fp.storage_bytes)
         });

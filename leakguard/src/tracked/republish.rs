@@ -16,13 +16,28 @@ use super::accounting::Accounting;
 use super::marks::Marks;
 
 impl Accounting {
+    /// [`republish`](Self::republish) if it can, [`resync`](Self::resync) otherwise.
+    #[inline]
+    pub(super) fn republish_or_resync(
+        &mut self,
+        footprint: Option<Footprint>,
+        site: Option<&'static Location<'static>>,
+    ) {
+        if !footprint.is_some_and(|fp| self.republish(fp, site)) {
+            self.resync(footprint, site);
+        }
+    }
+
     /// [`resync`](Self::resync) of a registered collection at `footprint` when it has
     /// nothing to do but publish: no test check runs, no budget is at a warning level and
     /// nothing was seen hoarding, the figures are under every budget and hoard nothing, and
     /// where it first grew is known, or it did not grow. Publishes what
     /// [`evaluate`](Self::evaluate) would, and reopens the window as `resync` would;
     /// otherwise returns `false`, having done nothing, for the general path.
-    #[inline]
+    ///
+    /// Called before `resync` rather than from it: its own frame is a few registers, where
+    /// `resync`'s saves them all.
+    #[inline(never)]
     pub(super) fn republish(
         &mut self,
         fp: Footprint,
