@@ -9,47 +9,50 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::harness;
 use crate::heap_size::Footprint;
-use crate::registry::FLAG_OVER_BUDGET;
+use crate::registry::{FLAG_OVER_BUDGET, Slot};
 use crate::settings::SETTINGS;
 
 use super::accounting::Accounting;
 use super::marks::Marks;
 
 impl Accounting {
-    /// [`republish`](Self::republish) if it can, [`resync`](Self::resync) otherwise.
+    /// [`republish`](Self::republish) if it can, [`resync`](Self::resync) otherwise. Whether
+    /// the collection registered is checked here, inline: a first change, which cannot take
+    /// the short way, pays a load and a branch for it rather than a call.
     #[inline]
     pub(super) fn republish_or_resync(
         &mut self,
         footprint: Option<Footprint>,
         site: Option<&'static Location<'static>>,
     ) {
-        if !footprint.is_some_and(|fp| self.republish(fp, site)) {
-            self.resync(footprint, site);
+        if let (Some(fp), Some(slot)) = (footprint, self.slot.get_mut()) {
+            if slot.owner.registered.load(Relaxed) && self.republish(slot, fp, site) {
+                return;
+            }
         }
+        self.resync(footprint, site);
     }
 
-    /// [`resync`](Self::resync) of a registered collection at `footprint` when it has
-    /// nothing to do but publish: no test check runs, no budget is at a warning level and
-    /// nothing was seen hoarding, the figures are under every budget and hoard nothing, and
-    /// where it first grew is known, or it did not grow. Publishes what
+    /// [`resync`](Self::resync) of a collection registered in `slot`, at `footprint`, when
+    /// it has nothing to do but publish: no test check runs, no budget is at a warning level
+    /// and nothing was seen hoarding, the figures are under every budget and hoard nothing,
+    /// and where it first grew is known, or it did not grow. Publishes what
     /// [`evaluate`](Self::evaluate) would, and reopens the window as `resync` would;
     /// otherwise returns `false`, having done nothing, for the general path.
     ///
     /// Called before `resync` rather than from it: its own frame is a few registers, where
     /// `resync`'s saves them all.
     #[inline(never)]
-    pub(super) fn republish(
+    fn republish(
         &mut self,
+        slot: &'static Slot,
         fp: Footprint,
         site: Option<&'static Location<'static>>,
     ) -> bool {
-        let Some(slot) = self.slot.get_mut() else {
-            return false;
-        };
         let state = &slot.owner;
         // A test check reads exact figures and records what its scenario changes: the
         // general path.
-        if !state.registered.load(Relaxed) || !Marks::is_clear(&state.marks) || harness::active() {
+        if !Marks::is_clear(&state.marks) || harness::active() {
             return false;
         }
         // The general path notes a site of the user's code as where it first grew.
