@@ -522,5 +522,13 @@ mod tests {
         };
         assert_eq!(fp.unused_bytes(), 600);
         assert_eq!(Footprint::default().unused_bytes(), 0);
+        // Storage times the spare entries past 64 bits: still exact, three quarters of it
+        // rounded down.
+        let huge = Footprint {
+            len: 1,
+            capacity: 4,
+            storage_bytes: usize::MAX,
+        };
+        assert_eq!(huge.unused_bytes(), 0xBFFF_FFFF_FFFF_FFFF);
     }
 }
