@@ -325,3 +325,66 @@ fn env_filter_selects_leakguard_warnings_by_target() {
         );
     }
 }
+
+#[test]
+fn single_pushes_to_a_small_collection_publish_each_length_and_warn_on_the_crossing_push() {
+    #[track_growth]
+    #[derive(Default)]
+    struct SmallLog {
+        #[budget(len = 100)]
+        entries: Vec<u64>,
+    }
+
+    /// What the report says of the one `SmallLog.entries`: (len, bytes, unused bytes,
+    /// peak len, over budget).
+    fn published() -> (usize, usize, usize, usize, usize) {
+        let report = leakguard::report();
+        let group = report.group("SmallLog.entries").expect("registered");
+        assert_eq!(group.instances, 1);
+        (
+            group.len,
+            group.bytes,
+            group.unused_bytes,
+            group.peak_len,
+            group.over_budget,
+        )
+    }
+
+    let (subscriber, events) = capture::subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut log = SmallLog::default();
+    // Under 2,048 entries each figure is published exactly: every push, and every pop,
+    // shows at once.
+    for len in 1..=100 {
+        log.entries.push(len as u64);
+        let capacity = log.entries.capacity();
+        assert_eq!(
+            published(),
+            (len, 8 * capacity, 8 * (capacity - len), len, 0),
+            "after push {len}"
+        );
+    }
+    assert!(events.all().is_empty(), "at the budget is not over it");
+
+    log.entries.push(101);
+    let all = events.all();
+    assert_eq!(all.len(), 1, "the push that crossed warned");
+    assert_eq!(all[0].field("len"), Some("101"));
+    assert_eq!(published().0, 101);
+    assert_eq!(published().4, 1, "over its budget");
+
+    for len in (90..=100).rev() {
+        log.entries.pop();
+        assert_eq!(published().0, len, "after a pop to {len}");
+        assert_eq!(published().4, 0, "back under at {len}");
+    }
+    for len in 91..=100 {
+        log.entries.push(len as u64);
+        assert_eq!(published().0, len);
+    }
+    assert_eq!(events.all().len(), 1, "refilled to the budget, not over it");
+    log.entries.push(101);
+    assert_eq!(events.all().len(), 2, "over again on the exact push");
+    assert_eq!(events.all()[1].field("len"), Some("101"));
+    assert_eq!(published().3, 101, "its peak");
+}

@@ -522,5 +522,13 @@ mod tests {
         };
         assert_eq!(fp.unused_bytes(), 600);
         assert_eq!(Footprint::default().unused_bytes(), 0);
+        // Storage times the spare entries past a word: still exact, three quarters of
+        // 2^n - 1 rounded down, 3 * 2^(n-2) - 1.
+        let huge = Footprint {
+            len: 1,
+            capacity: 4,
+            storage_bytes: usize::MAX,
+        };
+        assert_eq!(huge.unused_bytes(), usize::MAX / 4 * 3 + 2);
     }
 }

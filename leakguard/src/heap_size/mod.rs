@@ -302,8 +302,13 @@ impl Footprint {
         if self.capacity == 0 || self.capacity <= self.len {
             return 0;
         }
-        let unused = (self.capacity - self.len) as u128;
-        (self.storage_bytes as u128 * unused / self.capacity as u128) as usize
+        let unused = self.capacity - self.len;
+        // In 64 bits where the product fits, as it always does short of exabytes: a 128-bit
+        // division is a call, on every re-evaluation of a collection (issue 23).
+        match self.storage_bytes.checked_mul(unused) {
+            Some(product) => product / self.capacity,
+            None => (self.storage_bytes as u128 * unused as u128 / self.capacity as u128) as usize,
+        }
     }
 }
 

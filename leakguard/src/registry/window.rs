@@ -63,7 +63,11 @@ impl Window {
     /// budget warns past its next threshold. `exact` closes it to one entry and one byte.
     /// Returns the upper bound of the length, which the collection keeps (0 for a shut
     /// window).
+    ///
+    /// Inlined: where the levels and `exact` are constants, as in the short re-evaluation of
+    /// a growth, most of it folds away.
     #[must_use]
+    #[inline]
     pub(crate) fn reopen(
         &self,
         (len, capacity, heap, storage): (usize, usize, usize, usize),
@@ -106,4 +110,14 @@ impl Window {
 #[inline]
 fn publish_step(value: usize, floor: usize) -> usize {
     (value / 1024).max(floor)
+}
+
+impl super::Slot {
+    /// Whether [`grew_at`](super::Slot::grew_at) would note nothing more: where the
+    /// collection first grew, or how it came by its first entries, is known already. The
+    /// short re-evaluation of a growth needs no site then (issue 23).
+    #[inline]
+    pub(crate) fn growth_noted(&self) -> bool {
+        self.origin.load(Relaxed) != 0 || self.grown_at.get().is_some()
+    }
 }

@@ -136,7 +136,7 @@ impl<C: HeapSize> Accounted<C> {
             if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
                 accounting.made_by(origin, footprint);
             }
-            accounting.resync(footprint, Some(site));
+            accounting.republish_or_resync(footprint, Some(site));
         }
     }
 
@@ -381,7 +381,7 @@ impl<C: HeapSize> Accounted<C> {
             }
         }
         if let Some(accounting) = self.accounting.first_mut() {
-            accounting.resync(footprint, site);
+            accounting.republish_or_resync(footprint, site);
         }
     }
 }

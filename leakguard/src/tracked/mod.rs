@@ -17,6 +17,7 @@ mod hashed;
 mod marks;
 mod named;
 mod ordered;
+mod republish;
 mod sequence;
 mod shared;
 mod string;
