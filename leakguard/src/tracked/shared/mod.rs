@@ -296,10 +296,7 @@ where
             Ok(()) => self.inserted(stripe, shard, now, bytes, &mut request),
             // Removed by another thread meanwhile: the value is returned, not kept.
             Err(stored) => {
-                match request.left {
-                    None => request.left = Some((owned, stored)),
-                    Some(_) => request.more_left.push((owned, stored)),
-                }
+                request.keep(owned, stored);
                 self.finish(shard, &mut request);
             }
         }

@@ -143,7 +143,7 @@ impl Hooks {
 impl<K, V> Request<K, V> {
     /// Keeps an entry that left, to be handled once the lock is released.
     #[inline(never)]
-    fn keep(&mut self, key: K, stored: Stored<V>) {
+    pub(super) fn keep(&mut self, key: K, stored: Stored<V>) {
         if self.left.is_none() {
             self.left = Some((key, stored));
         } else {
