@@ -5,7 +5,7 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use crate::budget::{self, Crossing, Limit, Step};
+use crate::budget::{self, Budget, Crossing, Limit, Step};
 use crate::clock::monotonic_now;
 use crate::events::{self, Finding, Hoard};
 use crate::harness;
@@ -196,13 +196,8 @@ impl Accounting {
         // The common case, a collection under its budget that hoards nothing and has not
         // warned: every step below would stay where it is, so none is taken (issue 23: the
         // checks were most of a first registration's evaluation).
-        let budget = self.meta.budget;
-        let floor = SETTINGS.hoard_bytes();
-        let quiet = Marks::is_clear(&state.marks)
-            && budget.len.is_none_or(|max| len <= max)
-            && budget.bytes.is_none_or(|max| bytes <= max)
-            && (footprint.is_none() || storage_unused < floor && entries.unused < floor);
-        if !quiet {
+        let unused = footprint.map(|_| (storage_unused, entries.unused));
+        if !(Marks::is_clear(&state.marks) && quiet(self.meta.budget, len, bytes, unused)) {
             self.check(state, footprint, (len, bytes), storage_unused, entries);
         }
         if let Some(slot) = self.registered_slot() {
@@ -498,6 +493,23 @@ impl Accounting {
             checking,
         );
     }
+}
+
+/// Whether figures of `len` entries and `bytes` bytes are under every limit of `budget` and,
+/// with `unused` storage and entry-heap bytes (`None` for a collection of no footprint,
+/// which is never seen hoarding), hoard nothing: for a collection with no mark set, every
+/// step of [`Accounting::evaluate`]'s checks would stay where it is. The one test of that
+/// case, for `evaluate` and for the short ways of a first registration and of a growth.
+pub(super) fn quiet(
+    budget: Budget,
+    len: usize,
+    bytes: usize,
+    unused: Option<(usize, usize)>,
+) -> bool {
+    let floor = SETTINGS.hoard_bytes();
+    budget.len.is_none_or(|max| len <= max)
+        && budget.bytes.is_none_or(|max| bytes <= max)
+        && unused.is_none_or(|(storage, entries)| storage < floor && entries < floor)
 }
 
 /// Tells the scope, if any, that a collection of it registered.

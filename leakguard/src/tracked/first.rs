@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::heap_size::Footprint;
 use crate::registry::{self, First};
-use crate::settings::SETTINGS;
 
-use super::accounting::{Accounting, registered};
+use super::accounting::{Accounting, quiet, registered};
 use super::marks::Marks;
 
 impl Accounting {
@@ -42,10 +41,7 @@ impl Accounting {
         // of, as its quiet case says.
         let budget = self.meta.budget;
         let storage_unused = fp.unused_bytes();
-        let quiet = budget.len.is_none_or(|max| fp.len <= max)
-            && budget.bytes.is_none_or(|max| fp.storage_bytes <= max)
-            && storage_unused < SETTINGS.hoard_bytes();
-        if !quiet {
+        if !quiet(budget, fp.len, fp.storage_bytes, Some((storage_unused, 0))) {
             return false;
         }
         // The registry is full: the collection goes untracked, as in the general path.

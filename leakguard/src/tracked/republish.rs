@@ -10,9 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::harness;
 use crate::heap_size::Footprint;
 use crate::registry::{FLAG_OVER_BUDGET, Slot};
-use crate::settings::SETTINGS;
 
-use super::accounting::Accounting;
+use super::accounting::{Accounting, quiet};
 use super::marks::Marks;
 
 impl Accounting {
@@ -65,12 +64,12 @@ impl Accounting {
         let bytes = fp.storage_bytes + heap;
         let storage_unused = fp.unused_bytes();
         let budget = self.meta.budget;
-        let floor = SETTINGS.hoard_bytes();
-        let quiet = budget.len.is_none_or(|max| fp.len <= max)
-            && budget.bytes.is_none_or(|max| bytes <= max)
-            && storage_unused < floor
-            && entries_unused < floor;
-        if !quiet {
+        if !quiet(
+            budget,
+            fp.len,
+            bytes,
+            Some((storage_unused, entries_unused)),
+        ) {
             return false;
         }
         let unused = storage_unused.saturating_add(entries_unused);
