@@ -84,9 +84,7 @@ impl ScopeInfo {
             account,
         })
     }
-}
 
-impl ScopeInfo {
     /// The subscriber its outlived collections are told to: none before it ended (nothing
     /// of it can be reported before).
     pub(crate) fn recipient(&self) -> &Recipient {

@@ -303,9 +303,9 @@ where
 }
 
 /// Runs the pending checks of this thread's subscriber now, on this thread: ended scopes
-/// whose warnings go to it (see [`LeakLayer`]) are checked whatever is left of their grace period, and
-/// suppressed events are summarised. Events go to this thread's subscriber. For tests and
-/// shutdown hooks.
+/// whose warnings go to it (see [`LeakLayer`]) are checked whatever is left of their grace
+/// period, and suppressed events are summarised. Events go to this thread's subscriber. For
+/// tests and shutdown hooks.
 ///
 /// Scopes whose warnings go to another subscriber are left to it (a test running in
 /// parallel checks its own), and to the sampler once their grace period is over.
