@@ -171,6 +171,32 @@ impl Counters {
         self.claim(id, index)
     }
 
+    /// Adds 1 to the counter `which` picks of the calling thread's stripe: what a lookup
+    /// and an insert that evicted count, compiled out. [`mine`](Self::mine) and
+    /// [`Mine::add`] in one, with the test of who writes the stripe made once: a thread
+    /// on the stripe it claimed counts with a load and a store, and anything else (a
+    /// stripe to claim, or claimed by another thread) is out of line.
+    #[inline]
+    pub(super) fn count(&self, which: impl Fn(&Stripe) -> &AtomicU64, n: u64) {
+        let id = thread_id();
+        let stripe = &self.stripes[id & self.mask];
+        // Never equal for `GONE`, which no stripe's owner is.
+        if stripe.owner.load(Relaxed) == id {
+            let counter = which(stripe);
+            counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            self.count_unclaimed(which, n);
+        }
+    }
+
+    /// [`count`](Self::count) for a thread not on a stripe it claimed.
+    #[cold]
+    #[inline(never)]
+    fn count_unclaimed(&self, which: impl Fn(&Stripe) -> &AtomicU64, n: u64) {
+        let mine = self.mine();
+        mine.add(which(&mine), n);
+    }
+
     /// [`mine`](Self::mine) for a thread that has not claimed its stripe: claims it if it
     /// is free, else gives the stripe of atomics beside it.
     #[cold]

@@ -160,6 +160,28 @@ where
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
+        if self.ttl != 0 {
+            return self.get_expiring(key);
+        }
+        // Without a TTL nothing expires and nothing is due, and a lookup publishes nothing
+        // but under a test check: a lookup and its count, small enough to be inlined where
+        // it is called.
+        let found = self.cache.get(key).map(|stored| stored.value);
+        let hit = found.is_some();
+        self.counters
+            .count(|s| if hit { &s.hits } else { &s.misses }, 1);
+        if crate::mode::ENABLED && harness::active() {
+            self.publish(self.counters.mine(), None);
+        }
+        found
+    }
+
+    /// [`get`](Self::get) with a TTL: checks the deadline, and settles.
+    #[inline(never)]
+    fn get_expiring<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
         let now = self.now();
         let found = match self.cache.get(key) {
             Some(stored) if stored.deadline > now => Some(stored.value),
@@ -189,7 +211,18 @@ where
         if self.ttl != 0 {
             return self.insert_expiring(key, stored);
         }
-        self.insert_stored(key, stored, 0, 0);
+        if crate::mode::ENABLED {
+            return self.insert_stored(key, stored, 0, 0);
+        }
+        // Compiled out and without a TTL, only the evictions are counted, and on this
+        // thread's stripe only if there are any: no running bytes, nothing to publish, and
+        // nothing due.
+        let mut request = Request::default();
+        self.cache.insert_with_lifecycle(key, stored, &mut request);
+        if request.evictions > 0 {
+            self.counters.count(|s| &s.evictions, request.evictions);
+        }
+        self.finish(0, &mut request);
     }
 
     /// [`insert`](Self::insert) with a TTL: gives the entry its deadline and its expiry
