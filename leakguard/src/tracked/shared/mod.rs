@@ -204,25 +204,34 @@ where
 
     /// Inserts `value` under `key`, replacing what was there; evicts to stay within the
     /// bounds.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
-        let stored = Self::stored(&key, value);
-        if self.ttl != 0 {
-            return self.insert_expiring(key, stored);
-        }
-        if crate::mode::ENABLED {
-            return self.insert_stored(key, stored, 0, 0);
+        if self.ttl != 0 || crate::mode::ENABLED {
+            return self.insert_settled(key, value);
         }
         // Compiled out and without a TTL, only the evictions are counted, and on this
         // thread's stripe only if there are any: no running bytes, nothing to publish, and
-        // nothing due.
+        // nothing due. Small enough to be inlined where it is called.
+        let stored = Self::stored(&key, value);
         let mut request = Request::default();
         self.cache.insert_with_lifecycle(key, stored, &mut request);
         if request.evictions > 0 {
             self.counters.count(|s| &s.evictions, request.evictions);
         }
-        self.finish(0, &mut request);
+        // What left holds no expiry record: dropping the request, after the lock, is all.
+        drop(request);
+    }
+
+    /// [`insert`](Self::insert) with a TTL or instrumentation, which settle after it.
+    #[inline(never)]
+    #[track_caller]
+    fn insert_settled(&self, key: K, value: V) {
+        let stored = Self::stored(&key, value);
+        if self.ttl != 0 {
+            return self.insert_expiring(key, stored);
+        }
+        self.insert_stored(key, stored, 0, 0);
     }
 
     /// [`insert`](Self::insert) with a TTL: gives the entry its deadline and its expiry
