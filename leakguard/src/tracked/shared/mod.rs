@@ -27,7 +27,7 @@ use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
-use crate::heap_size::{HeapSize, HeapUsage, Measurement, running_heap};
+use crate::heap_size::{HeapSize, HeapUsage};
 use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
@@ -213,7 +213,7 @@ where
         // Compiled out and without a TTL, only the evictions are counted, and on this
         // thread's stripe only if there are any: no running bytes, nothing to publish, and
         // nothing due. Small enough to be inlined where it is called.
-        let stored = Self::stored(&key, value);
+        let stored = Stored::new(&key, value);
         let mut request = Request::default();
         self.cache.insert_with_lifecycle(key, stored, &mut request);
         if request.evictions > 0 {
@@ -227,7 +227,7 @@ where
     #[inline(never)]
     #[track_caller]
     fn insert_settled(&self, key: K, value: V) {
-        let stored = Self::stored(&key, value);
+        let stored = Stored::new(&key, value);
         if self.ttl != 0 {
             return self.insert_expiring(key, stored);
         }
@@ -329,7 +329,7 @@ where
         let value = make();
         let now = self.now();
         let owned = key.to_owned();
-        let mut stored = Self::stored(&owned, value.clone());
+        let mut stored = Stored::new(&owned, value.clone());
         let shard = self.expiring(&owned, &mut stored, now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
@@ -462,18 +462,6 @@ where
         self.cache.memory_used().total() + lists
     }
 
-    /// The entry to store for `key` and `value`, measured once, to expire never.
-    #[inline]
-    fn stored(key: &K, value: V) -> Stored<V> {
-        let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
-        Stored {
-            value,
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            slot: None,
-            deadline: Nanos::MAX,
-        }
-    }
-
     /// Gives `stored`, the entry of `key`, its deadline and its expiry record if the cache
     /// has a TTL; the shard it goes to (0 without a TTL, where no one asks). The entry is
     /// changed in place: returned from here, its 40-odd bytes would be copied once more on
@@ -591,14 +579,5 @@ where
         let len = footprint.map_or(0, |f| f.len);
         accounting.walked(HeapUsage::used(self.entries_heap(len)));
         accounting.refresh(footprint, grown_at);
-    }
-}
-
-/// What `value` owns on the heap, measured once; nothing when compiled out.
-fn measured<T: HeapSize>(value: &T) -> HeapUsage {
-    if crate::mode::ENABLED {
-        running_heap(value)
-    } else {
-        value.heap_usage_in(&mut Measurement::new())
     }
 }
