@@ -5,10 +5,18 @@
 //!
 //! `cargo run --release -p leakguard-bench --bin w5_rounds [-- ROUNDS]`, and with
 //! `--features instrumented`; `-- --only NAME` runs one round of one cache, for a profiler.
+//! `-- --count NAME N` runs the first `N` operations of each thread's trace on one cache, for
+//! an instruction count where wall time is too noisy: under callgrind, the difference between
+//! `N` and `0` over `2 N` is the instructions an operation (build with the bench's `valgrind`
+//! feature for the instrumented build, whose clock read faults under valgrind without it).
+//! NAME is one of `quick_cache`, `leakguard` (the builder) and `field` (a
+//! `#[scoped_cache(max = 10_000, shared)]` field of a struct made for the round).
 
 use std::time::{Duration, Instant};
 
-use leakguard::SharedCache;
+use std::collections::HashMap;
+
+use leakguard::{SharedCache, track_growth};
 use leakguard_bench::alloc::Counting;
 use leakguard_bench::w1::{CAPACITY, KEYS, S, SEED, Value, value};
 use leakguard_bench::zipf::{Zipf, trace};
@@ -18,7 +26,15 @@ use leakguard_bench::{mode, print_rounds};
 static ALLOC: Counting = Counting;
 
 const OPS: usize = 1_000_000;
-const NAMES: [&str; 2] = ["quick_cache", "leakguard"];
+const NAMES: [&str; 3] = ["quick_cache", "leakguard", "field"];
+
+/// The path users write: a state with a shared cache field.
+#[track_growth]
+#[derive(Default)]
+struct AppState {
+    #[scoped_cache(max = 10_000, shared)]
+    cache: HashMap<u64, Value>,
+}
 
 fn traces() -> Vec<Vec<u64>> {
     let zipf = Zipf::new(KEYS, S);
@@ -75,13 +91,36 @@ fn one(which: &str, traces: &[Vec<u64>]) -> (Duration, usize) {
                 false
             },
         ),
+        "field" => timed(AppState::default(), traces, |s, k| {
+            if s.cache.get(&k).is_some() {
+                return true;
+            }
+            s.cache.insert(k, value(k));
+            false
+        }),
         other => panic!("unknown cache {other:?}; one of {NAMES:?}"),
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let traces = traces();
+    let mut traces = traces();
+    if let Some(i) = args.iter().position(|a| a == "--count") {
+        let which = args.get(i + 1).map_or("quick_cache", String::as_str);
+        let n: usize = match args.get(i + 2).map(|n| n.parse()) {
+            Some(Ok(n)) if n <= OPS => n,
+            _ => {
+                eprintln!("usage: w5_rounds --count NAME N, N at most {OPS}");
+                std::process::exit(2);
+            }
+        };
+        for trace in &mut traces {
+            trace.truncate(n);
+        }
+        let (_, hits) = one(which, &traces);
+        println!("{which}: {hits} hits in {} operations", 2 * n);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--only") {
         let which = args.get(i + 1).map_or("quick_cache", String::as_str);
         let (time, hits) = one(which, &traces);
@@ -93,7 +132,7 @@ fn main() {
         one(name, &traces);
     }
     let mut times = vec![Vec::new(); NAMES.len()];
-    let mut hits = [0; 2];
+    let mut hits = [0; NAMES.len()];
     for round in 0..rounds {
         for k in 0..NAMES.len() {
             let i = (round + k) % NAMES.len();

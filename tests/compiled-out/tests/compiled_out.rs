@@ -123,6 +123,64 @@ fn a_shared_cache_bounds_counts_and_measures_in_every_mode() {
     assert_eq!(cache.bytes(), expected);
 }
 
+/// Compiled out, a shared cache without a TTL counts on a short path of its own (a lookup
+/// and its count; an insert and its evictions): every hit, miss and eviction of two threads
+/// is counted, and what was evicted is dropped.
+#[test]
+fn a_shared_cache_counts_every_operation_of_two_threads_when_compiled_out() {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Clone)]
+    struct Counted(#[allow(dead_code)] String);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Relaxed);
+        }
+    }
+    impl leakguard::HeapSize for Counted {
+        fn heap_size(&self) -> usize {
+            self.0.capacity()
+        }
+    }
+    let cache: leakguard::SharedCache<u64, Counted> = leakguard::SharedCache::builder()
+        .max(1_000)
+        .build()
+        .unwrap();
+    const INSERTS: u64 = 3_000;
+    let phase = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        for t in 0..2u64 {
+            let (cache, phase) = (&cache, &phase);
+            scope.spawn(move || {
+                // Keys of their own: every insert is of a new key.
+                let key = |i: u64| t << 32 | i;
+                for i in 0..50 {
+                    cache.insert(key(i), Counted(format!("{i}")));
+                }
+                phase.wait();
+                for i in 0..100 {
+                    // The first 50 are there, as the cache holds 100 of its 1,000.
+                    assert_eq!(cache.get(&key(i)).is_some(), i < 50);
+                }
+                phase.wait();
+                for i in 50..INSERTS {
+                    cache.insert(key(i), Counted(format!("{i}")));
+                }
+            });
+        }
+    });
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses), (100, 100));
+    assert!(cache.len() <= 1_000);
+    assert_eq!(stats.evictions, 2 * INSERTS - cache.len() as u64);
+    assert_eq!(stats.insertions, 2 * INSERTS);
+    // Every evicted value was dropped (and each `get` handed out a clone, dropped too).
+    assert_eq!(
+        DROPPED.load(Relaxed),
+        stats.evictions as usize + stats.hits as usize
+    );
+}
+
 /// Polls `future` to its end; the checked futures here never wait.
 fn ready<F: std::future::Future>(future: F) -> F::Output {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

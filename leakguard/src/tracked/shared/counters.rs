@@ -34,7 +34,8 @@ pub(super) struct Stripe {
     /// them where they were is skipped.
     pub(super) mark: AtomicIsize,
     /// The thread that claimed the stripe, as [`thread_id`] gives it; 0 for none, and
-    /// always 0 on the stripes of atomics. Never [`GONE`], the number of no thread.
+    /// always 0 on the stripes of atomics. Never [`GONE`], the number of no thread, nor 0,
+    /// which no thread has: a look-up compares the owner with the thread's number alone.
     owner: AtomicUsize,
 }
 
@@ -158,7 +159,8 @@ impl Counters {
     /// claims it now), else the stripe of atomics beside it.
     ///
     /// Every operation of a cache looks its stripe up, so the common case, a thread on the
-    /// stripe it claimed, is one thread-local read, a mask and one comparison.
+    /// stripe it claimed, is one thread-local read, a mask and one comparison: a thread not
+    /// yet numbered reads [`GONE`], which no stripe's owner is.
     #[inline]
     pub(super) fn mine(&self) -> Mine<'_> {
         let id = thread_id();
@@ -171,11 +173,45 @@ impl Counters {
         self.claim(id, index)
     }
 
+    /// Adds 1 to the counter `which` picks of the calling thread's stripe: what a lookup
+    /// and an insert that evicted count, compiled out. [`mine`](Self::mine) and
+    /// [`Mine::add`] in one, with the test of who writes the stripe made once: a thread
+    /// on the stripe it claimed counts with a load and a store, and anything else (a
+    /// stripe to claim, or claimed by another thread) is out of line.
+    #[inline]
+    pub(super) fn count(&self, which: impl Fn(&Stripe) -> &AtomicU64, n: u64) {
+        let id = thread_id();
+        let stripe = &self.stripes[id & self.mask];
+        // Never equal for `GONE`, which no stripe's owner is.
+        if stripe.owner.load(Relaxed) == id {
+            let counter = which(stripe);
+            counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            self.count_unclaimed(which, n);
+        }
+    }
+
+    /// [`count`](Self::count) for a thread not on a stripe it claimed.
+    #[cold]
+    #[inline(never)]
+    fn count_unclaimed(&self, which: impl Fn(&Stripe) -> &AtomicU64, n: u64) {
+        let mine = self.mine();
+        mine.add(which(&mine), n);
+    }
+
     /// [`mine`](Self::mine) for a thread that has not claimed its stripe: claims it if it
     /// is free, else gives the stripe of atomics beside it.
     #[cold]
     #[inline(never)]
     fn claim(&self, id: usize, index: usize) -> Mine<'_> {
+        // A thread without a number yet gets one here, off the common path.
+        let (id, index) = match id {
+            GONE => {
+                let id = numbered_thread_id();
+                (id, id & self.mask)
+            }
+            id => (id, index),
+        };
         let stripe = &self.stripes[index];
         if id != GONE
             && stripe
@@ -218,31 +254,39 @@ impl Counters {
     }
 }
 
-/// The number [`thread_id`] gives a thread whose thread-locals are gone: it owns no stripe.
+/// The number [`thread_id`] gives a thread that has none yet, or whose thread-locals are
+/// gone: it owns no stripe, so a look-up with it falls to [`Counters::claim`], which gives
+/// the thread its number.
 const GONE: usize = usize::MAX;
 
-/// A number that tells this thread from every other thread of the process, past or
-/// present, given out in turn from 1; [`GONE`] once its thread-locals are gone.
-#[inline]
-fn thread_id() -> usize {
-    thread_local! {
-        static ID: Cell<usize> = const { Cell::new(0) };
-    }
-    ID.try_with(|id| match id.get() {
-        0 => new_thread_id(id),
-        id => id,
-    })
-    .unwrap_or(GONE)
+thread_local! {
+    /// This thread's number; [`GONE`] until [`numbered_thread_id`] gives it one, so that
+    /// reading it takes no test of whether it was given: a thread without one owns no
+    /// stripe, and is numbered on the way to claiming one.
+    static ID: Cell<usize> = const { Cell::new(GONE) };
 }
 
-/// Gives this thread its number.
+/// A number that tells this thread from every other thread of the process, past or
+/// present, given out in turn from 1; [`GONE`] before its first claim, and once its
+/// thread-locals are gone.
+#[inline]
+fn thread_id() -> usize {
+    ID.try_with(Cell::get).unwrap_or(GONE)
+}
+
+/// This thread's number, given now if it has none; [`GONE`] once its thread-locals are gone.
 #[cold]
 #[inline(never)]
-fn new_thread_id(id: &Cell<usize>) -> usize {
+fn numbered_thread_id() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
-    // Below `GONE` for as long as a process can make threads.
-    id.set(NEXT.fetch_add(1, Relaxed));
-    id.get()
+    ID.try_with(|id| {
+        if id.get() == GONE {
+            // Below `GONE` for as long as a process can make threads.
+            id.set(NEXT.fetch_add(1, Relaxed));
+        }
+        id.get()
+    })
+    .unwrap_or(GONE)
 }
 
 #[cfg(test)]
@@ -268,6 +312,48 @@ mod tests {
         });
         assert_eq!(counters.sum(|s| &s.hits), threads as u64 * COUNTS);
         assert_eq!(counters.bytes(), threads * 3 * COUNTS as usize);
+    }
+
+    #[test]
+    fn counts_of_new_threads_and_of_threads_beyond_the_stripes_are_all_kept() {
+        // Each thread starts unnumbered: its first count is numbered on the way to claiming
+        // a stripe, and threads whose stripe another claimed count on the atomics.
+        let counters = Counters::default();
+        let threads = 2 * counters.stripes.len() + 3;
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let counters = &counters;
+                scope.spawn(move || {
+                    for i in 0..10_000u64 {
+                        counters.count(|s| if i % 3 == 0 { &s.hits } else { &s.misses }, 1);
+                        counters.count(|s| &s.evictions, t as u64);
+                    }
+                });
+            }
+        });
+        let per_thread = 10_000u64;
+        assert_eq!(
+            counters.sum(|s| &s.hits),
+            threads as u64 * per_thread.div_ceil(3)
+        );
+        assert_eq!(
+            counters.sum(|s| &s.misses),
+            threads as u64 * (per_thread - per_thread.div_ceil(3))
+        );
+        let evictions: u64 = (0..threads as u64).map(|t| t * per_thread).sum();
+        assert_eq!(counters.sum(|s| &s.evictions), evictions);
+        let claimed = counters.stripes[..=counters.mask]
+            .iter()
+            .filter(|s| s.owner.load(Relaxed) != 0)
+            .count();
+        assert!(claimed >= 1, "the first thread on a free stripe claims it");
+        assert!(
+            counters
+                .stripes
+                .iter()
+                .all(|s| s.owner.load(Relaxed) != GONE),
+            "no stripe is claimed without a number"
+        );
     }
 
     #[test]

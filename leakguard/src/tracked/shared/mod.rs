@@ -27,7 +27,7 @@ use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
 use crate::clock::{Clock, Nanos};
 use crate::harness;
-use crate::heap_size::{HeapSize, HeapUsage, Measurement, running_heap};
+use crate::heap_size::{HeapSize, HeapUsage};
 use crate::meta::FieldMeta;
 pub use builder::SharedCacheBuilder;
 pub use field::SharedField;
@@ -160,6 +160,28 @@ where
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
+        if self.ttl != 0 {
+            return self.get_expiring(key);
+        }
+        // Without a TTL nothing expires and nothing is due, and a lookup publishes nothing
+        // but under a test check: a lookup and its count, small enough to be inlined where
+        // it is called.
+        let found = self.cache.get(key).map(|stored| stored.value);
+        let hit = found.is_some();
+        self.counters
+            .count(|s| if hit { &s.hits } else { &s.misses }, 1);
+        if crate::mode::ENABLED && harness::active() {
+            self.publish(self.counters.mine(), None);
+        }
+        found
+    }
+
+    /// [`get`](Self::get) with a TTL: checks the deadline, and settles.
+    #[inline(never)]
+    fn get_expiring<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
         let now = self.now();
         let found = match self.cache.get(key) {
             Some(stored) if stored.deadline > now => Some(stored.value),
@@ -182,10 +204,30 @@ where
 
     /// Inserts `value` under `key`, replacing what was there; evicts to stay within the
     /// bounds.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
-        let stored = Self::stored(&key, value);
+        if self.ttl != 0 || crate::mode::ENABLED {
+            return self.insert_settled(key, value);
+        }
+        // Compiled out and without a TTL, only the evictions are counted, and on this
+        // thread's stripe only if there are any: no running bytes, nothing to publish, and
+        // nothing due. Small enough to be inlined where it is called.
+        let stored = Stored::new(&key, value);
+        let mut request = Request::default();
+        self.cache.insert_with_lifecycle(key, stored, &mut request);
+        if request.evictions > 0 {
+            self.counters.count(|s| &s.evictions, request.evictions);
+        }
+        // What left holds no expiry record: dropping the request, after the lock, is all.
+        drop(request);
+    }
+
+    /// [`insert`](Self::insert) with a TTL or instrumentation, which settle after it.
+    #[inline(never)]
+    #[track_caller]
+    fn insert_settled(&self, key: K, value: V) {
+        let stored = Stored::new(&key, value);
         if self.ttl != 0 {
             return self.insert_expiring(key, stored);
         }
@@ -287,7 +329,7 @@ where
         let value = make();
         let now = self.now();
         let owned = key.to_owned();
-        let mut stored = Self::stored(&owned, value.clone());
+        let mut stored = Stored::new(&owned, value.clone());
         let shard = self.expiring(&owned, &mut stored, now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
@@ -420,18 +462,6 @@ where
         self.cache.memory_used().total() + lists
     }
 
-    /// The entry to store for `key` and `value`, measured once, to expire never.
-    #[inline]
-    fn stored(key: &K, value: V) -> Stored<V> {
-        let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
-        Stored {
-            value,
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            slot: None,
-            deadline: Nanos::MAX,
-        }
-    }
-
     /// Gives `stored`, the entry of `key`, its deadline and its expiry record if the cache
     /// has a TTL; the shard it goes to (0 without a TTL, where no one asks). The entry is
     /// changed in place: returned from here, its 40-odd bytes would be copied once more on
@@ -549,14 +579,5 @@ where
         let len = footprint.map_or(0, |f| f.len);
         accounting.walked(HeapUsage::used(self.entries_heap(len)));
         accounting.refresh(footprint, grown_at);
-    }
-}
-
-/// What `value` owns on the heap, measured once; nothing when compiled out.
-fn measured<T: HeapSize>(value: &T) -> HeapUsage {
-    if crate::mode::ENABLED {
-        running_heap(value)
-    } else {
-        value.heap_usage_in(&mut Measurement::new())
     }
 }

@@ -9,6 +9,7 @@ use super::counters::Counters;
 use super::timeline::Record;
 use crate::cache::{Position, Weigh};
 use crate::clock::Nanos;
+use crate::heap_size::{HeapSize, HeapUsage, Measurement, running_heap};
 
 /// A stored value, with what it weighs and when it expires: 16 bytes beside the value.
 #[derive(Clone)]
@@ -21,6 +22,29 @@ pub(super) struct Stored<V> {
     pub(super) slot: Option<Position>,
     /// When it expires; `Nanos::MAX` for never.
     pub(super) deadline: Nanos,
+}
+
+impl<V: HeapSize> Stored<V> {
+    /// The entry to store for `key` and `value`, measured once, to expire never.
+    #[inline]
+    pub(super) fn new<K: HeapSize>(key: &K, value: V) -> Self {
+        let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
+        Stored {
+            value,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            slot: None,
+            deadline: Nanos::MAX,
+        }
+    }
+}
+
+/// What `value` owns on the heap, measured once; nothing when compiled out.
+fn measured<T: HeapSize>(value: &T) -> HeapUsage {
+    if crate::mode::ENABLED {
+        running_heap(value)
+    } else {
+        value.heap_usage_in(&mut Measurement::new())
+    }
 }
 
 impl<V> Stored<V> {
