@@ -56,24 +56,44 @@ impl Accounting {
     ///
     /// Always inlined: `meta` is a constant, and for a collection that is not scoped the
     /// whole scope branch then folds away.
+    ///
+    /// Built by value from its three words: the slot a scope or check takes comes back from
+    /// the out-of-line call rather than being written through `&mut self`, so that the
+    /// accounting never needs an address of its own before it lands in the struct, and the
+    /// struct is built in place rather than on the stack and copied.
     #[inline(always)]
     fn empty(meta: &'static FieldMeta) -> Self {
+        // One load where no check runs: the check's thread-local is read out of line.
+        let slot = if meta.scoped || !meta.global && harness::active() {
+            Self::made_in_view(meta)
+        } else {
+            SlotCell::empty()
+        };
+        Self {
+            meta,
+            slot,
+            len_hi: 0,
+        }
+    }
+
+    /// Takes a slot for a collection made in a scope or under a test check, notes them,
+    /// and hands the slot back, if one was taken.
+    #[cold]
+    #[inline(never)]
+    fn made_in_view(meta: &'static FieldMeta) -> SlotCell {
+        let test = if meta.global { 0 } else { harness::current() };
         let mut this = Self {
             meta,
             slot: SlotCell::empty(),
             len_hi: 0,
         };
-        let test = if meta.global { 0 } else { harness::current() };
-        if meta.scoped || test != 0 {
-            this.made_in_view(test);
-        }
-        this
+        this.note_view(test);
+        // `this` drops with an empty cell: nothing to release.
+        std::mem::take(&mut this.slot)
     }
 
-    /// Takes a slot for a collection made in a scope or under a test check, and notes them.
-    #[cold]
-    #[inline(never)]
-    fn made_in_view(&mut self, test: u32) {
+    /// Takes the slot and notes the scope and check, for [`made_in_view`](Self::made_in_view).
+    fn note_view(&mut self, test: u32) {
         let scope = if self.meta.scoped {
             let scope = scope::current();
             if scope.is_none() {
