@@ -562,7 +562,8 @@ impl Drop for Accounting {
 /// Lets go of the slot of a collection being dropped, and of its scope.
 ///
 /// `extern "C"` so that it cannot unwind: the drop of a struct then needs no cleanup path
-/// for the fields after each one, and is small enough to inline. Nothing of leakguard's in
+/// for the fields after each one, and its fields' drops inline into one short function
+/// rather than a call each. Nothing of leakguard's in
 /// it panics; the last reference to a scope may drop a subscriber's handle with it, and a
 /// panic there is caught.
 #[inline(never)]
