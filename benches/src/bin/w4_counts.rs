@@ -5,7 +5,8 @@
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/w4_counts KIND COUNT`
 //! for KIND in `plain`, `tracked`, `three_words` (the plain fields with three words
 //! beside each, the floor of the tracked layout), `plain_filled`, `tracked_filled` (one push or insert per
-//! field before the drop), and COUNT 0 for the count of everything else; the difference over
+//! field before the drop), `plain_reserved`, `tracked_reserved` (COUNT pushes of a u64
+//! into storage reserved beforehand), and COUNT 0 for the count of everything else; the difference over
 //! COUNT is the instructions per struct.
 
 use std::collections::HashMap;
@@ -75,6 +76,29 @@ macro_rules! fill {
     }};
 }
 
+#[derive(Default)]
+struct PlainLog {
+    values: Vec<u64>,
+}
+
+#[track_growth]
+#[derive(Default)]
+struct TrackedLog {
+    #[budget(len = 100_000_000)]
+    values: Vec<u64>,
+}
+
+macro_rules! pushes_into {
+    ($log:expr, $count:expr) => {{
+        let mut log = $log;
+        log.values.reserve($count);
+        for i in 0..$count as u64 {
+            log.values.push(black_box(i));
+        }
+        black_box(log.values.len());
+    }};
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_default();
@@ -82,11 +106,16 @@ fn main() {
         Some(Ok(count)) => count,
         _ => {
             eprintln!(
-                "usage: w4_counts plain|tracked|three_words|plain_filled|tracked_filled COUNT"
+                "usage: w4_counts plain|tracked|three_words|plain_filled|tracked_filled|plain_reserved|tracked_reserved COUNT"
             );
             std::process::exit(2);
         }
     };
+    match kind.as_str() {
+        "plain_reserved" => pushes_into!(PlainLog::default(), count),
+        "tracked_reserved" => pushes_into!(TrackedLog::default(), count),
+        _ => {}
+    }
     // One more than COUNT, so that one-time set-up (a registry chunk, thread-locals) is in
     // the count of COUNT = 0 as well. Under valgrind, the `_filled` kinds stop at their first
     // registration: rustix's reading of the vDSO for the clock faults there.
@@ -97,6 +126,8 @@ fn main() {
             "three_words" => drop(black_box(ThreeWordsRequest::default())),
             "plain_filled" => fill!(PlainRequest::default(), i),
             "tracked_filled" => fill!(TrackedRequest::default(), i),
+            // COUNT pushes into storage reserved beforehand, counted once: W4's reserved push.
+            "plain_reserved" | "tracked_reserved" => break,
             _ => {
                 eprintln!("unknown kind {kind}");
                 std::process::exit(2);
