@@ -56,24 +56,30 @@ impl Accounting {
     ///
     /// Always inlined: `meta` is a constant, and for a collection that is not scoped the
     /// whole scope branch then folds away.
+    ///
+    /// Built by value from its three words, with nothing between the fields of a struct
+    /// that could unwind: a collection made in view has its slot taken in a call that cannot
+    /// (see [`made_in_view`]). A call that could would need cleanup of the fields made
+    /// before it, and the struct would then be built on the stack and copied, not inlined
+    /// and built in place.
     #[inline(always)]
     fn empty(meta: &'static FieldMeta) -> Self {
-        let mut this = Self {
-            meta,
-            slot: SlotCell::empty(),
-            len_hi: 0,
-        };
-        let test = if meta.global { 0 } else { harness::current() };
-        if meta.scoped || test != 0 {
-            this.made_in_view(test);
+        let mut slot = SlotCell::empty();
+        // One load where no check runs: the check's thread-local is read out of line.
+        if meta.scoped || !meta.global && harness::active() {
+            if let Some(taken) = made_in_view(meta) {
+                slot.fill_mut(taken);
+            }
         }
-        this
+        Self {
+            meta,
+            slot,
+            len_hi: 0,
+        }
     }
 
     /// Takes a slot for a collection made in a scope or under a test check, and notes them.
-    #[cold]
-    #[inline(never)]
-    fn made_in_view(&mut self, test: u32) {
+    fn note_view(&mut self, test: u32) {
         let scope = if self.meta.scoped {
             let scope = scope::current();
             if scope.is_none() {
@@ -512,6 +518,31 @@ pub(super) fn quiet(
         && unused.is_none_or(|(storage, entries)| storage < floor && entries < floor)
 }
 
+/// The slot of a collection made in a scope or under a test check, taken and noted, for
+/// [`Accounting::empty`]; `None` where it needs none.
+///
+/// `extern "C"` so that it cannot unwind (see `empty`). Nothing of leakguard's in it panics;
+/// a panic of a subscriber told of a scoped collection made outside any scope is caught,
+/// and the collection then goes without a slot until it first changes, as when the registry
+/// is full.
+#[cold]
+#[inline(never)]
+extern "C" fn made_in_view(meta: &'static FieldMeta) -> Option<&'static Slot> {
+    std::panic::catch_unwind(|| {
+        let test = if meta.global { 0 } else { harness::current() };
+        let mut this = Accounting {
+            meta,
+            slot: SlotCell::empty(),
+            len_hi: 0,
+        };
+        this.note_view(test);
+        // `this` drops with an empty cell: the slot is the new collection's.
+        std::mem::take(&mut this.slot).get_mut()
+    })
+    .ok()
+    .flatten()
+}
+
 /// Tells the scope, if any, that a collection of it registered.
 pub(super) fn registered(state: &State) {
     if let Some(scope) = state.scope() {
@@ -529,17 +560,25 @@ impl Drop for Accounting {
 }
 
 /// Lets go of the slot of a collection being dropped, and of its scope.
+///
+/// `extern "C"` so that it cannot unwind: the drop of a struct then needs no cleanup path
+/// for the fields after each one, and its fields' drops inline into one short function
+/// rather than a call each. Nothing of leakguard's in
+/// it panics; the last reference to a scope may drop a subscriber's handle with it, and a
+/// panic there is caught.
 #[inline(never)]
-fn release(slot: &'static Slot) {
-    let scope = slot.owner.take_scope();
-    if slot.owner.registered.load(Relaxed) {
-        registry::release(slot);
-        if let Some(scope) = &scope {
-            scope::released(scope);
+extern "C" fn release(slot: &'static Slot) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let scope = slot.owner.take_scope();
+        if slot.owner.registered.load(Relaxed) {
+            registry::release(slot);
+            if let Some(scope) = &scope {
+                scope::released(scope);
+            }
+        } else {
+            registry::unclaim(slot);
         }
-    } else {
-        registry::unclaim(slot);
-    }
+    }));
 }
 
 /// Says once per process, to the first subscriber there is, that a scoped collection was
