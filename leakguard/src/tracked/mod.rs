@@ -21,6 +21,7 @@ mod republish;
 mod sequence;
 mod shared;
 mod string;
+mod walk;
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
