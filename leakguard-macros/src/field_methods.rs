@@ -13,7 +13,7 @@
 //! // also emits:
 //! impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
 //!     /// Appends an element; see [`Vec::push`].
-//!     #[inline]
+//!     #[inline(always)]
 //!     #[track_caller]
 //!     pub fn push(&mut self, value: T) { self.accounted.push(value) }
 //! }
@@ -264,9 +264,11 @@ impl Method {
                 Accounted::<#collection>::#name::<#(#turbofish),*>(#this, #(#args),*)
             },
         };
+        // Always inlined, even in a debug build: a shell is a single call, and one of it for
+        // each field is a function the backend would compile a hundred times over.
         quote! {
             #(#attrs)*
-            #[inline]
+            #[inline(always)]
             #vis #signature {
                 #call
             }
