@@ -7,7 +7,7 @@ use std::ops::{Bound, Deref, DerefMut, RangeBounds};
 use std::panic::Location;
 
 use super::accounting::{self, Accounting, Instrument};
-use super::walk;
+use super::walk::{self, Seen};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
@@ -25,7 +25,7 @@ impl<C> Accounted<C> {
     pub(crate) fn empty(inner: C, meta: &'static FieldMeta) -> Self {
         Self {
             inner,
-            accounting: accounting::empty(meta),
+            accounting: instrument(meta),
         }
     }
 
@@ -103,11 +103,17 @@ impl<C: HeapSize> Accounted<C> {
     pub(crate) fn constructed(inner: C, meta: &'static FieldMeta, origin: Origin) -> Self {
         // A `match`, not `is_some_and`: a closure would be one more function for each
         // collection type in the user's crate.
-        let empty = matches!(inner.footprint(), Some(fp) if fp.len == 0 && fp.storage_bytes == 0);
+        let footprint = inner.footprint();
+        let empty = matches!(footprint, Some(fp) if fp.len == 0 && fp.storage_bytes == 0);
         let mut this = Self::empty(inner, meta);
         if !empty {
             if let Some(accounting) = this.accounting.first_mut() {
-                walk::settle_constructed(accounting, &this.inner, Location::caller(), origin);
+                let seen = Seen {
+                    inner: &this.inner,
+                    footprint,
+                    exact: C::__LEAKGUARD_EXACT_AFTER_MUT,
+                };
+                walk::settle_constructed(accounting, seen, Location::caller(), origin);
             }
         }
         this
@@ -122,8 +128,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        if accounting.grew(len(&self.inner), added) {
-            walk::resync(accounting, &self.inner, Some(Location::caller()));
+        if grew(accounting, len(&self.inner), added) {
+            walk::resync(accounting, Seen::of(&self.inner), Some(Location::caller()));
         }
     }
 
@@ -133,8 +139,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        if accounting.shrank(len(&self.inner), removed) {
-            walk::resync(accounting, &self.inner, None);
+        if shrank(accounting, len(&self.inner), removed) {
+            walk::resync(accounting, Seen::of(&self.inner), None);
         }
     }
 
@@ -156,8 +162,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        if accounting.replaced(added, removed) {
-            walk::resync(accounting, &self.inner, Some(Location::caller()));
+        if replaced(accounting, added, removed) {
+            walk::resync(accounting, Seen::of(&self.inner), Some(Location::caller()));
         }
     }
 
@@ -165,7 +171,7 @@ impl<C: HeapSize> Accounted<C> {
     #[inline]
     pub(crate) fn storage_changed(&mut self) {
         if let Some(accounting) = self.accounting.first_mut() {
-            walk::resync(accounting, &self.inner, None);
+            walk::resync(accounting, Seen::of(&self.inner), None);
         }
     }
 
@@ -175,7 +181,7 @@ impl<C: HeapSize> Accounted<C> {
     pub(crate) fn settle(&mut self, delta: HeapChange, site: Option<&'static Location<'static>>) {
         if let Some(accounting) = self.accounting.first_mut() {
             accounting.add_heap(delta);
-            walk::resync(accounting, &self.inner, site);
+            walk::resync(accounting, Seen::of(&self.inner), site);
         }
     }
 
@@ -193,8 +199,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return self.inner.heap_size();
         };
-        walk::walk(accounting, &self.inner);
-        walk::resync(accounting, &self.inner, None);
+        walk::walk(accounting, Seen::of(&self.inner));
+        walk::resync(accounting, Seen::of(&self.inner), None);
         self.bytes()
     }
 
@@ -242,7 +248,7 @@ impl<C: HeapSize> Accounted<C> {
                 || !accounting.window_open()
                     && (accounting.is_dirty() || accounting.unregistered_in_view())
             {
-                walk::catch_up_mut(accounting, &self.inner, part);
+                walk::catch_up_mut(accounting, Seen::of(&self.inner), part);
             }
         }
     }
@@ -258,10 +264,40 @@ fn len<C: HeapSize>(inner: &C) -> usize {
     }
 }
 
+// The accounting of the hot paths, which depends on no collection type. Inlined in an
+// optimized build, as the `#[inline]` functions of `Accounting` they call are; in a debug
+// build, where nothing is inlined and an `#[inline]` function is compiled again in every
+// crate that calls it (and each `#[inline]` function it calls in turn), out of line: compiled
+// once, in leakguard, rather than in every crate that tracks a collection (issue 23).
+
+/// A new instrument for the field `meta` describes.
+#[cfg_attr(not(debug_assertions), inline)]
+fn instrument(meta: &'static FieldMeta) -> Instrument {
+    accounting::empty(meta)
+}
+
+/// [`Accounting::grew`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn grew(accounting: &mut Accounting, len: usize, added: HeapUsage) -> bool {
+    accounting.grew(len, added)
+}
+
+/// [`Accounting::shrank`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn shrank(accounting: &mut Accounting, len: usize, removed: HeapUsage) -> bool {
+    accounting.shrank(len, removed)
+}
+
+/// [`Accounting::replaced`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn replaced(accounting: &mut Accounting, added: HeapUsage, removed: HeapUsage) -> bool {
+    accounting.replaced(added, removed)
+}
+
 /// Measures the entry handed out through `&mut` last, before the collection changes again
 /// and the entry may move; whether the figures must be evaluated. Not generic, as none of
 /// what follows is: compiled once, not once per collection type.
-#[inline]
+#[cfg_attr(not(debug_assertions), inline)]
 fn take_watched(accounting: &mut Instrument) -> bool {
     match accounting.first_mut() {
         Some(accounting) => accounting.take_watched_mut(),
@@ -270,7 +306,7 @@ fn take_watched(accounting: &mut Instrument) -> bool {
 }
 
 /// What every growth and removal method does before it changes the collection.
-#[inline]
+#[cfg_attr(not(debug_assertions), inline)]
 fn before_change(accounting: &mut Instrument) {
     if take_watched(accounting) {
         // The method that follows re-evaluates on its way out.
@@ -281,7 +317,7 @@ fn before_change(accounting: &mut Instrument) {
 }
 
 /// Records that entries may have changed through `&mut`, without growing.
-#[inline]
+#[cfg_attr(not(debug_assertions), inline)]
 fn touched(accounting: &mut Instrument) {
     if let Some(accounting) = accounting.first_mut() {
         accounting.touched(None);
@@ -295,12 +331,12 @@ impl<C: HeapSize> Deref for Accounted<C> {
     fn deref(&self) -> &C {
         if let Some(accounting) = self.accounting.first() {
             if accounting.needs_refresh() {
-                walk::refresh(accounting, &self.inner);
+                walk::refresh(accounting, Seen::of(&self.inner));
             }
             if C::__LEAKGUARD_SHARED_MUT {
                 if let Some(footprint) = self.inner.footprint() {
                     if accounting.footprint_moved(footprint) {
-                        walk::follow_shared(accounting, &self.inner, footprint);
+                        walk::follow_shared(accounting, Seen::of(&self.inner));
                     }
                 }
             }

@@ -5,8 +5,9 @@
 //! once, here, rather than once for each collection type in every crate that tracks one:
 //! in a debug build of 20 structs of 5 collection fields, that code was a third of what
 //! leakguard's generic code added to the user's crate (issue 23). Their callers, the hot
-//! paths, stay generic and inline; a call through the vtable is paid only where the figures
-//! are re-evaluated anyway.
+//! paths, stay generic and inline, and hand them what costs nothing to know there: the
+//! collection's footprint and whether it is exact after `&mut` access. The one call through
+//! the vtable is the walk itself, which costs far more than the call.
 
 use std::panic::Location;
 
@@ -15,34 +16,43 @@ use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 use crate::registry::Origin;
 use crate::site::in_user_code;
 
-/// What the cold paths need of a collection, without its type.
+/// What the cold paths need of a collection that its caller does not hand them.
 pub(super) trait Walk {
-    /// [`HeapSize::footprint`].
-    fn figures(&self) -> Option<Footprint>;
     /// The heap the collection owns, walked in full.
     fn walk(&self) -> HeapUsage;
-    /// [`HeapSize::__LEAKGUARD_EXACT_AFTER_MUT`].
-    fn exact_after_mut(&self) -> bool;
 }
 
 impl<C: HeapSize> Walk for C {
-    fn figures(&self) -> Option<Footprint> {
-        self.footprint()
-    }
-
     fn walk(&self) -> HeapUsage {
         self.heap_usage_in(&mut Measurement::new())
     }
+}
 
-    fn exact_after_mut(&self) -> bool {
-        C::__LEAKGUARD_EXACT_AFTER_MUT
+/// A collection as the cold paths see it: walked through `inner`, with its `footprint` and
+/// [`HeapSize::__LEAKGUARD_EXACT_AFTER_MUT`] as `exact` from the caller.
+#[derive(Clone, Copy)]
+pub(super) struct Seen<'a> {
+    pub(super) inner: &'a dyn Walk,
+    pub(super) footprint: Option<Footprint>,
+    pub(super) exact: bool,
+}
+
+impl<'a> Seen<'a> {
+    /// `inner` as it is now.
+    #[inline]
+    pub(super) fn of<C: HeapSize>(inner: &'a C) -> Self {
+        Self {
+            inner,
+            footprint: inner.footprint(),
+            exact: C::__LEAKGUARD_EXACT_AFTER_MUT,
+        }
     }
 }
 
 /// Re-measures the heap the entries own, in full.
-fn walk_entries(accounting: &Accounting, inner: &dyn Walk) {
-    let total = inner.walk();
-    let storage = inner.figures().unwrap_or_default();
+fn walk_entries(accounting: &Accounting, seen: Seen<'_>) {
+    let total = seen.inner.walk();
+    let storage = seen.footprint.unwrap_or_default();
     accounting.walked(total.saturating_sub(HeapUsage::with_unused(
         storage.storage_bytes,
         storage.unused_bytes(),
@@ -52,16 +62,16 @@ fn walk_entries(accounting: &Accounting, inner: &dyn Walk) {
 /// Brings the figures up to date after `DerefMut` access: a walk of the entries, at once for
 /// a collection whose every other change the field's methods see, else when enough
 /// accesses have paid for it.
-fn catch_up(accounting: &Accounting, inner: &dyn Walk, footprint: Option<Footprint>) {
-    if inner.exact_after_mut() || accounting.walk_due(footprint.map_or(0, |fp| fp.len)) {
-        walk_entries(accounting, inner);
+fn catch_up(accounting: &Accounting, seen: Seen<'_>) {
+    if seen.exact || accounting.walk_due(seen.footprint.map_or(0, |fp| fp.len)) {
+        walk_entries(accounting, seen);
     }
 }
 
 /// Walks the collection and corrects the figures, whatever they say.
 #[inline(never)]
-pub(super) fn walk(accounting: &Accounting, inner: &dyn Walk) {
-    walk_entries(accounting, inner);
+pub(super) fn walk(accounting: &Accounting, seen: Seen<'_>) {
+    walk_entries(accounting, seen);
 }
 
 /// A collection constructed with content, at `site`: measured and registered, with where
@@ -69,12 +79,12 @@ pub(super) fn walk(accounting: &Accounting, inner: &dyn Walk) {
 #[inline(never)]
 pub(super) fn settle_constructed(
     accounting: &mut Accounting,
-    inner: &dyn Walk,
+    seen: Seen<'_>,
     site: &'static Location<'static>,
     origin: Origin,
 ) {
-    walk_entries(accounting, inner);
-    let footprint = inner.figures();
+    walk_entries(accounting, seen);
+    let footprint = seen.footprint;
     if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
         accounting.made_by(origin, footprint);
     }
@@ -89,18 +99,18 @@ pub(super) fn settle_constructed(
 /// read again.
 #[cold]
 #[inline(never)]
-pub(super) fn catch_up_mut(accounting: &Accounting, inner: &dyn Walk, part: bool) {
-    let footprint = inner.figures();
+pub(super) fn catch_up_mut(accounting: &Accounting, seen: Seen<'_>, part: bool) {
+    let footprint = seen.footprint;
     let dirty = accounting.is_dirty();
     let due = dirty
         && match footprint {
-            _ if inner.exact_after_mut() => true,
+            _ if seen.exact => true,
             None => true,
             Some(fp) => accounting.len_over_budget(fp.len) || accounting.walk_due(fp.len.max(4096)),
         };
     if due {
         accounting.take_dirty();
-        walk_entries(accounting, inner);
+        walk_entries(accounting, seen);
     }
     if due || part || accounting.unregistered_in_view() {
         // Where the `&mut` access that left the figures unknown was made, or the entry
@@ -118,18 +128,17 @@ pub(super) fn catch_up_mut(accounting: &Accounting, inner: &dyn Walk, part: bool
 /// Re-evaluates the figures through `&self`, after `DerefMut` access.
 #[cold]
 #[inline(never)]
-pub(super) fn refresh(accounting: &Accounting, inner: &dyn Walk) {
+pub(super) fn refresh(accounting: &Accounting, seen: Seen<'_>) {
     let part = accounting.take_watched();
     let dirty = accounting.take_dirty();
     if !(dirty || part) {
         return;
     }
-    let footprint = inner.figures();
     if dirty {
-        catch_up(accounting, inner, footprint);
+        catch_up(accounting, seen);
     }
     let grown = accounting.touched_at();
-    accounting.refresh(footprint, grown);
+    accounting.refresh(seen.footprint, grown);
 }
 
 /// Re-evaluates the figures of a collection that can change through `&self`, when its
@@ -137,9 +146,9 @@ pub(super) fn refresh(accounting: &Accounting, inner: &dyn Walk) {
 /// amortized over the reads that saw it move.
 #[cold]
 #[inline(never)]
-pub(super) fn follow_shared(accounting: &Accounting, inner: &dyn Walk, footprint: Footprint) {
-    catch_up(accounting, inner, Some(footprint));
-    accounting.refresh(Some(footprint), None);
+pub(super) fn follow_shared(accounting: &Accounting, seen: Seen<'_>) {
+    catch_up(accounting, seen);
+    accounting.refresh(seen.footprint, None);
 }
 
 /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
@@ -148,12 +157,12 @@ pub(super) fn follow_shared(accounting: &Accounting, inner: &dyn Walk, footprint
 #[inline(never)]
 pub(super) fn resync(
     accounting: &mut Accounting,
-    inner: &dyn Walk,
+    seen: Seen<'_>,
     mut site: Option<&'static Location<'static>>,
 ) {
-    let footprint = inner.figures();
+    let footprint = seen.footprint;
     if accounting.take_dirty() {
-        catch_up(accounting, inner, footprint);
+        catch_up(accounting, seen);
         // What came through `&mut` came first.
         site = accounting.touched_at().or(site);
     }
