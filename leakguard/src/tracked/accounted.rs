@@ -7,7 +7,7 @@ use std::ops::{Bound, Deref, DerefMut, RangeBounds};
 use std::panic::Location;
 
 use super::accounting::{self, Accounting, Instrument};
-use super::walk::{self, Seen};
+use super::walk::{self, Seen, Walk};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
@@ -98,7 +98,10 @@ impl<C: HeapSize> Accounted<C> {
     ///
     /// `origin` says how the content came where the caller's line is not the user's: std's
     /// `collect()` or `into()`, serde.
-    #[inline]
+    // Always inlined where it counts, into the constructors, but not in a debug build, where
+    // it would be written again into each field's `From` (issue 23).
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     #[track_caller]
     pub(crate) fn constructed(inner: C, meta: &'static FieldMeta, origin: Origin) -> Self {
         // A `match`, not `is_some_and`: a closure would be one more function for each
@@ -108,12 +111,8 @@ impl<C: HeapSize> Accounted<C> {
         let mut this = Self::empty(inner, meta);
         if !empty {
             if let Some(accounting) = this.accounting.first_mut() {
-                let seen = Seen {
-                    inner: &this.inner,
-                    footprint,
-                    exact: C::__LEAKGUARD_EXACT_AFTER_MUT,
-                };
-                walk::settle_constructed(accounting, seen, Location::caller(), origin);
+                let total = Walk::walk(&this.inner);
+                walk::settle_constructed(accounting, total, footprint, Location::caller(), origin);
             }
         }
         this

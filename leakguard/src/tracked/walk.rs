@@ -51,8 +51,12 @@ impl<'a> Seen<'a> {
 
 /// Re-measures the heap the entries own, in full.
 fn walk_entries(accounting: &Accounting, seen: Seen<'_>) {
-    let total = seen.inner.walk();
-    let storage = seen.footprint.unwrap_or_default();
+    walked(accounting, seen.inner.walk(), seen.footprint);
+}
+
+/// Records a walk of the collection that found `total` heap, `footprint` its storage.
+fn walked(accounting: &Accounting, total: HeapUsage, footprint: Option<Footprint>) {
+    let storage = footprint.unwrap_or_default();
     accounting.walked(total.saturating_sub(HeapUsage::with_unused(
         storage.storage_bytes,
         storage.unused_bytes(),
@@ -74,17 +78,19 @@ pub(super) fn walk(accounting: &Accounting, seen: Seen<'_>) {
     walk_entries(accounting, seen);
 }
 
-/// A collection constructed with content, at `site`: measured and registered, with where
-/// its content came from when the caller's line is not the user's.
+/// A collection constructed with content, at `site`: measured (its caller walked it, to
+/// `total`, as the constructor's own code, where a call through the vtable would cost each
+/// construction a little more) and registered, with where its content came from when the
+/// caller's line is not the user's.
 #[inline(never)]
 pub(super) fn settle_constructed(
     accounting: &mut Accounting,
-    seen: Seen<'_>,
+    total: HeapUsage,
+    footprint: Option<Footprint>,
     site: &'static Location<'static>,
     origin: Origin,
 ) {
-    walk_entries(accounting, seen);
-    let footprint = seen.footprint;
+    walked(accounting, total, footprint);
     if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
         accounting.made_by(origin, footprint);
     }
