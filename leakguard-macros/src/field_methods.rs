@@ -13,7 +13,7 @@
 //! // also emits:
 //! impl<T: HeapSize, O, const I: usize> Tracked<Vec<T>, O, I> {
 //!     /// Appends an element; see [`Vec::push`].
-//!     #[inline]
+//!     #[inline(always)]
 //!     #[track_caller]
 //!     pub fn push(&mut self, value: T) { self.accounted.push(value) }
 //! }
@@ -264,12 +264,53 @@ impl Method {
                 Accounted::<#collection>::#name::<#(#turbofish),*>(#this, #(#args),*)
             },
         };
+        // Always inlined, even in a debug build: a shell is a single call, and one of it for
+        // each field is a function the backend would compile a hundred times over.
         quote! {
             #(#attrs)*
-            #[inline]
+            #[inline(always)]
             #vis #signature {
                 #call
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    // A field's shell is one call, always inlined, even in a debug build, where a function of
+    // its own for every field of every struct is what the backend would compile (issue 23);
+    // the body keeps the attributes as written and becomes crate-private.
+    #[test]
+    fn shells_are_always_inlined_and_forward_to_the_body() {
+        let expanded = super::expand(quote! {
+            impl<T: HeapSize> Accounted<Vec<T>> {
+                /// Appends an element.
+                #[inline]
+                #[track_caller]
+                pub fn push(&mut self, value: T) {
+                    self.raw().push(value);
+                }
+            }
+        })
+        .to_string();
+        let (body, shell) = expanded
+            .split_once("impl < T : HeapSize , __LeakguardOwner")
+            .expect("a shell impl follows the body's");
+        assert!(
+            body.contains("# [inline] # [track_caller] pub (crate) fn push"),
+            "{body}"
+        );
+        assert!(shell.contains("# [inline (always)]"), "{shell}");
+        assert!(!shell.contains("# [inline]"), "{shell}");
+        assert!(shell.contains("# [track_caller]"), "{shell}");
+        assert!(
+            shell.contains(
+                "Accounted :: < Vec < T > > :: push :: < > (& mut self . accounted , value)"
+            ),
+            "{shell}"
+        );
     }
 }

@@ -7,10 +7,10 @@ use std::ops::{Bound, Deref, DerefMut, RangeBounds};
 use std::panic::Location;
 
 use super::accounting::{self, Accounting, Instrument};
+use super::walk::{self, Seen, Walk};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
-use crate::site::in_user_code;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
 /// a field does that does not depend on which field it is.
@@ -25,7 +25,7 @@ impl<C> Accounted<C> {
     pub(crate) fn empty(inner: C, meta: &'static FieldMeta) -> Self {
         Self {
             inner,
-            accounting: accounting::empty(meta),
+            accounting: instrument(meta),
         }
     }
 
@@ -46,23 +46,8 @@ impl<C> Accounted<C> {
     /// The collection, for the growth and removal methods that keep the figures themselves.
     #[inline]
     pub(crate) fn raw(&mut self) -> &mut C {
-        if self.take_watched() {
-            // The method that follows re-evaluates on its way out.
-            if let Some(accounting) = self.accounting.first_mut() {
-                accounting.shut_window();
-            }
-        }
+        before_change(&mut self.accounting);
         &mut self.inner
-    }
-
-    /// Measures the entry handed out through `&mut` last, before the collection changes
-    /// again and the entry may move; whether the figures must be evaluated.
-    #[inline]
-    fn take_watched(&mut self) -> bool {
-        match self.accounting.first_mut() {
-            Some(accounting) => accounting.take_watched_mut(),
-            None => false,
-        }
     }
 
     /// The collection, without the refresh of `Deref`.
@@ -74,9 +59,7 @@ impl<C> Accounted<C> {
     /// Records that entries may have changed through `&mut`, without growing.
     #[inline]
     pub(crate) fn touched(&mut self) {
-        if let Some(accounting) = self.accounting.first_mut() {
-            accounting.touched(None);
-        }
+        touched(&mut self.accounting);
     }
 
     /// Records that the entries of a draining iterator left with `removed` heap.
@@ -97,7 +80,7 @@ impl<C> Accounted<C> {
     /// walks the collection again.
     #[inline]
     pub(crate) fn guarded<R>(&mut self, op: impl FnOnce(&mut C) -> R) -> R {
-        self.take_watched();
+        take_watched(&mut self.accounting);
         let saved = self.accounting.first_mut().map(Accounting::suspend);
         let result = op(&mut self.inner);
         if let (Some(accounting), Some(saved)) = (self.accounting.first_mut(), saved) {
@@ -115,29 +98,24 @@ impl<C: HeapSize> Accounted<C> {
     ///
     /// `origin` says how the content came where the caller's line is not the user's: std's
     /// `collect()` or `into()`, serde.
-    #[inline]
+    // Always inlined where it counts, into the constructors, but not in a debug build, where
+    // it would be written again into each field's `From` (issue 23).
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     #[track_caller]
     pub(crate) fn constructed(inner: C, meta: &'static FieldMeta, origin: Origin) -> Self {
-        let empty = inner
-            .footprint()
-            .is_some_and(|fp| fp.len == 0 && fp.storage_bytes == 0);
+        // A `match`, not `is_some_and`: a closure would be one more function for each
+        // collection type in the user's crate.
+        let footprint = inner.footprint();
+        let empty = matches!(footprint, Some(fp) if fp.len == 0 && fp.storage_bytes == 0);
         let mut this = Self::empty(inner, meta);
-        if !empty && !this.accounting.is_empty() {
-            this.settle_constructed(Location::caller(), origin);
+        if !empty {
+            if let Some(accounting) = this.accounting.first_mut() {
+                let total = Walk::walk(&this.inner);
+                walk::settle_constructed(accounting, total, footprint, Location::caller(), origin);
+            }
         }
         this
-    }
-
-    #[inline(never)]
-    fn settle_constructed(&mut self, site: &'static Location<'static>, origin: Origin) {
-        self.walk_entries();
-        if let Some(accounting) = self.accounting.first_mut() {
-            let footprint = self.inner.footprint();
-            if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
-                accounting.made_by(origin, footprint);
-            }
-            accounting.republish_or_resync(footprint, Some(site));
-        }
     }
 
     /// Records that `added` bytes of entry heap came in; call after the collection grew.
@@ -149,9 +127,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        let len = self.inner.footprint().map_or(0, |fp| fp.len);
-        if accounting.grew(len, added) {
-            self.resync(Some(Location::caller()));
+        if grew(accounting, len(&self.inner), added) {
+            walk::resync(accounting, Seen::of(&self.inner), Some(Location::caller()));
         }
     }
 
@@ -161,9 +138,8 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        let len = self.inner.footprint().map_or(0, |fp| fp.len);
-        if accounting.shrank(len, removed) {
-            self.resync(None);
+        if shrank(accounting, len(&self.inner), removed) {
+            walk::resync(accounting, Seen::of(&self.inner), None);
         }
     }
 
@@ -185,16 +161,16 @@ impl<C: HeapSize> Accounted<C> {
         let Some(accounting) = self.accounting.first_mut() else {
             return;
         };
-        if accounting.replaced(added, removed) {
-            self.resync(Some(Location::caller()));
+        if replaced(accounting, added, removed) {
+            walk::resync(accounting, Seen::of(&self.inner), Some(Location::caller()));
         }
     }
 
     /// Re-evaluates after the storage itself changed (`reserve`, `shrink_to_fit`).
     #[inline]
     pub(crate) fn storage_changed(&mut self) {
-        if !self.accounting.is_empty() {
-            self.resync(None);
+        if let Some(accounting) = self.accounting.first_mut() {
+            walk::resync(accounting, Seen::of(&self.inner), None);
         }
     }
 
@@ -204,7 +180,7 @@ impl<C: HeapSize> Accounted<C> {
     pub(crate) fn settle(&mut self, delta: HeapChange, site: Option<&'static Location<'static>>) {
         if let Some(accounting) = self.accounting.first_mut() {
             accounting.add_heap(delta);
-            self.resync(site);
+            walk::resync(accounting, Seen::of(&self.inner), site);
         }
     }
 
@@ -219,34 +195,12 @@ impl<C: HeapSize> Accounted<C> {
 
     /// Walks the collection, corrects the running figures and returns its heap bytes.
     pub(crate) fn measure(&mut self) -> usize {
-        if self.accounting.is_empty() {
+        let Some(accounting) = self.accounting.first_mut() else {
             return self.inner.heap_size();
-        }
-        self.walk_entries();
-        self.resync(None);
-        self.bytes()
-    }
-
-    /// Re-measures the heap the entries own, in full.
-    fn walk_entries(&self) {
-        let Some(accounting) = self.accounting.first() else {
-            return;
         };
-        let total = self.inner.heap_usage_in(&mut Measurement::new());
-        let storage = self.inner.footprint().unwrap_or_default();
-        accounting.walked(total.saturating_sub(HeapUsage::with_unused(
-            storage.storage_bytes,
-            storage.unused_bytes(),
-        )));
-    }
-
-    /// Brings the figures up to date after `DerefMut` access: a walk of the entries, at
-    /// once for a collection whose every other change the field's methods see, else when
-    /// enough accesses have paid for it.
-    fn catch_up(&self, accounting: &Accounting, footprint: Option<Footprint>) {
-        if C::__LEAKGUARD_EXACT_AFTER_MUT || accounting.walk_due(footprint.map_or(0, |fp| fp.len)) {
-            self.walk_entries();
-        }
+        walk::walk(accounting, Seen::of(&self.inner));
+        walk::resync(accounting, Seen::of(&self.inner), None);
+        self.bytes()
     }
 
     /// Hands out one entry of the collection through `&mut`, found by `find`: the next
@@ -285,7 +239,7 @@ impl<C: HeapSize> Accounted<C> {
     /// of the collection instead.
     #[inline]
     fn settle_mut(&mut self) {
-        let part = self.take_watched();
+        let part = take_watched(&mut self.accounting);
         if let Some(accounting) = self.accounting.first_mut() {
             // An open window says that nothing is pending: no `&mut` access since the figures
             // were evaluated, and the collection registered where it had to.
@@ -293,96 +247,79 @@ impl<C: HeapSize> Accounted<C> {
                 || !accounting.window_open()
                     && (accounting.is_dirty() || accounting.unregistered_in_view())
             {
-                self.catch_up_mut(part);
+                walk::catch_up_mut(accounting, Seen::of(&self.inner), part);
             }
         }
     }
+}
 
-    /// Before handing out `&mut` again: evaluates what the last `&mut` access changed (`part`
-    /// when it was one entry, whose heap is back in the figures): a std collection handed
-    /// out whole is walked in full; a user type marked `#[track]` is walked at once when its
-    /// length crossed its budget or it is not a sized collection, else when enough accesses
-    /// have paid for a walk; and registers a collection a scope or a test check must see
-    /// before it is read again.
-    #[cold]
-    #[inline(never)]
-    fn catch_up_mut(&self, part: bool) {
-        let Some(accounting) = self.accounting.first() else {
-            return;
-        };
-        let footprint = self.inner.footprint();
-        let dirty = accounting.is_dirty();
-        let due = dirty
-            && match footprint {
-                _ if C::__LEAKGUARD_EXACT_AFTER_MUT => true,
-                None => true,
-                Some(fp) => {
-                    accounting.len_over_budget(fp.len) || accounting.walk_due(fp.len.max(4096))
-                }
-            };
-        if due {
-            accounting.take_dirty();
-            self.walk_entries();
-        }
-        if due || part || accounting.unregistered_in_view() {
-            // Where the `&mut` access that left the figures unknown was made, or the entry
-            // filled through `entry(..)`.
-            let grown = if due || part {
-                accounting.touched_at()
-            } else {
-                None
-            };
-            accounting.refresh(footprint, grown);
-            accounting.register_in_view();
+/// The length of a collection, 0 for a value that is not one. A `match`, not `map_or`: a
+/// closure would be one more function for each collection type in the user's crate.
+#[inline]
+fn len<C: HeapSize>(inner: &C) -> usize {
+    match inner.footprint() {
+        Some(fp) => fp.len,
+        None => 0,
+    }
+}
+
+// The accounting of the hot paths, which depends on no collection type. Inlined in an
+// optimized build, as the `#[inline]` functions of `Accounting` they call are; in a debug
+// build, where nothing is inlined and an `#[inline]` function is compiled again in every
+// crate that calls it (and each `#[inline]` function it calls in turn), out of line: compiled
+// once, in leakguard, rather than in every crate that tracks a collection (issue 23).
+
+/// A new instrument for the field `meta` describes.
+#[cfg_attr(not(debug_assertions), inline)]
+fn instrument(meta: &'static FieldMeta) -> Instrument {
+    accounting::empty(meta)
+}
+
+/// [`Accounting::grew`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn grew(accounting: &mut Accounting, len: usize, added: HeapUsage) -> bool {
+    accounting.grew(len, added)
+}
+
+/// [`Accounting::shrank`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn shrank(accounting: &mut Accounting, len: usize, removed: HeapUsage) -> bool {
+    accounting.shrank(len, removed)
+}
+
+/// [`Accounting::replaced`].
+#[cfg_attr(not(debug_assertions), inline)]
+fn replaced(accounting: &mut Accounting, added: HeapUsage, removed: HeapUsage) -> bool {
+    accounting.replaced(added, removed)
+}
+
+/// Measures the entry handed out through `&mut` last, before the collection changes again
+/// and the entry may move; whether the figures must be evaluated. Not generic, as none of
+/// what follows is: compiled once, not once per collection type.
+#[cfg_attr(not(debug_assertions), inline)]
+fn take_watched(accounting: &mut Instrument) -> bool {
+    match accounting.first_mut() {
+        Some(accounting) => accounting.take_watched_mut(),
+        None => false,
+    }
+}
+
+/// What every growth and removal method does before it changes the collection.
+#[cfg_attr(not(debug_assertions), inline)]
+fn before_change(accounting: &mut Instrument) {
+    if take_watched(accounting) {
+        // The method that follows re-evaluates on its way out.
+        if let Some(accounting) = accounting.first_mut() {
+            accounting.shut_window();
         }
     }
+}
 
-    /// Re-evaluates the figures through `&self`, after `DerefMut` access.
-    #[cold]
-    #[inline(never)]
-    fn refresh(&self) {
-        let Some(accounting) = self.accounting.first() else {
-            return;
-        };
-        let part = accounting.take_watched();
-        let dirty = accounting.take_dirty();
-        if !(dirty || part) {
-            return;
-        }
-        let footprint = self.inner.footprint();
-        if dirty {
-            self.catch_up(accounting, footprint);
-        }
-        let grown = accounting.touched_at();
-        accounting.refresh(footprint, grown);
-    }
-
-    /// Re-evaluates the figures of a collection that can change through `&self`, when its
-    /// footprint moved since they were last evaluated; its entries' heap follows by a walk
-    /// amortized over the reads that saw it move.
-    #[cold]
-    #[inline(never)]
-    fn follow_shared(&self, accounting: &Accounting, footprint: Footprint) {
-        self.catch_up(accounting, Some(footprint));
-        accounting.refresh(Some(footprint), None);
-    }
-
-    /// Re-evaluates the figures and recomputes the window of the fast path; `site` is where
-    /// the collection grew, if it did.
-    #[cold]
-    #[inline(never)]
-    fn resync(&mut self, mut site: Option<&'static Location<'static>>) {
-        let footprint = self.inner.footprint();
-        if let Some(accounting) = self.accounting.first() {
-            if accounting.take_dirty() {
-                self.catch_up(accounting, footprint);
-                // What came through `&mut` came first.
-                site = accounting.touched_at().or(site);
-            }
-        }
-        if let Some(accounting) = self.accounting.first_mut() {
-            accounting.republish_or_resync(footprint, site);
-        }
+/// Records that entries may have changed through `&mut`, without growing.
+#[cfg_attr(not(debug_assertions), inline)]
+fn touched(accounting: &mut Instrument) {
+    if let Some(accounting) = accounting.first_mut() {
+        accounting.touched(None);
     }
 }
 
@@ -393,12 +330,12 @@ impl<C: HeapSize> Deref for Accounted<C> {
     fn deref(&self) -> &C {
         if let Some(accounting) = self.accounting.first() {
             if accounting.needs_refresh() {
-                self.refresh();
+                walk::refresh(accounting, Seen::of(&self.inner));
             }
             if C::__LEAKGUARD_SHARED_MUT {
                 if let Some(footprint) = self.inner.footprint() {
                     if accounting.footprint_moved(footprint) {
-                        self.follow_shared(accounting, footprint);
+                        walk::follow_shared(accounting, Seen::of(&self.inner));
                     }
                 }
             }
