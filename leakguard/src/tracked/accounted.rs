@@ -10,7 +10,6 @@ use super::accounting::{self, Accounting, Instrument};
 use crate::heap_size::{Footprint, HeapChange, HeapSize, HeapUsage, Measurement};
 use crate::meta::{FieldMeta, FromMeta};
 use crate::registry::Origin;
-use crate::site::in_user_code;
 
 /// The collection inside a [`Tracked`](crate::Tracked) field, with its figures: everything
 /// a field does that does not depend on which field it is.
@@ -132,11 +131,7 @@ impl<C: HeapSize> Accounted<C> {
     fn settle_constructed(&mut self, site: &'static Location<'static>, origin: Origin) {
         self.walk_entries();
         if let Some(accounting) = self.accounting.first_mut() {
-            let footprint = self.inner.footprint();
-            if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
-                accounting.made_by(origin, footprint);
-            }
-            accounting.republish_or_resync(footprint, Some(site));
+            accounting.settle_constructed(self.inner.footprint(), site, origin);
         }
     }
 

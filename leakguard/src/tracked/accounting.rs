@@ -142,7 +142,7 @@ impl Accounting {
 
     /// The slot the collection registered in, if it did.
     #[inline]
-    fn registered_slot(&self) -> Option<&'static Slot> {
+    pub(super) fn registered_slot(&self) -> Option<&'static Slot> {
         self.slot
             .get()
             .filter(|slot| slot.owner.registered.load(Relaxed))
@@ -440,7 +440,7 @@ impl Accounting {
             if self.registered_slot().is_none()
                 && (len > 0 || storage > 0)
                 && !harness::active()
-                && self.register_quietly(fp, site)
+                && self.register_quietly(fp, site, None)
             {
                 return;
             }
