@@ -5,9 +5,12 @@
 use leakguard::{Tracked, track_growth};
 use leakguard_support::capture;
 
-/// The published figures of the collections `collection` names, from a report:
-/// `(instances, len, bytes, unused bytes, peak len, peak bytes, over budget)`.
-fn published(collection: &str) -> (usize, usize, usize, usize, usize, usize, usize) {
+/// What a report says of a group: `(instances, len, bytes, unused bytes, peak len, peak
+/// bytes, over budget)`.
+type Figures = (usize, usize, usize, usize, usize, usize, usize);
+
+/// The published figures of the collections `collection` names, from a report.
+fn published(collection: &str) -> Figures {
     let report = leakguard::report();
     let group = report
         .group(collection)
@@ -97,9 +100,8 @@ fn a_first_reserve_past_the_hoard_floor_reports_hoarded_capacity() {
     assert_eq!((len, bytes, unused), (0, 8 << 18, 8 << 18));
 }
 
-/// The published figures and nested bytes of `collection`, and how its first site came by
-/// its entries.
-fn constructed(collection: &str) -> ((usize, usize, usize, usize, usize, usize, usize), usize) {
+/// The published figures and nested bytes of `collection`.
+fn constructed(collection: &str) -> (Figures, usize) {
     let report = leakguard::report();
     let group = report.group(collection).expect("registered as constructed");
     (published(collection), group.nested_bytes)
