@@ -337,6 +337,9 @@ impl Accounting {
         registered(state);
     }
 
+    /// What the collection registers with. Inlined into each of its three callers: called
+    /// out of line, its result went through the stack and a copy (issue 23).
+    #[inline(always)]
     pub(super) fn registration(&self, state: &State, first: First) -> Registration {
         events::arm();
         let scope = state.scope();
