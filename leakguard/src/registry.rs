@@ -435,8 +435,7 @@ pub(crate) struct First {
     pub(crate) site: Option<&'static Location<'static>>,
     /// How it came by its entries where no line of the user's code is known, if it did.
     pub(crate) origin: Option<Origin>,
-    /// Its length, bytes, unused bytes and bytes of nested tracked collections, as it will
-    /// publish them.
+    /// Its length, bytes, unused and nested bytes, as it will publish them.
     pub(crate) len: usize,
     pub(crate) bytes: usize,
     pub(crate) unused: usize,

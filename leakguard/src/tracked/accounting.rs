@@ -531,18 +531,17 @@ impl Drop for Accounting {
     }
 }
 
-/// Lets go of the slot of a collection being dropped, and of its scope.
+/// Lets go of the slot of a collection being dropped, and then of its scope: its handle,
+/// which is what counts it among the scope's live collections.
 #[inline(never)]
 fn release(slot: &'static Slot) {
     let scope = slot.owner.take_scope();
     if slot.owner.registered.load(Relaxed) {
         registry::release(slot);
-        if let Some(scope) = &scope {
-            scope::released(scope);
-        }
     } else {
         registry::unclaim(slot);
     }
+    drop(scope);
 }
 
 /// Says once per process, to the first subscriber there is, that a scoped collection was
