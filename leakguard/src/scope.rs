@@ -99,6 +99,7 @@ impl Drop for ScopeInfo {
     /// A scope dropped without ending (a span whose close was never seen) ends its account.
     /// One that ended did so in [`end`]: its account may belong to another instance by now,
     /// which ending it again would cut short (ThreadSanitizer's scheduling found that).
+    #[inline]
     fn drop(&mut self) {
         if self.ended.load(SeqCst) == 0 {
             accounts::end(self.account);
