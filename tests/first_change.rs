@@ -5,9 +5,12 @@
 use leakguard::{Tracked, track_growth};
 use leakguard_support::capture;
 
-/// The published figures of the collections `collection` names, from a report:
-/// `(instances, len, bytes, unused bytes, peak len, peak bytes, over budget)`.
-fn published(collection: &str) -> (usize, usize, usize, usize, usize, usize, usize) {
+/// What a report says of a group: `(instances, len, bytes, unused bytes, peak len, peak
+/// bytes, over budget)`.
+type Figures = (usize, usize, usize, usize, usize, usize, usize);
+
+/// The published figures of the collections `collection` names, from a report.
+fn published(collection: &str) -> Figures {
     let report = leakguard::report();
     let group = report
         .group(collection)
@@ -95,4 +98,59 @@ fn a_first_reserve_past_the_hoard_floor_reports_hoarded_capacity() {
     assert_eq!(hoarded[0].field("cause"), Some("\"storage\""));
     let (_, len, bytes, unused, ..) = published("FirstReserve.items");
     assert_eq!((len, bytes, unused), (0, 8 << 18, 8 << 18));
+}
+
+/// The published figures and nested bytes of `collection`.
+fn constructed(collection: &str) -> (Figures, usize) {
+    let report = leakguard::report();
+    let group = report.group(collection).expect("registered as constructed");
+    (published(collection), group.nested_bytes)
+}
+
+#[test]
+fn a_collection_constructed_with_content_publishes_what_a_full_measurement_finds() {
+    #[track_growth]
+    #[derive(serde::Deserialize, Default)]
+    struct ParsedPart {
+        values: Vec<u64>,
+    }
+
+    #[track_growth(scoped)]
+    #[derive(serde::Deserialize, Default)]
+    struct Parsed {
+        lines: Vec<String>,
+        parts: Vec<ParsedPart>,
+    }
+
+    let _scope = leakguard::scope("parse");
+    let mut parsed: Parsed = serde_json::from_str(
+        r#"{"lines": ["one", "two", "three"], "parts": [{"values": [1, 2, 3]}, {"values": [4]}]}"#,
+    )
+    .unwrap();
+    let (lines, lines_nested) = constructed("Parsed.lines");
+    let (parts, parts_nested) = constructed("Parsed.parts");
+    assert_eq!(lines.0, 1, "one instance");
+    assert_eq!(lines.1, 3);
+    assert_eq!((lines.4, lines.5), (lines.1, lines.2), "its peaks: itself");
+    assert_eq!(lines_nested, 0);
+    assert_eq!(parts.1, 2);
+    let values = leakguard::report()
+        .group("ParsedPart.values")
+        .expect("nested rows of their own")
+        .bytes;
+    assert!(values > 0);
+    assert_eq!(
+        parts_nested, values,
+        "the nested vectors' bytes, on their rows"
+    );
+    let report = leakguard::report();
+    let site = &report.group("Parsed.lines").unwrap().sites[0];
+    assert_eq!(site.file, None, "serde's code, not the user's");
+    assert_eq!(site.origin.as_deref(), Some("deserialized as `Parsed`"));
+
+    // Walked and evaluated in full: nothing moves.
+    assert_eq!(Tracked::measure(&mut parsed.lines), lines.2);
+    assert_eq!(constructed("Parsed.lines"), (lines, lines_nested));
+    assert_eq!(Tracked::measure(&mut parsed.parts), parts.2);
+    assert_eq!(constructed("Parsed.parts"), (parts, parts_nested));
 }

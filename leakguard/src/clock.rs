@@ -241,6 +241,7 @@ mod system {
 
 /// The time on the system's monotonic clock, coarse where the system has a coarse clock:
 /// for ages and rate windows, where a few milliseconds do not matter.
+#[inline]
 pub(crate) fn monotonic_now() -> Nanos {
     system::now(u64::MAX).0
 }

@@ -435,10 +435,11 @@ pub(crate) struct First {
     pub(crate) site: Option<&'static Location<'static>>,
     /// How it came by its entries where no line of the user's code is known, if it did.
     pub(crate) origin: Option<Origin>,
-    /// Its length, bytes and unused bytes, as it will publish them.
+    /// Its length, bytes, unused and nested bytes, as it will publish them.
     pub(crate) len: usize,
     pub(crate) bytes: usize,
     pub(crate) unused: usize,
+    pub(crate) nested: usize,
 }
 
 /// Takes a slot for a collection that has changed, without registering it: its
@@ -476,7 +477,7 @@ pub(crate) fn register_in(slot: &'static Slot, registration: Registration) {
     slot.len.store(first.len, Relaxed);
     slot.bytes.store(first.bytes, Relaxed);
     slot.unused.store(first.unused, Relaxed);
-    slot.nested.store(0, Relaxed);
+    slot.nested.store(first.nested, Relaxed);
     slot.peak_len.store(first.len, Relaxed);
     slot.peak_bytes.store(first.bytes, Relaxed);
     // A line of the user's code, or else how the entries came: one of the two, as

@@ -8,6 +8,11 @@
 //! What is kept follows from what is live: a scoped collection holds its scope, and a scope
 //! is queued for its check only while a collection of it lives, so a scope that owned none,
 //! or whose collections were all dropped, leaves nothing behind.
+//!
+//! A scope's collections are counted by the handles they hold, one each, taken as the
+//! collection is made and dropped with it: once a scope has ended, every handle to it is a
+//! collection's or a queued check's. Issue 23: a count of its own, beside the handles, cost
+//! every scoped collection two more atomic read-modify-writes.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -38,8 +43,6 @@ pub(crate) struct ScopeInfo {
     pub(crate) name: Cow<'static, str>,
     /// When it ended, 0 while open.
     pub(crate) ended: AtomicU64,
-    /// Its collections that hold memory and are alive.
-    live: AtomicUsize,
     /// What keeps it open: its guard, future or span, and the tasks that carry it. It ends
     /// when the last lets go.
     holds: AtomicUsize,
@@ -77,7 +80,6 @@ impl ScopeInfo {
             id: next_id(),
             name,
             ended: AtomicU64::new(0),
-            live: AtomicUsize::new(0),
             holds: AtomicUsize::new(1),
             name_hash,
             recipient: recipient.map_or_else(OnceLock::new, OnceLock::from),
@@ -97,6 +99,7 @@ impl Drop for ScopeInfo {
     /// A scope dropped without ending (a span whose close was never seen) ends its account.
     /// One that ended did so in [`end`]: its account may belong to another instance by now,
     /// which ending it again would cut short (ThreadSanitizer's scheduling found that).
+    #[inline]
     fn drop(&mut self) {
         if self.ended.load(SeqCst) == 0 {
             accounts::end(self.account);
@@ -260,13 +263,16 @@ pub(crate) fn exit_span(span: u64) {
 /// A collection of `scope` registered, at its first growth. If the scope has ended already,
 /// the collection has outlived it: it is due for a check of its own.
 ///
-/// Inlined into every registration, whose common case is the two atomics; the compiler
-/// stopped inlining it when `ScopeInfo` grew, which cost some 12 instructions a collection.
+/// No count of its own: the collection holds a handle to its scope since it was made, in
+/// the scope, before the scope ended; so `end` sees that handle (its last holder's let-go
+/// happened after the collection was made), and queues the scope's check. A registration
+/// that does not see the end yet is found by that check; one that does is checked on its
+/// own (and if both happen, the second check finds the collection already reported).
+///
+/// Inlined into every registration, whose common case is one load; the compiler stopped
+/// inlining it when `ScopeInfo` grew, which cost some 12 instructions a collection.
 #[inline]
 pub(crate) fn registered(scope: &Arc<ScopeInfo>) {
-    // Against `end`: one of the two sees the other, so the check is never missed (and if
-    // both do, the second check finds the collection already reported).
-    scope.live.fetch_add(1, SeqCst);
     let ended = scope.ended.load(SeqCst);
     if ended != 0 {
         registered_after_end(scope, ended);
@@ -282,11 +288,6 @@ fn registered_after_end(scope: &Arc<ScopeInfo>, ended: Nanos) {
         scope: scope.clone(),
         at,
     });
-}
-
-/// A registered collection of `scope` was dropped.
-pub(crate) fn released(scope: &ScopeInfo) {
-    scope.live.fetch_sub(1, SeqCst);
 }
 
 /// The scope of the span `span`, made and stored in its extensions on first use.
@@ -339,20 +340,34 @@ fn queue(due: Due) {
     let mut pending = pending();
     pending.due.push(due);
     if pending.due.len() >= pending.prune_at {
-        pending.due.retain(|d| d.scope.live.load(SeqCst) > 0);
+        prune(&mut pending.due);
         pending.prune_at = (2 * pending.due.len()).max(64);
     }
 }
 
-/// A scope ended: if a collection of it lives, it is due for its check once the grace
-/// period is over.
+/// Drops from `due` the scopes no collection holds any more: every handle to an ended scope
+/// is a collection's or a queued check's (a check under way, or a holder between its let-go
+/// and the drop of its handle, holds one more for a moment: its scope stays, to be checked).
+fn prune(due: &mut Vec<Due>) {
+    let mut queued: HashMap<u64, usize> = HashMap::with_capacity(due.len());
+    for d in due.iter() {
+        *queued.entry(d.scope.id).or_default() += 1;
+    }
+    due.retain(|d| Arc::strong_count(&d.scope) > queued[&d.scope.id]);
+}
+
+/// A scope ended, by its last holder, which holds `scope`: if a collection of it lives (holds
+/// another handle to it), it is due for its check once the grace period is over.
 pub(crate) fn end(scope: &Arc<ScopeInfo>) {
     // Before `ended` is stored: a collection that registers after it finds it set.
     scope.recipient.get_or_init(Recipient::current);
     accounts::end(scope.account);
     let now = monotonic_now();
     scope.ended.store(now.max(1), SeqCst);
-    if scope.live.load(SeqCst) > 0 {
+    // Every collection of it was made before its last holder let go, which happened before
+    // this: its handle is counted here, unless it was dropped since. Another holder that let
+    // go but has yet to drop its handle counts too: a check that will find nothing.
+    if Arc::strong_count(scope) > 1 {
         queue(Due {
             scope: scope.clone(),
             at: now.saturating_add(SETTINGS.grace()),
@@ -482,6 +497,44 @@ mod tests {
             "ended though a handle lives"
         );
         assert_eq!(running("let go held"), 0);
+    }
+
+    /// A scope ended with a collection's handle to it outstanding is queued for its check;
+    /// one whose collections were all dropped is not, and a prune of the queue drops the
+    /// scopes no collection holds any more, however many checks of theirs are queued.
+    #[test]
+    fn the_handles_of_its_collections_keep_an_ended_scope_queued() {
+        let kept = ScopeInfo::here("kept by a collection".into());
+        let collection = kept.clone();
+        let dropped = ScopeInfo::here("collection dropped".into());
+        drop(dropped.clone());
+        let twice = ScopeInfo::here("queued twice".into());
+        let due = |scope: &Arc<ScopeInfo>| Due {
+            scope: scope.clone(),
+            at: 0,
+        };
+        let mut queued = vec![due(&kept), due(&dropped), due(&twice), due(&twice)];
+        // The scopes' own handles, here, are dropped as a holder's are once it let go.
+        drop((kept, dropped, twice));
+        prune(&mut queued);
+        let names: Vec<&str> = queued.iter().map(|d| &*d.scope.name).collect();
+        assert_eq!(names, ["kept by a collection"]);
+        drop(collection);
+        prune(&mut queued);
+        assert!(queued.is_empty(), "its collection dropped");
+
+        // `end` queues a scope a collection holds, and only such a scope.
+        let held = ScopeInfo::here("ends held".into());
+        let collection = held.clone();
+        let alone = ScopeInfo::here("ends alone".into());
+        end(&held);
+        end(&alone);
+        let mut pending = pending();
+        let of = |id| pending.due.iter().filter(|d| d.scope.id == id).count();
+        assert_eq!((of(held.id), of(alone.id)), (1, 0));
+        pending.due.retain(|d| d.scope.id != held.id);
+        drop(pending);
+        drop(collection);
     }
 
     /// A guard's or future's scope looks its subscriber up where it ends, not where it

@@ -148,7 +148,7 @@ impl Accounting {
 
     /// The slot the collection registered in, if it did.
     #[inline]
-    fn registered_slot(&self) -> Option<&'static Slot> {
+    pub(super) fn registered_slot(&self) -> Option<&'static Slot> {
         self.slot
             .get()
             .filter(|slot| slot.owner.registered.load(Relaxed))
@@ -343,6 +343,9 @@ impl Accounting {
         registered(state);
     }
 
+    /// What the collection registers with. Inlined into each of its three callers: called
+    /// out of line, its result went through the stack and a copy (issue 23).
+    #[inline(always)]
     pub(super) fn registration(&self, state: &State, first: First) -> Registration {
         events::arm();
         let scope = state.scope();
@@ -446,7 +449,7 @@ impl Accounting {
             if self.registered_slot().is_none()
                 && (len > 0 || storage > 0)
                 && !harness::active()
-                && self.register_quietly(fp, site)
+                && self.register_quietly(fp, site, None)
             {
                 return;
             }
@@ -559,7 +562,8 @@ impl Drop for Accounting {
     }
 }
 
-/// Lets go of the slot of a collection being dropped, and of its scope.
+/// Lets go of the slot of a collection being dropped, and then of its scope: its handle,
+/// which is what counts it among the scope's live collections.
 ///
 /// `extern "C"` so that it cannot unwind: the drop of a struct then needs no cleanup path
 /// for the fields after each one, and its fields' drops inline into one short function
@@ -572,12 +576,10 @@ extern "C" fn release(slot: &'static Slot) {
         let scope = slot.owner.take_scope();
         if slot.owner.registered.load(Relaxed) {
             registry::release(slot);
-            if let Some(scope) = &scope {
-                scope::released(scope);
-            }
         } else {
             registry::unclaim(slot);
         }
+        drop(scope);
     }));
 }
 

@@ -14,7 +14,6 @@ use std::panic::Location;
 use super::accounting::Accounting;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 use crate::registry::Origin;
-use crate::site::in_user_code;
 
 /// What the cold paths need of a collection that its caller does not hand them.
 pub(super) trait Walk {
@@ -91,10 +90,7 @@ pub(super) fn settle_constructed(
     origin: Origin,
 ) {
     walked(accounting, total, footprint);
-    if !in_user_code(site) && footprint.is_none_or(|fp| fp.len > 0) {
-        accounting.made_by(origin, footprint);
-    }
-    accounting.republish_or_resync(footprint, Some(site));
+    accounting.settle_constructed(footprint, site, origin);
 }
 
 /// Before handing out `&mut` again: evaluates what the last `&mut` access changed (`part`
