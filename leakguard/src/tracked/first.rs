@@ -10,7 +10,7 @@ use crate::heap_size::Footprint;
 use crate::registry::{self, First, Origin};
 use crate::site::in_user_code;
 
-use super::accounting::{Accounting, quiet, registered};
+use super::accounting::{Accounting, registered};
 use super::marks::Marks;
 
 impl Accounting {
@@ -102,17 +102,9 @@ impl Accounting {
             None => (0, 0, 0),
         };
         // What `evaluate` finds (no mark): nothing to warn of, as its quiet case says.
-        let budget = self.meta.budget;
-        let bytes = fp.storage_bytes + heap;
-        let storage_unused = fp.unused_bytes();
-        if !quiet(
-            budget,
-            fp.len,
-            bytes,
-            Some((storage_unused, entries_unused)),
-        ) {
+        let Some((bytes, unused)) = self.quiet_figures(fp, heap, entries_unused) else {
             return false;
-        }
+        };
         // The registry is full: the collection goes untracked, as in the general path.
         let Some(state) = taken.or_else(|| self.claim_mut(0)) else {
             return true;
@@ -124,18 +116,13 @@ impl Accounting {
                 origin,
                 len: fp.len,
                 bytes,
-                unused: storage_unused.saturating_add(entries_unused),
+                unused,
                 nested,
             };
             registry::register_in(slot, self.registration(state, first));
             registered(state);
         }
-        self.len_hi = state.window.reopen(
-            (fp.len, fp.capacity, heap, fp.storage_bytes),
-            budget,
-            (0, 0),
-            false,
-        );
+        self.reopen_quietly(state, fp, heap);
         true
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::harness;
 use crate::heap_size::Footprint;
-use crate::registry::{FLAG_OVER_BUDGET, Slot};
+use crate::registry::{FLAG_OVER_BUDGET, Slot, State};
 
 use super::accounting::{Accounting, quiet};
 use super::marks::Marks;
@@ -58,30 +58,46 @@ impl Accounting {
         if site.is_some() && fp.len > 0 && !slot.growth_noted() {
             return false;
         }
-        // `evaluate`'s quiet case, with its figures.
         let heap = state.elem_heap.load(Relaxed);
-        let entries_unused = state.elem_unused.load(Relaxed);
-        let bytes = fp.storage_bytes + heap;
-        let storage_unused = fp.unused_bytes();
-        let budget = self.meta.budget;
-        if !quiet(
-            budget,
-            fp.len,
-            bytes,
-            Some((storage_unused, entries_unused)),
-        ) {
+        let Some((bytes, unused)) = self.quiet_figures(fp, heap, state.elem_unused.load(Relaxed))
+        else {
             return false;
-        }
-        let unused = storage_unused.saturating_add(entries_unused);
+        };
         slot.publish(fp.len, bytes, unused, state.elem_nested.load(Relaxed));
         // No level is set: the collection is not over budget.
         slot.set_flag(slot.generation(), FLAG_OVER_BUDGET, false);
+        self.reopen_quietly(state, fp, heap);
+        true
+    }
+
+    /// What [`evaluate`](Self::evaluate) publishes for a collection with no mark at `fp`,
+    /// its entries holding `heap` bytes of which `entries_unused` are unused: its bytes and
+    /// unused bytes, when its [`quiet`] case holds; `None` for the general path. The one
+    /// reckoning of the short ways of a first registration and of a republication.
+    #[inline(always)]
+    pub(super) fn quiet_figures(
+        &self,
+        fp: Footprint,
+        heap: usize,
+        entries_unused: usize,
+    ) -> Option<(usize, usize)> {
+        let bytes = fp.storage_bytes + heap;
+        let storage_unused = fp.unused_bytes();
+        let unused = Some((storage_unused, entries_unused));
+        quiet(self.meta.budget, fp.len, bytes, unused)
+            .then(|| (bytes, storage_unused.saturating_add(entries_unused)))
+    }
+
+    /// Reopens the fast path's window on `fp`, its entries holding `heap` bytes, after a
+    /// short way published them: no budget at a warning level, lengths published at their
+    /// usual steps.
+    #[inline(always)]
+    pub(super) fn reopen_quietly(&mut self, state: &State, fp: Footprint, heap: usize) {
         self.len_hi = state.window.reopen(
             (fp.len, fp.capacity, heap, fp.storage_bytes),
-            budget,
+            self.meta.budget,
             (0, 0),
             false,
         );
-        true
     }
 }
