@@ -181,6 +181,85 @@ fn a_shared_cache_counts_every_operation_of_two_threads_when_compiled_out() {
     );
 }
 
+/// A cache without a TTL or a bound in bytes, which compiled out keeps the values alone:
+/// evicted, replaced and removed values are dropped after the shard's lock there too, so a
+/// value's `Drop` may use the cache, and every one of them is dropped once. On a thread of
+/// its own under a timeout, so that a deadlock fails the test instead of hanging it.
+#[test]
+fn a_value_whose_drop_uses_a_cache_without_a_ttl_neither_hangs_nor_is_lost() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static CACHE: OnceLock<leakguard::SharedCache<u64, Handle>> = OnceLock::new();
+    static TOUCHES: AtomicU64 = AtomicU64::new(0);
+    /// A value that looks at its cache as it is dropped; clones that `get` hands out do not.
+    struct Handle {
+        key: u64,
+        cached: bool,
+    }
+    impl Clone for Handle {
+        fn clone(&self) -> Self {
+            Handle {
+                key: self.key,
+                cached: false,
+            }
+        }
+    }
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            if let (true, Some(cache)) = (self.cached, CACHE.get()) {
+                let _ = cache.get(&self.key);
+                let _ = cache.get(&(self.key + 1));
+                let _ = cache.len();
+                TOUCHES.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    impl leakguard::HeapSize for Handle {
+        fn heap_size(&self) -> usize {
+            0
+        }
+    }
+    let handle = |key| Handle { key, cached: true };
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cache =
+            CACHE.get_or_init(|| leakguard::SharedCache::builder().max(16).build().unwrap());
+        let mut made = 0;
+        for key in 0..200 {
+            cache.insert(key, handle(key));
+            made += 1;
+        }
+        let mut replaced = 0;
+        for key in 0..200 {
+            if cache.get(&key).is_some() {
+                cache.insert(key, handle(key));
+                made += 1;
+                replaced += 1;
+            }
+        }
+        let held = (0..200).find(|key| cache.get(key).is_some()).unwrap();
+        assert!(cache.remove(&held).is_some());
+        // The cache keeps a clone of what it made, and returns the value made.
+        drop(cache.get_or_insert_with(&1_000, || handle(1_000)));
+        made += 1;
+        done.send((made, replaced)).unwrap();
+    });
+    let (made, replaced) = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a value's Drop using the cache hung, or the thread panicked");
+    let cache = CACHE.get().unwrap();
+    assert!(replaced > 0);
+    assert!(cache.get(&1_000).is_some());
+    // Every value made but those the cache holds (all but the clone under 1,000) was
+    // dropped, each once.
+    let held = cache.len() as u64 - 1;
+    assert_eq!(TOUCHES.load(Relaxed), made - held);
+    let stats = cache.stats();
+    assert_eq!(stats.removals, 1);
+    assert_eq!(stats.insertions, 201);
+    assert_eq!(stats.evictions, 201 - 1 - cache.len() as u64);
+}
+
 /// Polls `future` to its end; the checked futures here never wait.
 fn ready<F: std::future::Future>(future: F) -> F::Output {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

@@ -6,6 +6,27 @@ use std::hash::{BuildHasher, Hash};
 use super::SharedCache;
 use crate::heap_size::{Footprint, HeapSize, HeapUsage, Measurement};
 
+impl<K, V, S> SharedCache<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: Clone + HeapSize,
+    S: BuildHasher + Clone + Default,
+{
+    /// What the entries own on the heap: their bytes less what they hold inline, which the
+    /// storage counts; and the key clones of their expiry records.
+    pub(super) fn entries_heap(&self, len: usize) -> usize {
+        let inline = len * (size_of::<K>() + size_of::<V>());
+        let clones = self.timelines.get().map_or(0, |t| t.held().1);
+        self.bytes().saturating_sub(inline) + clones
+    }
+
+    /// Bytes of the store: quick_cache's slots and table, and the expiry lists.
+    pub(super) fn storage_bytes(&self) -> usize {
+        let lists = self.timelines.get().map_or(0, |t| t.held().0);
+        self.store.memory_used() + lists
+    }
+}
+
 impl<K, V, S> HeapSize for SharedCache<K, V, S>
 where
     K: Eq + Hash + Clone + HeapSize,
@@ -14,7 +35,7 @@ where
 {
     /// The cache's storage and what its entries own on the heap, as measured going in.
     fn heap_size(&self) -> usize {
-        self.storage_bytes() + self.entries_heap(self.cache.len())
+        self.storage_bytes() + self.entries_heap(self.store.len())
     }
 
     /// All of it `nested`: the cache has a row of its own, so the total of a tracked
@@ -29,7 +50,7 @@ where
 
     fn footprint(&self) -> Option<Footprint> {
         Some(Footprint {
-            len: self.cache.len(),
+            len: self.store.len(),
             capacity: self.capacity,
             storage_bytes: self.storage_bytes(),
         })

@@ -16,12 +16,14 @@ mod builder;
 mod counters;
 mod field;
 mod impls;
+mod store;
 mod stored;
 #[cfg(test)]
 mod tests;
 mod timeline;
 
 use self::counters::{Counters, Mine};
+use self::store::{Full, Store, bare};
 use self::stored::{Hooks, Request, Stored};
 use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
@@ -57,7 +59,7 @@ pub use field::SharedField;
 /// # Ok::<(), leakguard::ConfigError>(())
 /// ```
 pub struct SharedCache<K, V, S = DefaultHashBuilder> {
-    cache: quick_cache::sync::Cache<K, Stored<V>, Weigh, S, Hooks>,
+    store: Store<K, V, S>,
     counters: Arc<Counters>,
     ttl: Nanos,
     clock: Clock,
@@ -129,10 +131,10 @@ where
         let hooks = Hooks {
             counters: counters.clone(),
         };
-        let cache = quick_cache::sync::Cache::with_options(options, weigh, hasher, hooks);
+        let store = Store::new(options, weigh, ttl, hasher, hooks);
         SharedCache {
-            capacity: (cache.capacity() / weigh.units()) as usize,
-            cache,
+            capacity: (store.capacity() / weigh.units()) as usize,
+            store,
             counters,
             ttl,
             clock,
@@ -155,18 +157,22 @@ where
     }
 
     /// The value of `key`, cloned, if it is there and has not expired.
-    #[inline]
+    #[inline(always)]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
+        let cache = match &self.store {
+            Store::Bare(cache, _) => return bare::get(cache, &self.counters, key),
+            Store::Full(cache) => cache,
+        };
         if self.ttl != 0 {
-            return self.get_expiring(key);
+            return self.get_expiring(cache, key);
         }
         // Without a TTL nothing expires and nothing is due, and a lookup publishes nothing
         // but under a test check: a lookup and its count, small enough to be inlined where
         // it is called.
-        let found = self.cache.get(key).map(|stored| stored.value);
+        let found = cache.get(key).map(|stored| stored.value);
         let hit = found.is_some();
         self.counters
             .count(|s| if hit { &s.hits } else { &s.misses }, 1);
@@ -178,15 +184,15 @@ where
 
     /// [`get`](Self::get) with a TTL: checks the deadline, and settles.
     #[inline(never)]
-    fn get_expiring<Q>(&self, key: &Q) -> Option<V>
+    fn get_expiring<Q>(&self, cache: &Full<K, V, S>, key: &Q) -> Option<V>
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         let now = self.now();
-        let found = match self.cache.get(key) {
+        let found = match cache.get(key) {
             Some(stored) if stored.deadline > now => Some(stored.value),
             Some(stored) => {
-                self.expire(key, stored.deadline);
+                self.expire(cache, key, stored.deadline);
                 None
             }
             None => None,
@@ -207,15 +213,19 @@ where
     #[inline(always)]
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
+        let cache = match &self.store {
+            Store::Bare(cache, _) => return bare::insert(cache, &self.counters, key, value),
+            Store::Full(cache) => cache,
+        };
         if self.ttl != 0 || crate::mode::ENABLED {
-            return self.insert_settled(key, value);
+            return self.insert_settled(cache, key, value);
         }
         // Compiled out and without a TTL, only the evictions are counted, and on this
         // thread's stripe only if there are any: no running bytes, nothing to publish, and
         // nothing due. Small enough to be inlined where it is called.
         let stored = Stored::new(&key, value);
         let mut request = Request::default();
-        self.cache.insert_with_lifecycle(key, stored, &mut request);
+        cache.insert_with_lifecycle(key, stored, &mut request);
         if request.evictions > 0 {
             self.counters.count(|s| &s.evictions, request.evictions);
         }
@@ -226,12 +236,12 @@ where
     /// [`insert`](Self::insert) with a TTL or instrumentation, which settle after it.
     #[inline(never)]
     #[track_caller]
-    fn insert_settled(&self, key: K, value: V) {
+    fn insert_settled(&self, cache: &Full<K, V, S>, key: K, value: V) {
         let stored = Stored::new(&key, value);
         if self.ttl != 0 {
-            return self.insert_expiring(key, stored);
+            return self.insert_expiring(cache, key, stored);
         }
-        self.insert_stored(key, stored, 0, 0);
+        self.insert_stored(cache, key, stored, 0, 0);
     }
 
     /// [`insert`](Self::insert) with a TTL: gives the entry its deadline and its expiry
@@ -239,20 +249,27 @@ where
     /// to quick_cache without a copy.
     #[inline(never)]
     #[track_caller]
-    fn insert_expiring(&self, key: K, mut stored: Stored<V>) {
+    fn insert_expiring(&self, cache: &Full<K, V, S>, key: K, mut stored: Stored<V>) {
         let now = self.now();
-        let shard = self.expiring(&key, &mut stored, now);
-        self.insert_stored(key, stored, shard, now);
+        let shard = self.expiring(cache, &key, &mut stored, now);
+        self.insert_stored(cache, key, stored, shard, now);
     }
 
     /// Inserts the entry `stored` of `key`, on `shard` at `now`, and counts it.
     #[inline]
     #[track_caller]
-    fn insert_stored(&self, key: K, stored: Stored<V>, shard: usize, now: Nanos) {
+    fn insert_stored(
+        &self,
+        cache: &Full<K, V, S>,
+        key: K,
+        stored: Stored<V>,
+        shard: usize,
+        now: Nanos,
+    ) {
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
         let mut request = Self::request_on(stripe);
-        self.cache.insert_with_lifecycle(key, stored, &mut request);
+        cache.insert_with_lifecycle(key, stored, &mut request);
         self.inserted(stripe, shard, now, bytes, &mut request);
     }
 
@@ -320,7 +337,11 @@ where
         if let Some(value) = self.get(key) {
             return value;
         }
-        let guard = match self.cache.get_value_or_guard(key, None) {
+        let cache = match &self.store {
+            Store::Bare(cache, _) => return bare::get_or_make(cache, &self.counters, key, make),
+            Store::Full(cache) => cache,
+        };
+        let guard = match cache.get_value_or_guard(key, None) {
             GuardResult::Value(stored) => return stored.value,
             GuardResult::Guard(guard) => guard,
             // Only with a timeout, which this does not give.
@@ -330,7 +351,7 @@ where
         let now = self.now();
         let owned = key.to_owned();
         let mut stored = Stored::new(&owned, value.clone());
-        let shard = self.expiring(&owned, &mut stored, now);
+        let shard = self.expiring(cache, &owned, &mut stored, now);
         let bytes = stored.signed_bytes();
         let stripe = self.counters.mine();
         let mut request = Self::request_on(stripe);
@@ -350,14 +371,18 @@ where
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
+        let cache = match &self.store {
+            Store::Bare(cache, _) => return bare::remove(cache, &self.counters, key),
+            Store::Full(cache) => cache,
+        };
         let now = self.now();
         let stripe = self.counters.mine();
         let mut n = None;
-        let removed = self.cache.remove(key).and_then(|(key, stored)| {
+        let removed = cache.remove(key).and_then(|(key, stored)| {
             if crate::mode::ENABLED {
                 stripe.add_bytes(-stored.signed_bytes());
             }
-            self.free(&key, stored.record());
+            self.free(cache, &key, stored.record());
             let live = stored.deadline > now;
             let counter = if live {
                 &stripe.removals
@@ -372,20 +397,20 @@ where
     }
 
     /// Frees the expiry record of the entry of `key` that left the cache.
-    fn free(&self, key: &K, record: Option<Record>) {
+    fn free(&self, cache: &Full<K, V, S>, key: &K, record: Option<Record>) {
         if let (Some(timelines), Some(record)) = (self.timelines.get(), record) {
-            drop(timelines.free(self.cache.shard_index(key), record));
+            drop(timelines.free(cache.shard_index(key), record));
         }
     }
 
     /// Entries held, expired ones not yet released included.
     pub fn len(&self) -> usize {
-        self.cache.len()
+        self.store.len()
     }
 
     /// Whether it holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.cache.is_empty()
+        self.store.is_empty()
     }
 
     /// Bytes of the entries held: keys and values, inline and on the heap, as measured
@@ -401,12 +426,7 @@ where
         if crate::mode::ENABLED {
             return self.counters.bytes();
         }
-        let total = std::cell::Cell::new(0usize);
-        self.cache.retain(|_, stored| {
-            total.set(total.get() + stored.bytes as usize);
-            true
-        });
-        total.get()
+        self.store.entries_bytes()
     }
 
     /// The bound in entries, if any.
@@ -422,11 +442,11 @@ where
     /// Calls `f` with each live entry, cloned.
     pub fn for_each(&self, mut f: impl FnMut(&K, &V)) {
         let now = self.now();
-        for (key, stored) in self.cache.iter() {
-            if stored.deadline > now {
-                f(&key, &stored.value);
+        self.store.for_each(|key, value, deadline| {
+            if deadline > now {
+                f(key, value);
             }
-        }
+        });
     }
 
     /// What the cache has done since it was built: hits, misses, and evictions by cause
@@ -441,25 +461,11 @@ where
             misses: c.sum(|s| &s.misses),
             // Every entry of a new key is still held or left one of these ways: counting
             // where entries went costs an insert nothing.
-            insertions: evictions + expirations + removals + self.cache.len() as u64,
+            insertions: evictions + expirations + removals + self.store.len() as u64,
             evictions,
             expirations,
             removals,
         }
-    }
-
-    /// What the entries own on the heap: their bytes less what they hold inline, which the
-    /// storage counts; and the key clones of their expiry records.
-    fn entries_heap(&self, len: usize) -> usize {
-        let inline = len * (size_of::<K>() + size_of::<V>());
-        let clones = self.timelines.get().map_or(0, |t| t.held().1);
-        self.bytes().saturating_sub(inline) + clones
-    }
-
-    /// Bytes of the store: quick_cache's slots and table, and the expiry lists.
-    fn storage_bytes(&self) -> usize {
-        let lists = self.timelines.get().map_or(0, |t| t.held().0);
-        self.cache.memory_used().total() + lists
     }
 
     /// Gives `stored`, the entry of `key`, its deadline and its expiry record if the cache
@@ -467,25 +473,31 @@ where
     /// changed in place: returned from here, its 40-odd bytes would be copied once more on
     /// every insert.
     #[inline]
-    fn expiring(&self, key: &K, stored: &mut Stored<V>, now: Nanos) -> usize {
+    fn expiring(
+        &self,
+        cache: &Full<K, V, S>,
+        key: &K,
+        stored: &mut Stored<V>,
+        now: Nanos,
+    ) -> usize {
         if self.ttl == 0 {
             return 0;
         }
-        self.record(key, stored, now)
+        self.record(cache, key, stored, now)
     }
 
     /// [`expiring`](Self::expiring) with a TTL.
     #[inline(never)]
-    fn record(&self, key: &K, stored: &mut Stored<V>, now: Nanos) -> usize {
+    fn record(&self, cache: &Full<K, V, S>, key: &K, stored: &mut Stored<V>, now: Nanos) -> usize {
         let timelines = self.timelines.get_or_init(|| {
-            let shards = self.cache.num_shards();
+            let shards = cache.num_shards();
             let per_shard = match self.max {
                 0 => usize::MAX,
                 max => max.div_ceil(shards),
             };
             Timelines::new(shards, per_shard)
         });
-        let shard = self.cache.shard_index(key);
+        let shard = cache.shard_index(key);
         stored.deadline = now.saturating_add(self.ttl);
         stored.slot = Some(timelines.push(shard, key.clone(), stored.deadline));
         shard
@@ -493,12 +505,12 @@ where
 
     /// Releases the expired entry of `key` written with `deadline`.
     #[cold]
-    fn expire<Q>(&self, key: &Q, deadline: Nanos)
+    fn expire<Q>(&self, cache: &Full<K, V, S>, key: &Q, deadline: Nanos)
     where
         Q: Hash + Equivalent<K> + ?Sized,
     {
-        if let Some((key, stored)) = self.cache.remove_if(key, |s| s.deadline == deadline) {
-            self.free(&key, stored.record());
+        if let Some((key, stored)) = cache.remove_if(key, |s| s.deadline == deadline) {
+            self.free(cache, &key, stored.record());
             let stripe = self.counters.mine();
             if crate::mode::ENABLED {
                 stripe.add_bytes(-stored.signed_bytes());
@@ -547,9 +559,12 @@ where
     #[cold]
     #[inline(never)]
     fn sweep(&self, timelines: &Timelines<K>, shard: usize, now: Nanos) {
+        // Expiry records are made only in a store of values with their deadlines.
+        let Some(cache) = self.store.full() else {
+            return;
+        };
         let Some(released) = timelines.sweep(shard, now, |key, record| {
-            self.cache
-                .remove_if(key, |stored| stored.record() == Some(record))
+            cache.remove_if(key, |stored| stored.record() == Some(record))
         }) else {
             return;
         };

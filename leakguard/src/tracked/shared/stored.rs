@@ -28,14 +28,20 @@ impl<V: HeapSize> Stored<V> {
     /// The entry to store for `key` and `value`, measured once, to expire never.
     #[inline]
     pub(super) fn new<K: HeapSize>(key: &K, value: V) -> Self {
-        let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(&value).bytes;
         Stored {
+            bytes: entry_bytes(key, &value),
             value,
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
             slot: None,
             deadline: Nanos::MAX,
         }
     }
+}
+
+/// The bytes of the entry of `key` and `value`, inline and on the heap, capped at 4 GiB.
+#[inline]
+pub(super) fn entry_bytes<K: HeapSize, V: HeapSize>(key: &K, value: &V) -> u32 {
+    let bytes = size_of::<K>() + size_of::<V>() + measured(key).bytes + measured(value).bytes;
+    u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 /// What `value` owns on the heap, measured once; nothing when compiled out.

@@ -1,0 +1,276 @@
+//! What a [`SharedCache`](super::SharedCache) keeps its entries in: quick_cache's sharded
+//! cache, of values with their bytes and expiry ([`Stored`]), or, for a cache whose entries
+//! neither expire nor weigh their bytes with instrumentation compiled out, of the values
+//! alone, each weighing 1.
+//!
+//! The bare kind is issue 23's W5: beside a `[u8; 32]` value, the 16 bytes of `Stored`, the
+//! byte weigher and the request that keeps what leaves cost some 24 instructions of the
+//! 330 an operation, against quick_cache's own 279.
+
+use std::hash::{BuildHasher, Hash};
+
+use quick_cache::sync::GuardResult;
+use quick_cache::{Equivalent, Lifecycle, UnitWeighter};
+
+use super::counters::Counters;
+use super::stored::{Hooks, Stored, entry_bytes};
+use crate::cache::Weigh;
+use crate::heap_size::HeapSize;
+use crate::mode::CompiledOut;
+
+/// A store of values with their bytes and expiry.
+pub(super) type Full<K, V, S> = quick_cache::sync::Cache<K, Stored<V>, Weigh, S, Hooks>;
+
+/// A store of the values alone.
+pub(super) type Bare<K, V, S> = quick_cache::sync::Cache<K, V, UnitWeighter, S, Evictions>;
+
+/// The entries of a cache.
+pub(super) enum Store<K, V, S> {
+    /// No TTL, no bound in bytes, instrumentation compiled out: nothing to record of an
+    /// entry but the entry. Not in builds with instrumentation, where its [`CompiledOut`]
+    /// has no value.
+    Bare(Bare<K, V, S>, CompiledOut),
+    /// Every other cache.
+    Full(Full<K, V, S>),
+}
+
+impl<K, V, S> Store<K, V, S>
+where
+    K: Eq + Hash + Clone + HeapSize,
+    V: Clone + HeapSize,
+    S: BuildHasher + Clone,
+{
+    /// The store of a cache with a TTL of `ttl` nanoseconds (0 for none) under the bounds
+    /// `weigh`, on quick_cache's `options`.
+    pub(super) fn new(
+        options: quick_cache::Options,
+        weigh: Weigh,
+        ttl: u64,
+        hasher: S,
+        hooks: Hooks,
+    ) -> Self {
+        match crate::mode::compiled_out() {
+            Some(off) if ttl == 0 && !weigh.by_bytes() => Store::Bare(
+                Bare::with_options(options, UnitWeighter, hasher, Evictions),
+                off,
+            ),
+            _ => Store::Full(Full::with_options(options, weigh, hasher, hooks)),
+        }
+    }
+
+    /// The store of values with their bytes: every cache's but a bare one's, which has no
+    /// expiry records and publishes nothing.
+    #[inline]
+    pub(super) fn full(&self) -> Option<&Full<K, V, S>> {
+        match self {
+            Store::Full(cache) => Some(cache),
+            Store::Bare(..) => None,
+        }
+    }
+
+    /// Entries held, expired ones not yet released included.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Store::Bare(cache, _) => cache.len(),
+            Store::Full(cache) => cache.len(),
+        }
+    }
+
+    /// Whether it holds no entry.
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Store::Bare(cache, _) => cache.is_empty(),
+            Store::Full(cache) => cache.is_empty(),
+        }
+    }
+
+    /// The weight quick_cache holds at most.
+    pub(super) fn capacity(&self) -> u64 {
+        match self {
+            Store::Bare(cache, _) => cache.capacity(),
+            Store::Full(cache) => cache.capacity(),
+        }
+    }
+
+    /// Bytes of quick_cache's slots and tables.
+    pub(super) fn memory_used(&self) -> usize {
+        match self {
+            Store::Bare(cache, _) => cache.memory_used().total(),
+            Store::Full(cache) => cache.memory_used().total(),
+        }
+    }
+
+    /// The sum of the entries' bytes: as measured going in, or, in a bare store, measured
+    /// now (its values are only ever cloned out, so what they own is what went in).
+    pub(super) fn entries_bytes(&self) -> usize {
+        let total = std::cell::Cell::new(0usize);
+        match self {
+            Store::Bare(cache, _) => cache.retain(|key, value| {
+                total.set(total.get() + entry_bytes(key, value) as usize);
+                true
+            }),
+            Store::Full(cache) => cache.retain(|_, stored| {
+                total.set(total.get() + stored.bytes as usize);
+                true
+            }),
+        }
+        total.get()
+    }
+
+    /// Calls `f` with each entry, cloned, and when it expires.
+    pub(super) fn for_each(&self, mut f: impl FnMut(&K, &V, u64)) {
+        match self {
+            Store::Bare(cache, _) => {
+                for (key, value) in cache.iter() {
+                    f(&key, &value, u64::MAX);
+                }
+            }
+            Store::Full(cache) => {
+                for (key, stored) in cache.iter() {
+                    f(&key, &stored.value, stored.deadline);
+                }
+            }
+        }
+    }
+}
+
+/// The operations of a bare store, counted on `counters`: only what they did, with nothing
+/// to measure, record or publish. Small enough to be inlined where the cache is used.
+pub(super) mod bare {
+    use super::*;
+
+    /// The value of `key`, cloned, counted as a hit or a miss.
+    #[inline(always)]
+    pub(in super::super) fn get<K, V, S, Q>(
+        cache: &Bare<K, V, S>,
+        counters: &Counters,
+        key: &Q,
+    ) -> Option<V>
+    where
+        K: Eq + Hash,
+        V: Clone,
+        S: BuildHasher + Clone,
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
+        let found = cache.get(key);
+        let hit = found.is_some();
+        counters.count(|s| if hit { &s.hits } else { &s.misses }, 1);
+        found
+    }
+
+    /// Inserts `value` under `key`, counting the evictions it caused; what left is dropped
+    /// after the lock.
+    #[inline(always)]
+    pub(in super::super) fn insert<K, V, S>(
+        cache: &Bare<K, V, S>,
+        counters: &Counters,
+        key: K,
+        value: V,
+    ) where
+        K: Eq + Hash,
+        V: Clone,
+        S: BuildHasher + Clone,
+    {
+        let mut evicted = Evicted::default();
+        cache.insert_with_lifecycle(key, value, &mut evicted);
+        counted(counters, evicted);
+    }
+
+    /// The value of `key` if another caller made it meanwhile, else `make()` inserted
+    /// under it; concurrent callers for one key wait for the first.
+    pub(in super::super) fn get_or_make<K, V, S, Q>(
+        cache: &Bare<K, V, S>,
+        counters: &Counters,
+        key: &Q,
+        make: impl FnOnce() -> V,
+    ) -> V
+    where
+        K: Eq + Hash,
+        V: Clone,
+        S: BuildHasher + Clone,
+        Q: Hash + Equivalent<K> + ToOwned<Owned = K> + ?Sized,
+    {
+        let guard = match cache.get_value_or_guard(key, None) {
+            GuardResult::Value(value) => return value,
+            GuardResult::Guard(guard) => guard,
+            // Only with a timeout, which this does not give.
+            GuardResult::Timeout => return make(),
+        };
+        let value = make();
+        let mut evicted = Evicted::default();
+        // Removed by another thread meanwhile: the value is returned, not kept.
+        if guard
+            .insert_with_lifecycle(value.clone(), &mut evicted)
+            .is_ok()
+        {
+            counted(counters, evicted);
+        }
+        value
+    }
+
+    /// Removes `key`, returning its value if it was there, counted as a removal.
+    pub(in super::super) fn remove<K, V, S, Q>(
+        cache: &Bare<K, V, S>,
+        counters: &Counters,
+        key: &Q,
+    ) -> Option<V>
+    where
+        K: Eq + Hash,
+        V: Clone,
+        S: BuildHasher + Clone,
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
+        let (_, value) = cache.remove(key)?;
+        counters.count(|s| &s.removals, 1);
+        Some(value)
+    }
+
+    /// Counts the evictions of a request, then drops what it kept.
+    #[inline]
+    fn counted<K, V>(counters: &Counters, evicted: Evicted<K, V>) {
+        if evicted.count > 0 {
+            counters.count(|s| &s.evictions, evicted.count);
+        }
+        drop(evicted);
+    }
+}
+
+/// A bare store's hooks: an eviction is counted, and an entry whose drop does something is
+/// kept to be dropped after the shard's lock, as [`Hooks`] keeps it.
+#[derive(Clone, Copy)]
+pub(super) struct Evictions;
+
+/// What one operation on a bare store hands back: how many entries it evicted, and those
+/// that left whose drop does something, dropped with it once the lock is released.
+pub(super) struct Evicted<K, V> {
+    pub(super) count: u64,
+    left: Vec<(K, V)>,
+}
+
+impl<K, V> Default for Evicted<K, V> {
+    #[inline]
+    fn default() -> Self {
+        Evicted {
+            count: 0,
+            left: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Lifecycle<K, V> for Evictions {
+    type RequestState = Evicted<K, V>;
+
+    /// Counts an eviction: called before an entry leaves to make room, not before a
+    /// replacement.
+    #[inline]
+    fn before_evict(&self, request: &mut Evicted<K, V>, _: &K, _: &mut V) {
+        request.count += 1;
+    }
+
+    #[inline]
+    fn on_evict(&self, request: &mut Evicted<K, V>, key: K, value: V) {
+        if std::mem::needs_drop::<(K, V)>() {
+            request.left.push((key, value));
+        }
+    }
+}
