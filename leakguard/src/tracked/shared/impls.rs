@@ -12,6 +12,22 @@ where
     V: Clone + HeapSize,
     S: BuildHasher + Clone + Default,
 {
+    /// Bytes of the entries held: keys and values, inline and on the heap, as measured
+    /// going in; what `max_bytes` bounds. From running figures; with instrumentation
+    /// compiled out, by a pass over the entries.
+    ///
+    /// It is not what the cache takes from the allocator: the cache's report row, its
+    /// `metrics` gauge and its [`HeapSize`] count the store (quick_cache's slots, which hold
+    /// the keys and values inline) and what the entries own on the heap, so they read
+    /// more. 513 entries of a `String` key and a 100-byte `Vec<u8>`: 80,028 B here, 101,052 B
+    /// in the report row, of which 45,648 B are the store, on a 2-core machine.
+    pub fn bytes(&self) -> usize {
+        if crate::mode::ENABLED {
+            return self.counters.bytes();
+        }
+        self.store.entries_bytes()
+    }
+
     /// What the entries own on the heap: their bytes less what they hold inline, which the
     /// storage counts; and the key clones of their expiry records.
     pub(super) fn entries_heap(&self, len: usize) -> usize {

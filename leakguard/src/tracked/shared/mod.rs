@@ -23,7 +23,7 @@ mod tests;
 mod timeline;
 
 use self::counters::{Counters, Mine};
-use self::store::{Full, Store, bare};
+use self::store::{Bare, Counted, Full, Store};
 use self::stored::{Hooks, Request, Stored};
 use self::timeline::{Record, Timelines};
 use crate::cache::{CacheStats, DefaultHashBuilder, Weigh};
@@ -147,6 +147,15 @@ where
         }
     }
 
+    /// The bare store `cache`, with this cache's counters.
+    #[inline(always)]
+    fn counted<'a>(&'a self, cache: &'a Bare<K, V, S>) -> Counted<'a, K, V, S> {
+        Counted {
+            cache,
+            counters: &self.counters,
+        }
+    }
+
     /// The time now, if entries expire.
     #[inline]
     fn now(&self) -> Nanos {
@@ -163,7 +172,7 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         let cache = match &self.store {
-            Store::Bare(cache, _) => return bare::get(cache, &self.counters, key),
+            Store::Bare(cache, _) => return self.counted(cache).get(key),
             Store::Full(cache) => cache,
         };
         if self.ttl != 0 {
@@ -214,7 +223,7 @@ where
     #[track_caller]
     pub fn insert(&self, key: K, value: V) {
         let cache = match &self.store {
-            Store::Bare(cache, _) => return bare::insert(cache, &self.counters, key, value),
+            Store::Bare(cache, _) => return self.counted(cache).insert(key, value),
             Store::Full(cache) => cache,
         };
         if self.ttl != 0 || crate::mode::ENABLED {
@@ -338,7 +347,7 @@ where
             return value;
         }
         let cache = match &self.store {
-            Store::Bare(cache, _) => return bare::get_or_make(cache, &self.counters, key, make),
+            Store::Bare(cache, _) => return self.counted(cache).get_or_make(key, make),
             Store::Full(cache) => cache,
         };
         let guard = match cache.get_value_or_guard(key, None) {
@@ -372,7 +381,7 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         let cache = match &self.store {
-            Store::Bare(cache, _) => return bare::remove(cache, &self.counters, key),
+            Store::Bare(cache, _) => return self.counted(cache).remove(key),
             Store::Full(cache) => cache,
         };
         let now = self.now();
@@ -411,22 +420,6 @@ where
     /// Whether it holds no entry.
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
-    }
-
-    /// Bytes of the entries held: keys and values, inline and on the heap, as measured
-    /// going in; what `max_bytes` bounds. From running figures; with instrumentation
-    /// compiled out, by a pass over the entries.
-    ///
-    /// It is not what the cache takes from the allocator: the cache's report row, its
-    /// `metrics` gauge and its [`HeapSize`] count the store (quick_cache's slots, which hold
-    /// the keys and values inline) and what the entries own on the heap, so they read
-    /// more. 513 entries of a `String` key and a 100-byte `Vec<u8>`: 80,028 B here, 101,052 B
-    /// in the report row, of which 45,648 B are the store, on a 2-core machine.
-    pub fn bytes(&self) -> usize {
-        if crate::mode::ENABLED {
-            return self.counters.bytes();
-        }
-        self.store.entries_bytes()
     }
 
     /// The bound in entries, if any.

@@ -134,63 +134,49 @@ where
     }
 }
 
-/// The operations of a bare store, counted on `counters`: only what they did, with nothing
-/// to measure, record or publish. Small enough to be inlined where the cache is used.
-pub(super) mod bare {
-    use super::*;
+/// A bare store with the counters its operations count on: only what they did, with
+/// nothing to measure, record or publish. Small enough to be inlined where the cache is
+/// used.
+pub(super) struct Counted<'a, K, V, S> {
+    pub(super) cache: &'a Bare<K, V, S>,
+    pub(super) counters: &'a Counters,
+}
 
+impl<K, V, S> Counted<'_, K, V, S>
+where
+    K: Eq + Hash,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
     /// The value of `key`, cloned, counted as a hit or a miss.
     #[inline(always)]
-    pub(in super::super) fn get<K, V, S, Q>(
-        cache: &Bare<K, V, S>,
-        counters: &Counters,
-        key: &Q,
-    ) -> Option<V>
+    pub(super) fn get<Q>(self, key: &Q) -> Option<V>
     where
-        K: Eq + Hash,
-        V: Clone,
-        S: BuildHasher + Clone,
         Q: Hash + Equivalent<K> + ?Sized,
     {
-        let found = cache.get(key);
+        let found = self.cache.get(key);
         let hit = found.is_some();
-        counters.count(|s| if hit { &s.hits } else { &s.misses }, 1);
+        self.counters
+            .count(|s| if hit { &s.hits } else { &s.misses }, 1);
         found
     }
 
     /// Inserts `value` under `key`, counting the evictions it caused; what left is dropped
     /// after the lock.
     #[inline(always)]
-    pub(in super::super) fn insert<K, V, S>(
-        cache: &Bare<K, V, S>,
-        counters: &Counters,
-        key: K,
-        value: V,
-    ) where
-        K: Eq + Hash,
-        V: Clone,
-        S: BuildHasher + Clone,
-    {
+    pub(super) fn insert(self, key: K, value: V) {
         let mut evicted = Evicted::default();
-        cache.insert_with_lifecycle(key, value, &mut evicted);
-        counted(counters, evicted);
+        self.cache.insert_with_lifecycle(key, value, &mut evicted);
+        self.count(evicted);
     }
 
     /// The value of `key` if another caller made it meanwhile, else `make()` inserted
     /// under it; concurrent callers for one key wait for the first.
-    pub(in super::super) fn get_or_make<K, V, S, Q>(
-        cache: &Bare<K, V, S>,
-        counters: &Counters,
-        key: &Q,
-        make: impl FnOnce() -> V,
-    ) -> V
+    pub(super) fn get_or_make<Q>(self, key: &Q, make: impl FnOnce() -> V) -> V
     where
-        K: Eq + Hash,
-        V: Clone,
-        S: BuildHasher + Clone,
         Q: Hash + Equivalent<K> + ToOwned<Owned = K> + ?Sized,
     {
-        let guard = match cache.get_value_or_guard(key, None) {
+        let guard = match self.cache.get_value_or_guard(key, None) {
             GuardResult::Value(value) => return value,
             GuardResult::Guard(guard) => guard,
             // Only with a timeout, which this does not give.
@@ -203,33 +189,26 @@ pub(super) mod bare {
             .insert_with_lifecycle(value.clone(), &mut evicted)
             .is_ok()
         {
-            counted(counters, evicted);
+            self.count(evicted);
         }
         value
     }
 
     /// Removes `key`, returning its value if it was there, counted as a removal.
-    pub(in super::super) fn remove<K, V, S, Q>(
-        cache: &Bare<K, V, S>,
-        counters: &Counters,
-        key: &Q,
-    ) -> Option<V>
+    pub(super) fn remove<Q>(self, key: &Q) -> Option<V>
     where
-        K: Eq + Hash,
-        V: Clone,
-        S: BuildHasher + Clone,
         Q: Hash + Equivalent<K> + ?Sized,
     {
-        let (_, value) = cache.remove(key)?;
-        counters.count(|s| &s.removals, 1);
+        let (_, value) = self.cache.remove(key)?;
+        self.counters.count(|s| &s.removals, 1);
         Some(value)
     }
 
     /// Counts the evictions of a request, then drops what it kept.
     #[inline]
-    fn counted<K, V>(counters: &Counters, evicted: Evicted<K, V>) {
+    fn count(&self, evicted: Evicted<K, V>) {
         if evicted.count > 0 {
-            counters.count(|s| &s.evictions, evicted.count);
+            self.counters.count(|s| &s.evictions, evicted.count);
         }
         drop(evicted);
     }
