@@ -235,11 +235,8 @@ where
         let stored = Stored::new(&key, value);
         let mut request = Request::default();
         cache.insert_with_lifecycle(key, stored, &mut request);
-        if request.evictions > 0 {
-            self.counters.count(|s| &s.evictions, request.evictions);
-        }
         // What left holds no expiry record: dropping the request, after the lock, is all.
-        drop(request);
+        request.count_on(&self.counters);
     }
 
     /// [`insert`](Self::insert) with a TTL or instrumentation, which settle after it.
@@ -284,7 +281,7 @@ where
 
     /// A request whose evictions an eviction hook counts on `stripe`.
     #[inline]
-    fn request_on(stripe: Mine<'_>) -> Request<K, V> {
+    fn request_on(stripe: Mine<'_>) -> Request<K, Stored<V>> {
         Request {
             stripe: crate::mode::ENABLED.then(|| stripe.place()),
             ..Request::default()
@@ -295,7 +292,7 @@ where
     /// `shard`, then drops them: after every lock, as a `Drop` may use the cache. Taken by
     /// reference, so that the request is not moved; it is left empty.
     #[inline]
-    fn finish(&self, shard: usize, request: &mut Request<K, V>) {
+    fn finish(&self, shard: usize, request: &mut Request<K, Stored<V>>) {
         if request.left.is_none() {
             // Nothing kept: nothing more either, as the first goes to `left`.
             return;
@@ -324,7 +321,7 @@ where
         shard: usize,
         now: Nanos,
         bytes: isize,
-        request: &mut Request<K, V>,
+        request: &mut Request<K, Stored<V>>,
     ) {
         if request.evictions > 0 {
             stripe.add(&stripe.evictions, request.evictions);

@@ -13,8 +13,9 @@ use quick_cache::sync::GuardResult;
 use quick_cache::{Equivalent, Lifecycle, UnitWeighter};
 
 use super::counters::Counters;
-use super::stored::{Hooks, Stored, entry_bytes};
+use super::stored::{Hooks, Request, Stored, entry_bytes};
 use crate::cache::Weigh;
+use crate::clock::Nanos;
 use crate::heap_size::HeapSize;
 use crate::mode::CompiledOut;
 
@@ -45,7 +46,7 @@ where
     pub(super) fn new(
         options: quick_cache::Options,
         weigh: Weigh,
-        ttl: u64,
+        ttl: Nanos,
         hasher: S,
         hooks: Hooks,
     ) -> Self {
@@ -117,12 +118,12 @@ where
         total.get()
     }
 
-    /// Calls `f` with each entry, cloned, and when it expires.
-    pub(super) fn for_each(&self, mut f: impl FnMut(&K, &V, u64)) {
+    /// Calls `f` with each entry, cloned, and when it expires (`Nanos::MAX` for never).
+    pub(super) fn for_each(&self, mut f: impl FnMut(&K, &V, Nanos)) {
         match self {
             Store::Bare(cache, _) => {
                 for (key, value) in cache.iter() {
-                    f(&key, &value, u64::MAX);
+                    f(&key, &value, Nanos::MAX);
                 }
             }
             Store::Full(cache) => {
@@ -165,9 +166,9 @@ where
     /// after the lock.
     #[inline(always)]
     pub(super) fn insert(self, key: K, value: V) {
-        let mut evicted = Evicted::default();
+        let mut evicted = Request::default();
         self.cache.insert_with_lifecycle(key, value, &mut evicted);
-        self.count(evicted);
+        evicted.count_on(self.counters);
     }
 
     /// The value of `key` if another caller made it meanwhile, else `make()` inserted
@@ -183,13 +184,13 @@ where
             GuardResult::Timeout => return make(),
         };
         let value = make();
-        let mut evicted = Evicted::default();
+        let mut evicted = Request::default();
         // Removed by another thread meanwhile: the value is returned, not kept.
         if guard
             .insert_with_lifecycle(value.clone(), &mut evicted)
             .is_ok()
         {
-            self.count(evicted);
+            evicted.count_on(self.counters);
         }
         value
     }
@@ -203,53 +204,28 @@ where
         self.counters.count(|s| &s.removals, 1);
         Some(value)
     }
-
-    /// Counts the evictions of a request, then drops what it kept.
-    #[inline]
-    fn count(&self, evicted: Evicted<K, V>) {
-        if evicted.count > 0 {
-            self.counters.count(|s| &s.evictions, evicted.count);
-        }
-        drop(evicted);
-    }
 }
 
 /// A bare store's hooks: an eviction is counted, and an entry whose drop does something is
-/// kept to be dropped after the shard's lock, as [`Hooks`] keeps it.
+/// kept in the [`Request`] to be dropped after the shard's lock, as [`Hooks`] keeps it (the
+/// first in place, the rest in a list, so that a single eviction allocates nothing).
 #[derive(Clone, Copy)]
 pub(super) struct Evictions;
 
-/// What one operation on a bare store hands back: how many entries it evicted, and those
-/// that left whose drop does something, dropped with it once the lock is released.
-pub(super) struct Evicted<K, V> {
-    pub(super) count: u64,
-    left: Vec<(K, V)>,
-}
-
-impl<K, V> Default for Evicted<K, V> {
-    #[inline]
-    fn default() -> Self {
-        Evicted {
-            count: 0,
-            left: Vec::new(),
-        }
-    }
-}
-
 impl<K, V> Lifecycle<K, V> for Evictions {
-    type RequestState = Evicted<K, V>;
+    type RequestState = Request<K, V>;
 
     /// Counts an eviction: called before an entry leaves to make room, not before a
     /// replacement.
     #[inline]
-    fn before_evict(&self, request: &mut Evicted<K, V>, _: &K, _: &mut V) {
-        request.count += 1;
+    fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut V) {
+        request.evictions += 1;
     }
 
     #[inline]
-    fn on_evict(&self, request: &mut Evicted<K, V>, key: K, value: V) {
+    fn on_evict(&self, request: &mut Request<K, V>, key: K, value: V) {
         if std::mem::needs_drop::<(K, V)>() {
-            request.left.push((key, value));
+            request.keep(key, value);
         }
     }
 }

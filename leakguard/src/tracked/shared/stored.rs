@@ -92,7 +92,10 @@ pub(super) struct Hooks {
 /// for two entries and drops any more under the lock; this keeps them all. An entry that
 /// needs no drop and carries no expiry record is not kept: there is nothing to do with it
 /// after the lock, and moving it out of the shard would cost every eviction.
-pub(super) struct Request<K, V> {
+///
+/// `E` is the entry quick_cache holds: a [`Stored`] value, or, in a bare store, the value
+/// alone.
+pub(super) struct Request<K, E> {
     /// Entries evicted to stay within the bounds (not replaced), counted by
     /// `before_evict`, which quick_cache calls before an eviction and not before a
     /// replacement; added to the stripe once the request is done, none under the lock.
@@ -100,11 +103,11 @@ pub(super) struct Request<K, V> {
     /// The place of the stripe of the thread making the request, when instrumented: the
     /// hook takes the bytes of what leaves off there without looking the thread up.
     pub(super) stripe: Option<usize>,
-    pub(super) left: Option<(K, Stored<V>)>,
-    pub(super) more_left: Vec<(K, Stored<V>)>,
+    pub(super) left: Option<(K, E)>,
+    pub(super) more_left: Vec<(K, E)>,
 }
 
-impl<K, V> Default for Request<K, V> {
+impl<K, E> Default for Request<K, E> {
     #[inline]
     fn default() -> Self {
         Request {
@@ -116,7 +119,7 @@ impl<K, V> Default for Request<K, V> {
     }
 }
 
-impl<K, V> Request<K, V> {
+impl<K, V> Request<K, Stored<V>> {
     /// The expiry records of the entries that left.
     pub(super) fn records(&self) -> impl Iterator<Item = Record> + '_ {
         self.left
@@ -134,12 +137,12 @@ impl<K, V> Request<K, V> {
 }
 
 impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
-    type RequestState = Request<K, V>;
+    type RequestState = Request<K, Stored<V>>;
 
     /// Counts an eviction: the entry about to be handed over leaves to make room, and its
     /// weight does not change here, so `on_evict` follows.
     #[inline]
-    fn before_evict(&self, request: &mut Request<K, V>, _: &K, _: &mut Stored<V>) {
+    fn before_evict(&self, request: &mut Request<K, Stored<V>>, _: &K, _: &mut Stored<V>) {
         request.evictions += 1;
     }
 
@@ -147,7 +150,7 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
     /// never reads more than the cache holds; keeps the entry if it needs to be. Small
     /// enough to be inlined into quick_cache's eviction loop: what is rare is out of line.
     #[inline]
-    fn on_evict(&self, request: &mut Request<K, V>, key: K, stored: Stored<V>) {
+    fn on_evict(&self, request: &mut Request<K, Stored<V>>, key: K, stored: Stored<V>) {
         if crate::mode::ENABLED {
             let bytes = -stored.signed_bytes();
             match request.stripe {
@@ -155,7 +158,7 @@ impl<K, V> Lifecycle<K, Stored<V>> for Hooks {
                 None => self.take_off(bytes),
             }
         }
-        if Request::<K, V>::keeps(&stored) {
+        if Request::<K, Stored<V>>::keeps(&stored) {
             request.keep(key, stored);
         }
     }
@@ -170,14 +173,24 @@ impl Hooks {
     }
 }
 
-impl<K, V> Request<K, V> {
+impl<K, E> Request<K, E> {
+    /// Counts the request's evictions, if any, on the calling thread's stripe of
+    /// `counters`, then drops what it kept: what a request that records and publishes
+    /// nothing does once the lock is released.
+    #[inline]
+    pub(super) fn count_on(self, counters: &Counters) {
+        if self.evictions > 0 {
+            counters.count(|s| &s.evictions, self.evictions);
+        }
+    }
+
     /// Keeps an entry that left, to be handled once the lock is released.
     #[inline(never)]
-    pub(super) fn keep(&mut self, key: K, stored: Stored<V>) {
+    pub(super) fn keep(&mut self, key: K, entry: E) {
         if self.left.is_none() {
-            self.left = Some((key, stored));
+            self.left = Some((key, entry));
         } else {
-            self.more_left.push((key, stored));
+            self.more_left.push((key, entry));
         }
     }
 }
